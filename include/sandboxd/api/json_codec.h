@@ -1,0 +1,31 @@
+// JSON codec for the REST API: strict decoding of request bodies (wrong types and
+// malformed JSON are kInvalidArgument naming the field) and encoding of responses.
+// Keeps nlohmann/json out of every other header. Pure functions; thread-safe.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "sandboxd/base/status.h"
+#include "sandboxd/config/config.h"
+#include "sandboxd/docker/docker.h"
+#include "sandboxd/sandbox/sandbox_service.h"
+
+namespace sandboxd {
+
+Result<CreateRequest> decode_create(const std::string& body);
+Result<ExecRequest> decode_exec(const std::string& body);
+// Keepalive body: empty, {"seconds":N}, or the original's {"until":<unix seconds>}
+// (converted with now_ms). Returns the seconds to hold off the idle reaper, if any.
+Result<std::optional<int64_t>> decode_keepalive(const std::string& body, int64_t now_ms);
+
+// The public view of a sandbox: never includes env values or host paths.
+std::string encode_sandbox(const SandboxRecord& rec, const Config& config);
+// A page of sandboxes: a bare array (legacy /sandboxes) or {"sandboxes":[...],"next_after"}.
+std::string encode_sandbox_list(const ListResult& page, const Config& config, bool wrapped);
+std::string encode_exec(const ExecResult& r);
+std::string encode_purge(int64_t freed_bytes);
+std::string encode_error(const Status& status, const std::string& request_id);
+
+}  // namespace sandboxd

@@ -1,0 +1,41 @@
+// ApiServer: the REST API over cpp-httplib. Owns the HTTP server and its worker pool;
+// handlers only decode, call SandboxService and encode (no docker or SQL here).
+// start() binds and serves on a background thread; stop() lets in-flight requests
+// finish, then returns. Not copyable; stop() is safe from any thread.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "sandboxd/auth/auth.h"
+#include "sandboxd/base/status.h"
+#include "sandboxd/config/config.h"
+#include "sandboxd/os/clock.h"
+#include "sandboxd/sandbox/sandbox_service.h"
+
+namespace sandboxd {
+
+// Maps a Status code to its HTTP status (the one place this mapping lives).
+int http_status(Code code);
+
+class ApiServer {
+ public:
+  ApiServer(const Config& config, SandboxService& sandboxes, const Authenticator& auth, Clock& clock);
+  ~ApiServer();
+  ApiServer(const ApiServer&) = delete;
+  ApiServer& operator=(const ApiServer&) = delete;
+
+  // Binds host:port (port 0 picks a free one) and starts serving. kUnavailable when
+  // the address cannot be bound.
+  Status start(const std::string& host, int port);
+  // The bound port (after start).
+  int port() const;
+  // Stops accepting, waits for in-flight requests, joins the serving thread.
+  void stop();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace sandboxd

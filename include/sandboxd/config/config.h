@@ -1,0 +1,71 @@
+// Config: every knob sandboxd reads, parsed once at startup from the environment and an
+// optional .env file (the environment wins). Immutable after load_config returns.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "sandboxd/base/status.h"
+
+namespace sandboxd {
+
+struct ApiToken {
+  std::string name;    // the actor shown in logs
+  std::string secret;  // never logged
+};
+
+struct Limits {
+  int64_t memory_bytes = 0;
+  int64_t pids = 0;
+  int64_t nofile = 0;
+};
+
+struct Config {
+  std::string api_host = "127.0.0.1";
+  int api_port = 9090;
+  std::string data_dir = "/var/lib/sandboxed";
+  std::string image = "sandboxed-sandbox:0.1.0";
+  std::string network = "sandboxed";
+  std::string instance = "default";
+  std::string docker_binary = "docker";
+  bool auth_disabled = true;
+  bool allow_public_unauthenticated = false;
+  std::vector<ApiToken> tokens;
+  Limits default_limits{2LL << 30, 1024, 8192};
+  Limits max_limits{8LL << 30, 8192, 65536};
+  int64_t tmpfs_bytes = 512LL << 20;
+  int stop_timeout_s = 10;
+  int docker_timeout_s = 120;
+  int exec_default_timeout_s = 300;
+  int exec_max_timeout_s = 3600;
+  int64_t exec_output_max_bytes = 1 << 20;
+  int64_t max_body_bytes = 1 << 20;
+  int http_threads = 32;
+  int keepalive_max_s = 86400;
+  std::string preview_domain = "localhost";
+  int http_port = 80;
+  bool preview_tls = false;
+  std::string log_level = "info";
+
+  std::string state_dir() const { return data_dir + "/state"; }
+  std::string workspaces_dir() const { return data_dir + "/workspaces"; }
+  std::string db_path() const { return state_dir() + "/sandboxd.db"; }
+};
+
+// Reads `path` as KEY=VALUE lines (# comments, optional single or double quotes,
+// optional `export `). A missing file is an empty map; a malformed line is an error.
+Result<std::map<std::string, std::string>> read_env_file(const std::string& path);
+
+// Builds the Config from `env` (the process environment merged over the .env file).
+// Any bad value is kInvalidArgument naming the variable.
+Result<Config> load_config(const std::map<std::string, std::string>& env);
+
+// Parses sizes like "512m", "2g", "1048576", "64k" into bytes.
+Result<int64_t> parse_size(const std::string& text);
+
+// True when host is a loopback address or name (127.0.0.0/8, ::1, localhost).
+bool is_loopback_host(const std::string& host);
+
+}  // namespace sandboxd

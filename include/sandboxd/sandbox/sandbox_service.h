@@ -1,0 +1,113 @@
+// SandboxService: the one lifecycle service. Every state change of a sandbox (API,
+// and later the reconciler, reapers and wake path) goes through here, under the
+// sandbox's id lock, and is written to the Store before and after each docker action so
+// a crash between any two steps leaves a row that can be converged. Thread-safe;
+// methods block for the docker calls they make (up to the docker timeout).
+#pragma once
+
+#include <atomic>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "sandboxd/config/config.h"
+#include "sandboxd/docker/docker.h"
+#include "sandboxd/os/clock.h"
+#include "sandboxd/sandbox/id_locks.h"
+#include "sandboxd/sandbox/workspaces.h"
+#include "sandboxd/store/store.h"
+
+namespace sandboxd {
+
+inline constexpr int kSandboxUid = 1000;
+inline constexpr const char* kSandboxHome = "/home/sandbox";
+inline constexpr const char* kSandboxAppDir = "/home/sandbox/workspace/app";
+
+struct CreateRequest {
+  std::optional<std::string> id;  // raw; validated and lower-cased by create()
+  std::vector<int> ports;
+  std::map<std::string, std::string> env;
+  std::string idle_policy = "sleep";
+  std::optional<int64_t> memory_bytes;
+  std::optional<int64_t> pids;
+  std::optional<int64_t> nofile;
+};
+
+struct ExecRequest {
+  std::vector<std::string> cmd;
+  std::map<std::string, std::string> env;
+  std::optional<int> timeout_s;
+  std::string workdir;  // empty: the app directory
+};
+
+struct ListResult {
+  std::vector<SandboxRecord> sandboxes;
+  std::string next_after;  // empty when this is the last page
+};
+
+// Checks a create request against the rules and operator maxima (pure).
+Status validate_create(const CreateRequest& req, const Config& config);
+// Checks an env map: keys [A-Za-z_][A-Za-z0-9_]*, values without NUL/CR/LF (pure).
+Status validate_env(const std::map<std::string, std::string>& env, const std::string& field);
+// Container name of sandbox `id` for `instance` (instance-scoped).
+std::string container_name(const std::string& instance, const std::string& id);
+
+class SandboxService {
+ public:
+  SandboxService(const Config& config, Store& store, Docker& docker, Clock& clock, Workspaces& workspaces);
+
+  // Ensures the sandbox network exists. Call once at startup.
+  Status init();
+
+  // Creates and starts a sandbox. kInvalidArgument (bad input; nothing is written),
+  // kConflict (id in use), kUnavailable (docker down / image missing). On a failure
+  // after validation everything this call made is rolled back.
+  Result<SandboxRecord> create(const CreateRequest& req);
+  Result<SandboxRecord> get(const std::string& id);
+  Result<ListResult> list(const ListQuery& query);
+  // Starts a stopped sandbox (recreating its container from the row if it vanished).
+  // Idempotent for a running one. kConflict while creating/deleting/purging.
+  Result<SandboxRecord> start(const std::string& id, const std::string& source);
+  // Stops a running sandbox gracefully. Idempotent for a stopped one.
+  Result<SandboxRecord> stop(const std::string& id);
+  // Removes the container and the row, keeps the workspace. Idempotent.
+  Status destroy(const std::string& id);
+  // Removes container, row and workspace; returns the bytes freed. Idempotent.
+  Result<int64_t> purge(const std::string& id);
+  // Runs a command as the sandbox user, starting a stopped sandbox first.
+  Result<ExecResult> exec(const std::string& id, const ExecRequest& req);
+  // Records activity now and optionally holds off the idle reaper for `seconds`.
+  Result<SandboxRecord> keepalive(const std::string& id, std::optional<int64_t> seconds);
+
+  // kOk when SQLite answers and dockerd answered within the last few seconds (the
+  // docker answer is cached so probes do not fork a process each time).
+  Status readiness();
+
+  // Labels every container of this instance carries.
+  std::map<std::string, std::string> instance_labels() const;
+  // The RunSpec for a sandbox row (public for tests of the exact hardening).
+  RunSpec run_spec(const SandboxRecord& rec) const;
+
+ private:
+  Result<SandboxRecord> load(const std::string& id);
+  // docker run for rec; retries once after creating a missing network or removing a
+  // stale container that holds the name. Returns the container id.
+  Result<std::string> run_container(const SandboxRecord& rec);
+  // Requires the id lock. Brings rec to running (start or recreate) and saves it.
+  Result<SandboxRecord> start_locked(SandboxRecord rec, const std::string& source);
+  void touch(SandboxRecord& rec, const std::string& source);
+
+  const Config& config_;
+  Store& store_;
+  Docker& docker_;
+  Clock& clock_;
+  Workspaces& workspaces_;
+  IdLocks locks_;
+  std::mutex ready_mu_;
+  std::chrono::steady_clock::time_point docker_checked_{};
+  Status docker_status_;
+};
+
+}  // namespace sandboxd

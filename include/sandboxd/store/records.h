@@ -1,0 +1,48 @@
+// Plain records stored in SQLite. No behaviour; see store.h for access.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "sandboxd/config/config.h"
+
+namespace sandboxd {
+
+// Sandbox states. creating/deleting/purging are in-progress states that a crash can
+// leave behind; the reconciler finishes or rolls them back.
+inline constexpr const char* kStatusCreating = "creating";
+inline constexpr const char* kStatusRunning = "running";
+inline constexpr const char* kStatusStopped = "stopped";
+inline constexpr const char* kStatusError = "error";
+inline constexpr const char* kStatusDeleting = "deleting";
+inline constexpr const char* kStatusPurging = "purging";
+
+struct SandboxRecord {
+  std::string id;
+  std::string status;
+  std::string image;
+  std::string container_name;
+  std::string container_id;
+  std::vector<int> ports;
+  std::map<std::string, std::string> env;  // secret values: never log or return them
+  std::string idle_policy = "sleep";
+  Limits limits;
+  std::string error_message;
+  int64_t created_at = 0;
+  int64_t updated_at = 0;
+  int64_t started_at = 0;
+  int64_t stopped_at = 0;
+  int64_t last_active_at = 0;
+  std::string last_active_source;
+  int64_t keepalive_until = 0;
+};
+
+struct ListQuery {
+  std::string status;        // empty: any
+  std::string after_id;      // paging cursor: rows ordered by id, strictly after this one
+  int limit = 100;
+};
+
+}  // namespace sandboxd

@@ -1,0 +1,52 @@
+// Store: the only code that knows SQL. One SQLite connection in WAL mode, guarded by a
+// mutex, so every method is thread-safe and each call is atomic. Migrations are applied
+// by open(). Calls block for the duration of one small transaction.
+#pragma once
+
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "sandboxd/base/status.h"
+#include "sandboxd/store/records.h"
+
+namespace SQLite {
+class Database;
+}
+
+namespace sandboxd {
+
+class Store {
+ public:
+  // Opens (creating if needed) the database at `path` (":memory:" for tests), makes the
+  // file readable by its owner only, and applies pending migrations.
+  static Result<std::unique_ptr<Store>> open(const std::string& path);
+  ~Store();
+  Store(const Store&) = delete;
+  Store& operator=(const Store&) = delete;
+
+  // Highest applied migration version.
+  Result<int> schema_version();
+  // A trivial query; kUnavailable when the database does not answer.
+  Status ping();
+
+  Result<std::optional<SandboxRecord>> get(const std::string& id);
+  Result<std::vector<SandboxRecord>> list(const ListQuery& query);
+  // Inserts a new row; kConflict if the id exists.
+  Status insert(const SandboxRecord& rec);
+  // Replaces the row with rec.id; kNotFound if there is none.
+  Status update(const SandboxRecord& rec);
+  // Deletes the row; succeeds when there is none.
+  Status remove(const std::string& id);
+
+ private:
+  explicit Store(std::unique_ptr<SQLite::Database> db);
+  Status migrate();
+
+  std::mutex mu_;
+  std::unique_ptr<SQLite::Database> db_;
+};
+
+}  // namespace sandboxd

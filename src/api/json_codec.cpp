@@ -1,0 +1,227 @@
+#include "sandboxd/api/json_codec.h"
+
+#include <limits>
+
+#include <nlohmann/json.hpp>
+
+#include "sandboxd/os/clock.h"
+
+namespace sandboxd {
+namespace {
+
+using nlohmann::json;
+
+std::string dump(const json& j) {
+  // Command output may be any bytes: replace invalid UTF-8 instead of throwing.
+  return j.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+Status invalid(const std::string& msg) { return Status(Code::kInvalidArgument, msg); }
+
+// Parses body as a JSON object; an empty body is {} when allow_empty.
+Result<json> parse_object(const std::string& body, bool allow_empty) {
+  bool blank = body.find_first_not_of(" \t\r\n") == std::string::npos;
+  if (blank) {
+    if (allow_empty) return json::object();
+    return invalid("request body must be a JSON object");
+  }
+  json j = json::parse(body, nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded()) return invalid("malformed JSON in request body");
+  if (!j.is_object()) return invalid("request body must be a JSON object");
+  return j;
+}
+
+Result<int64_t> get_int(const json& j, const std::string& field) {
+  if (!j.is_number_integer()) return invalid(field + ": must be an integer");
+  if (j.is_number_unsigned() && j.get<uint64_t>() > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) {
+    return invalid(field + ": out of range");
+  }
+  return j.get<int64_t>();
+}
+
+Result<std::string> get_string(const json& j, const std::string& field) {
+  if (!j.is_string()) return invalid(field + ": must be a string");
+  return j.get<std::string>();
+}
+
+Result<std::map<std::string, std::string>> get_env(const json& j, const std::string& field) {
+  if (!j.is_object()) return invalid(field + ": must be an object of strings");
+  std::map<std::string, std::string> out;
+  for (const auto& [k, v] : j.items()) {
+    if (!v.is_string()) return invalid(field + "." + k.substr(0, 64) + ": must be a string");
+    out[k] = v.get<std::string>();
+  }
+  return out;
+}
+
+json opt_time(int64_t ms) { return ms > 0 ? json(format_rfc3339(ms)) : json(nullptr); }
+
+std::string preview_url(const Config& c, const std::string& id, int port) {
+  std::string url = (c.preview_tls ? "https://s-" : "http://s-") + id + "-" + std::to_string(port) +
+                    ".preview." + c.preview_domain;
+  int default_port = c.preview_tls ? 443 : 80;
+  if (c.http_port != default_port) url += ":" + std::to_string(c.http_port);
+  return url + "/";
+}
+
+json sandbox_json(const SandboxRecord& r, const Config& c) {
+  json previews = json::array();
+  for (int p : r.ports) previews.push_back({{"port", p}, {"url", preview_url(c, r.id, p)}});
+  json env_keys = json::array();
+  for (const auto& [k, v] : r.env) env_keys.push_back(k);
+  json j = {
+      {"id", r.id},
+      {"status", r.status},
+      {"image", r.image},
+      {"container_name", r.container_name},
+      {"container_id", r.container_id.empty() ? json(nullptr) : json(r.container_id)},
+      {"ports", r.ports},
+      {"previews", previews},
+      {"env_keys", env_keys},
+      {"idle_policy", r.idle_policy},
+      {"limits", {{"memory_bytes", r.limits.memory_bytes}, {"pids", r.limits.pids}, {"nofile", r.limits.nofile}}},
+      {"created_at", opt_time(r.created_at)},
+      {"updated_at", opt_time(r.updated_at)},
+      {"started_at", opt_time(r.started_at)},
+      {"stopped_at", opt_time(r.stopped_at)},
+      {"last_active_at", opt_time(r.last_active_at)},
+      {"last_active_source", r.last_active_source.empty() ? json(nullptr) : json(r.last_active_source)},
+      {"keepalive_until", opt_time(r.keepalive_until)},
+  };
+  if (!r.error_message.empty()) j["error_message"] = r.error_message;
+  return j;
+}
+
+}  // namespace
+
+Result<CreateRequest> decode_create(const std::string& body) {
+  auto parsed = parse_object(body, /*allow_empty=*/true);
+  if (!parsed) return parsed.error();
+  const json& j = *parsed;
+  CreateRequest req;
+  if (j.contains("id") && !j["id"].is_null()) {
+    auto s = get_string(j["id"], "id");
+    if (!s) return s.error();
+    req.id = *s;
+  }
+  if (j.contains("ports") && !j["ports"].is_null()) {
+    if (!j["ports"].is_array()) return invalid("ports: must be an array of integers");
+    for (const auto& p : j["ports"]) {
+      auto n = get_int(p, "ports[]");
+      if (!n) return n.error();
+      if (*n < 1 || *n > 65535) return invalid("ports: " + std::to_string(*n) + " is not in 1..65535");
+      req.ports.push_back(static_cast<int>(*n));
+    }
+  }
+  if (j.contains("env") && !j["env"].is_null()) {
+    auto env = get_env(j["env"], "env");
+    if (!env) return env.error();
+    req.env = std::move(*env);
+  }
+  if (j.contains("idle_policy") && !j["idle_policy"].is_null()) {
+    auto s = get_string(j["idle_policy"], "idle_policy");
+    if (!s) return s.error();
+    req.idle_policy = *s;
+  }
+  if (j.contains("memory") && !j["memory"].is_null()) {
+    const json& m = j["memory"];
+    if (m.is_string()) {
+      auto bytes = parse_size(m.get<std::string>());
+      if (!bytes) return invalid("memory: " + bytes.error().message());
+      req.memory_bytes = *bytes;
+    } else {
+      auto n = get_int(m, "memory");
+      if (!n) return invalid("memory: must be a size string like \"1g\" or a number of bytes");
+      req.memory_bytes = *n;
+    }
+  }
+  for (const char* field : {"pids_limit", "nofile"}) {
+    if (!j.contains(field) || j[field].is_null()) continue;
+    auto n = get_int(j[field], field);
+    if (!n) return n.error();
+    (std::string(field) == "nofile" ? req.nofile : req.pids) = *n;
+  }
+  return req;
+}
+
+Result<ExecRequest> decode_exec(const std::string& body) {
+  auto parsed = parse_object(body, /*allow_empty=*/false);
+  if (!parsed) return parsed.error();
+  const json& j = *parsed;
+  ExecRequest req;
+  if (!j.contains("cmd") || !j["cmd"].is_array() || j["cmd"].empty()) {
+    return invalid("cmd: must be a non-empty array of strings");
+  }
+  for (const auto& a : j["cmd"]) {
+    if (!a.is_string()) return invalid("cmd: must be a non-empty array of strings");
+    req.cmd.push_back(a.get<std::string>());
+  }
+  if (j.contains("timeout_s") && !j["timeout_s"].is_null()) {
+    auto n = get_int(j["timeout_s"], "timeout_s");
+    if (!n) return n.error();
+    if (*n < 1 || *n > std::numeric_limits<int>::max()) return invalid("timeout_s: must be a positive integer");
+    req.timeout_s = static_cast<int>(*n);
+  }
+  if (j.contains("env") && !j["env"].is_null()) {
+    auto env = get_env(j["env"], "env");
+    if (!env) return env.error();
+    req.env = std::move(*env);
+  }
+  if (j.contains("workdir") && !j["workdir"].is_null()) {
+    auto s = get_string(j["workdir"], "workdir");
+    if (!s) return s.error();
+    req.workdir = *s;
+  }
+  return req;
+}
+
+Result<std::optional<int64_t>> decode_keepalive(const std::string& body, int64_t now_ms) {
+  auto parsed = parse_object(body, /*allow_empty=*/true);
+  if (!parsed) return parsed.error();
+  const json& j = *parsed;
+  if (j.contains("seconds") && !j["seconds"].is_null()) {
+    auto n = get_int(j["seconds"], "seconds");
+    if (!n) return n.error();
+    if (*n < 0) return invalid("seconds: must not be negative");
+    return std::optional<int64_t>(*n);
+  }
+  if (j.contains("until") && !j["until"].is_null()) {
+    auto n = get_int(j["until"], "until");
+    if (!n) return n.error();
+    int64_t secs = *n - now_ms / 1000;
+    if (secs <= 0) return invalid("until: must be in the future");
+    return std::optional<int64_t>(secs);
+  }
+  return std::optional<int64_t>();
+}
+
+std::string encode_sandbox(const SandboxRecord& rec, const Config& config) {
+  return dump(sandbox_json(rec, config));
+}
+
+std::string encode_sandbox_list(const ListResult& page, const Config& config, bool wrapped) {
+  json arr = json::array();
+  for (const auto& r : page.sandboxes) arr.push_back(sandbox_json(r, config));
+  if (!wrapped) return dump(arr);
+  return dump({{"sandboxes", arr},
+               {"next_after", page.next_after.empty() ? json(nullptr) : json(page.next_after)}});
+}
+
+std::string encode_exec(const ExecResult& r) {
+  return dump({{"stdout", r.stdout_data},
+               {"stderr", r.stderr_data},
+               {"exit_code", r.exit_code},
+               {"duration_ms", r.duration_ms},
+               {"timed_out", r.timed_out},
+               {"truncated", r.truncated}});
+}
+
+std::string encode_purge(int64_t freed_bytes) {
+  return dump({{"purged", true}, {"freed_bytes", freed_bytes}});
+}
+
+std::string encode_error(const Status& status, const std::string& request_id) {
+  return dump({{"error", {{"code", code_name(status.code())}, {"message", status.message()}, {"request_id", request_id}}}});
+}
+
+}  // namespace sandboxd

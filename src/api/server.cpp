@@ -1,0 +1,295 @@
+#include "sandboxd/api/server.h"
+
+#include <httplib.h>
+
+#include <functional>
+#include <thread>
+
+#include <spdlog/spdlog.h>
+
+#include "sandboxd/api/json_codec.h"
+#include "sandboxd/base/ids.h"
+
+namespace sandboxd {
+namespace {
+
+// Per-request context. Each request is handled start to finish on one worker thread,
+// so thread-local storage carries it from the pre-routing handler to the logger.
+struct RequestContext {
+  std::string id;
+  std::string actor;
+  std::chrono::steady_clock::time_point start;
+};
+thread_local RequestContext t_request;
+
+constexpr const char* kJson = "application/json";
+
+void reply_error(httplib::Response& res, const Status& st) {
+  res.status = http_status(st.code());
+  if (st.code() == Code::kUnavailable) res.set_header("Retry-After", "5");
+  if (st.code() == Code::kUnauthorized) res.set_header("WWW-Authenticate", "Bearer");
+  res.set_content(encode_error(st, t_request.id), kJson);
+}
+
+Code code_for_http(int status) {
+  switch (status) {
+    case 400: return Code::kInvalidArgument;
+    case 401: return Code::kUnauthorized;
+    case 404: case 405: return Code::kNotFound;
+    case 409: return Code::kConflict;
+    case 413: return Code::kTooLarge;
+    case 503: return Code::kUnavailable;
+    case 504: return Code::kTimeout;
+    default: return status >= 500 ? Code::kInternal : Code::kInvalidArgument;
+  }
+}
+
+}  // namespace
+
+int http_status(Code code) {
+  switch (code) {
+    case Code::kOk: return 200;
+    case Code::kInvalidArgument: return 400;
+    case Code::kUnauthorized: return 401;
+    case Code::kNotFound: return 404;
+    case Code::kConflict: return 409;
+    case Code::kTooLarge: return 413;
+    case Code::kUnavailable: return 503;
+    case Code::kTimeout: return 504;
+    case Code::kInternal: return 500;
+  }
+  return 500;
+}
+
+struct ApiServer::Impl {
+  const Config& config;
+  SandboxService& sandboxes;
+  const Authenticator& auth;
+  Clock& clock;
+  httplib::Server server;
+  std::thread thread;
+  int port = 0;
+
+  Impl(const Config& c, SandboxService& s, const Authenticator& a, Clock& k)
+      : config(c), sandboxes(s), auth(a), clock(k) {}
+
+  // Handlers get the request body already read (empty when there is none).
+  using Handler = std::function<void(const httplib::Request&, httplib::Response&, const std::string& body)>;
+
+  // Reads the body only when the request declares one (Content-Length or chunked): a
+  // bodiless POST must not wait for more bytes. Over max_body_bytes is kTooLarge.
+  Status read_body(const httplib::Request& req, httplib::Response& res, const httplib::ContentReader& reader,
+                   std::string& body) {
+    bool chunked = req.get_header_value("Transfer-Encoding").find("chunked") != std::string::npos;
+    if (!chunked && !req.has_header("Content-Length")) return {};
+    auto max = static_cast<std::size_t>(config.max_body_bytes);
+    bool too_large = false;
+    bool ok = reader([&](const char* data, std::size_t len) {
+      if (body.size() + len > max) {
+        too_large = true;
+        return false;
+      }
+      body.append(data, len);
+      return true;
+    });
+    if (too_large || res.status == 413) {
+      res.set_header("Connection", "close");
+      return Status(Code::kTooLarge, "request body larger than " + std::to_string(max) + " bytes");
+    }
+    if (!ok) return Status(Code::kInvalidArgument, "could not read the request body");
+    return {};
+  }
+
+  // Registers `handler` for each path pattern (the legacy path and its /v1 alias).
+  void route(const std::string& method, std::initializer_list<const char*> patterns, Handler handler) {
+    for (const char* p : patterns) {
+      if (method == "POST") {
+        server.Post(p, [this, handler](const httplib::Request& req, httplib::Response& res,
+                                       const httplib::ContentReader& reader) {
+          std::string body;
+          if (auto s = read_body(req, res, reader, body); !s.is_ok()) return reply_error(res, s);
+          handler(req, res, body);
+        });
+        continue;
+      }
+      auto bodiless = [handler](const httplib::Request& req, httplib::Response& res) { handler(req, res, ""); };
+      if (method == "GET") server.Get(p, bodiless);
+      else if (method == "DELETE") server.Delete(p, bodiless);
+    }
+  }
+
+  void install_routes() {
+    route("GET", {"/healthz"}, [](const httplib::Request&, httplib::Response& res, const std::string&) {
+      res.set_content("ok\n", "text/plain");
+    });
+    route("GET", {"/readyz"}, [this](const httplib::Request&, httplib::Response& res, const std::string&) {
+      if (auto s = sandboxes.readiness(); !s.is_ok()) return reply_error(res, Status(Code::kUnavailable, s.message()));
+      res.set_content("ready\n", "text/plain");
+    });
+    route("POST", {"/sandbox", "/v1/sandboxes"}, [this](const httplib::Request&, httplib::Response& res, const std::string& body) {
+      auto create = decode_create(body);
+      if (!create) return reply_error(res, create.error());
+      auto rec = sandboxes.create(*create);
+      if (!rec) return reply_error(res, rec.error());
+      res.status = 201;
+      res.set_content(encode_sandbox(*rec, config), kJson);
+    });
+    route("GET", {"/sandboxes", "/v1/sandboxes"}, [this](const httplib::Request& req, httplib::Response& res,
+                                                          const std::string&) {
+      ListQuery q;
+      if (req.has_param("status")) q.status = req.get_param_value("status");
+      if (req.has_param("after")) {
+        auto after = normalize_id(req.get_param_value("after"));
+        if (!after) return reply_error(res, after.error().with_context("after"));
+        q.after_id = *after;
+      }
+      if (req.has_param("limit")) {
+        const std::string v = req.get_param_value("limit");
+        int n = 0;
+        for (char c : v) n = (c >= '0' && c <= '9' && n < 100000) ? n * 10 + (c - '0') : -1000000;
+        if (v.empty() || n < 1 || n > 1000) return reply_error(res, Status(Code::kInvalidArgument, "limit: must be 1..1000"));
+        q.limit = n;
+      }
+      auto page = sandboxes.list(q);
+      if (!page) return reply_error(res, page.error());
+      if (!page->next_after.empty()) res.set_header("X-Next-After", page->next_after);
+      res.set_content(encode_sandbox_list(*page, config, req.path.rfind("/v1/", 0) == 0), kJson);
+    });
+    route("GET", {R"(/sandbox/([^/]+))", R"(/v1/sandboxes/([^/]+))"},
+          [this](const httplib::Request& req, httplib::Response& res, const std::string&) {
+            auto rec = sandboxes.get(req.matches[1]);
+            if (!rec) return reply_error(res, rec.error());
+            res.set_content(encode_sandbox(*rec, config), kJson);
+          });
+    route("POST", {R"(/sandbox/([^/]+)/exec)", R"(/v1/sandboxes/([^/]+)/exec)"},
+          [this](const httplib::Request& req, httplib::Response& res, const std::string& body) {
+            auto id = normalize_id(req.matches[1].str());
+            if (!id) return reply_error(res, id.error());
+            auto exec = decode_exec(body);
+            if (!exec) return reply_error(res, exec.error());
+            auto out = sandboxes.exec(*id, *exec);
+            if (!out) return reply_error(res, out.error());
+            res.set_content(encode_exec(*out), kJson);
+          });
+    route("POST", {R"(/sandbox/([^/]+)/keepalive)", R"(/v1/sandboxes/([^/]+)/keepalive)"},
+          [this](const httplib::Request& req, httplib::Response& res, const std::string& body) {
+            auto id = normalize_id(req.matches[1].str());
+            if (!id) return reply_error(res, id.error());
+            auto secs = decode_keepalive(body, clock.now_ms());
+            if (!secs) return reply_error(res, secs.error());
+            auto rec = sandboxes.keepalive(*id, *secs);
+            if (!rec) return reply_error(res, rec.error());
+            res.set_content(encode_sandbox(*rec, config), kJson);
+          });
+    route("POST", {R"(/sandbox/([^/]+)/stop)", R"(/v1/sandboxes/([^/]+)/stop)"},
+          [this](const httplib::Request& req, httplib::Response& res, const std::string&) {
+            auto rec = sandboxes.stop(req.matches[1]);
+            if (!rec) return reply_error(res, rec.error());
+            res.set_content(encode_sandbox(*rec, config), kJson);
+          });
+    route("POST", {R"(/sandbox/([^/]+)/start)", R"(/v1/sandboxes/([^/]+)/start)"},
+          [this](const httplib::Request& req, httplib::Response& res, const std::string&) {
+            auto rec = sandboxes.start(req.matches[1], "api");
+            if (!rec) return reply_error(res, rec.error());
+            res.set_content(encode_sandbox(*rec, config), kJson);
+          });
+    route("DELETE", {R"(/sandbox/([^/]+))", R"(/v1/sandboxes/([^/]+))"},
+          [this](const httplib::Request& req, httplib::Response& res, const std::string&) {
+            if (auto s = sandboxes.destroy(req.matches[1]); !s.is_ok()) return reply_error(res, s);
+            res.status = 204;
+          });
+    route("POST", {R"(/sandbox/([^/]+)/purge)", R"(/v1/sandboxes/([^/]+)/purge)"},
+          [this](const httplib::Request& req, httplib::Response& res, const std::string&) {
+            auto freed = sandboxes.purge(req.matches[1]);
+            if (!freed) return reply_error(res, freed.error());
+            res.set_content(encode_purge(*freed), kJson);
+          });
+  }
+
+  void install_middleware() {
+    server.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
+      t_request.id = req.has_header("X-Request-Id") && req.get_header_value("X-Request-Id").size() <= 64
+                         ? req.get_header_value("X-Request-Id")
+                         : random_hex(8);
+      t_request.start = std::chrono::steady_clock::now();
+      t_request.actor.clear();
+      res.set_header("X-Request-Id", t_request.id);
+      if (req.path == "/healthz" || req.path == "/readyz") return httplib::Server::HandlerResponse::Unhandled;
+      if (auth.disabled()) {
+        t_request.actor = "auth-disabled";
+        return httplib::Server::HandlerResponse::Unhandled;
+      }
+      auto actor = auth.authenticate(req.get_header_value("Authorization"));
+      if (!actor) {
+        reply_error(res, Status(Code::kUnauthorized, "missing or invalid bearer token"));
+        return httplib::Server::HandlerResponse::Handled;
+      }
+      t_request.actor = *actor;
+      return httplib::Server::HandlerResponse::Unhandled;
+    });
+    server.set_error_handler([](const httplib::Request& req, httplib::Response& res) {
+      if (!res.body.empty()) return;
+      std::string msg = res.status == 404   ? "no route for " + req.method + " " + req.path
+                        : res.status == 413 ? "request body too large"
+                                            : "request failed with HTTP " + std::to_string(res.status);
+      int status = res.status;
+      reply_error(res, Status(code_for_http(status), msg));
+      res.status = status;
+    });
+    server.set_exception_handler([](const httplib::Request& req, httplib::Response& res, std::exception_ptr ep) {
+      std::string what = "unknown exception";
+      try {
+        if (ep) std::rethrow_exception(ep);
+      } catch (const std::exception& e) {
+        what = e.what();
+      } catch (...) {
+      }
+      spdlog::error("request_id={} {} {}: unhandled exception: {}", t_request.id, req.method, req.path, what);
+      reply_error(res, Status(Code::kInternal, "internal error"));
+    });
+    server.set_logger([](const httplib::Request& req, const httplib::Response& res) {
+      auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
+                                                                        t_request.start).count();
+      spdlog::info("request_id={} actor={} remote={} {} {} status={} duration_ms={}", t_request.id,
+                   t_request.actor.empty() ? "-" : t_request.actor, req.remote_addr, req.method, req.path,
+                   res.status, ms);
+    });
+  }
+};
+
+ApiServer::ApiServer(const Config& config, SandboxService& sandboxes, const Authenticator& auth, Clock& clock)
+    : impl_(std::make_unique<Impl>(config, sandboxes, auth, clock)) {
+  auto threads = static_cast<std::size_t>(config.http_threads);
+  impl_->server.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
+  impl_->server.set_payload_max_length(static_cast<std::size_t>(config.max_body_bytes));
+  impl_->server.set_read_timeout(30, 0);
+  impl_->server.set_write_timeout(30, 0);
+  impl_->install_middleware();
+  impl_->install_routes();
+}
+
+ApiServer::~ApiServer() { stop(); }
+
+Status ApiServer::start(const std::string& host, int port) {
+  if (port == 0) {
+    impl_->port = impl_->server.bind_to_any_port(host);
+    if (impl_->port <= 0) return Status(Code::kUnavailable, "cannot bind " + host + ":0");
+  } else {
+    if (!impl_->server.bind_to_port(host, port)) {
+      return Status(Code::kUnavailable, "cannot bind " + host + ":" + std::to_string(port) + " (in use?)");
+    }
+    impl_->port = port;
+  }
+  impl_->thread = std::thread([this] { impl_->server.listen_after_bind(); });
+  return {};
+}
+
+int ApiServer::port() const { return impl_->port; }
+
+void ApiServer::stop() {
+  if (!impl_->thread.joinable()) return;
+  impl_->server.stop();
+  impl_->thread.join();
+}
+
+}  // namespace sandboxd

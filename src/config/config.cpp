@@ -1,0 +1,266 @@
+#include "sandboxd/config/config.h"
+
+#include <cctype>
+#include <fstream>
+#include <limits>
+
+namespace sandboxd {
+namespace {
+
+std::string trim(const std::string& s) {
+  std::size_t b = 0, e = s.size();
+  while (b < e && std::isspace(static_cast<unsigned char>(s[b]))) ++b;
+  while (e > b && std::isspace(static_cast<unsigned char>(s[e - 1]))) --e;
+  return s.substr(b, e - b);
+}
+
+Status bad(const std::string& var, const std::string& why) {
+  return Status(Code::kInvalidArgument, var + ": " + why);
+}
+
+class Reader {
+ public:
+  explicit Reader(const std::map<std::string, std::string>& env) : env_(env) {}
+
+  const std::string* raw(const std::string& key) const {
+    auto it = env_.find(key);
+    return it == env_.end() ? nullptr : &it->second;
+  }
+
+  Status str(const std::string& key, std::string& out) const {
+    if (const auto* v = raw(key); v && !v->empty()) out = *v;
+    return {};
+  }
+
+  Status boolean(const std::string& key, bool& out) const {
+    const auto* v = raw(key);
+    if (!v || v->empty()) return {};
+    std::string s;
+    for (char c : *v) s.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
+    if (s == "1" || s == "true" || s == "yes" || s == "on") out = true;
+    else if (s == "0" || s == "false" || s == "no" || s == "off") out = false;
+    else return bad(key, "expected true or false, got '" + *v + "'");
+    return {};
+  }
+
+  template <class Int>
+  Status integer(const std::string& key, Int& out, int64_t min, int64_t max) const {
+    const auto* v = raw(key);
+    if (!v || v->empty()) return {};
+    std::size_t used = 0;
+    long long n = 0;
+    try {
+      n = std::stoll(*v, &used, 10);
+    } catch (...) {
+      used = 0;
+    }
+    if (used == 0 || used != v->size()) return bad(key, "expected an integer, got '" + *v + "'");
+    if (n < min || n > max) {
+      return bad(key, "must be between " + std::to_string(min) + " and " + std::to_string(max));
+    }
+    out = static_cast<Int>(n);
+    return {};
+  }
+
+  Status size(const std::string& key, int64_t& out, int64_t min) const {
+    const auto* v = raw(key);
+    if (!v || v->empty()) return {};
+    auto r = parse_size(*v);
+    if (!r) return bad(key, r.error().message());
+    if (*r < min) return bad(key, "must be at least " + std::to_string(min) + " bytes");
+    out = *r;
+    return {};
+  }
+
+ private:
+  const std::map<std::string, std::string>& env_;
+};
+
+bool valid_instance(const std::string& s) {
+  if (s.empty() || s.size() > 24 || !std::isalnum(static_cast<unsigned char>(s[0]))) return false;
+  for (char c : s)
+    if (!(std::islower(static_cast<unsigned char>(c)) || std::isdigit(static_cast<unsigned char>(c)) || c == '-'))
+      return false;
+  return true;
+}
+
+bool valid_docker_name(const std::string& s) {
+  if (s.empty() || s.size() > 128 || !std::isalnum(static_cast<unsigned char>(s[0]))) return false;
+  for (char c : s)
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.' || c == '-')) return false;
+  return true;
+}
+
+Status parse_bind(const std::string& key, const std::string& v, std::string& host, int& port) {
+  auto colon = v.rfind(':');
+  if (colon == std::string::npos || colon == 0) return bad(key, "expected HOST:PORT, got '" + v + "'");
+  std::string h = v.substr(0, colon);
+  if (h.size() > 2 && h.front() == '[' && h.back() == ']') h = h.substr(1, h.size() - 2);
+  std::string p = v.substr(colon + 1);
+  std::size_t used = 0;
+  int n = -1;
+  try {
+    n = std::stoi(p, &used);
+  } catch (...) {
+    used = 0;
+  }
+  if (used == 0 || used != p.size() || n < 0 || n > 65535) {
+    return bad(key, "port must be 0..65535, got '" + p + "'");
+  }
+  host = h;
+  port = n;
+  return {};
+}
+
+Status parse_tokens(const std::string& key, const std::string& v, std::vector<ApiToken>& out) {
+  std::size_t start = 0;
+  while (start <= v.size()) {
+    std::size_t comma = v.find(',', start);
+    std::string item = trim(v.substr(start, comma == std::string::npos ? std::string::npos : comma - start));
+    start = comma == std::string::npos ? v.size() + 1 : comma + 1;
+    if (item.empty()) continue;
+    // name:secret (documented) or name=secret (the original's parser): first separator wins.
+    std::size_t sep = item.find_first_of(":=");
+    if (sep == std::string::npos || sep == 0 || sep + 1 == item.size()) {
+      return bad(key, "each entry must be name:secret (entry " + std::to_string(out.size() + 1) + ")");
+    }
+    ApiToken t{item.substr(0, sep), item.substr(sep + 1)};
+    for (char c : t.name)
+      if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.'))
+        return bad(key, "token name '" + t.name + "' may use only letters, digits, - _ .");
+    if (t.secret.size() < 16) return bad(key, "the secret of token '" + t.name + "' is shorter than 16 characters");
+    out.push_back(std::move(t));
+  }
+  return {};
+}
+
+}  // namespace
+
+Result<int64_t> parse_size(const std::string& text) {
+  std::string s = trim(text);
+  if (s.empty()) return Status(Code::kInvalidArgument, "empty size");
+  int64_t mult = 1;
+  char last = static_cast<char>(std::tolower(static_cast<unsigned char>(s.back())));
+  if (last == 'b' && s.size() > 1 && std::isalpha(static_cast<unsigned char>(s[s.size() - 2]))) {
+    s.pop_back();
+    last = static_cast<char>(std::tolower(static_cast<unsigned char>(s.back())));
+  }
+  if (last == 'k') mult = 1LL << 10;
+  else if (last == 'm') mult = 1LL << 20;
+  else if (last == 'g') mult = 1LL << 30;
+  else if (last == 't') mult = 1LL << 40;
+  if (mult != 1) s.pop_back();
+  if (s.empty() || s.size() > 15) return Status(Code::kInvalidArgument, "bad size '" + text + "'");
+  for (char c : s)
+    if (!std::isdigit(static_cast<unsigned char>(c)))
+      return Status(Code::kInvalidArgument, "bad size '" + text + "' (use e.g. 512m or 2g)");
+  int64_t n = std::stoll(s);
+  if (n > std::numeric_limits<int64_t>::max() / mult) return Status(Code::kInvalidArgument, "size too large");
+  return n * mult;
+}
+
+bool is_loopback_host(const std::string& host) {
+  return host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0;
+}
+
+Result<std::map<std::string, std::string>> read_env_file(const std::string& path) {
+  std::map<std::string, std::string> out;
+  std::ifstream in(path);
+  if (!in) return out;
+  std::string line;
+  int lineno = 0;
+  while (std::getline(in, line)) {
+    ++lineno;
+    std::string t = trim(line);
+    if (t.empty() || t[0] == '#') continue;
+    if (t.rfind("export ", 0) == 0) t = trim(t.substr(7));
+    auto eq = t.find('=');
+    if (eq == std::string::npos || eq == 0) {
+      return Status(Code::kInvalidArgument, path + ":" + std::to_string(lineno) + ": expected KEY=VALUE");
+    }
+    std::string key = trim(t.substr(0, eq));
+    std::string val = trim(t.substr(eq + 1));
+    if (val.size() >= 2 && (val.front() == '"' || val.front() == '\'') && val.back() == val.front()) {
+      val = val.substr(1, val.size() - 2);
+    } else if (auto hash = val.find(" #"); hash != std::string::npos) {
+      val = trim(val.substr(0, hash));
+    }
+    out[key] = val;
+  }
+  return out;
+}
+
+Result<Config> load_config(const std::map<std::string, std::string>& env) {
+  Config c;
+  Reader r(env);
+  std::string bind;
+  if (const auto* v = r.raw("SANDBOXED_API_BIND"); v && !v->empty()) {
+    if (auto s = parse_bind("SANDBOXED_API_BIND", *v, c.api_host, c.api_port); !s.is_ok()) return s;
+  }
+  // SANDBOXD_DATA_DIR is the original's name; SANDBOXED_DATA_DIR wins when both are set.
+  if (auto s = r.str("SANDBOXD_DATA_DIR", c.data_dir); !s.is_ok()) return s;
+  if (auto s = r.str("SANDBOXED_DATA_DIR", c.data_dir); !s.is_ok()) return s;
+  if (c.data_dir.empty() || c.data_dir[0] != '/') return bad("SANDBOXED_DATA_DIR", "must be an absolute path");
+  while (c.data_dir.size() > 1 && c.data_dir.back() == '/') c.data_dir.pop_back();
+
+  Status st;
+  auto check = [&](Status s) { if (st.is_ok() && !s.is_ok()) st = std::move(s); };
+  check(r.str("SANDBOXD_IMAGE", c.image));
+  check(r.str("SANDBOXD_NETWORK", c.network));
+  check(r.str("SANDBOXD_INSTANCE", c.instance));
+  check(r.str("SANDBOXD_DOCKER", c.docker_binary));
+  check(r.boolean("SANDBOXD_API_AUTH_DISABLED", c.auth_disabled));
+  check(r.boolean("SANDBOXD_ALLOW_PUBLIC_UNAUTHENTICATED", c.allow_public_unauthenticated));
+  if (const auto* v = r.raw("SANDBOXD_API_TOKENS"); v) check(parse_tokens("SANDBOXD_API_TOKENS", *v, c.tokens));
+  check(r.size("SANDBOXD_DEFAULT_MEMORY", c.default_limits.memory_bytes, 6LL << 20));
+  check(r.size("SANDBOXD_MAX_MEMORY", c.max_limits.memory_bytes, 6LL << 20));
+  check(r.integer("SANDBOXD_DEFAULT_PIDS", c.default_limits.pids, 16, 1 << 22));
+  check(r.integer("SANDBOXD_MAX_PIDS", c.max_limits.pids, 16, 1 << 22));
+  check(r.integer("SANDBOXD_DEFAULT_NOFILE", c.default_limits.nofile, 64, 1 << 20));
+  check(r.integer("SANDBOXD_MAX_NOFILE", c.max_limits.nofile, 64, 1 << 20));
+  check(r.size("SANDBOXD_TMPFS_SIZE", c.tmpfs_bytes, 1LL << 20));
+  check(r.integer("SANDBOXD_STOP_TIMEOUT_SECONDS", c.stop_timeout_s, 0, 600));
+  check(r.integer("SANDBOXD_DOCKER_TIMEOUT_SECONDS", c.docker_timeout_s, 5, 3600));
+  check(r.integer("SANDBOXD_EXEC_DEFAULT_TIMEOUT_SECONDS", c.exec_default_timeout_s, 1, 86400));
+  check(r.integer("SANDBOXD_EXEC_MAX_TIMEOUT_SECONDS", c.exec_max_timeout_s, 1, 86400));
+  check(r.size("SANDBOXD_EXEC_OUTPUT_MAX_BYTES", c.exec_output_max_bytes, 1024));
+  check(r.size("SANDBOXD_MAX_BODY_BYTES", c.max_body_bytes, 1024));
+  check(r.integer("SANDBOXD_HTTP_THREADS", c.http_threads, 4, 1024));
+  check(r.integer("SANDBOXD_KEEPALIVE_MAX_SECONDS", c.keepalive_max_s, 60, 30 * 86400));
+  check(r.str("PREVIEW_DOMAIN", c.preview_domain));
+  check(r.integer("HTTP_PORT", c.http_port, 1, 65535));
+  check(r.boolean("PREVIEW_TLS", c.preview_tls));
+  check(r.str("SANDBOXD_LOG_LEVEL", c.log_level));
+  if (!st.is_ok()) return st;
+
+  if (!valid_instance(c.instance)) {
+    return bad("SANDBOXD_INSTANCE", "must be 1-24 characters of [a-z0-9-], starting with a letter or digit");
+  }
+  if (!valid_docker_name(c.network)) return bad("SANDBOXD_NETWORK", "not a valid docker network name");
+  if (c.image.empty() || c.image.find_first_of(" \t\n") != std::string::npos || c.image[0] == '-') {
+    return bad("SANDBOXD_IMAGE", "not a valid image reference");
+  }
+  if (c.default_limits.memory_bytes > c.max_limits.memory_bytes) return bad("SANDBOXD_DEFAULT_MEMORY", "exceeds SANDBOXD_MAX_MEMORY");
+  if (c.default_limits.pids > c.max_limits.pids) return bad("SANDBOXD_DEFAULT_PIDS", "exceeds SANDBOXD_MAX_PIDS");
+  if (c.default_limits.nofile > c.max_limits.nofile) return bad("SANDBOXD_DEFAULT_NOFILE", "exceeds SANDBOXD_MAX_NOFILE");
+  if (c.exec_default_timeout_s > c.exec_max_timeout_s) return bad("SANDBOXD_EXEC_DEFAULT_TIMEOUT_SECONDS", "exceeds SANDBOXD_EXEC_MAX_TIMEOUT_SECONDS");
+  static const char* kLevels[] = {"trace", "debug", "info", "warn", "error", "critical", "off"};
+  bool level_ok = false;
+  for (const char* l : kLevels) level_ok |= c.log_level == l;
+  if (!level_ok) return bad("SANDBOXD_LOG_LEVEL", "expected one of trace, debug, info, warn, error");
+  for (char ch : c.preview_domain)
+    if (!(std::isalnum(static_cast<unsigned char>(ch)) || ch == '-' || ch == '.'))
+      return bad("PREVIEW_DOMAIN", "not a valid domain name");
+  if (!c.auth_disabled && c.tokens.empty()) {
+    return bad("SANDBOXD_API_TOKENS", "auth is enabled (SANDBOXD_API_AUTH_DISABLED=false) but no token is configured");
+  }
+  if (c.auth_disabled && !is_loopback_host(c.api_host) && !c.allow_public_unauthenticated) {
+    return bad("SANDBOXED_API_BIND",
+               "binds " + c.api_host + ", which is not loopback, while auth is disabled; enable auth "
+               "(SANDBOXD_API_AUTH_DISABLED=false with SANDBOXD_API_TOKENS) or set "
+               "SANDBOXD_ALLOW_PUBLIC_UNAUTHENTICATED=true");
+  }
+  return c;
+}
+
+}  // namespace sandboxd

@@ -1,0 +1,135 @@
+// sandboxd entry point: parses the command line, loads config, builds the real OS seams
+// and services, serves until SIGTERM/SIGINT, then shuts down cleanly. Nothing else.
+#include <signal.h>
+#include <sys/stat.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+
+#include <CLI/CLI.hpp>
+#include <spdlog/sinks/stdout_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include "sandboxd/api/server.h"
+#include "sandboxd/auth/auth.h"
+#include "sandboxd/config/config.h"
+#include "sandboxd/docker/docker_cli.h"
+#include "sandboxd/os/clock.h"
+#include "sandboxd/os/process_runner.h"
+#include "sandboxd/sandbox/sandbox_service.h"
+#include "sandboxd/sandbox/workspaces.h"
+#include "sandboxd/store/store.h"
+
+extern char** environ;
+
+namespace sandboxd {
+namespace {
+
+Result<Config> config_from_environment(const std::string& env_file) {
+  auto file = read_env_file(env_file);
+  if (!file) return file.error();
+  std::map<std::string, std::string> env = std::move(*file);
+  for (char** e = environ; *e; ++e) {
+    std::string kv = *e;
+    auto eq = kv.find('=');
+    if (eq != std::string::npos) env[kv.substr(0, eq)] = kv.substr(eq + 1);
+  }
+  return load_config(env);
+}
+
+// Creates dir with `mode` (and parents); tightens the mode if it already exists.
+Status make_dir(const std::string& dir, mode_t mode) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) return Status(Code::kInternal, "create " + dir + ": " + ec.message());
+  if (::chmod(dir.c_str(), mode) != 0) return Status(Code::kInternal, "chmod " + dir);
+  return {};
+}
+
+void setup_logging(const std::string& level) {
+  auto logger = spdlog::stderr_logger_mt("sandboxd");
+  logger->set_pattern("%Y-%m-%dT%H:%M:%S.%eZ %l %v", spdlog::pattern_time_type::utc);
+  spdlog::set_default_logger(logger);
+  spdlog::set_level(spdlog::level::from_str(level));
+}
+
+int serve(const std::string& env_file) {
+  auto config = config_from_environment(env_file);
+  if (!config) {
+    std::fprintf(stderr, "sandboxd: configuration error: %s\n", config.error().message().c_str());
+    return 2;
+  }
+  const Config& c = *config;
+  setup_logging(c.log_level);
+
+  // Signals are handled by sigwait below; block them before any thread starts.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  ::signal(SIGPIPE, SIG_IGN);
+
+  std::string secrets_dir = c.state_dir() + "/run";
+  for (auto [dir, mode] : {std::pair{c.data_dir, 0755}, {c.state_dir(), 0700}, {secrets_dir, 0700}}) {
+    if (auto s = make_dir(dir, static_cast<mode_t>(mode)); !s.is_ok()) {
+      spdlog::critical("startup: {}", s.message());
+      return 1;
+    }
+  }
+  // Env files left by a crash mid-docker-call hold secrets: remove them.
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator(secrets_dir, ec)) std::filesystem::remove(e.path(), ec);
+
+  auto store = Store::open(c.db_path());
+  if (!store) {
+    spdlog::critical("startup: {}", store.error().message());
+    return 1;
+  }
+  SystemClock clock;
+  PosixProcessRunner runner;
+  DockerCli docker(runner, c.docker_binary, secrets_dir, std::chrono::seconds(c.docker_timeout_s));
+  Workspaces workspaces(c.workspaces_dir(), kSandboxUid, kSandboxUid);
+  SandboxService sandboxes(c, **store, docker, clock, workspaces);
+  if (auto s = sandboxes.init(); !s.is_ok()) {
+    // dockerd may come up later: serve anyway, /readyz reports it, creates retry the network.
+    spdlog::error("startup: {} (is dockerd running? /readyz will say when it answers)", s.message());
+  }
+  Authenticator auth(c.auth_disabled, c.tokens);
+  ApiServer api(c, sandboxes, auth, clock);
+  if (auto s = api.start(c.api_host, c.api_port); !s.is_ok()) {
+    spdlog::critical("startup: {}", s.message());
+    return 1;
+  }
+  auto version = (*store)->schema_version();
+  spdlog::info("sandboxd {} listening on {}:{} instance={} data_dir={} image={} network={} auth={} schema={}",
+               SANDBOXD_VERSION, c.api_host, api.port(), c.instance, c.data_dir, c.image, c.network,
+               c.auth_disabled ? "disabled" : "enabled", version ? *version : -1);
+
+  int sig = 0;
+  sigwait(&signals, &sig);
+  spdlog::info("received {}, shutting down: waiting for in-flight requests", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+  api.stop();
+  spdlog::info("sandboxd stopped");
+  return 0;
+}
+
+}  // namespace
+}  // namespace sandboxd
+
+int main(int argc, char** argv) {
+  CLI::App app{"sandboxd: isolated Docker sandboxes for AI app builders"};
+  app.require_subcommand(1);
+  std::string env_file = ".env";
+  auto* serve = app.add_subcommand("serve", "run the daemon (config from the environment and .env)");
+  serve->add_option("--env-file", env_file, "optional KEY=VALUE file; the environment overrides it")
+      ->capture_default_str();
+  auto* version = app.add_subcommand("version", "print the version");
+  CLI11_PARSE(app, argc, argv);
+  if (*version) {
+    std::cout << "sandboxd " << SANDBOXD_VERSION << "\n";
+    return 0;
+  }
+  return sandboxd::serve(env_file);
+}

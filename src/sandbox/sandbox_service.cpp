@@ -1,0 +1,398 @@
+#include "sandboxd/sandbox/sandbox_service.h"
+
+#include <set>
+
+#include <spdlog/spdlog.h>
+
+#include "sandboxd/base/ids.h"
+
+namespace sandboxd {
+namespace {
+
+constexpr int kMaxPorts = 16;
+constexpr std::size_t kMaxEnvVars = 256;
+constexpr std::size_t kMaxEnvKey = 256;
+constexpr std::size_t kMaxEnvValue = 32 * 1024;
+constexpr std::size_t kMaxExecArgs = 4096;
+
+bool valid_env_key(const std::string& k) {
+  if (k.empty() || k.size() > kMaxEnvKey) return false;
+  if (!(std::isalpha(static_cast<unsigned char>(k[0])) || k[0] == '_')) return false;
+  for (char c : k)
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '_')) return false;
+  return true;
+}
+
+Status invalid(const std::string& msg) { return Status(Code::kInvalidArgument, msg); }
+
+}  // namespace
+
+std::string container_name(const std::string& instance, const std::string& id) {
+  return instance == "default" ? "s-" + id : instance + "-s-" + id;
+}
+
+Status validate_env(const std::map<std::string, std::string>& env, const std::string& field) {
+  if (env.size() > kMaxEnvVars) return invalid(field + ": at most " + std::to_string(kMaxEnvVars) + " variables");
+  for (const auto& [k, v] : env) {
+    if (!valid_env_key(k)) {
+      // The key is not secret, but may be garbage: show a bounded, printable form.
+      std::string shown;
+      for (char c : k.substr(0, 64)) shown += (c >= 0x20 && c < 0x7f) ? c : '?';
+      return invalid(field + ": key '" + shown + "' must match [A-Za-z_][A-Za-z0-9_]*");
+    }
+    if (v.size() > kMaxEnvValue) return invalid(field + "." + k + ": value longer than 32 KiB");
+    if (v.find_first_of(std::string("\r\n\0", 3)) != std::string::npos) {
+      return invalid(field + "." + k + ": value must not contain newlines or NUL");
+    }
+  }
+  return {};
+}
+
+Status validate_create(const CreateRequest& req, const Config& config) {
+  if (req.id) {
+    if (auto id = normalize_id(*req.id); !id) return id.error();
+  }
+  if (req.ports.size() > static_cast<std::size_t>(kMaxPorts)) {
+    return invalid("ports: at most " + std::to_string(kMaxPorts) + " ports");
+  }
+  std::set<int> seen;
+  for (int p : req.ports) {
+    if (p < 1 || p > 65535) return invalid("ports: " + std::to_string(p) + " is not in 1..65535");
+    if (!seen.insert(p).second) return invalid("ports: " + std::to_string(p) + " is listed twice");
+  }
+  if (auto s = validate_env(req.env, "env"); !s.is_ok()) return s;
+  if (req.idle_policy != "sleep" && req.idle_policy != "always_on") {
+    return invalid("idle_policy: must be 'sleep' or 'always_on'");
+  }
+  const Limits& max = config.max_limits;
+  if (req.memory_bytes && (*req.memory_bytes < (6LL << 20) || *req.memory_bytes > max.memory_bytes)) {
+    return invalid("memory: must be between 6m and the operator maximum of " +
+                   std::to_string(max.memory_bytes) + " bytes");
+  }
+  if (req.pids && (*req.pids < 16 || *req.pids > max.pids)) {
+    return invalid("pids_limit: must be between 16 and " + std::to_string(max.pids));
+  }
+  if (req.nofile && (*req.nofile < 64 || *req.nofile > max.nofile)) {
+    return invalid("nofile: must be between 64 and " + std::to_string(max.nofile));
+  }
+  return {};
+}
+
+SandboxService::SandboxService(const Config& config, Store& store, Docker& docker, Clock& clock,
+                               Workspaces& workspaces)
+    : config_(config), store_(store), docker_(docker), clock_(clock), workspaces_(workspaces) {}
+
+std::map<std::string, std::string> SandboxService::instance_labels() const {
+  return {{"sandboxed.managed", "true"}, {"sandboxed.instance", config_.instance}};
+}
+
+Status SandboxService::init() {
+  if (auto s = workspaces_.init(); !s.is_ok()) return s;
+  return docker_.ensure_network(config_.network, instance_labels());
+}
+
+RunSpec SandboxService::run_spec(const SandboxRecord& rec) const {
+  RunSpec s;
+  s.name = rec.container_name;
+  s.hostname = "s-" + rec.id;
+  s.image = rec.image;
+  s.network = config_.network;
+  s.user = std::to_string(kSandboxUid) + ":" + std::to_string(kSandboxUid);
+  s.workdir = kSandboxAppDir;
+  s.labels = instance_labels();
+  s.labels["sandboxed.id"] = rec.id;
+  s.env = rec.env;
+  s.env.try_emplace("HOME", kSandboxHome);
+  s.mounts.push_back({workspaces_.path(rec.id), kSandboxHome});
+  s.memory_bytes = rec.limits.memory_bytes;
+  s.pids_limit = rec.limits.pids;
+  s.nofile = rec.limits.nofile;
+  s.tmpfs_bytes = config_.tmpfs_bytes;
+  return s;
+}
+
+Result<SandboxRecord> SandboxService::load(const std::string& raw_id) {
+  auto id = normalize_id(raw_id);
+  if (!id) return id.error();
+  auto row = store_.get(*id);
+  if (!row) return row.error();
+  if (!row->has_value()) return Status(Code::kNotFound, "sandbox " + *id + " not found");
+  return std::move(**row);
+}
+
+void SandboxService::touch(SandboxRecord& rec, const std::string& source) {
+  rec.last_active_at = clock_.now_ms();
+  rec.last_active_source = source;
+  rec.updated_at = rec.last_active_at;
+}
+
+Result<std::string> SandboxService::run_container(const SandboxRecord& rec) {
+  RunSpec spec = run_spec(rec);
+  auto id = docker_.run(spec);
+  if (id) return id;
+  Status err = id.error();
+  if (err.code() == Code::kNotFound) {
+    // The sandbox network vanished (e.g. pruned): recreate it and try once more.
+    if (auto s = docker_.ensure_network(config_.network, instance_labels()); !s.is_ok()) return s;
+  } else if (err.code() == Code::kConflict) {
+    // A container holds our instance-scoped name without being tracked (a crash between
+    // docker run and the row update, or a failed start): it is ours to replace.
+    spdlog::warn("sandbox {}: replacing untracked container {}", rec.id, rec.container_name);
+    if (auto s = docker_.remove(rec.container_name); !s.is_ok() && s.code() != Code::kNotFound) return s;
+  } else {
+    // docker run may have created the container and then failed to start it.
+    (void)docker_.remove(rec.container_name);
+    return err;
+  }
+  auto again = docker_.run(spec);
+  if (!again) (void)docker_.remove(rec.container_name);
+  return again;
+}
+
+Result<SandboxRecord> SandboxService::create(const CreateRequest& req) {
+  if (auto s = validate_create(req, config_); !s.is_ok()) return s;
+  int64_t now = clock_.now_ms();
+  std::string id = req.id ? *normalize_id(*req.id) : new_ulid(now);
+  auto guard = locks_.lock(id);
+
+  auto existing = store_.get(id);
+  if (!existing) return existing.error();
+  if (existing->has_value()) {
+    return Status(Code::kConflict, "sandbox " + id + " already exists (status " + (*existing)->status + ")");
+  }
+
+  SandboxRecord rec;
+  rec.id = id;
+  rec.status = kStatusCreating;
+  rec.image = config_.image;
+  rec.container_name = container_name(config_.instance, id);
+  rec.ports = req.ports;
+  rec.env = req.env;
+  rec.idle_policy = req.idle_policy;
+  rec.limits = config_.default_limits;
+  if (req.memory_bytes) rec.limits.memory_bytes = *req.memory_bytes;
+  if (req.pids) rec.limits.pids = *req.pids;
+  if (req.nofile) rec.limits.nofile = *req.nofile;
+  rec.created_at = rec.updated_at = now;
+  // Written first: a crash from here on leaves a `creating` row to converge.
+  if (auto s = store_.insert(rec); !s.is_ok()) return s;
+
+  auto created_ws = workspaces_.ensure(id);
+  auto rollback = [&](const Status& cause) -> Status {
+    spdlog::warn("create sandbox {} failed, rolling back: {}", id, cause.message());
+    if (created_ws && *created_ws) (void)workspaces_.remove(id);
+    if (auto s = store_.remove(id); !s.is_ok()) spdlog::error("create sandbox {}: rollback: {}", id, s.message());
+    return cause.with_context("create sandbox " + id);
+  };
+  if (!created_ws) return rollback(created_ws.error());
+  auto cid = run_container(rec);
+  if (!cid) return rollback(cid.error());
+
+  rec.status = kStatusRunning;
+  rec.container_id = *cid;
+  rec.started_at = clock_.now_ms();
+  touch(rec, "create");
+  if (auto s = store_.update(rec); !s.is_ok()) return s;
+  spdlog::info("sandbox {} created ({}, workspace {})", id, rec.container_name,
+               *created_ws ? "new" : "re-attached");
+  return rec;
+}
+
+Result<SandboxRecord> SandboxService::get(const std::string& id) { return load(id); }
+
+Result<ListResult> SandboxService::list(const ListQuery& query) {
+  ListQuery q = query;
+  q.limit = query.limit + 1;  // one extra row tells whether another page exists
+  auto rows = store_.list(q);
+  if (!rows) return rows.error();
+  ListResult out;
+  out.sandboxes = std::move(*rows);
+  if (out.sandboxes.size() > static_cast<std::size_t>(query.limit)) {
+    out.sandboxes.pop_back();
+    out.next_after = out.sandboxes.back().id;
+  }
+  return out;
+}
+
+Result<SandboxRecord> SandboxService::start_locked(SandboxRecord rec, const std::string& source) {
+  if (rec.status == kStatusRunning) return rec;
+  if (rec.status != kStatusStopped && rec.status != kStatusError) {
+    return Status(Code::kConflict, "sandbox " + rec.id + " is " + rec.status);
+  }
+  Status st = rec.status == kStatusError ? Status(Code::kNotFound, "recreate after error")
+                                         : docker_.start(rec.container_name);
+  if (st.code() == Code::kNotFound) {
+    // The container vanished (or the row was in error): recreate it from the row, on
+    // the same workspace.
+    spdlog::info("sandbox {}: recreating container {} from its row", rec.id, rec.container_name);
+    if (auto ws = workspaces_.ensure(rec.id); !ws) return ws.error().with_context("start sandbox " + rec.id);
+    if (rec.status == kStatusError) (void)docker_.remove(rec.container_name);
+    auto cid = run_container(rec);
+    if (!cid) return cid.error().with_context("start sandbox " + rec.id);
+    rec.container_id = *cid;
+  } else if (!st.is_ok()) {
+    return st.with_context("start sandbox " + rec.id);
+  }
+  rec.status = kStatusRunning;
+  rec.error_message.clear();
+  rec.started_at = clock_.now_ms();
+  touch(rec, source);
+  if (auto s = store_.update(rec); !s.is_ok()) return s;
+  spdlog::info("sandbox {} started (by {})", rec.id, source);
+  return rec;
+}
+
+Result<SandboxRecord> SandboxService::start(const std::string& raw_id, const std::string& source) {
+  auto id = normalize_id(raw_id);
+  if (!id) return id.error();
+  auto guard = locks_.lock(*id);
+  auto rec = load(*id);
+  if (!rec) return rec.error();
+  return start_locked(std::move(*rec), source);
+}
+
+Result<SandboxRecord> SandboxService::stop(const std::string& raw_id) {
+  auto id = normalize_id(raw_id);
+  if (!id) return id.error();
+  auto guard = locks_.lock(*id);
+  auto rec = load(*id);
+  if (!rec) return rec.error();
+  if (rec->status == kStatusStopped) return rec;
+  if (rec->status != kStatusRunning) {
+    return Status(Code::kConflict, "sandbox " + *id + " is " + rec->status + ", not running");
+  }
+  Status st = docker_.stop(rec->container_name, config_.stop_timeout_s);
+  if (!st.is_ok() && st.code() != Code::kNotFound) return st.with_context("stop sandbox " + *id);
+  rec->status = kStatusStopped;
+  rec->stopped_at = clock_.now_ms();
+  rec->updated_at = rec->stopped_at;
+  if (auto s = store_.update(*rec); !s.is_ok()) return s;
+  spdlog::info("sandbox {} stopped", *id);
+  return rec;
+}
+
+Status SandboxService::destroy(const std::string& raw_id) {
+  auto id = normalize_id(raw_id);
+  if (!id) return id.error();
+  auto guard = locks_.lock(*id);
+  auto row = store_.get(*id);
+  if (!row) return row.error();
+  std::string name = container_name(config_.instance, *id);
+  if (row->has_value()) {
+    SandboxRecord rec = **row;
+    rec.status = kStatusDeleting;  // a crash from here on leaves a row to finish deleting
+    rec.updated_at = clock_.now_ms();
+    if (auto s = store_.update(rec); !s.is_ok()) return s;
+    name = rec.container_name;
+  }
+  if (auto s = docker_.remove(name); !s.is_ok() && s.code() != Code::kNotFound) {
+    return s.with_context("delete sandbox " + *id);
+  }
+  if (auto s = store_.remove(*id); !s.is_ok()) return s;
+  spdlog::info("sandbox {} deleted (workspace kept)", *id);
+  return {};
+}
+
+Result<int64_t> SandboxService::purge(const std::string& raw_id) {
+  auto id = normalize_id(raw_id);
+  if (!id) return id.error();
+  auto guard = locks_.lock(*id);
+  auto row = store_.get(*id);
+  if (!row) return row.error();
+  std::string name = container_name(config_.instance, *id);
+  if (row->has_value()) {
+    SandboxRecord rec = **row;
+    rec.status = kStatusPurging;
+    rec.updated_at = clock_.now_ms();
+    if (auto s = store_.update(rec); !s.is_ok()) return s;
+    name = rec.container_name;
+  }
+  if (auto s = docker_.remove(name); !s.is_ok() && s.code() != Code::kNotFound) {
+    return s.with_context("purge sandbox " + *id);
+  }
+  // The container is gone, so the tenant can no longer change the tree under us.
+  auto freed = workspaces_.remove(*id);
+  if (!freed) return freed.error().with_context("purge sandbox " + *id);
+  if (auto s = store_.remove(*id); !s.is_ok()) return s;
+  spdlog::info("sandbox {} purged ({} bytes freed)", *id, *freed);
+  return freed;
+}
+
+Result<ExecResult> SandboxService::exec(const std::string& raw_id, const ExecRequest& req) {
+  auto id = normalize_id(raw_id);
+  if (!id) return id.error();
+  if (req.cmd.empty()) return invalid("cmd: must be a non-empty array of strings");
+  if (req.cmd.size() > kMaxExecArgs) return invalid("cmd: too many arguments");
+  for (const auto& a : req.cmd)
+    if (a.find('\0') != std::string::npos) return invalid("cmd: arguments must not contain NUL");
+  if (req.cmd[0].empty()) return invalid("cmd[0]: must not be empty");
+  if (auto s = validate_env(req.env, "env"); !s.is_ok()) return s;
+  if (!req.workdir.empty() && (req.workdir[0] != '/' || req.workdir.find('\0') != std::string::npos)) {
+    return invalid("workdir: must be an absolute path");
+  }
+  int timeout = req.timeout_s.value_or(config_.exec_default_timeout_s);
+  if (timeout < 1 || timeout > config_.exec_max_timeout_s) {
+    return invalid("timeout_s: must be between 1 and " + std::to_string(config_.exec_max_timeout_s));
+  }
+
+  ExecSpec spec;
+  {
+    // The lock covers bringing the sandbox up, not the command itself, so a long exec
+    // does not block stop or delete of the same sandbox.
+    auto guard = locks_.lock(*id);
+    auto rec = load(*id);
+    if (!rec) return rec.error();
+    auto running = start_locked(std::move(*rec), "exec");
+    if (!running) return running.error();
+    touch(*running, "exec");
+    if (auto s = store_.update(*running); !s.is_ok()) return s;
+    spec.container = running->container_name;
+  }
+  spec.cmd = req.cmd;
+  spec.env = req.env;
+  spec.user = std::to_string(kSandboxUid) + ":" + std::to_string(kSandboxUid);
+  spec.workdir = req.workdir.empty() ? kSandboxAppDir : req.workdir;
+  spec.timeout = std::chrono::seconds(timeout);
+  spec.max_output_bytes = static_cast<std::size_t>(config_.exec_output_max_bytes);
+  auto result = docker_.exec(spec);
+  if (!result) {
+    if (result.error().code() == Code::kNotFound) {
+      return Status(Code::kConflict, "sandbox " + *id + " stopped or was removed during exec");
+    }
+    return result.error();
+  }
+  return result;
+}
+
+Status SandboxService::readiness() {
+  if (auto s = store_.ping(); !s.is_ok()) return s;
+  std::lock_guard lock(ready_mu_);
+  auto now = clock_.steady_now();
+  if (docker_checked_ == std::chrono::steady_clock::time_point{} ||
+      now - docker_checked_ > std::chrono::seconds(3)) {
+    docker_status_ = docker_.ping();
+    docker_checked_ = now;
+  }
+  return docker_status_;
+}
+
+Result<SandboxRecord> SandboxService::keepalive(const std::string& raw_id, std::optional<int64_t> seconds) {
+  auto id = normalize_id(raw_id);
+  if (!id) return id.error();
+  if (seconds && *seconds < 0) return invalid("seconds: must not be negative");
+  auto guard = locks_.lock(*id);
+  auto rec = load(*id);
+  if (!rec) return rec.error();
+  if (rec->status == kStatusDeleting || rec->status == kStatusPurging) {
+    return Status(Code::kConflict, "sandbox " + *id + " is " + rec->status);
+  }
+  touch(*rec, "keepalive");
+  if (seconds) {
+    int64_t capped = std::min<int64_t>(*seconds, config_.keepalive_max_s);
+    rec->keepalive_until = std::max(rec->keepalive_until, rec->last_active_at + capped * 1000);
+  }
+  if (auto s = store_.update(*rec); !s.is_ok()) return s;
+  return rec;
+}
+
+}  // namespace sandboxd

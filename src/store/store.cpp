@@ -1,0 +1,225 @@
+#include "sandboxd/store/store.h"
+
+#include <sys/stat.h>
+
+#include <SQLiteCpp/SQLiteCpp.h>
+#include <sqlite3.h>
+#include <nlohmann/json.hpp>
+
+#include "store/migrations.h"
+
+namespace sandboxd {
+namespace {
+
+constexpr const char* kColumns =
+    "id, status, image, container_name, container_id, ports_json, env_json, idle_policy, "
+    "memory_bytes, pids_limit, nofile_limit, error_message, created_at, updated_at, "
+    "started_at, stopped_at, last_active_at, last_active_source, keepalive_until";
+
+Status db_error(const std::string& op, const std::exception& e) {
+  return Status(Code::kInternal, "sqlite " + op + ": " + e.what());
+}
+
+SandboxRecord read_row(SQLite::Statement& q) {
+  SandboxRecord r;
+  int i = 0;
+  r.id = q.getColumn(i++).getString();
+  r.status = q.getColumn(i++).getString();
+  r.image = q.getColumn(i++).getString();
+  r.container_name = q.getColumn(i++).getString();
+  r.container_id = q.getColumn(i++).getString();
+  r.ports = nlohmann::json::parse(q.getColumn(i++).getString()).get<std::vector<int>>();
+  r.env = nlohmann::json::parse(q.getColumn(i++).getString()).get<std::map<std::string, std::string>>();
+  r.idle_policy = q.getColumn(i++).getString();
+  r.limits.memory_bytes = q.getColumn(i++).getInt64();
+  r.limits.pids = q.getColumn(i++).getInt64();
+  r.limits.nofile = q.getColumn(i++).getInt64();
+  r.error_message = q.getColumn(i++).getString();
+  r.created_at = q.getColumn(i++).getInt64();
+  r.updated_at = q.getColumn(i++).getInt64();
+  r.started_at = q.getColumn(i++).getInt64();
+  r.stopped_at = q.getColumn(i++).getInt64();
+  r.last_active_at = q.getColumn(i++).getInt64();
+  r.last_active_source = q.getColumn(i++).getString();
+  r.keepalive_until = q.getColumn(i++).getInt64();
+  return r;
+}
+
+// Binds every column of rec in kColumns order, starting at parameter 1.
+void bind_row(SQLite::Statement& q, const SandboxRecord& r) {
+  int i = 1;
+  q.bind(i++, r.id);
+  q.bind(i++, r.status);
+  q.bind(i++, r.image);
+  q.bind(i++, r.container_name);
+  q.bind(i++, r.container_id);
+  q.bind(i++, nlohmann::json(r.ports).dump());
+  q.bind(i++, nlohmann::json(r.env).dump());
+  q.bind(i++, r.idle_policy);
+  q.bind(i++, static_cast<int64_t>(r.limits.memory_bytes));
+  q.bind(i++, static_cast<int64_t>(r.limits.pids));
+  q.bind(i++, static_cast<int64_t>(r.limits.nofile));
+  q.bind(i++, r.error_message);
+  q.bind(i++, static_cast<int64_t>(r.created_at));
+  q.bind(i++, static_cast<int64_t>(r.updated_at));
+  q.bind(i++, static_cast<int64_t>(r.started_at));
+  q.bind(i++, static_cast<int64_t>(r.stopped_at));
+  q.bind(i++, static_cast<int64_t>(r.last_active_at));
+  q.bind(i++, r.last_active_source);
+  q.bind(i++, static_cast<int64_t>(r.keepalive_until));
+}
+
+}  // namespace
+
+Store::Store(std::unique_ptr<SQLite::Database> db) : db_(std::move(db)) {}
+Store::~Store() = default;
+
+Result<std::unique_ptr<Store>> Store::open(const std::string& path) {
+  std::unique_ptr<SQLite::Database> db;
+  try {
+    mode_t old = ::umask(077);  // the db, -wal and -shm files: owner only
+    db = std::make_unique<SQLite::Database>(path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
+    db->exec("PRAGMA journal_mode=WAL");
+    ::umask(old);
+    db->exec("PRAGMA synchronous=NORMAL");
+    db->exec("PRAGMA foreign_keys=ON");
+    db->setBusyTimeout(5000);
+  } catch (const std::exception& e) {
+    return Status(Code::kUnavailable, "open database " + path + ": " + e.what());
+  }
+  if (path != ":memory:" && ::chmod(path.c_str(), 0600) != 0) {
+    return Status(Code::kInternal, "chmod 0600 " + path + " failed");
+  }
+  std::unique_ptr<Store> store(new Store(std::move(db)));
+  if (auto s = store->migrate(); !s.is_ok()) return s;
+  return store;
+}
+
+Status Store::migrate() {
+  std::lock_guard lock(mu_);
+  try {
+    db_->exec(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, "
+        "name TEXT NOT NULL, applied_at INTEGER NOT NULL)");
+    for (const auto& m : embedded_migrations()) {
+      SQLite::Statement q(*db_, "SELECT 1 FROM schema_migrations WHERE version = ?");
+      q.bind(1, m.version);
+      if (q.executeStep()) continue;
+      SQLite::Transaction tx(*db_);
+      db_->exec(m.sql);
+      SQLite::Statement ins(*db_,
+                            "INSERT INTO schema_migrations(version, name, applied_at) "
+                            "VALUES (?, ?, CAST(strftime('%s','now') AS INTEGER) * 1000)");
+      ins.bind(1, m.version);
+      ins.bind(2, m.name);
+      ins.exec();
+      tx.commit();
+    }
+  } catch (const std::exception& e) {
+    return db_error("migrate", e);
+  }
+  return {};
+}
+
+Result<int> Store::schema_version() {
+  std::lock_guard lock(mu_);
+  try {
+    SQLite::Statement q(*db_, "SELECT COALESCE(MAX(version), 0) FROM schema_migrations");
+    q.executeStep();
+    return q.getColumn(0).getInt();
+  } catch (const std::exception& e) {
+    return db_error("schema_version", e);
+  }
+}
+
+Status Store::ping() {
+  std::lock_guard lock(mu_);
+  try {
+    SQLite::Statement q(*db_, "SELECT 1");
+    q.executeStep();
+    return {};
+  } catch (const std::exception& e) {
+    return Status(Code::kUnavailable, std::string("sqlite: ") + e.what());
+  }
+}
+
+Result<std::optional<SandboxRecord>> Store::get(const std::string& id) {
+  std::lock_guard lock(mu_);
+  try {
+    SQLite::Statement q(*db_, std::string("SELECT ") + kColumns + " FROM sandboxes WHERE id = ?");
+    q.bind(1, id);
+    if (!q.executeStep()) return std::optional<SandboxRecord>();
+    return std::optional<SandboxRecord>(read_row(q));
+  } catch (const std::exception& e) {
+    return db_error("get " + id, e);
+  }
+}
+
+Result<std::vector<SandboxRecord>> Store::list(const ListQuery& query) {
+  std::lock_guard lock(mu_);
+  try {
+    std::string sql = std::string("SELECT ") + kColumns + " FROM sandboxes WHERE id > ?";
+    if (!query.status.empty()) sql += " AND status = ?";
+    sql += " ORDER BY id LIMIT ?";
+    SQLite::Statement q(*db_, sql);
+    int i = 1;
+    q.bind(i++, query.after_id);
+    if (!query.status.empty()) q.bind(i++, query.status);
+    q.bind(i++, query.limit);
+    std::vector<SandboxRecord> out;
+    while (q.executeStep()) out.push_back(read_row(q));
+    return out;
+  } catch (const std::exception& e) {
+    return db_error("list", e);
+  }
+}
+
+Status Store::insert(const SandboxRecord& rec) {
+  std::lock_guard lock(mu_);
+  try {
+    SQLite::Statement q(*db_, std::string("INSERT INTO sandboxes(") + kColumns +
+                                  ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
+    bind_row(q, rec);
+    q.exec();
+    return {};
+  } catch (const SQLite::Exception& e) {
+    if (e.getErrorCode() == SQLITE_CONSTRAINT) {
+      return Status(Code::kConflict, "sandbox " + rec.id + " already exists");
+    }
+    return db_error("insert " + rec.id, e);
+  } catch (const std::exception& e) {
+    return db_error("insert " + rec.id, e);
+  }
+}
+
+Status Store::update(const SandboxRecord& rec) {
+  std::lock_guard lock(mu_);
+  try {
+    // REPLACE keeps the statement in step with kColumns; the row must exist already.
+    SQLite::Statement exists(*db_, "SELECT 1 FROM sandboxes WHERE id = ?");
+    exists.bind(1, rec.id);
+    if (!exists.executeStep()) return Status(Code::kNotFound, "sandbox " + rec.id + " not found");
+    exists.reset();
+    SQLite::Statement q(*db_, std::string("REPLACE INTO sandboxes(") + kColumns +
+                                  ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
+    bind_row(q, rec);
+    q.exec();
+    return {};
+  } catch (const std::exception& e) {
+    return db_error("update " + rec.id, e);
+  }
+}
+
+Status Store::remove(const std::string& id) {
+  std::lock_guard lock(mu_);
+  try {
+    SQLite::Statement q(*db_, "DELETE FROM sandboxes WHERE id = ?");
+    q.bind(1, id);
+    q.exec();
+    return {};
+  } catch (const std::exception& e) {
+    return db_error("remove " + id, e);
+  }
+}
+
+}  // namespace sandboxd
