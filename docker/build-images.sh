@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds the sandbox image named by SANDBOXD_IMAGE with no container registry:
-# a Debian bookworm root filesystem from Debian's packages (debootstrap), the
-# sandbox user (uid 1000) and the home skeleton, imported with `docker import`.
+# a Debian bookworm root filesystem from Debian's packages (debootstrap) with bash,
+# tini, git and ca-certificates, and the sandbox user (uid 1000), imported with
+# `docker import`. PID 1 comes from `docker run --init`; the default command idles.
 # Skips the build when the image already exists (FORCE=1 rebuilds).
 #
 # Env: SANDBOXD_IMAGE (default sandboxed-sandbox:0.1.0), DEBIAN_MIRROR (default
@@ -40,18 +41,18 @@ if ! debootstrap --variant=minbase --include="$PACKAGES" bookworm "$ROOTFS" "$MI
 fi
 [ -x "$ROOTFS/usr/bin/tini" ] || { say "debootstrap did not produce a usable rootfs"; exit 1; }
 
-say "adding user sandbox (uid 1000) and the home skeleton"
+say "adding user sandbox (uid 1000)"
 chroot "$ROOTFS" groupadd -g 1000 sandbox
 chroot "$ROOTFS" useradd -u 1000 -g 1000 -M -d /home/sandbox -s /bin/bash sandbox
-mkdir -p "$ROOTFS/home/sandbox/workspace/app" "$ROOTFS/opt/sandbox-skel/workspace/app"
-chown -R 1000:1000 "$ROOTFS/home/sandbox" "$ROOTFS/opt/sandbox-skel"
+mkdir -p "$ROOTFS/home/sandbox/workspace/app"
+chown -R 1000:1000 "$ROOTFS/home/sandbox"
 rm -rf "$ROOTFS"/var/cache/apt/archives/*.deb "$ROOTFS"/var/lib/apt/lists/* "$ROOTFS"/tmp/*
 
 say "importing into docker as $IMAGE"
 tar -C "$ROOTFS" --numeric-owner -c . | docker import \
   -c 'ENV LANG=C.UTF-8' -c 'ENV HOME=/home/sandbox' \
   -c 'USER 1000:1000' -c 'WORKDIR /home/sandbox/workspace/app' \
-  -c 'ENTRYPOINT ["/usr/bin/tini", "--"]' -c 'CMD ["sleep", "infinity"]' \
+  -c 'CMD ["sleep", "infinity"]' \
   -c 'LABEL org.opencontainers.image.title=sandboxed-sandbox' \
   - "$IMAGE" >/dev/null
 say "built $IMAGE in $(( $(date +%s) - start )) s ($(docker image inspect -f '{{.Size}}' "$IMAGE" | awk '{printf "%.0f MB", $1/1e6}'))"

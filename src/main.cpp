@@ -8,11 +8,13 @@
 #include <iostream>
 
 #include <CLI/CLI.hpp>
+#include <spdlog/pattern_formatter.h>
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 
 #include "sandboxd/api/server.h"
 #include "sandboxd/auth/auth.h"
+#include "sandboxd/base/request_context.h"
 #include "sandboxd/config/config.h"
 #include "sandboxd/docker/docker_cli.h"
 #include "sandboxd/os/clock.h"
@@ -47,9 +49,25 @@ Status make_dir(const std::string& dir, mode_t mode) {
   return {};
 }
 
+// %q in the log pattern: "request_id=<id> " while the thread serves an API request.
+class RequestIdFlag final : public spdlog::custom_flag_formatter {
+ public:
+  void format(const spdlog::details::log_msg&, const std::tm&, spdlog::memory_buf_t& dest) override {
+    const std::string& id = current_request_id();
+    if (id.empty()) return;
+    static constexpr std::string_view kKey = "request_id=";
+    dest.append(kKey.data(), kKey.data() + kKey.size());
+    dest.append(id.data(), id.data() + id.size());
+    dest.push_back(' ');
+  }
+  std::unique_ptr<custom_flag_formatter> clone() const override { return std::make_unique<RequestIdFlag>(); }
+};
+
 void setup_logging(const std::string& level) {
   auto logger = spdlog::stderr_logger_mt("sandboxd");
-  logger->set_pattern("%Y-%m-%dT%H:%M:%S.%eZ %l %v", spdlog::pattern_time_type::utc);
+  auto formatter = std::make_unique<spdlog::pattern_formatter>(spdlog::pattern_time_type::utc);
+  formatter->add_flag<RequestIdFlag>('q').set_pattern("%Y-%m-%dT%H:%M:%S.%eZ %l %q%v");
+  logger->set_formatter(std::move(formatter));
   spdlog::set_default_logger(logger);
   spdlog::set_level(spdlog::level::from_str(level));
 }

@@ -2,6 +2,7 @@
 
 #include <httplib.h>
 
+#include <atomic>
 #include <functional>
 #include <thread>
 
@@ -9,14 +10,15 @@
 
 #include "sandboxd/api/json_codec.h"
 #include "sandboxd/base/ids.h"
+#include "sandboxd/base/request_context.h"
 
 namespace sandboxd {
 namespace {
 
 // Per-request context. Each request is handled start to finish on one worker thread,
-// so thread-local storage carries it from the pre-routing handler to the logger.
+// so thread-local storage carries it from the pre-routing handler to the logger. The
+// request id itself lives in current_request_id(), which the log pattern prints.
 struct RequestContext {
-  std::string id;
   std::string actor;
   std::chrono::steady_clock::time_point start;
 };
@@ -28,7 +30,7 @@ void reply_error(httplib::Response& res, const Status& st) {
   res.status = http_status(st.code());
   if (st.code() == Code::kUnavailable) res.set_header("Retry-After", "5");
   if (st.code() == Code::kUnauthorized) res.set_header("WWW-Authenticate", "Bearer");
-  res.set_content(encode_error(st, t_request.id), kJson);
+  res.set_content(encode_error(st, current_request_id()), kJson);
 }
 
 Code code_for_http(int status) {
@@ -68,6 +70,7 @@ struct ApiServer::Impl {
   Clock& clock;
   httplib::Server server;
   std::thread thread;
+  std::atomic<bool> listen_returned{false};
   int port = 0;
 
   Impl(const Config& c, SandboxService& s, const Authenticator& a, Clock& k)
@@ -208,12 +211,14 @@ struct ApiServer::Impl {
 
   void install_middleware() {
     server.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
-      t_request.id = req.has_header("X-Request-Id") && req.get_header_value("X-Request-Id").size() <= 64
-                         ? req.get_header_value("X-Request-Id")
-                         : random_hex(8);
+      std::string given = req.get_header_value("X-Request-Id");
+      bool usable = !given.empty() && given.size() <= 64 &&
+                    given.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.") ==
+                        std::string::npos;
+      current_request_id() = usable ? given : random_hex(8);
       t_request.start = std::chrono::steady_clock::now();
       t_request.actor.clear();
-      res.set_header("X-Request-Id", t_request.id);
+      res.set_header("X-Request-Id", current_request_id());
       if (req.path == "/healthz" || req.path == "/readyz") return httplib::Server::HandlerResponse::Unhandled;
       if (auth.disabled()) {
         t_request.actor = "auth-disabled";
@@ -244,15 +249,15 @@ struct ApiServer::Impl {
         what = e.what();
       } catch (...) {
       }
-      spdlog::error("request_id={} {} {}: unhandled exception: {}", t_request.id, req.method, req.path, what);
+      spdlog::error("{} {}: unhandled exception: {}", req.method, req.path, what);
       reply_error(res, Status(Code::kInternal, "internal error"));
     });
     server.set_logger([](const httplib::Request& req, const httplib::Response& res) {
       auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
                                                                         t_request.start).count();
-      spdlog::info("request_id={} actor={} remote={} {} {} status={} duration_ms={}", t_request.id,
-                   t_request.actor.empty() ? "-" : t_request.actor, req.remote_addr, req.method, req.path,
-                   res.status, ms);
+      spdlog::info("actor={} remote={} {} {} status={} duration_ms={}", t_request.actor.empty() ? "-" : t_request.actor,
+                   req.remote_addr, req.method, req.path, res.status, ms);
+      current_request_id().clear();
     });
   }
 };
@@ -261,6 +266,13 @@ ApiServer::ApiServer(const Config& config, SandboxService& sandboxes, const Auth
     : impl_(std::make_unique<Impl>(config, sandboxes, auth, clock)) {
   auto threads = static_cast<std::size_t>(config.http_threads);
   impl_->server.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
+  // cpp-httplib's default sets SO_REUSEPORT, which lets a second daemon bind the same
+  // port and silently take half the traffic. SO_REUSEADDR alone allows quick restarts
+  // while a second bind fails.
+  impl_->server.set_socket_options([](socket_t sock) {
+    int yes = 1;
+    ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+  });
   impl_->server.set_payload_max_length(static_cast<std::size_t>(config.max_body_bytes));
   impl_->server.set_read_timeout(30, 0);
   impl_->server.set_write_timeout(30, 0);
@@ -280,7 +292,16 @@ Status ApiServer::start(const std::string& host, int port) {
     }
     impl_->port = port;
   }
-  impl_->thread = std::thread([this] { impl_->server.listen_after_bind(); });
+  impl_->listen_returned = false;
+  impl_->thread = std::thread([this] {
+    impl_->server.listen_after_bind();
+    impl_->listen_returned = true;
+  });
+  // httplib's stop() is a no-op until the accept loop runs: wait for it, so a stop()
+  // right after start() cannot be lost (and leave join() waiting forever).
+  while (!impl_->server.is_running() && !impl_->listen_returned) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
   return {};
 }
 

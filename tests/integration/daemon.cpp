@@ -1,0 +1,166 @@
+#include "integration/daemon.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include "sandboxd/os/process_runner.h"
+
+extern char** environ;
+
+namespace sandboxd::testing_support {
+namespace {
+
+int free_port() {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+  socklen_t len = sizeof addr;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  ::close(fd);
+  return ntohs(addr.sin_port);
+}
+
+}  // namespace
+
+std::pair<int, std::string> run_cmd(const std::vector<std::string>& argv) {
+  PosixProcessRunner runner;
+  ProcessSpec spec;
+  spec.argv = argv;
+  spec.timeout = std::chrono::seconds(120);
+  auto out = runner.run(spec);
+  if (!out) return {-1, out.error().message()};
+  return {out->exit_code, out->stdout_data};
+}
+
+nlohmann::json docker_inspect(const std::string& name) {
+  auto [rc, out] = run_cmd({"docker", "container", "inspect", name});
+  if (rc != 0) return nullptr;
+  auto j = nlohmann::json::parse(out, nullptr, false);
+  return j.is_array() && !j.empty() ? j[0] : nlohmann::json(nullptr);
+}
+
+std::string test_image() {
+  const char* img = std::getenv("SANDBOXD_IMAGE");
+  return img && *img ? img : "sandboxed-sandbox:0.1.0";
+}
+
+Daemon::Daemon(const std::string& tag, std::map<std::string, std::string> extra_env) {
+  std::string suffix = std::to_string(::getpid());
+  instance_ = "it" + tag + "-" + suffix;
+  network_ = "sbx-" + instance_;
+  base_dir_ = "/tmp/sandboxd-it-" + tag + "-" + suffix;
+  std::filesystem::remove_all(base_dir_);
+  std::filesystem::create_directories(base_dir_);
+  data_dir_ = base_dir_ + "/data";
+  log_path_ = base_dir_ + "/sandboxd.log";
+  port_ = free_port();
+  env_ = {{"SANDBOXED_DATA_DIR", data_dir_},
+          {"SANDBOXD_INSTANCE", instance_},
+          {"SANDBOXD_NETWORK", network_},
+          {"SANDBOXED_API_BIND", "127.0.0.1:" + std::to_string(port_)},
+          {"SANDBOXD_IMAGE", test_image()},
+          {"SANDBOXD_DEFAULT_MEMORY", "256m"},
+          {"SANDBOXD_STOP_TIMEOUT_SECONDS", "5"}};
+  for (auto& [k, v] : extra_env) env_[k] = v;
+  client_ = std::make_unique<httplib::Client>("127.0.0.1", port_);
+  client_->set_read_timeout(120, 0);
+  client_->set_connection_timeout(5, 0);
+}
+
+Daemon::~Daemon() {
+  if (pid_ > 0) stop(true);
+  for (const auto& c : containers()) run_cmd({"docker", "rm", "-f", c});
+  run_cmd({"docker", "network", "rm", network_});
+  std::filesystem::remove_all(base_dir_);
+}
+
+bool Daemon::start() {
+  std::vector<std::string> env_strings;
+  for (char** e = environ; *e; ++e) {
+    std::string kv = *e;
+    std::string key = kv.substr(0, kv.find('='));
+    if (!env_.count(key) && key.rfind("SANDBOX", 0) != 0) env_strings.push_back(kv);
+  }
+  for (const auto& [k, v] : env_) env_strings.push_back(k + "=" + v);
+  std::vector<char*> envp;
+  for (auto& s : env_strings) envp.push_back(s.data());
+  envp.push_back(nullptr);
+  std::string bin = SANDBOXD_BINARY;
+  std::vector<std::string> args = {bin, "serve", "--env-file", "/dev/null"};
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_addopen(&fa, 1, log_path_.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+  posix_spawn_file_actions_adddup2(&fa, 1, 2);
+  int rc = posix_spawn(&pid_, bin.c_str(), &fa, nullptr, argv.data(), envp.data());
+  posix_spawn_file_actions_destroy(&fa);
+  if (rc != 0) {
+    pid_ = -1;
+    return false;
+  }
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (auto r = client_->Get("/healthz"); r && r->status == 200) return true;
+    int status = 0;
+    if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+      pid_ = -1;
+      return false;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return false;
+}
+
+bool Daemon::stop(bool hard) {
+  if (pid_ <= 0) return true;
+  ::kill(pid_, hard ? SIGKILL : SIGTERM);
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  int status = 0;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+      pid_ = -1;
+      return hard || (WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  ::kill(pid_, SIGKILL);
+  ::waitpid(pid_, &status, 0);
+  pid_ = -1;
+  return false;
+}
+
+std::string Daemon::log() const {
+  std::ifstream f(log_path_);
+  return std::string(std::istreambuf_iterator<char>(f), {});
+}
+
+std::vector<std::string> Daemon::containers() const {
+  auto [rc, out] = run_cmd({"docker", "ps", "-a", "--filter", "label=sandboxed.instance=" + instance_,
+                            "--format", "{{.Names}}"});
+  std::vector<std::string> names;
+  std::size_t start = 0;
+  while (start < out.size()) {
+    std::size_t nl = out.find('\n', start);
+    std::string line = out.substr(start, nl == std::string::npos ? std::string::npos : nl - start);
+    if (!line.empty()) names.push_back(line);
+    start = nl == std::string::npos ? out.size() : nl + 1;
+  }
+  return names;
+}
+
+}  // namespace sandboxd::testing_support

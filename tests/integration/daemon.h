@@ -1,0 +1,62 @@
+// Test harness for integration tests: runs the real sandboxd binary against the real
+// dockerd with its own instance name, network, data dir and loopback port, and removes
+// everything it made (containers of its instance, its network, its data dir) at the end.
+#pragma once
+
+#include <httplib.h>
+#include <sys/types.h>
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace sandboxd::testing_support {
+
+// Runs a command (argv, no shell) and returns {exit code, stdout}.
+std::pair<int, std::string> run_cmd(const std::vector<std::string>& argv);
+// `docker inspect` of one container as JSON (null when it does not exist).
+nlohmann::json docker_inspect(const std::string& name);
+// The sandbox image tests use (SANDBOXD_IMAGE or the default).
+std::string test_image();
+
+class Daemon {
+ public:
+  // `tag` makes the instance name unique per test; extra env overrides defaults.
+  explicit Daemon(const std::string& tag, std::map<std::string, std::string> extra_env = {});
+  ~Daemon();
+  Daemon(const Daemon&) = delete;
+  Daemon& operator=(const Daemon&) = delete;
+
+  // Starts the process and waits (deadline 20 s) until /healthz answers.
+  bool start();
+  // SIGTERM (or SIGKILL when hard) and reap; true when it exited by itself in time.
+  bool stop(bool hard = false);
+  bool running() const { return pid_ > 0; }
+
+  httplib::Client& http() { return *client_; }
+  std::string instance() const { return instance_; }
+  std::string network() const { return network_; }
+  std::string data_dir() const { return data_dir_; }
+  std::string workspace(const std::string& id) const { return data_dir_ + "/workspaces/" + id; }
+  std::string container(const std::string& id) const { return instance_ + "-s-" + id; }
+  std::string log() const;
+  // Containers (any state) that carry this instance's label.
+  std::vector<std::string> containers() const;
+  httplib::Headers auth_headers;
+
+ private:
+  std::string instance_;
+  std::string network_;
+  std::string base_dir_;
+  std::string data_dir_;
+  std::string log_path_;
+  int port_ = 0;
+  pid_t pid_ = -1;
+  std::map<std::string, std::string> env_;
+  std::unique_ptr<httplib::Client> client_;
+};
+
+}  // namespace sandboxd::testing_support

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# The test command (README, .ci/run): prepares the host (packages, dockerd), builds the
+# sandbox image and the project, then runs every test with ctest: unit tests (fakes)
+# and integration tests (real dockerd, real containers). Needs root.
+#   BUILD_DIR  (default build)   CTEST_ARGS  extra ctest arguments, e.g. "-L unit"
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BUILD_DIR=${BUILD_DIR:-build}
+
+scripts/host-deps.sh
+docker/build-images.sh
+echo "[tests] configuring and building in $BUILD_DIR (-j2)"
+cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build "$BUILD_DIR" -j2
+echo "[tests] running unit and integration tests"
+# shellcheck disable=SC2086
+ctest --test-dir "$BUILD_DIR" --output-on-failure -j2 ${CTEST_ARGS:-}

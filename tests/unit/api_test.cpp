@@ -1,0 +1,145 @@
+// The REST layer in-process on a loopback port, with a FakeDocker behind it.
+#include <gtest/gtest.h>
+#include <httplib.h>
+#include <unistd.h>
+
+#include <filesystem>
+
+#include <nlohmann/json.hpp>
+
+#include "fakes/service_harness.h"
+#include "sandboxd/api/server.h"
+
+namespace sandboxd {
+namespace {
+
+using nlohmann::json;
+
+constexpr const char* kToken = "0123456789abcdef-test";
+
+class ApiTest : public testing::Test {
+ protected:
+  ApiTest() : h_("api-test") {}
+  void start(bool auth_disabled) {
+    h_.config.max_body_bytes = 64 * 1024;
+    h_.config.http_threads = 4;
+    h_.init();
+    auth_ = std::make_unique<Authenticator>(auth_disabled, std::vector<ApiToken>{{"tester", kToken}});
+    server_ = std::make_unique<ApiServer>(h_.config, *h_.service, *auth_, h_.clock);
+    ASSERT_TRUE(server_->start("127.0.0.1", 0).is_ok());
+    client_ = std::make_unique<httplib::Client>("127.0.0.1", server_->port());
+    client_->set_read_timeout(5, 0);
+  }
+  void TearDown() override {
+    if (server_) server_->stop();
+  }
+
+  ServiceHarness h_;
+  FakeDocker& docker_ = h_.docker;
+  std::unique_ptr<Authenticator> auth_;
+  std::unique_ptr<ApiServer> server_;
+  std::unique_ptr<httplib::Client> client_;
+};
+
+void expect_error(const httplib::Result& r, int status, const std::string& code) {
+  ASSERT_TRUE(r) << "no response";
+  EXPECT_EQ(r->status, status) << r->body;
+  auto j = json::parse(r->body, nullptr, false);
+  ASSERT_TRUE(j.is_object()) << r->body;
+  EXPECT_EQ(j["error"]["code"], code) << r->body;
+  EXPECT_FALSE(j["error"]["message"].get<std::string>().empty());
+  EXPECT_FALSE(r->get_header_value("X-Request-Id").empty());
+}
+
+TEST_F(ApiTest, CreateGetListAndDeleteThroughBothPathFamilies) {
+  start(true);
+  auto created = client_->Post("/sandbox", R"({"id":"Web1","ports":[3000],"env":{"K":"secret-v"}})", "application/json");
+  ASSERT_TRUE(created);
+  EXPECT_EQ(created->status, 201) << created->body;
+  EXPECT_EQ(created->body.find("secret-v"), std::string::npos);
+  auto got = client_->Get("/v1/sandboxes/WEB1");
+  ASSERT_TRUE(got);
+  EXPECT_EQ(got->status, 200);
+  EXPECT_EQ(json::parse(got->body)["id"], "web1");
+  auto legacy_list = client_->Get("/sandboxes");
+  EXPECT_TRUE(json::parse(legacy_list->body).is_array());
+  auto v1_list = client_->Get("/v1/sandboxes?limit=1");
+  EXPECT_EQ(json::parse(v1_list->body)["sandboxes"].size(), 1u);
+  auto del = client_->Delete("/v1/sandboxes/web1");
+  EXPECT_EQ(del->status, 204);
+  expect_error(client_->Get("/sandbox/web1"), 404, "not_found");
+}
+
+TEST_F(ApiTest, BadInputGets4xxEnvelopesAndChangesNothing) {
+  start(true);
+  expect_error(client_->Post("/sandbox", "{not json", "application/json"), 400, "invalid_request");
+  expect_error(client_->Post("/sandbox", R"({"ports":"3000"})", "application/json"), 400, "invalid_request");
+  expect_error(client_->Post("/sandbox", R"({"id":"../x"})", "application/json"), 400, "invalid_request");
+  expect_error(client_->Post("/sandbox", R"({"ports":[3000,3000]})", "application/json"), 400, "invalid_request");
+  expect_error(client_->Post("/sandbox", R"({"env":{"A\nB":"x"}})", "application/json"), 400, "invalid_request");
+  expect_error(client_->Post("/sandbox", std::string(100 * 1024, ' '), "application/json"), 413, "too_large");
+  expect_error(client_->Get("/sandbox/" + std::string(33, 'a')), 400, "invalid_request");
+  expect_error(client_->Post("/sandbox/nope/exec", R"({"cmd":["ls"]})", "application/json"), 404, "not_found");
+  expect_error(client_->Get("/no/such/route"), 404, "not_found");
+  EXPECT_EQ(docker_.container_count(), 0u);
+  EXPECT_TRUE(h_.store->list({})->empty());
+}
+
+TEST_F(ApiTest, BodilessPostDoesNotWaitForABody) {
+  start(true);
+  ASSERT_EQ(client_->Post("/sandbox", R"({"id":"a1"})", "application/json")->status, 201);
+  // A raw POST with neither Content-Length nor chunked encoding: it has no body.
+  httplib::Request req;
+  req.method = "POST";
+  req.path = "/v1/sandboxes/a1/stop";
+  auto start = std::chrono::steady_clock::now();
+  auto r = client_->send(req);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200) << r->body;
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(4));
+}
+
+TEST_F(ApiTest, AuthRequiresAConfiguredBearerTokenExceptOnProbes) {
+  start(false);
+  expect_error(client_->Get("/sandboxes"), 401, "unauthorized");
+  httplib::Headers wrong = {{"Authorization", "Bearer nope"}};
+  expect_error(client_->Get("/sandboxes", wrong), 401, "unauthorized");
+  httplib::Headers right = {{"Authorization", std::string("Bearer ") + kToken}};
+  EXPECT_EQ(client_->Get("/sandboxes", right)->status, 200);
+  EXPECT_EQ(client_->Get("/healthz")->status, 200);
+  EXPECT_EQ(client_->Get("/readyz")->status, 200);
+  expect_error(client_->Post("/sandbox", "{}", "application/json"), 401, "unauthorized");
+  EXPECT_EQ(docker_.container_count(), 0u);
+}
+
+TEST_F(ApiTest, ReadyzReportsDockerOutage) {
+  start(true);
+  docker_.fail_next("ping", Status(Code::kUnavailable, "docker daemon unreachable"));
+  auto r = client_->Get("/readyz");
+  expect_error(r, 503, "unavailable");
+  EXPECT_FALSE(r->get_header_value("Retry-After").empty());
+}
+
+TEST_F(ApiTest, ASecondServerCannotBindTheSamePort) {
+  start(true);
+  ApiServer second(h_.config, *h_.service, *auth_, h_.clock);
+  Status s = second.start("127.0.0.1", server_->port());
+  EXPECT_EQ(s.code(), Code::kUnavailable);
+}
+
+TEST_F(ApiTest, ExecAndPurgeReturnTheirShapes) {
+  start(true);
+  ASSERT_EQ(client_->Post("/sandbox", R"({"id":"a1"})", "application/json")->status, 201);
+  auto exec = client_->Post("/sandbox/a1/exec", R"({"cmd":["echo","hi"]})", "application/json");
+  ASSERT_EQ(exec->status, 200) << exec->body;
+  auto j = json::parse(exec->body);
+  for (const char* k : {"stdout", "stderr", "exit_code", "duration_ms", "timed_out", "truncated"}) {
+    EXPECT_TRUE(j.contains(k)) << k;
+  }
+  auto purge = client_->Post("/sandbox/a1/purge", "", "application/json");
+  ASSERT_EQ(purge->status, 200);
+  EXPECT_TRUE(json::parse(purge->body)["purged"].get<bool>());
+}
+
+}  // namespace
+}  // namespace sandboxd

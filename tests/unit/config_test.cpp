@@ -1,0 +1,124 @@
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <fstream>
+
+#include "sandboxd/config/config.h"
+
+namespace sandboxd {
+namespace {
+
+using Env = std::map<std::string, std::string>;
+
+TEST(LoadConfig, DefaultsMatchTheSpec) {
+  auto c = load_config({});
+  ASSERT_TRUE(c) << c.error().message();
+  EXPECT_EQ(c->api_host, "127.0.0.1");
+  EXPECT_EQ(c->api_port, 9090);
+  EXPECT_EQ(c->data_dir, "/var/lib/sandboxed");
+  EXPECT_TRUE(c->auth_disabled);
+  EXPECT_EQ(c->instance, "default");
+  EXPECT_EQ(c->preview_domain, "localhost");
+  EXPECT_EQ(c->db_path(), "/var/lib/sandboxed/state/sandboxd.db");
+}
+
+TEST(LoadConfig, ReadsEveryLimitAndBind) {
+  auto c = load_config({{"SANDBOXED_API_BIND", "127.0.0.2:7000"},
+                        {"SANDBOXED_DATA_DIR", "/srv/sbx/"},
+                        {"SANDBOXD_DEFAULT_MEMORY", "512m"},
+                        {"SANDBOXD_MAX_MEMORY", "1g"},
+                        {"SANDBOXD_DEFAULT_PIDS", "100"},
+                        {"SANDBOXD_DEFAULT_NOFILE", "2048"},
+                        {"SANDBOXD_INSTANCE", "test-1"}});
+  ASSERT_TRUE(c) << c.error().message();
+  EXPECT_EQ(c->api_host, "127.0.0.2");
+  EXPECT_EQ(c->api_port, 7000);
+  EXPECT_EQ(c->data_dir, "/srv/sbx");
+  EXPECT_EQ(c->default_limits.memory_bytes, 512LL << 20);
+  EXPECT_EQ(c->max_limits.memory_bytes, 1LL << 30);
+  EXPECT_EQ(c->default_limits.pids, 100);
+  EXPECT_EQ(c->default_limits.nofile, 2048);
+  EXPECT_EQ(c->instance, "test-1");
+}
+
+TEST(LoadConfig, BadValuesAreErrorsNamingTheVariable) {
+  const std::vector<Env> cases = {
+      {{"SANDBOXED_API_BIND", "nonsense"}},
+      {{"SANDBOXED_API_BIND", "127.0.0.1:99999"}},
+      {{"SANDBOXD_API_AUTH_DISABLED", "maybe"}},
+      {{"SANDBOXD_DEFAULT_PIDS", "12abc"}},
+      {{"SANDBOXD_DEFAULT_MEMORY", "lots"}},
+      {{"SANDBOXD_INSTANCE", "Bad_Name"}},
+      {{"SANDBOXD_NETWORK", "bad name"}},
+      {{"SANDBOXED_DATA_DIR", "relative/path"}},
+      {{"SANDBOXD_LOG_LEVEL", "loud"}},
+      {{"SANDBOXD_DEFAULT_MEMORY", "16g"}, {"SANDBOXD_MAX_MEMORY", "8g"}},
+  };
+  for (const auto& env : cases) {
+    auto c = load_config(env);
+    ASSERT_FALSE(c) << env.begin()->first;
+    EXPECT_EQ(c.error().code(), Code::kInvalidArgument);
+    EXPECT_NE(c.error().message().find(env.begin()->first), std::string::npos) << c.error().message();
+  }
+}
+
+TEST(LoadConfig, ParsesTokensWithColonOrEquals) {
+  auto c = load_config({{"SANDBOXD_API_AUTH_DISABLED", "false"},
+                        {"SANDBOXD_API_TOKENS", "ci:0123456789abcdef:x, ops=fedcba9876543210"}});
+  ASSERT_TRUE(c) << c.error().message();
+  ASSERT_EQ(c->tokens.size(), 2u);
+  EXPECT_EQ(c->tokens[0].name, "ci");
+  EXPECT_EQ(c->tokens[0].secret, "0123456789abcdef:x");
+  EXPECT_EQ(c->tokens[1].name, "ops");
+}
+
+TEST(LoadConfig, RefusesAuthWithoutTokensAndShortSecrets) {
+  EXPECT_FALSE(load_config({{"SANDBOXD_API_AUTH_DISABLED", "false"}}));
+  auto short_secret = load_config({{"SANDBOXD_API_AUTH_DISABLED", "false"}, {"SANDBOXD_API_TOKENS", "a:short"}});
+  ASSERT_FALSE(short_secret);
+  EXPECT_NE(short_secret.error().message().find("SANDBOXD_API_TOKENS"), std::string::npos);
+  // The secret is never echoed in the error.
+  EXPECT_EQ(short_secret.error().message().find("short\""), std::string::npos);
+}
+
+TEST(LoadConfig, RefusesPublicBindWithAuthDisabledUnlessOverridden) {
+  auto refused = load_config({{"SANDBOXED_API_BIND", "0.0.0.0:9090"}});
+  ASSERT_FALSE(refused);
+  EXPECT_NE(refused.error().message().find("SANDBOXED_API_BIND"), std::string::npos);
+  EXPECT_TRUE(load_config({{"SANDBOXED_API_BIND", "0.0.0.0:9090"}, {"SANDBOXD_ALLOW_PUBLIC_UNAUTHENTICATED", "true"}}));
+  EXPECT_TRUE(load_config({{"SANDBOXED_API_BIND", "0.0.0.0:9090"},
+                           {"SANDBOXD_API_AUTH_DISABLED", "false"},
+                           {"SANDBOXD_API_TOKENS", "a:0123456789abcdef"}}));
+}
+
+TEST(ParseSize, AcceptsSuffixesAndRejectsGarbage) {
+  EXPECT_EQ(*parse_size("1048576"), 1048576);
+  EXPECT_EQ(*parse_size("64k"), 64 << 10);
+  EXPECT_EQ(*parse_size("512M"), 512LL << 20);
+  EXPECT_EQ(*parse_size("2gb"), 2LL << 30);
+  for (const char* bad : {"", "g", "1.5g", "-1", "12x", "99999999999999999999"}) EXPECT_FALSE(parse_size(bad)) << bad;
+}
+
+TEST(ReadEnvFile, ParsesCommentsQuotesAndExport) {
+  std::string path = testing::TempDir() + "/sandboxd-env-test";
+  {
+    std::ofstream f(path);
+    f << "# comment\n\nexport A=1\nB=\"two words\"\nC='x # y'\nD=plain # trailing\n";
+  }
+  auto env = read_env_file(path);
+  ASSERT_TRUE(env) << env.error().message();
+  EXPECT_EQ((*env)["A"], "1");
+  EXPECT_EQ((*env)["B"], "two words");
+  EXPECT_EQ((*env)["C"], "x # y");
+  EXPECT_EQ((*env)["D"], "plain");
+  {
+    std::ofstream f(path);
+    f << "NOEQUALS\n";
+  }
+  EXPECT_FALSE(read_env_file(path));
+  std::remove(path.c_str());
+  EXPECT_TRUE(read_env_file(path)->empty());  // a missing file is empty
+}
+
+}  // namespace
+}  // namespace sandboxd

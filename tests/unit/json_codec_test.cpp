@@ -1,0 +1,84 @@
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "sandboxd/api/json_codec.h"
+
+namespace sandboxd {
+namespace {
+
+TEST(DecodeCreate, EmptyBodyIsAllDefaults) {
+  auto r = decode_create("");
+  ASSERT_TRUE(r);
+  EXPECT_FALSE(r->id);
+  EXPECT_TRUE(r->ports.empty());
+  EXPECT_EQ(r->idle_policy, "sleep");
+}
+
+TEST(DecodeCreate, ReadsEveryField) {
+  auto r = decode_create(R"({"id":"Ab1","ports":[3000,5173],"env":{"K":"v"},"idle_policy":"always_on",
+                             "memory":"512m","pids_limit":300,"nofile":2048})");
+  ASSERT_TRUE(r) << r.error().message();
+  EXPECT_EQ(*r->id, "Ab1");
+  EXPECT_EQ(r->ports, (std::vector<int>{3000, 5173}));
+  EXPECT_EQ(r->env.at("K"), "v");
+  EXPECT_EQ(r->idle_policy, "always_on");
+  EXPECT_EQ(*r->memory_bytes, 512LL << 20);
+  EXPECT_EQ(*r->pids, 300);
+  EXPECT_EQ(*r->nofile, 2048);
+}
+
+TEST(DecodeCreate, WrongTypesAndMalformedJsonAreInvalid) {
+  for (const char* body : {"{", "[]", "42", R"({"id":5})", R"({"ports":"3000"})", R"({"ports":[3000.5]})",
+                           R"({"ports":["3000"]})", R"({"ports":[0]})", R"({"ports":[70000]})", R"({"env":[]})",
+                           R"({"env":{"K":1}})", R"({"memory":"lots"})", R"({"pids_limit":"9"})",
+                           R"({"idle_policy":true})"}) {
+    auto r = decode_create(body);
+    ASSERT_FALSE(r) << body;
+    EXPECT_EQ(r.error().code(), Code::kInvalidArgument) << body;
+  }
+}
+
+TEST(DecodeExec, NeedsANonEmptyArrayOfStrings) {
+  EXPECT_TRUE(decode_exec(R"({"cmd":["ls"],"timeout_s":5,"env":{"A":"b"},"workdir":"/tmp"})"));
+  for (const char* body : {"", "{}", R"({"cmd":[]})", R"({"cmd":"ls"})", R"({"cmd":["ls",1]})",
+                           R"({"cmd":["ls"],"timeout_s":"5"})", R"({"cmd":["ls"],"timeout_s":0})"}) {
+    EXPECT_FALSE(decode_exec(body)) << body;
+  }
+}
+
+TEST(DecodeKeepalive, AcceptsNothingSecondsOrUntil) {
+  EXPECT_FALSE(decode_keepalive("", 0)->has_value());
+  EXPECT_EQ(**decode_keepalive(R"({"seconds":60})", 0), 60);
+  EXPECT_EQ(**decode_keepalive(R"({"until":1100})", 1000 * 1000), 100);
+  EXPECT_FALSE(decode_keepalive(R"({"until":10})", 1000 * 1000));
+  EXPECT_FALSE(decode_keepalive(R"({"seconds":-1})", 0));
+}
+
+TEST(EncodeSandbox, ShowsEnvKeysAndPreviewUrlsButNeverEnvValues) {
+  Config c;
+  c.http_port = 8080;
+  SandboxRecord r;
+  r.id = "abc";
+  r.status = kStatusRunning;
+  r.ports = {3000};
+  r.env = {{"API_KEY", "super-secret-value"}};
+  r.created_at = 1'800'000'000'000;
+  std::string out = encode_sandbox(r, c);
+  EXPECT_EQ(out.find("super-secret-value"), std::string::npos);
+  auto j = nlohmann::json::parse(out);
+  EXPECT_EQ(j["env_keys"][0], "API_KEY");
+  EXPECT_EQ(j["previews"][0]["url"], "http://s-abc-3000.preview.localhost:8080/");
+  EXPECT_EQ(j["created_at"], "2027-01-15T08:00:00.000Z");
+  EXPECT_TRUE(j["stopped_at"].is_null());
+}
+
+TEST(EncodeExec, ReplacesInvalidUtf8InsteadOfFailing) {
+  ExecResult r;
+  r.stdout_data = "ok \xff\xfe end";
+  auto j = nlohmann::json::parse(encode_exec(r));
+  EXPECT_NE(j["stdout"].get<std::string>().find("end"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace sandboxd

@@ -1,0 +1,81 @@
+#include <gtest/gtest.h>
+
+#include "sandboxd/os/process_runner.h"
+
+namespace sandboxd {
+namespace {
+
+ProcessSpec sh(const std::string& script) {
+  ProcessSpec s;
+  s.argv = {"/bin/sh", "-c", script};
+  s.timeout = std::chrono::seconds(20);
+  return s;
+}
+
+TEST(PosixProcessRunner, CapturesStdoutStderrAndExitCode) {
+  PosixProcessRunner r;
+  auto out = r.run(sh("echo out; echo err >&2; exit 3"));
+  ASSERT_TRUE(out);
+  EXPECT_EQ(out->exit_code, 3);
+  EXPECT_EQ(out->stdout_data, "out\n");
+  EXPECT_EQ(out->stderr_data, "err\n");
+  EXPECT_FALSE(out->timed_out);
+}
+
+TEST(PosixProcessRunner, PassesArgvVerbatimWithoutAShell) {
+  PosixProcessRunner r;
+  ProcessSpec s;
+  s.argv = {"printf", "%s|", "a b", "$HOME", ";rm -rf /"};
+  auto out = r.run(s);
+  ASSERT_TRUE(out);
+  EXPECT_EQ(out->stdout_data, "a b|$HOME|;rm -rf /|");
+}
+
+TEST(PosixProcessRunner, WritesStdin) {
+  PosixProcessRunner r;
+  ProcessSpec s;
+  s.argv = {"cat"};
+  s.stdin_data = std::string(200000, 'x');
+  auto out = r.run(s);
+  ASSERT_TRUE(out);
+  EXPECT_EQ(out->stdout_data.size(), 200000u);
+}
+
+TEST(PosixProcessRunner, TimeoutKillsTheWholeProcessGroup) {
+  PosixProcessRunner r;
+  ProcessSpec s = sh("sleep 30 & echo $!; wait");
+  s.timeout = std::chrono::milliseconds(300);
+  auto out = r.run(s);
+  ASSERT_TRUE(out);
+  EXPECT_TRUE(out->timed_out);
+  EXPECT_LT(out->duration, std::chrono::seconds(10));
+  int child = std::stoi(out->stdout_data);
+  // The grandchild got SIGKILL too (it may linger as a zombie of init briefly).
+  auto check = r.run(sh("for i in $(seq 50); do s=$(awk '{print $3}' /proc/" + std::to_string(child) +
+                        "/stat 2>/dev/null); [ -z \"$s\" ] || [ \"$s\" = Z ] && exit 0; sleep 0.1; done; exit 1"));
+  ASSERT_TRUE(check);
+  EXPECT_EQ(check->exit_code, 0) << "sleep grandchild still running";
+}
+
+TEST(PosixProcessRunner, CapsOutputAndSaysSo) {
+  PosixProcessRunner r;
+  ProcessSpec s = sh("head -c 100000 /dev/zero");
+  s.max_output_bytes = 1000;
+  auto out = r.run(s);
+  ASSERT_TRUE(out);
+  EXPECT_EQ(out->stdout_data.size(), 1000u);
+  EXPECT_TRUE(out->stdout_truncated);
+  EXPECT_EQ(out->exit_code, 0);
+}
+
+TEST(PosixProcessRunner, MissingBinaryIsAnError) {
+  PosixProcessRunner r;
+  ProcessSpec s;
+  s.argv = {"/nonexistent/binary"};
+  auto out = r.run(s);
+  ASSERT_FALSE(out);
+  EXPECT_EQ(out.error().code(), Code::kUnavailable);
+}
+
+}  // namespace
+}  // namespace sandboxd
