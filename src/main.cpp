@@ -1,16 +1,15 @@
 // sandboxd entry point: parses the command line, loads config, builds the real OS seams
 // and services, serves until SIGTERM/SIGINT, then shuts down cleanly. Nothing else.
 #include <signal.h>
-#include <sys/stat.h>
-
-#include <cstdio>
-#include <filesystem>
-#include <iostream>
-
-#include <CLI/CLI.hpp>
 #include <spdlog/pattern_formatter.h>
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
+#include <sys/stat.h>
+
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
 
 #include "sandboxd/api/server.h"
 #include "sandboxd/auth/auth.h"
@@ -52,7 +51,8 @@ Status make_dir(const std::string& dir, mode_t mode) {
 // %q in the log pattern: "request_id=<id> " while the thread serves an API request.
 class RequestIdFlag final : public spdlog::custom_flag_formatter {
  public:
-  void format(const spdlog::details::log_msg&, const std::tm&, spdlog::memory_buf_t& dest) override {
+  void format(const spdlog::details::log_msg&, const std::tm&,
+              spdlog::memory_buf_t& dest) override {
     const std::string& id = current_request_id();
     if (id.empty()) return;
     static constexpr std::string_view kKey = "request_id=";
@@ -60,7 +60,9 @@ class RequestIdFlag final : public spdlog::custom_flag_formatter {
     dest.append(id.data(), id.data() + id.size());
     dest.push_back(' ');
   }
-  std::unique_ptr<custom_flag_formatter> clone() const override { return std::make_unique<RequestIdFlag>(); }
+  std::unique_ptr<custom_flag_formatter> clone() const override {
+    return std::make_unique<RequestIdFlag>();
+  }
 };
 
 void setup_logging(const std::string& level) {
@@ -90,7 +92,8 @@ int serve(const std::string& env_file) {
   ::signal(SIGPIPE, SIG_IGN);
 
   std::string secrets_dir = c.state_dir() + "/run";
-  for (auto [dir, mode] : {std::pair{c.data_dir, 0755}, {c.state_dir(), 0700}, {secrets_dir, 0700}}) {
+  for (auto [dir, mode] :
+       {std::pair{c.data_dir, 0755}, {c.state_dir(), 0700}, {secrets_dir, 0700}}) {
     if (auto s = make_dir(dir, static_cast<mode_t>(mode)); !s.is_ok()) {
       spdlog::critical("startup: {}", s.message());
       return 1;
@@ -98,7 +101,8 @@ int serve(const std::string& env_file) {
   }
   // Env files left by a crash mid-docker-call hold secrets: remove them.
   std::error_code ec;
-  for (const auto& e : std::filesystem::directory_iterator(secrets_dir, ec)) std::filesystem::remove(e.path(), ec);
+  for (const auto& e : std::filesystem::directory_iterator(secrets_dir, ec))
+    std::filesystem::remove(e.path(), ec);
 
   auto store = Store::open(c.db_path());
   if (!store) {
@@ -112,7 +116,8 @@ int serve(const std::string& env_file) {
   SandboxService sandboxes(c, **store, docker, clock, workspaces);
   if (auto s = sandboxes.init(); !s.is_ok()) {
     // dockerd may come up later: serve anyway, /readyz reports it, creates retry the network.
-    spdlog::error("startup: {} (is dockerd running? /readyz will say when it answers)", s.message());
+    spdlog::error("startup: {} (is dockerd running? /readyz will say when it answers)",
+                  s.message());
   }
   Authenticator auth(c.auth_disabled, c.tokens);
   ApiServer api(c, sandboxes, auth, clock);
@@ -121,13 +126,16 @@ int serve(const std::string& env_file) {
     return 1;
   }
   auto version = (*store)->schema_version();
-  spdlog::info("sandboxd {} listening on {}:{} instance={} data_dir={} image={} network={} auth={} schema={}",
-               SANDBOXD_VERSION, c.api_host, api.port(), c.instance, c.data_dir, c.image, c.network,
-               c.auth_disabled ? "disabled" : "enabled", version ? *version : -1);
+  spdlog::info(
+      "sandboxd {} listening on {}:{} instance={} data_dir={} image={} network={} auth={} "
+      "schema={}",
+      SANDBOXD_VERSION, c.api_host, api.port(), c.instance, c.data_dir, c.image, c.network,
+      c.auth_disabled ? "disabled" : "enabled", version ? *version : -1);
 
   int sig = 0;
   sigwait(&signals, &sig);
-  spdlog::info("received {}, shutting down: waiting for in-flight requests", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+  spdlog::info("received {}, shutting down: waiting for in-flight requests",
+               sig == SIGTERM ? "SIGTERM" : "SIGINT");
   api.stop();
   spdlog::info("sandboxd stopped");
   return 0;
@@ -140,7 +148,8 @@ int main(int argc, char** argv) {
   CLI::App app{"sandboxd: isolated Docker sandboxes for AI app builders"};
   app.require_subcommand(1);
   std::string env_file = ".env";
-  auto* serve = app.add_subcommand("serve", "run the daemon (config from the environment and .env)");
+  auto* serve =
+      app.add_subcommand("serve", "run the daemon (config from the environment and .env)");
   serve->add_option("--env-file", env_file, "optional KEY=VALUE file; the environment overrides it")
       ->capture_default_str();
   auto* version = app.add_subcommand("version", "print the version");

@@ -1,7 +1,6 @@
 #include "sandboxd/api/json_codec.h"
 
 #include <limits>
-
 #include <nlohmann/json.hpp>
 
 #include "sandboxd/os/clock.h"
@@ -33,7 +32,8 @@ Result<json> parse_object(const std::string& body, bool allow_empty) {
 
 Result<int64_t> get_int(const json& j, const std::string& field) {
   if (!j.is_number_integer()) return invalid(field + ": must be an integer");
-  if (j.is_number_unsigned() && j.get<uint64_t>() > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) {
+  if (j.is_number_unsigned() &&
+      j.get<uint64_t>() > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) {
     return invalid(field + ": out of range");
   }
   return j.get<int64_t>();
@@ -79,13 +79,17 @@ json sandbox_json(const SandboxRecord& r, const Config& c) {
       {"previews", previews},
       {"env_keys", env_keys},
       {"idle_policy", r.idle_policy},
-      {"limits", {{"memory_bytes", r.limits.memory_bytes}, {"pids", r.limits.pids}, {"nofile", r.limits.nofile}}},
+      {"limits",
+       {{"memory_bytes", r.limits.memory_bytes},
+        {"pids", r.limits.pids},
+        {"nofile", r.limits.nofile}}},
       {"created_at", opt_time(r.created_at)},
       {"updated_at", opt_time(r.updated_at)},
       {"started_at", opt_time(r.started_at)},
       {"stopped_at", opt_time(r.stopped_at)},
       {"last_active_at", opt_time(r.last_active_at)},
-      {"last_active_source", r.last_active_source.empty() ? json(nullptr) : json(r.last_active_source)},
+      {"last_active_source",
+       r.last_active_source.empty() ? json(nullptr) : json(r.last_active_source)},
       {"keepalive_until", opt_time(r.keepalive_until)},
   };
   if (!r.error_message.empty()) j["error_message"] = r.error_message;
@@ -109,7 +113,8 @@ Result<CreateRequest> decode_create(const std::string& body) {
     for (const auto& p : j["ports"]) {
       auto n = get_int(p, "ports[]");
       if (!n) return n.error();
-      if (*n < 1 || *n > 65535) return invalid("ports: " + std::to_string(*n) + " is not in 1..65535");
+      if (*n < 1 || *n > 65535)
+        return invalid("ports: " + std::to_string(*n) + " is not in 1..65535");
       req.ports.push_back(static_cast<int>(*n));
     }
   }
@@ -159,7 +164,8 @@ Result<ExecRequest> decode_exec(const std::string& body) {
   if (j.contains("timeout_s") && !j["timeout_s"].is_null()) {
     auto n = get_int(j["timeout_s"], "timeout_s");
     if (!n) return n.error();
-    if (*n < 1 || *n > std::numeric_limits<int>::max()) return invalid("timeout_s: must be a positive integer");
+    if (*n < 1 || *n > std::numeric_limits<int>::max())
+      return invalid("timeout_s: must be a positive integer");
     req.timeout_s = static_cast<int>(*n);
   }
   if (j.contains("env") && !j["env"].is_null()) {
@@ -221,7 +227,10 @@ std::string encode_purge(int64_t freed_bytes) {
 }
 
 std::string encode_error(const Status& status, const std::string& request_id) {
-  return dump({{"error", {{"code", code_name(status.code())}, {"message", status.message()}, {"request_id", request_id}}}});
+  return dump({{"error",
+                {{"code", code_name(status.code())},
+                 {"message", status.message()},
+                 {"request_id", request_id}}}});
 }
 
 }  // namespace sandboxd

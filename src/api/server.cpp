@@ -1,12 +1,11 @@
 #include "sandboxd/api/server.h"
 
 #include <httplib.h>
+#include <spdlog/spdlog.h>
 
 #include <atomic>
 #include <functional>
 #include <thread>
-
-#include <spdlog/spdlog.h>
 
 #include "sandboxd/api/json_codec.h"
 #include "sandboxd/base/ids.h"
@@ -37,7 +36,8 @@ Code code_for_http(int status) {
   switch (status) {
     case 400: return Code::kInvalidArgument;
     case 401: return Code::kUnauthorized;
-    case 404: case 405: return Code::kNotFound;
+    case 404:
+    case 405: return Code::kNotFound;
     case 409: return Code::kConflict;
     case 413: return Code::kTooLarge;
     case 503: return Code::kUnavailable;
@@ -77,12 +77,13 @@ struct ApiServer::Impl {
       : config(c), sandboxes(s), auth(a), clock(k) {}
 
   // Handlers get the request body already read (empty when there is none).
-  using Handler = std::function<void(const httplib::Request&, httplib::Response&, const std::string& body)>;
+  using Handler =
+      std::function<void(const httplib::Request&, httplib::Response&, const std::string& body)>;
 
   // Reads the body only when the request declares one (Content-Length or chunked): a
   // bodiless POST must not wait for more bytes. Over max_body_bytes is kTooLarge.
-  Status read_body(const httplib::Request& req, httplib::Response& res, const httplib::ContentReader& reader,
-                   std::string& body) {
+  Status read_body(const httplib::Request& req, httplib::Response& res,
+                   const httplib::ContentReader& reader, std::string& body) {
     bool chunked = req.get_header_value("Transfer-Encoding").find("chunked") != std::string::npos;
     if (!chunked && !req.has_header("Content-Length")) return {};
     auto max = static_cast<std::size_t>(config.max_body_bytes);
@@ -104,7 +105,8 @@ struct ApiServer::Impl {
   }
 
   // Registers `handler` for each path pattern (the legacy path and its /v1 alias).
-  void route(const std::string& method, std::initializer_list<const char*> patterns, Handler handler) {
+  void route(const std::string& method, std::initializer_list<const char*> patterns,
+             Handler handler) {
     for (const char* p : patterns) {
       if (method == "POST") {
         server.Post(p, [this, handler](const httplib::Request& req, httplib::Response& res,
@@ -115,49 +117,71 @@ struct ApiServer::Impl {
         });
         continue;
       }
-      auto bodiless = [handler](const httplib::Request& req, httplib::Response& res) { handler(req, res, ""); };
-      if (method == "GET") server.Get(p, bodiless);
-      else if (method == "DELETE") server.Delete(p, bodiless);
+      auto bodiless = [handler](const httplib::Request& req, httplib::Response& res) {
+        handler(req, res, "");
+      };
+      if (method == "GET")
+        server.Get(p, bodiless);
+      else if (method == "DELETE")
+        server.Delete(p, bodiless);
     }
   }
 
   void install_routes() {
-    route("GET", {"/healthz"}, [](const httplib::Request&, httplib::Response& res, const std::string&) {
-      res.set_content("ok\n", "text/plain");
-    });
-    route("GET", {"/readyz"}, [this](const httplib::Request&, httplib::Response& res, const std::string&) {
-      if (auto s = sandboxes.readiness(); !s.is_ok()) return reply_error(res, Status(Code::kUnavailable, s.message()));
-      res.set_content("ready\n", "text/plain");
-    });
-    route("POST", {"/sandbox", "/v1/sandboxes"}, [this](const httplib::Request&, httplib::Response& res, const std::string& body) {
-      auto create = decode_create(body);
-      if (!create) return reply_error(res, create.error());
-      auto rec = sandboxes.create(*create);
-      if (!rec) return reply_error(res, rec.error());
-      res.status = 201;
-      res.set_content(encode_sandbox(*rec, config), kJson);
-    });
-    route("GET", {"/sandboxes", "/v1/sandboxes"}, [this](const httplib::Request& req, httplib::Response& res,
-                                                          const std::string&) {
-      ListQuery q;
-      if (req.has_param("status")) q.status = req.get_param_value("status");
-      if (req.has_param("after")) {
-        auto after = normalize_id(req.get_param_value("after"));
-        if (!after) return reply_error(res, after.error().with_context("after"));
-        q.after_id = *after;
-      }
-      if (req.has_param("limit")) {
-        const std::string v = req.get_param_value("limit");
-        int n = 0;
-        for (char c : v) n = (c >= '0' && c <= '9' && n < 100000) ? n * 10 + (c - '0') : -1000000;
-        if (v.empty() || n < 1 || n > 1000) return reply_error(res, Status(Code::kInvalidArgument, "limit: must be 1..1000"));
-        q.limit = n;
-      }
-      auto page = sandboxes.list(q);
-      if (!page) return reply_error(res, page.error());
-      if (!page->next_after.empty()) res.set_header("X-Next-After", page->next_after);
-      res.set_content(encode_sandbox_list(*page, config, req.path.rfind("/v1/", 0) == 0), kJson);
-    });
+    route("GET", {"/healthz"},
+          [](const httplib::Request&, httplib::Response& res, const std::string&) {
+            res.set_content("ok\n", "text/plain");
+          });
+    route("GET", {"/readyz"},
+          [this](const httplib::Request&, httplib::Response& res, const std::string&) {
+            if (auto s = sandboxes.readiness(); !s.is_ok())
+              return reply_error(res, Status(Code::kUnavailable, s.message()));
+            res.set_content("ready\n", "text/plain");
+          });
+    route("POST", {"/sandbox", "/v1/sandboxes"},
+          [this](const httplib::Request&, httplib::Response& res, const std::string& body) {
+            auto create = decode_create(body);
+            if (!create) return reply_error(res, create.error());
+            auto rec = sandboxes.create(*create);
+            if (!rec) return reply_error(res, rec.error());
+            res.status = 201;
+            res.set_content(encode_sandbox(*rec, config), kJson);
+          });
+    route("GET", {"/sandboxes", "/v1/sandboxes"},
+          [this](const httplib::Request& req, httplib::Response& res, const std::string&) {
+            ListQuery q;
+            if (req.has_param("status")) {
+              q.status = req.get_param_value("status");
+              bool known = false;
+              for (const char* s : {kStatusCreating, kStatusRunning, kStatusStopped, kStatusError,
+                                    kStatusDeleting, kStatusPurging}) {
+                known |= q.status == s;
+              }
+              if (!known)
+                return reply_error(
+                    res, Status(Code::kInvalidArgument,
+                                "status: unknown status '" + q.status.substr(0, 32) + "'"));
+            }
+            if (req.has_param("after")) {
+              auto after = normalize_id(req.get_param_value("after"));
+              if (!after) return reply_error(res, after.error().with_context("after"));
+              q.after_id = *after;
+            }
+            if (req.has_param("limit")) {
+              const std::string v = req.get_param_value("limit");
+              int n = 0;
+              for (char c : v)
+                n = (c >= '0' && c <= '9' && n < 100000) ? n * 10 + (c - '0') : -1000000;
+              if (v.empty() || n < 1 || n > 1000)
+                return reply_error(res, Status(Code::kInvalidArgument, "limit: must be 1..1000"));
+              q.limit = n;
+            }
+            auto page = sandboxes.list(q);
+            if (!page) return reply_error(res, page.error());
+            if (!page->next_after.empty()) res.set_header("X-Next-After", page->next_after);
+            res.set_content(encode_sandbox_list(*page, config, req.path.rfind("/v1/", 0) == 0),
+                            kJson);
+          });
     route("GET", {R"(/sandbox/([^/]+))", R"(/v1/sandboxes/([^/]+))"},
           [this](const httplib::Request& req, httplib::Response& res, const std::string&) {
             auto rec = sandboxes.get(req.matches[1]);
@@ -213,13 +237,15 @@ struct ApiServer::Impl {
     server.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
       std::string given = req.get_header_value("X-Request-Id");
       bool usable = !given.empty() && given.size() <= 64 &&
-                    given.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.") ==
+                    given.find_first_not_of(
+                        "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.") ==
                         std::string::npos;
       current_request_id() = usable ? given : random_hex(8);
       t_request.start = std::chrono::steady_clock::now();
       t_request.actor.clear();
       res.set_header("X-Request-Id", current_request_id());
-      if (req.path == "/healthz" || req.path == "/readyz") return httplib::Server::HandlerResponse::Unhandled;
+      if (req.path == "/healthz" || req.path == "/readyz")
+        return httplib::Server::HandlerResponse::Unhandled;
       if (auth.disabled()) {
         t_request.actor = "auth-disabled";
         return httplib::Server::HandlerResponse::Unhandled;
@@ -234,35 +260,40 @@ struct ApiServer::Impl {
     });
     server.set_error_handler([](const httplib::Request& req, httplib::Response& res) {
       if (!res.body.empty()) return;
-      std::string msg = res.status == 404   ? "no route for " + req.method + " " + req.path
-                        : res.status == 413 ? "request body too large"
-                                            : "request failed with HTTP " + std::to_string(res.status);
+      std::string msg = res.status == 404 ? "no route for " + req.method + " " + req.path
+                        : res.status == 413
+                            ? "request body too large"
+                            : "request failed with HTTP " + std::to_string(res.status);
       int status = res.status;
       reply_error(res, Status(code_for_http(status), msg));
       res.status = status;
     });
-    server.set_exception_handler([](const httplib::Request& req, httplib::Response& res, std::exception_ptr ep) {
-      std::string what = "unknown exception";
-      try {
-        if (ep) std::rethrow_exception(ep);
-      } catch (const std::exception& e) {
-        what = e.what();
-      } catch (...) {
-      }
-      spdlog::error("{} {}: unhandled exception: {}", req.method, req.path, what);
-      reply_error(res, Status(Code::kInternal, "internal error"));
-    });
+    server.set_exception_handler(
+        [](const httplib::Request& req, httplib::Response& res, std::exception_ptr ep) {
+          std::string what = "unknown exception";
+          try {
+            if (ep) std::rethrow_exception(ep);
+          } catch (const std::exception& e) {
+            what = e.what();
+          } catch (...) {
+          }
+          spdlog::error("{} {}: unhandled exception: {}", req.method, req.path, what);
+          reply_error(res, Status(Code::kInternal, "internal error"));
+        });
     server.set_logger([](const httplib::Request& req, const httplib::Response& res) {
-      auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
-                                                                        t_request.start).count();
-      spdlog::info("actor={} remote={} {} {} status={} duration_ms={}", t_request.actor.empty() ? "-" : t_request.actor,
-                   req.remote_addr, req.method, req.path, res.status, ms);
+      auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                    std::chrono::steady_clock::now() - t_request.start)
+                    .count();
+      spdlog::info("actor={} remote={} {} {} status={} duration_ms={}",
+                   t_request.actor.empty() ? "-" : t_request.actor, req.remote_addr, req.method,
+                   req.path, res.status, ms);
       current_request_id().clear();
     });
   }
 };
 
-ApiServer::ApiServer(const Config& config, SandboxService& sandboxes, const Authenticator& auth, Clock& clock)
+ApiServer::ApiServer(const Config& config, SandboxService& sandboxes, const Authenticator& auth,
+                     Clock& clock)
     : impl_(std::make_unique<Impl>(config, sandboxes, auth, clock)) {
   auto threads = static_cast<std::size_t>(config.http_threads);
   impl_->server.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
@@ -288,7 +319,8 @@ Status ApiServer::start(const std::string& host, int port) {
     if (impl_->port <= 0) return Status(Code::kUnavailable, "cannot bind " + host + ":0");
   } else {
     if (!impl_->server.bind_to_port(host, port)) {
-      return Status(Code::kUnavailable, "cannot bind " + host + ":" + std::to_string(port) + " (in use?)");
+      return Status(Code::kUnavailable,
+                    "cannot bind " + host + ":" + std::to_string(port) + " (in use?)");
     }
     impl_->port = port;
   }

@@ -23,7 +23,8 @@ std::optional<std::string> Authenticator::authenticate(const std::string& author
   static constexpr char kPrefix[] = "bearer ";
   if (authorization.size() <= sizeof(kPrefix) - 1) return std::nullopt;
   for (std::size_t i = 0; i < sizeof(kPrefix) - 1; ++i) {
-    if (std::tolower(static_cast<unsigned char>(authorization[i])) != kPrefix[i]) return std::nullopt;
+    if (std::tolower(static_cast<unsigned char>(authorization[i])) != kPrefix[i])
+      return std::nullopt;
   }
   std::string presented = authorization.substr(sizeof(kPrefix) - 1);
   while (!presented.empty() && presented.front() == ' ') presented.erase(0, 1);

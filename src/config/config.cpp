@@ -37,9 +37,12 @@ class Reader {
     if (!v || v->empty()) return {};
     std::string s;
     for (char c : *v) s.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
-    if (s == "1" || s == "true" || s == "yes" || s == "on") out = true;
-    else if (s == "0" || s == "false" || s == "no" || s == "off") out = false;
-    else return bad(key, "expected true or false, got '" + *v + "'");
+    if (s == "1" || s == "true" || s == "yes" || s == "on")
+      out = true;
+    else if (s == "0" || s == "false" || s == "no" || s == "off")
+      out = false;
+    else
+      return bad(key, "expected true or false, got '" + *v + "'");
     return {};
   }
 
@@ -79,7 +82,8 @@ class Reader {
 bool valid_instance(const std::string& s) {
   if (s.empty() || s.size() > 24 || !std::isalnum(static_cast<unsigned char>(s[0]))) return false;
   for (char c : s)
-    if (!(std::islower(static_cast<unsigned char>(c)) || std::isdigit(static_cast<unsigned char>(c)) || c == '-'))
+    if (!(std::islower(static_cast<unsigned char>(c)) ||
+          std::isdigit(static_cast<unsigned char>(c)) || c == '-'))
       return false;
   return true;
 }
@@ -87,13 +91,15 @@ bool valid_instance(const std::string& s) {
 bool valid_docker_name(const std::string& s) {
   if (s.empty() || s.size() > 128 || !std::isalnum(static_cast<unsigned char>(s[0]))) return false;
   for (char c : s)
-    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.' || c == '-')) return false;
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.' || c == '-'))
+      return false;
   return true;
 }
 
 Status parse_bind(const std::string& key, const std::string& v, std::string& host, int& port) {
   auto colon = v.rfind(':');
-  if (colon == std::string::npos || colon == 0) return bad(key, "expected HOST:PORT, got '" + v + "'");
+  if (colon == std::string::npos || colon == 0)
+    return bad(key, "expected HOST:PORT, got '" + v + "'");
   std::string h = v.substr(0, colon);
   if (h.size() > 2 && h.front() == '[' && h.back() == ']') h = h.substr(1, h.size() - 2);
   std::string p = v.substr(colon + 1);
@@ -116,19 +122,22 @@ Status parse_tokens(const std::string& key, const std::string& v, std::vector<Ap
   std::size_t start = 0;
   while (start <= v.size()) {
     std::size_t comma = v.find(',', start);
-    std::string item = trim(v.substr(start, comma == std::string::npos ? std::string::npos : comma - start));
+    std::string item =
+        trim(v.substr(start, comma == std::string::npos ? std::string::npos : comma - start));
     start = comma == std::string::npos ? v.size() + 1 : comma + 1;
     if (item.empty()) continue;
     // name:secret (documented) or name=secret (the original's parser): first separator wins.
     std::size_t sep = item.find_first_of(":=");
     if (sep == std::string::npos || sep == 0 || sep + 1 == item.size()) {
-      return bad(key, "each entry must be name:secret (entry " + std::to_string(out.size() + 1) + ")");
+      return bad(key,
+                 "each entry must be name:secret (entry " + std::to_string(out.size() + 1) + ")");
     }
     ApiToken t{item.substr(0, sep), item.substr(sep + 1)};
     for (char c : t.name)
       if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.'))
         return bad(key, "token name '" + t.name + "' may use only letters, digits, - _ .");
-    if (t.secret.size() < 16) return bad(key, "the secret of token '" + t.name + "' is shorter than 16 characters");
+    if (t.secret.size() < 16)
+      return bad(key, "the secret of token '" + t.name + "' is shorter than 16 characters");
     out.push_back(std::move(t));
   }
   return {};
@@ -145,17 +154,22 @@ Result<int64_t> parse_size(const std::string& text) {
     s.pop_back();
     last = static_cast<char>(std::tolower(static_cast<unsigned char>(s.back())));
   }
-  if (last == 'k') mult = 1LL << 10;
-  else if (last == 'm') mult = 1LL << 20;
-  else if (last == 'g') mult = 1LL << 30;
-  else if (last == 't') mult = 1LL << 40;
+  if (last == 'k')
+    mult = 1LL << 10;
+  else if (last == 'm')
+    mult = 1LL << 20;
+  else if (last == 'g')
+    mult = 1LL << 30;
+  else if (last == 't')
+    mult = 1LL << 40;
   if (mult != 1) s.pop_back();
   if (s.empty() || s.size() > 15) return Status(Code::kInvalidArgument, "bad size '" + text + "'");
   for (char c : s)
     if (!std::isdigit(static_cast<unsigned char>(c)))
       return Status(Code::kInvalidArgument, "bad size '" + text + "' (use e.g. 512m or 2g)");
   int64_t n = std::stoll(s);
-  if (n > std::numeric_limits<int64_t>::max() / mult) return Status(Code::kInvalidArgument, "size too large");
+  if (n > std::numeric_limits<int64_t>::max() / mult)
+    return Status(Code::kInvalidArgument, "size too large");
   return n * mult;
 }
 
@@ -176,11 +190,13 @@ Result<std::map<std::string, std::string>> read_env_file(const std::string& path
     if (t.rfind("export ", 0) == 0) t = trim(t.substr(7));
     auto eq = t.find('=');
     if (eq == std::string::npos || eq == 0) {
-      return Status(Code::kInvalidArgument, path + ":" + std::to_string(lineno) + ": expected KEY=VALUE");
+      return Status(Code::kInvalidArgument,
+                    path + ":" + std::to_string(lineno) + ": expected KEY=VALUE");
     }
     std::string key = trim(t.substr(0, eq));
     std::string val = trim(t.substr(eq + 1));
-    if (val.size() >= 2 && (val.front() == '"' || val.front() == '\'') && val.back() == val.front()) {
+    if (val.size() >= 2 && (val.front() == '"' || val.front() == '\'') &&
+        val.back() == val.front()) {
       val = val.substr(1, val.size() - 2);
     } else if (auto hash = val.find(" #"); hash != std::string::npos) {
       val = trim(val.substr(0, hash));
@@ -200,18 +216,22 @@ Result<Config> load_config(const std::map<std::string, std::string>& env) {
   // SANDBOXD_DATA_DIR is the original's name; SANDBOXED_DATA_DIR wins when both are set.
   if (auto s = r.str("SANDBOXD_DATA_DIR", c.data_dir); !s.is_ok()) return s;
   if (auto s = r.str("SANDBOXED_DATA_DIR", c.data_dir); !s.is_ok()) return s;
-  if (c.data_dir.empty() || c.data_dir[0] != '/') return bad("SANDBOXED_DATA_DIR", "must be an absolute path");
+  if (c.data_dir.empty() || c.data_dir[0] != '/')
+    return bad("SANDBOXED_DATA_DIR", "must be an absolute path");
   while (c.data_dir.size() > 1 && c.data_dir.back() == '/') c.data_dir.pop_back();
 
   Status st;
-  auto check = [&](Status s) { if (st.is_ok() && !s.is_ok()) st = std::move(s); };
+  auto check = [&](Status s) {
+    if (st.is_ok() && !s.is_ok()) st = std::move(s);
+  };
   check(r.str("SANDBOXD_IMAGE", c.image));
   check(r.str("SANDBOXD_NETWORK", c.network));
   check(r.str("SANDBOXD_INSTANCE", c.instance));
   check(r.str("SANDBOXD_DOCKER", c.docker_binary));
   check(r.boolean("SANDBOXD_API_AUTH_DISABLED", c.auth_disabled));
   check(r.boolean("SANDBOXD_ALLOW_PUBLIC_UNAUTHENTICATED", c.allow_public_unauthenticated));
-  if (const auto* v = r.raw("SANDBOXD_API_TOKENS"); v) check(parse_tokens("SANDBOXD_API_TOKENS", *v, c.tokens));
+  if (const auto* v = r.raw("SANDBOXD_API_TOKENS"); v)
+    check(parse_tokens("SANDBOXD_API_TOKENS", *v, c.tokens));
   check(r.size("SANDBOXD_DEFAULT_MEMORY", c.default_limits.memory_bytes, 6LL << 20));
   check(r.size("SANDBOXD_MAX_MEMORY", c.max_limits.memory_bytes, 6LL << 20));
   check(r.integer("SANDBOXD_DEFAULT_PIDS", c.default_limits.pids, 16, 1 << 22));
@@ -234,31 +254,41 @@ Result<Config> load_config(const std::map<std::string, std::string>& env) {
   if (!st.is_ok()) return st;
 
   if (!valid_instance(c.instance)) {
-    return bad("SANDBOXD_INSTANCE", "must be 1-24 characters of [a-z0-9-], starting with a letter or digit");
+    return bad("SANDBOXD_INSTANCE",
+               "must be 1-24 characters of [a-z0-9-], starting with a letter or digit");
   }
-  if (!valid_docker_name(c.network)) return bad("SANDBOXD_NETWORK", "not a valid docker network name");
+  if (!valid_docker_name(c.network))
+    return bad("SANDBOXD_NETWORK", "not a valid docker network name");
   if (c.image.empty() || c.image.find_first_of(" \t\n") != std::string::npos || c.image[0] == '-') {
     return bad("SANDBOXD_IMAGE", "not a valid image reference");
   }
-  if (c.default_limits.memory_bytes > c.max_limits.memory_bytes) return bad("SANDBOXD_DEFAULT_MEMORY", "exceeds SANDBOXD_MAX_MEMORY");
-  if (c.default_limits.pids > c.max_limits.pids) return bad("SANDBOXD_DEFAULT_PIDS", "exceeds SANDBOXD_MAX_PIDS");
-  if (c.default_limits.nofile > c.max_limits.nofile) return bad("SANDBOXD_DEFAULT_NOFILE", "exceeds SANDBOXD_MAX_NOFILE");
-  if (c.exec_default_timeout_s > c.exec_max_timeout_s) return bad("SANDBOXD_EXEC_DEFAULT_TIMEOUT_SECONDS", "exceeds SANDBOXD_EXEC_MAX_TIMEOUT_SECONDS");
+  if (c.default_limits.memory_bytes > c.max_limits.memory_bytes)
+    return bad("SANDBOXD_DEFAULT_MEMORY", "exceeds SANDBOXD_MAX_MEMORY");
+  if (c.default_limits.pids > c.max_limits.pids)
+    return bad("SANDBOXD_DEFAULT_PIDS", "exceeds SANDBOXD_MAX_PIDS");
+  if (c.default_limits.nofile > c.max_limits.nofile)
+    return bad("SANDBOXD_DEFAULT_NOFILE", "exceeds SANDBOXD_MAX_NOFILE");
+  if (c.exec_default_timeout_s > c.exec_max_timeout_s)
+    return bad("SANDBOXD_EXEC_DEFAULT_TIMEOUT_SECONDS",
+               "exceeds SANDBOXD_EXEC_MAX_TIMEOUT_SECONDS");
   static const char* kLevels[] = {"trace", "debug", "info", "warn", "error", "critical", "off"};
   bool level_ok = false;
   for (const char* l : kLevels) level_ok |= c.log_level == l;
-  if (!level_ok) return bad("SANDBOXD_LOG_LEVEL", "expected one of trace, debug, info, warn, error");
+  if (!level_ok)
+    return bad("SANDBOXD_LOG_LEVEL", "expected one of trace, debug, info, warn, error");
   for (char ch : c.preview_domain)
     if (!(std::isalnum(static_cast<unsigned char>(ch)) || ch == '-' || ch == '.'))
       return bad("PREVIEW_DOMAIN", "not a valid domain name");
   if (!c.auth_disabled && c.tokens.empty()) {
-    return bad("SANDBOXD_API_TOKENS", "auth is enabled (SANDBOXD_API_AUTH_DISABLED=false) but no token is configured");
+    return bad("SANDBOXD_API_TOKENS",
+               "auth is enabled (SANDBOXD_API_AUTH_DISABLED=false) but no token is configured");
   }
   if (c.auth_disabled && !is_loopback_host(c.api_host) && !c.allow_public_unauthenticated) {
     return bad("SANDBOXED_API_BIND",
-               "binds " + c.api_host + ", which is not loopback, while auth is disabled; enable auth "
-               "(SANDBOXD_API_AUTH_DISABLED=false with SANDBOXD_API_TOKENS) or set "
-               "SANDBOXD_ALLOW_PUBLIC_UNAUTHENTICATED=true");
+               "binds " + c.api_host +
+                   ", which is not loopback, while auth is disabled; enable auth "
+                   "(SANDBOXD_API_AUTH_DISABLED=false with SANDBOXD_API_TOKENS) or set "
+                   "SANDBOXD_ALLOW_PUBLIC_UNAUTHENTICATED=true");
   }
   return c;
 }

@@ -6,7 +6,6 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
-
 #include <nlohmann/json.hpp>
 
 namespace sandboxd {
@@ -22,7 +21,8 @@ class EnvFile {
                                                 const std::map<std::string, std::string>& env) {
     std::string path = dir + "/env-XXXXXX";
     int fd = ::mkstemp(path.data());  // creates with mode 0600
-    if (fd < 0) return Status(Code::kInternal, "create env file in " + dir + ": " + std::strerror(errno));
+    if (fd < 0)
+      return Status(Code::kInternal, "create env file in " + dir + ": " + std::strerror(errno));
     auto file = std::unique_ptr<EnvFile>(new EnvFile(path));
     std::string body;
     for (const auto& [k, v] : env) body += k + "=" + v + "\n";
@@ -53,14 +53,17 @@ std::string first_line(const std::string& s) {
   return t;
 }
 
-bool contains(const std::string& hay, const char* needle) { return hay.find(needle) != std::string::npos; }
+bool contains(const std::string& hay, const char* needle) {
+  return hay.find(needle) != std::string::npos;
+}
 
 std::map<std::string, std::string> parse_label_list(const std::string& s) {
   std::map<std::string, std::string> out;
   std::size_t start = 0;
   while (start < s.size()) {
     std::size_t comma = s.find(',', start);
-    std::string item = s.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+    std::string item =
+        s.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
     auto eq = item.find('=');
     if (eq != std::string::npos) out[item.substr(0, eq)] = item.substr(eq + 1);
     if (comma == std::string::npos) break;
@@ -73,10 +76,11 @@ std::map<std::string, std::string> parse_label_list(const std::string& s) {
 
 Status classify_docker_error(const std::string& op, const ProcessOutput& out) {
   const std::string& err = out.stderr_data;
-  std::string msg = op + ": " + (out.timed_out ? "timed out" : first_line(err.empty() ? out.stdout_data : err));
+  std::string msg =
+      op + ": " + (out.timed_out ? "timed out" : first_line(err.empty() ? out.stdout_data : err));
   if (out.timed_out) return Status(Code::kTimeout, msg);
-  if (contains(err, "Cannot connect to the Docker daemon") || contains(err, "error during connect") ||
-      contains(err, "Is the docker daemon running")) {
+  if (contains(err, "Cannot connect to the Docker daemon") ||
+      contains(err, "error during connect") || contains(err, "Is the docker daemon running")) {
     return Status(Code::kUnavailable, op + ": docker daemon unreachable");
   }
   if (contains(err, "Unable to find image") || contains(err, "No such image") ||
@@ -84,11 +88,12 @@ Status classify_docker_error(const std::string& op, const ProcessOutput& out) {
     return Status(Code::kUnavailable, msg);
   }
   if (contains(err, "No such container") || contains(err, "No such object") ||
-      contains(err, "No such network") || (contains(err, "network ") && contains(err, " not found"))) {
+      contains(err, "No such network") ||
+      (contains(err, "network ") && contains(err, " not found"))) {
     return Status(Code::kNotFound, msg);
   }
-  if (contains(err, "Conflict") || contains(err, "already in use") || contains(err, "is not running") ||
-      contains(err, "already exists")) {
+  if (contains(err, "Conflict") || contains(err, "already in use") ||
+      contains(err, "is not running") || contains(err, "already exists")) {
     return Status(Code::kConflict, msg);
   }
   return Status(Code::kInternal, msg);
@@ -96,7 +101,9 @@ Status classify_docker_error(const std::string& op, const ProcessOutput& out) {
 
 DockerCli::DockerCli(ProcessRunner& runner, std::string docker_binary, std::string secrets_dir,
                      std::chrono::seconds timeout)
-    : runner_(runner), docker_(std::move(docker_binary)), secrets_dir_(std::move(secrets_dir)),
+    : runner_(runner),
+      docker_(std::move(docker_binary)),
+      secrets_dir_(std::move(secrets_dir)),
       timeout_(timeout) {}
 
 Result<ProcessOutput> DockerCli::call(std::vector<std::string> args, std::chrono::seconds timeout) {
@@ -126,20 +133,24 @@ std::vector<std::string> DockerCli::run_argv(const RunSpec& s, const std::string
   }
   if (s.pids_limit > 0) a.insert(a.end(), {"--pids-limit", std::to_string(s.pids_limit)});
   if (s.nofile > 0) {
-    a.insert(a.end(), {"--ulimit", "nofile=" + std::to_string(s.nofile) + ":" + std::to_string(s.nofile)});
+    a.insert(a.end(),
+             {"--ulimit", "nofile=" + std::to_string(s.nofile) + ":" + std::to_string(s.nofile)});
   }
   if (s.tmpfs_bytes > 0) {
-    a.insert(a.end(), {"--tmpfs", "/tmp:rw,exec,nosuid,nodev,mode=1777,size=" + std::to_string(s.tmpfs_bytes)});
+    a.insert(a.end(), {"--tmpfs", "/tmp:rw,exec,nosuid,nodev,mode=1777,size=" +
+                                      std::to_string(s.tmpfs_bytes)});
   }
   for (const auto& [k, v] : s.labels) a.insert(a.end(), {"--label", k + "=" + v});
-  for (const auto& m : s.mounts) a.insert(a.end(), {"--volume", m.host_path + ":" + m.container_path});
+  for (const auto& m : s.mounts)
+    a.insert(a.end(), {"--volume", m.host_path + ":" + m.container_path});
   if (!env_file.empty()) a.insert(a.end(), {"--env-file", env_file});
   a.push_back(s.image);
   a.insert(a.end(), s.command.begin(), s.command.end());
   return a;
 }
 
-std::vector<std::string> DockerCli::exec_argv(const ExecSpec& s, const std::string& env_file) const {
+std::vector<std::string> DockerCli::exec_argv(const ExecSpec& s,
+                                              const std::string& env_file) const {
   std::vector<std::string> a = {"exec"};
   if (!s.user.empty()) a.insert(a.end(), {"--user", s.user});
   if (!s.workdir.empty()) a.insert(a.end(), {"--workdir", s.workdir});
@@ -213,7 +224,8 @@ Result<ContainerState> DockerCli::inspect(const std::string& name) {
   if (out->exit_code != 0) return classify_docker_error("docker inspect " + name, *out);
   try {
     json arr = json::parse(out->stdout_data);
-    if (!arr.is_array() || arr.empty()) return Status(Code::kNotFound, "docker inspect " + name + ": empty");
+    if (!arr.is_array() || arr.empty())
+      return Status(Code::kNotFound, "docker inspect " + name + ": empty");
     const json& j = arr[0];
     ContainerState st;
     st.id = j.value("Id", "");
@@ -223,7 +235,8 @@ Result<ContainerState> DockerCli::inspect(const std::string& name) {
     st.status = state.value("Status", "");
     st.running = state.value("Running", false);
     st.exit_code = state.value("ExitCode", 0);
-    if (j.contains("Config") && j["Config"].contains("Labels") && j["Config"]["Labels"].is_object()) {
+    if (j.contains("Config") && j["Config"].contains("Labels") &&
+        j["Config"]["Labels"].is_object()) {
       st.labels = j["Config"]["Labels"].get<std::map<std::string, std::string>>();
     }
     return st;
@@ -232,7 +245,8 @@ Result<ContainerState> DockerCli::inspect(const std::string& name) {
   }
 }
 
-Result<std::vector<ContainerState>> DockerCli::list(const std::map<std::string, std::string>& labels) {
+Result<std::vector<ContainerState>> DockerCli::list(
+    const std::map<std::string, std::string>& labels) {
   std::vector<std::string> args = {"ps", "--all", "--no-trunc", "--format", "{{json .}}"};
   for (const auto& [k, v] : labels) args.insert(args.end(), {"--filter", "label=" + k + "=" + v});
   auto out = call(std::move(args), timeout_);
@@ -277,8 +291,9 @@ Result<ExecResult> DockerCli::exec(const ExecSpec& spec) {
   auto out = runner_.run(ps);
   if (!out) return out.error().with_context("docker exec " + spec.container);
   // Errors of docker itself (not of the command) come as "Error response from daemon".
-  if (out->exit_code != 0 && (out->stderr_data.rfind("Error response from daemon", 0) == 0 ||
-                              out->stderr_data.find("Cannot connect to the Docker daemon") != std::string::npos)) {
+  if (out->exit_code != 0 &&
+      (out->stderr_data.rfind("Error response from daemon", 0) == 0 ||
+       out->stderr_data.find("Cannot connect to the Docker daemon") != std::string::npos)) {
     return classify_docker_error("docker exec " + spec.container, *out);
   }
   ExecResult r;

@@ -67,8 +67,8 @@ Result<ProcessOutput> PosixProcessRunner::run(const ProcessSpec& spec) {
   sigaddset(&dfl, SIGINT);
   posix_spawnattr_setsigdefault(&attr, &dfl);
   posix_spawnattr_setpgroup(&attr, 0);
-  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK |
-                                      POSIX_SPAWN_SETSIGDEF);
+  posix_spawnattr_setflags(&attr,
+                           POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
   std::vector<char*> argv;
   for (const auto& a : spec.argv) argv.push_back(const_cast<char*>(a.c_str()));
   argv.push_back(nullptr);
@@ -88,8 +88,10 @@ Result<ProcessOutput> PosixProcessRunner::run(const ProcessSpec& spec) {
 
   ProcessOutput result;
   std::size_t written = 0;
-  if (spec.stdin_data.empty()) in.close_end(1);
-  else ::fcntl(in.fds[1], F_SETFL, O_NONBLOCK);
+  if (spec.stdin_data.empty())
+    in.close_end(1);
+  else
+    ::fcntl(in.fds[1], F_SETFL, O_NONBLOCK);
   bool out_open = true, err_open = true;
   auto deadline = start + spec.timeout;
   while (out_open || err_open) {
@@ -102,20 +104,31 @@ Result<ProcessOutput> PosixProcessRunner::run(const ProcessSpec& spec) {
     pollfd fds[3];
     nfds_t nfds = 0;
     int out_i = -1, err_i = -1, in_i = -1;
-    if (out_open) { out_i = static_cast<int>(nfds); fds[nfds++] = {out.fds[0], POLLIN, 0}; }
-    if (err_open) { err_i = static_cast<int>(nfds); fds[nfds++] = {err.fds[0], POLLIN, 0}; }
-    if (in.fds[1] >= 0) { in_i = static_cast<int>(nfds); fds[nfds++] = {in.fds[1], POLLOUT, 0}; }
+    if (out_open) {
+      out_i = static_cast<int>(nfds);
+      fds[nfds++] = {out.fds[0], POLLIN, 0};
+    }
+    if (err_open) {
+      err_i = static_cast<int>(nfds);
+      fds[nfds++] = {err.fds[0], POLLIN, 0};
+    }
+    if (in.fds[1] >= 0) {
+      in_i = static_cast<int>(nfds);
+      fds[nfds++] = {in.fds[1], POLLOUT, 0};
+    }
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now).count();
     int pr = ::poll(fds, nfds, static_cast<int>(std::min<long long>(left + 1, 1000)));
     if (pr < 0 && errno != EINTR) break;
     if (pr <= 0) continue;
     if (out_i >= 0 && fds[out_i].revents)
-      out_open = drain(out.fds[0], result.stdout_data, spec.max_output_bytes, result.stdout_truncated);
+      out_open =
+          drain(out.fds[0], result.stdout_data, spec.max_output_bytes, result.stdout_truncated);
     if (err_i >= 0 && fds[err_i].revents)
-      err_open = drain(err.fds[0], result.stderr_data, spec.max_output_bytes, result.stderr_truncated);
+      err_open =
+          drain(err.fds[0], result.stderr_data, spec.max_output_bytes, result.stderr_truncated);
     if (in_i >= 0 && fds[in_i].revents) {
-      ssize_t n = ::write(in.fds[1], spec.stdin_data.data() + written,
-                          spec.stdin_data.size() - written);
+      ssize_t n =
+          ::write(in.fds[1], spec.stdin_data.data() + written, spec.stdin_data.size() - written);
       if (n > 0) written += static_cast<std::size_t>(n);
       if (n < 0 && errno != EAGAIN && errno != EINTR) in.close_end(1);
       if (written >= spec.stdin_data.size()) in.close_end(1);
@@ -125,8 +138,10 @@ Result<ProcessOutput> PosixProcessRunner::run(const ProcessSpec& spec) {
   while (::waitpid(pid, &wstatus, 0) < 0 && errno == EINTR) {
   }
   if (result.timed_out) ::kill(-pid, SIGKILL);  // grandchildren still holding the group
-  if (WIFEXITED(wstatus)) result.exit_code = WEXITSTATUS(wstatus);
-  else if (WIFSIGNALED(wstatus)) result.exit_code = 128 + WTERMSIG(wstatus);
+  if (WIFEXITED(wstatus))
+    result.exit_code = WEXITSTATUS(wstatus);
+  else if (WIFSIGNALED(wstatus))
+    result.exit_code = 128 + WTERMSIG(wstatus);
   result.duration = std::chrono::duration_cast<std::chrono::milliseconds>(
       std::chrono::steady_clock::now() - start);
   return result;

@@ -1,8 +1,8 @@
 #include "sandboxd/sandbox/sandbox_service.h"
 
-#include <set>
-
 #include <spdlog/spdlog.h>
+
+#include <set>
 
 #include "sandboxd/base/ids.h"
 
@@ -32,7 +32,8 @@ std::string container_name(const std::string& instance, const std::string& id) {
 }
 
 Status validate_env(const std::map<std::string, std::string>& env, const std::string& field) {
-  if (env.size() > kMaxEnvVars) return invalid(field + ": at most " + std::to_string(kMaxEnvVars) + " variables");
+  if (env.size() > kMaxEnvVars)
+    return invalid(field + ": at most " + std::to_string(kMaxEnvVars) + " variables");
   for (const auto& [k, v] : env) {
     if (!valid_env_key(k)) {
       // The key is not secret, but may be garbage: show a bounded, printable form.
@@ -65,7 +66,8 @@ Status validate_create(const CreateRequest& req, const Config& config) {
     return invalid("idle_policy: must be 'sleep' or 'always_on'");
   }
   const Limits& max = config.max_limits;
-  if (req.memory_bytes && (*req.memory_bytes < (6LL << 20) || *req.memory_bytes > max.memory_bytes)) {
+  if (req.memory_bytes &&
+      (*req.memory_bytes < (6LL << 20) || *req.memory_bytes > max.memory_bytes)) {
     return invalid("memory: must be between 6m and the operator maximum of " +
                    std::to_string(max.memory_bytes) + " bytes");
   }
@@ -138,7 +140,8 @@ Result<std::string> SandboxService::run_container(const SandboxRecord& rec) {
     // A container holds our instance-scoped name without being tracked (a crash between
     // docker run and the row update, or a failed start): it is ours to replace.
     spdlog::warn("sandbox {}: replacing untracked container {}", rec.id, rec.container_name);
-    if (auto s = docker_.remove(rec.container_name); !s.is_ok() && s.code() != Code::kNotFound) return s;
+    if (auto s = docker_.remove(rec.container_name); !s.is_ok() && s.code() != Code::kNotFound)
+      return s;
   } else {
     // docker run may have created the container and then failed to start it.
     (void)docker_.remove(rec.container_name);
@@ -158,7 +161,8 @@ Result<SandboxRecord> SandboxService::create(const CreateRequest& req) {
   auto existing = store_.get(id);
   if (!existing) return existing.error();
   if (existing->has_value()) {
-    return Status(Code::kConflict, "sandbox " + id + " already exists (status " + (*existing)->status + ")");
+    return Status(Code::kConflict,
+                  "sandbox " + id + " already exists (status " + (*existing)->status + ")");
   }
 
   SandboxRecord rec;
@@ -181,7 +185,8 @@ Result<SandboxRecord> SandboxService::create(const CreateRequest& req) {
   auto rollback = [&](const Status& cause) -> Status {
     spdlog::warn("create sandbox {} failed, rolling back: {}", id, cause.message());
     if (created_ws && *created_ws) (void)workspaces_.remove(id);
-    if (auto s = store_.remove(id); !s.is_ok()) spdlog::error("create sandbox {}: rollback: {}", id, s.message());
+    if (auto s = store_.remove(id); !s.is_ok())
+      spdlog::error("create sandbox {}: rollback: {}", id, s.message());
     return cause.with_context("create sandbox " + id);
   };
   if (!created_ws) return rollback(created_ws.error());
@@ -225,7 +230,8 @@ Result<SandboxRecord> SandboxService::start_locked(SandboxRecord rec, const std:
     // The container vanished (or the row was in error): recreate it from the row, on
     // the same workspace.
     spdlog::info("sandbox {}: recreating container {} from its row", rec.id, rec.container_name);
-    if (auto ws = workspaces_.ensure(rec.id); !ws) return ws.error().with_context("start sandbox " + rec.id);
+    if (auto ws = workspaces_.ensure(rec.id); !ws)
+      return ws.error().with_context("start sandbox " + rec.id);
     if (rec.status == kStatusError) (void)docker_.remove(rec.container_name);
     auto cid = run_container(rec);
     if (!cid) return cid.error().with_context("start sandbox " + rec.id);
@@ -327,12 +333,14 @@ Result<ExecResult> SandboxService::exec(const std::string& raw_id, const ExecReq
     if (a.find('\0') != std::string::npos) return invalid("cmd: arguments must not contain NUL");
   if (req.cmd[0].empty()) return invalid("cmd[0]: must not be empty");
   if (auto s = validate_env(req.env, "env"); !s.is_ok()) return s;
-  if (!req.workdir.empty() && (req.workdir[0] != '/' || req.workdir.find('\0') != std::string::npos)) {
+  if (!req.workdir.empty() &&
+      (req.workdir[0] != '/' || req.workdir.find('\0') != std::string::npos)) {
     return invalid("workdir: must be an absolute path");
   }
   int timeout = req.timeout_s.value_or(config_.exec_default_timeout_s);
   if (timeout < 1 || timeout > config_.exec_max_timeout_s) {
-    return invalid("timeout_s: must be between 1 and " + std::to_string(config_.exec_max_timeout_s));
+    return invalid("timeout_s: must be between 1 and " +
+                   std::to_string(config_.exec_max_timeout_s));
   }
 
   ExecSpec spec;
@@ -376,7 +384,8 @@ Status SandboxService::readiness() {
   return docker_status_;
 }
 
-Result<SandboxRecord> SandboxService::keepalive(const std::string& raw_id, std::optional<int64_t> seconds) {
+Result<SandboxRecord> SandboxService::keepalive(const std::string& raw_id,
+                                                std::optional<int64_t> seconds) {
   auto id = normalize_id(raw_id);
   if (!id) return id.error();
   if (seconds && *seconds < 0) return invalid("seconds: must not be negative");

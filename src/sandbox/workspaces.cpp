@@ -28,12 +28,14 @@ class Fd {
 };
 
 Status errno_status(const std::string& what) {
-  return Status(errno == ENOSPC ? Code::kUnavailable : Code::kInternal, what + ": " + std::strerror(errno));
+  return Status(errno == ENOSPC ? Code::kUnavailable : Code::kInternal,
+                what + ": " + std::strerror(errno));
 }
 
 // Makes dir `name` under dirfd owned by uid:gid; an existing directory is fine.
 Status make_owned_dir(int dirfd, const char* name, mode_t mode, uid_t uid, gid_t gid) {
-  if (::mkdirat(dirfd, name, mode) != 0 && errno != EEXIST) return errno_status(std::string("mkdir ") + name);
+  if (::mkdirat(dirfd, name, mode) != 0 && errno != EEXIST)
+    return errno_status(std::string("mkdir ") + name);
   Fd fd(::openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
   if (!fd.ok()) return errno_status(std::string("open ") + name);
   if (::fchown(fd.get(), uid, gid) != 0) return errno_status(std::string("chown ") + name);
@@ -61,9 +63,15 @@ Status remove_below(int dirfd, int64_t& freed, int depth) {
     freed += static_cast<int64_t>(sb.st_blocks) * 512;
     if (S_ISDIR(sb.st_mode)) {
       Fd child(::openat(dirfd, e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-      if (!child.ok()) { st = errno_status(std::string("open ") + e->d_name); break; }
+      if (!child.ok()) {
+        st = errno_status(std::string("open ") + e->d_name);
+        break;
+      }
       if (st = remove_below(child.get(), freed, depth + 1); !st.is_ok()) break;
-      if (::unlinkat(dirfd, e->d_name, AT_REMOVEDIR) != 0) { st = errno_status(std::string("rmdir ") + e->d_name); break; }
+      if (::unlinkat(dirfd, e->d_name, AT_REMOVEDIR) != 0) {
+        st = errno_status(std::string("rmdir ") + e->d_name);
+        break;
+      }
     } else if (::unlinkat(dirfd, e->d_name, 0) != 0) {
       st = errno_status(std::string("unlink ") + e->d_name);
       break;
@@ -75,7 +83,8 @@ Status remove_below(int dirfd, int64_t& freed, int depth) {
 
 }  // namespace
 
-Workspaces::Workspaces(std::string root, uid_t uid, gid_t gid) : root_(std::move(root)), uid_(uid), gid_(gid) {}
+Workspaces::Workspaces(std::string root, uid_t uid, gid_t gid)
+    : root_(std::move(root)), uid_(uid), gid_(gid) {}
 
 Status Workspaces::init() {
   std::error_code ec;
@@ -130,8 +139,10 @@ Result<int64_t> Workspaces::remove(const std::string& id) {
   }
   Fd ws(::openat(root.get(), id.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
   if (!ws.ok()) return errno_status("open " + path(id));
-  if (auto s = remove_below(ws.get(), freed, 0); !s.is_ok()) return s.with_context("remove " + path(id));
-  if (::unlinkat(root.get(), id.c_str(), AT_REMOVEDIR) != 0) return errno_status("rmdir " + path(id));
+  if (auto s = remove_below(ws.get(), freed, 0); !s.is_ok())
+    return s.with_context("remove " + path(id));
+  if (::unlinkat(root.get(), id.c_str(), AT_REMOVEDIR) != 0)
+    return errno_status("rmdir " + path(id));
   return freed;
 }
 

@@ -1,9 +1,9 @@
 #include "sandboxd/store/store.h"
 
-#include <sys/stat.h>
-
 #include <SQLiteCpp/SQLiteCpp.h>
 #include <sqlite3.h>
+#include <sys/stat.h>
+
 #include <nlohmann/json.hpp>
 
 #include "store/migrations.h"
@@ -29,7 +29,8 @@ SandboxRecord read_row(SQLite::Statement& q) {
   r.container_name = q.getColumn(i++).getString();
   r.container_id = q.getColumn(i++).getString();
   r.ports = nlohmann::json::parse(q.getColumn(i++).getString()).get<std::vector<int>>();
-  r.env = nlohmann::json::parse(q.getColumn(i++).getString()).get<std::map<std::string, std::string>>();
+  r.env =
+      nlohmann::json::parse(q.getColumn(i++).getString()).get<std::map<std::string, std::string>>();
   r.idle_policy = q.getColumn(i++).getString();
   r.limits.memory_bytes = q.getColumn(i++).getInt64();
   r.limits.pids = q.getColumn(i++).getInt64();

@@ -24,7 +24,8 @@ class FakeDocker final : public Docker {
     failures_[verb] = std::move(status);
   }
 
-  Status ensure_network(const std::string& name, const std::map<std::string, std::string>&) override {
+  Status ensure_network(const std::string& name,
+                        const std::map<std::string, std::string>&) override {
     std::lock_guard lock(mu_);
     if (auto f = take("ensure_network")) return *f;
     networks_.insert(name);
@@ -35,7 +36,8 @@ class FakeDocker final : public Docker {
     std::lock_guard lock(mu_);
     calls_.push_back("run " + spec.name);
     if (auto f = take("run")) return *f;
-    if (!networks_.count(spec.network)) return Status(Code::kNotFound, "network " + spec.network + " not found");
+    if (!networks_.count(spec.network))
+      return Status(Code::kNotFound, "network " + spec.network + " not found");
     if (containers_.count(spec.name)) return Status(Code::kConflict, "name in use");
     std::string id = "c" + std::to_string(++next_id_);
     containers_[spec.name] = {spec, id, true};
@@ -77,12 +79,14 @@ class FakeDocker final : public Docker {
     return state(it->second);
   }
 
-  Result<std::vector<ContainerState>> list(const std::map<std::string, std::string>& labels) override {
+  Result<std::vector<ContainerState>> list(
+      const std::map<std::string, std::string>& labels) override {
     std::lock_guard lock(mu_);
     std::vector<ContainerState> out;
     for (const auto& [name, c] : containers_) {
       bool match = true;
-      for (const auto& [k, v] : labels) match = match && c.spec.labels.count(k) && c.spec.labels.at(k) == v;
+      for (const auto& [k, v] : labels)
+        match = match && c.spec.labels.count(k) && c.spec.labels.at(k) == v;
       if (match) out.push_back(state(c));
     }
     return out;

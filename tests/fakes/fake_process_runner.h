@@ -16,7 +16,8 @@ class FakeProcessRunner final : public ProcessRunner {
     ProcessOutput output;
   };
 
-  void on(std::vector<std::string> prefix, int exit_code, std::string out = "", std::string err = "") {
+  void on(std::vector<std::string> prefix, int exit_code, std::string out = "",
+          std::string err = "") {
     ProcessOutput o;
     o.exit_code = exit_code;
     o.stdout_data = std::move(out);

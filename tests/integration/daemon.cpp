@@ -150,8 +150,8 @@ std::string Daemon::log() const {
 }
 
 std::vector<std::string> Daemon::containers() const {
-  auto [rc, out] = run_cmd({"docker", "ps", "-a", "--filter", "label=sandboxed.instance=" + instance_,
-                            "--format", "{{.Names}}"});
+  auto [rc, out] = run_cmd({"docker", "ps", "-a", "--filter",
+                            "label=sandboxed.instance=" + instance_, "--format", "{{.Names}}"});
   std::vector<std::string> names;
   std::size_t start = 0;
   while (start < out.size()) {

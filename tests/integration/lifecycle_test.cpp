@@ -29,7 +29,8 @@ class Lifecycle : public testing::Test {
     return json::parse(r->body, nullptr, false);
   }
 
-  static httplib::Result post(Daemon& d, const std::string& path, const std::string& payload = "{}") {
+  static httplib::Result post(Daemon& d, const std::string& path,
+                              const std::string& payload = "{}") {
     return d.http().Post(path, d.auth_headers, payload, "application/json");
   }
 
@@ -104,8 +105,10 @@ TEST_F(Lifecycle, ExecReturnsOutputExitCodeAndRunsAsTheSandboxUser) {
   EXPECT_EQ(r["stdout"], "1000\n/home/sandbox/workspace/app\n");
   EXPECT_EQ(r["stderr"], "oops\n");
   EXPECT_FALSE(r["timed_out"].get<bool>());
-  json env = exec(d, "ex1", {{"cmd", {"sh", "-c", "echo $GREETING; pwd"}}, {"env", {{"GREETING", "hello"}}},
-                             {"workdir", "/tmp"}});
+  json env = exec(d, "ex1",
+                  {{"cmd", {"sh", "-c", "echo $GREETING; pwd"}},
+                   {"env", {{"GREETING", "hello"}}},
+                   {"workdir", "/tmp"}});
   EXPECT_EQ(env["stdout"], "hello\n/tmp\n");
   json slow = exec(d, "ex1", {{"cmd", {"sleep", "30"}}, {"timeout_s", 1}});
   EXPECT_TRUE(slow["timed_out"].get<bool>());
@@ -114,7 +117,10 @@ TEST_F(Lifecycle, ExecReturnsOutputExitCodeAndRunsAsTheSandboxUser) {
   EXPECT_TRUE(big["truncated"].get<bool>());
   EXPECT_LE(big["stdout"].get<std::string>().size(), 1u << 20);
   // The root filesystem is read-only; /tmp and the workspace are writable.
-  json ro = exec(d, "ex1", {{"cmd", {"sh", "-c", "touch /etc/x 2>/dev/null; echo $?; touch /tmp/x && touch ~/y && echo ok"}}});
+  json ro = exec(
+      d, "ex1",
+      {{"cmd",
+        {"sh", "-c", "touch /etc/x 2>/dev/null; echo $?; touch /tmp/x && touch ~/y && echo ok"}}});
   EXPECT_EQ(ro["stdout"], "1\nok\n");
 }
 
@@ -204,7 +210,8 @@ TEST_F(Lifecycle, AStartRecreatesAContainerRemovedBehindOurBack) {
 }
 
 TEST_F(Lifecycle, AuthEnabledRequiresTheBearerToken) {
-  Daemon d("auth", {{"SANDBOXD_API_AUTH_DISABLED", "false"}, {"SANDBOXD_API_TOKENS", "ci:integration-secret-0123"}});
+  Daemon d("auth", {{"SANDBOXD_API_AUTH_DISABLED", "false"},
+                    {"SANDBOXD_API_TOKENS", "ci:integration-secret-0123"}});
   ASSERT_TRUE(d.start()) << d.log();
   EXPECT_EQ(d.http().Get("/healthz")->status, 200);
   EXPECT_EQ(d.http().Get("/sandboxes")->status, 401);
@@ -275,8 +282,9 @@ TEST_F(Lifecycle, BadInputGetsA4xxAndLeavesNothingBehind) {
   }
   // Exec with bad bodies on a real sandbox changes nothing either.
   create(d, R"({"id":"real1"})");
-  for (const char* payload : {"{}", R"({"cmd":[]})", R"({"cmd":"ls"})", R"({"cmd":["ls"],"timeout_s":"x"})",
-                              R"({"cmd":["ls"],"env":{"=":"x"}})"}) {
+  for (const char* payload :
+       {"{}", R"({"cmd":[]})", R"({"cmd":"ls"})", R"({"cmd":["ls"],"timeout_s":"x"})",
+        R"({"cmd":["ls"],"env":{"=":"x"}})"}) {
     auto r = post(d, "/sandbox/real1/exec", payload);
     EXPECT_EQ(r->status, 400) << payload << " -> " << r->body;
   }
@@ -307,7 +315,8 @@ TEST_F(Lifecycle, TwoInstancesShareDockerWithoutSeeingEachOther) {
   create(b, R"({"id":"same1"})");
   EXPECT_NE(a.container("same1"), b.container("same1"));
   exec(a, "same1", {{"cmd", {"sh", "-c", "echo from-a > who"}}});
-  EXPECT_EQ(exec(b, "same1", {{"cmd", {"sh", "-c", "cat who 2>/dev/null || echo none"}}})["stdout"], "none\n");
+  EXPECT_EQ(exec(b, "same1", {{"cmd", {"sh", "-c", "cat who 2>/dev/null || echo none"}}})["stdout"],
+            "none\n");
   ASSERT_EQ(a.http().Delete("/sandbox/same1")->status, 204);
   EXPECT_TRUE(docker_inspect(b.container("same1"))["State"]["Running"].get<bool>());
   EXPECT_EQ(a.containers().size(), 0u);

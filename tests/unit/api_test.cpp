@@ -4,7 +4,6 @@
 #include <unistd.h>
 
 #include <filesystem>
-
 #include <nlohmann/json.hpp>
 
 #include "fakes/service_harness.h"
@@ -24,7 +23,8 @@ class ApiTest : public testing::Test {
     h_.config.max_body_bytes = 64 * 1024;
     h_.config.http_threads = 4;
     h_.init();
-    auth_ = std::make_unique<Authenticator>(auth_disabled, std::vector<ApiToken>{{"tester", kToken}});
+    auth_ =
+        std::make_unique<Authenticator>(auth_disabled, std::vector<ApiToken>{{"tester", kToken}});
     server_ = std::make_unique<ApiServer>(h_.config, *h_.service, *auth_, h_.clock);
     ASSERT_TRUE(server_->start("127.0.0.1", 0).is_ok());
     client_ = std::make_unique<httplib::Client>("127.0.0.1", server_->port());
@@ -53,7 +53,8 @@ void expect_error(const httplib::Result& r, int status, const std::string& code)
 
 TEST_F(ApiTest, CreateGetListAndDeleteThroughBothPathFamilies) {
   start(true);
-  auto created = client_->Post("/sandbox", R"({"id":"Web1","ports":[3000],"env":{"K":"secret-v"}})", "application/json");
+  auto created = client_->Post("/sandbox", R"({"id":"Web1","ports":[3000],"env":{"K":"secret-v"}})",
+                               "application/json");
   ASSERT_TRUE(created);
   EXPECT_EQ(created->status, 201) << created->body;
   EXPECT_EQ(created->body.find("secret-v"), std::string::npos);
@@ -73,14 +74,23 @@ TEST_F(ApiTest, CreateGetListAndDeleteThroughBothPathFamilies) {
 TEST_F(ApiTest, BadInputGets4xxEnvelopesAndChangesNothing) {
   start(true);
   expect_error(client_->Post("/sandbox", "{not json", "application/json"), 400, "invalid_request");
-  expect_error(client_->Post("/sandbox", R"({"ports":"3000"})", "application/json"), 400, "invalid_request");
-  expect_error(client_->Post("/sandbox", R"({"id":"../x"})", "application/json"), 400, "invalid_request");
-  expect_error(client_->Post("/sandbox", R"({"ports":[3000,3000]})", "application/json"), 400, "invalid_request");
-  expect_error(client_->Post("/sandbox", R"({"env":{"A\nB":"x"}})", "application/json"), 400, "invalid_request");
-  expect_error(client_->Post("/sandbox", std::string(100 * 1024, ' '), "application/json"), 413, "too_large");
+  expect_error(client_->Post("/sandbox", R"({"ports":"3000"})", "application/json"), 400,
+               "invalid_request");
+  expect_error(client_->Post("/sandbox", R"({"id":"../x"})", "application/json"), 400,
+               "invalid_request");
+  expect_error(client_->Post("/sandbox", R"({"ports":[3000,3000]})", "application/json"), 400,
+               "invalid_request");
+  expect_error(client_->Post("/sandbox", R"({"env":{"A\nB":"x"}})", "application/json"), 400,
+               "invalid_request");
+  expect_error(client_->Post("/sandbox", std::string(100 * 1024, ' '), "application/json"), 413,
+               "too_large");
   expect_error(client_->Get("/sandbox/" + std::string(33, 'a')), 400, "invalid_request");
-  expect_error(client_->Post("/sandbox/nope/exec", R"({"cmd":["ls"]})", "application/json"), 404, "not_found");
+  expect_error(client_->Post("/sandbox/nope/exec", R"({"cmd":["ls"]})", "application/json"), 404,
+               "not_found");
   expect_error(client_->Get("/no/such/route"), 404, "not_found");
+  expect_error(client_->Get("/sandboxes?status=sleepy"), 400, "invalid_request");
+  expect_error(client_->Get("/sandboxes?limit=0"), 400, "invalid_request");
+  expect_error(client_->Get("/v1/sandboxes?after=../x"), 400, "invalid_request");
   EXPECT_EQ(docker_.container_count(), 0u);
   EXPECT_TRUE(h_.store->list({})->empty());
 }

@@ -1,6 +1,6 @@
-#include <gtest/gtest.h>
-
 #include "sandboxd/auth/auth.h"
+
+#include <gtest/gtest.h>
 
 namespace sandboxd {
 namespace {

@@ -1,9 +1,9 @@
+#include "sandboxd/config/config.h"
+
 #include <gtest/gtest.h>
 
 #include <cstdio>
 #include <fstream>
-
-#include "sandboxd/config/config.h"
 
 namespace sandboxd {
 namespace {
@@ -58,7 +58,8 @@ TEST(LoadConfig, BadValuesAreErrorsNamingTheVariable) {
     auto c = load_config(env);
     ASSERT_FALSE(c) << env.begin()->first;
     EXPECT_EQ(c.error().code(), Code::kInvalidArgument);
-    EXPECT_NE(c.error().message().find(env.begin()->first), std::string::npos) << c.error().message();
+    EXPECT_NE(c.error().message().find(env.begin()->first), std::string::npos)
+        << c.error().message();
   }
 }
 
@@ -74,7 +75,8 @@ TEST(LoadConfig, ParsesTokensWithColonOrEquals) {
 
 TEST(LoadConfig, RefusesAuthWithoutTokensAndShortSecrets) {
   EXPECT_FALSE(load_config({{"SANDBOXD_API_AUTH_DISABLED", "false"}}));
-  auto short_secret = load_config({{"SANDBOXD_API_AUTH_DISABLED", "false"}, {"SANDBOXD_API_TOKENS", "a:short"}});
+  auto short_secret =
+      load_config({{"SANDBOXD_API_AUTH_DISABLED", "false"}, {"SANDBOXD_API_TOKENS", "a:short"}});
   ASSERT_FALSE(short_secret);
   EXPECT_NE(short_secret.error().message().find("SANDBOXD_API_TOKENS"), std::string::npos);
   // The secret is never echoed in the error.
@@ -85,7 +87,8 @@ TEST(LoadConfig, RefusesPublicBindWithAuthDisabledUnlessOverridden) {
   auto refused = load_config({{"SANDBOXED_API_BIND", "0.0.0.0:9090"}});
   ASSERT_FALSE(refused);
   EXPECT_NE(refused.error().message().find("SANDBOXED_API_BIND"), std::string::npos);
-  EXPECT_TRUE(load_config({{"SANDBOXED_API_BIND", "0.0.0.0:9090"}, {"SANDBOXD_ALLOW_PUBLIC_UNAUTHENTICATED", "true"}}));
+  EXPECT_TRUE(load_config(
+      {{"SANDBOXED_API_BIND", "0.0.0.0:9090"}, {"SANDBOXD_ALLOW_PUBLIC_UNAUTHENTICATED", "true"}}));
   EXPECT_TRUE(load_config({{"SANDBOXED_API_BIND", "0.0.0.0:9090"},
                            {"SANDBOXD_API_AUTH_DISABLED", "false"},
                            {"SANDBOXD_API_TOKENS", "a:0123456789abcdef"}}));
@@ -96,7 +99,8 @@ TEST(ParseSize, AcceptsSuffixesAndRejectsGarbage) {
   EXPECT_EQ(*parse_size("64k"), 64 << 10);
   EXPECT_EQ(*parse_size("512M"), 512LL << 20);
   EXPECT_EQ(*parse_size("2gb"), 2LL << 30);
-  for (const char* bad : {"", "g", "1.5g", "-1", "12x", "99999999999999999999"}) EXPECT_FALSE(parse_size(bad)) << bad;
+  for (const char* bad : {"", "g", "1.5g", "-1", "12x", "99999999999999999999"})
+    EXPECT_FALSE(parse_size(bad)) << bad;
 }
 
 TEST(ReadEnvFile, ParsesCommentsQuotesAndExport) {

@@ -1,3 +1,5 @@
+#include "sandboxd/docker/docker_cli.h"
+
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
@@ -5,7 +7,6 @@
 #include <fstream>
 
 #include "fakes/fake_process_runner.h"
-#include "sandboxd/docker/docker_cli.h"
 
 namespace sandboxd {
 namespace {
@@ -40,7 +41,8 @@ class DockerCliTest : public testing::Test {
   FakeProcessRunner runner_;
 };
 
-bool has_pair(const std::vector<std::string>& argv, const std::string& flag, const std::string& value) {
+bool has_pair(const std::vector<std::string>& argv, const std::string& flag,
+              const std::string& value) {
   for (std::size_t i = 0; i + 1 < argv.size(); ++i)
     if (argv[i] == flag && argv[i + 1] == value) return true;
   return false;
@@ -51,7 +53,9 @@ TEST_F(DockerCliTest, RunArgvCarriesEveryHardeningFlag) {
   auto argv = cli.run_argv(spec(), "/x/env");
   EXPECT_EQ(argv[0], "run");
   EXPECT_EQ(argv[1], "-d");
-  auto has = [&](const std::string& f) { return std::find(argv.begin(), argv.end(), f) != argv.end(); };
+  auto has = [&](const std::string& f) {
+    return std::find(argv.begin(), argv.end(), f) != argv.end();
+  };
   EXPECT_TRUE(has("--init"));
   EXPECT_TRUE(has("--read-only"));
   EXPECT_TRUE(has_pair(argv, "--cap-drop", "ALL"));
@@ -115,9 +119,11 @@ TEST_F(DockerCliTest, ClassifiesDockerErrors) {
   EXPECT_EQ(err("Error response from daemon: No such container: s-x"), Code::kNotFound);
   EXPECT_EQ(err("Error: No such object: s-x"), Code::kNotFound);
   EXPECT_EQ(err("docker: Error response from daemon: network foo not found."), Code::kNotFound);
-  EXPECT_EQ(err("docker: Error response from daemon: Conflict. The container name \"/s-x\" is already in use"),
+  EXPECT_EQ(err("docker: Error response from daemon: Conflict. The container name \"/s-x\" is "
+                "already in use"),
             Code::kConflict);
-  EXPECT_EQ(err("Cannot connect to the Docker daemon at unix:///var/run/docker.sock."), Code::kUnavailable);
+  EXPECT_EQ(err("Cannot connect to the Docker daemon at unix:///var/run/docker.sock."),
+            Code::kUnavailable);
   EXPECT_EQ(err("Unable to find image 'x:1' locally"), Code::kUnavailable);
   EXPECT_EQ(err("something else"), Code::kInternal);
   ProcessOutput slow;
@@ -140,13 +146,15 @@ TEST_F(DockerCliTest, EnsureNetworkCreatesOnlyWhenMissing) {
   ASSERT_TRUE(cli.ensure_network("net", {{"sandboxed.managed", "true"}}).is_ok());
   auto calls = runner_.calls();
   ASSERT_EQ(calls.size(), 2u);
-  EXPECT_EQ(calls[1].argv, (std::vector<std::string>{"docker", "network", "create", "--driver", "bridge",
-                                                     "--label", "sandboxed.managed=true", "net"}));
+  EXPECT_EQ(calls[1].argv,
+            (std::vector<std::string>{"docker", "network", "create", "--driver", "bridge",
+                                      "--label", "sandboxed.managed=true", "net"}));
 }
 
 TEST_F(DockerCliTest, InspectParsesState) {
-  runner_.on({"docker", "container", "inspect"}, 0,
-             R"([{"Id":"abc123","Name":"/s-x","State":{"Status":"exited","Running":false,"ExitCode":137},
+  runner_.on(
+      {"docker", "container", "inspect"}, 0,
+      R"([{"Id":"abc123","Name":"/s-x","State":{"Status":"exited","Running":false,"ExitCode":137},
                  "Config":{"Labels":{"sandboxed.id":"x"}}}])");
   DockerCli cli(runner_, "docker", dir_, std::chrono::seconds(5));
   auto st = cli.inspect("s-x");
@@ -160,9 +168,11 @@ TEST_F(DockerCliTest, InspectParsesState) {
 }
 
 TEST_F(DockerCliTest, ListFiltersByLabelsAndParsesLines) {
-  runner_.on({"docker", "ps"}, 0,
-             "{\"ID\":\"a1\",\"Names\":\"s-a\",\"State\":\"running\",\"Labels\":\"sandboxed.id=a,sandboxed.managed=true\"}\n"
-             "{\"ID\":\"b2\",\"Names\":\"s-b\",\"State\":\"exited\",\"Labels\":\"sandboxed.id=b\"}\n");
+  runner_.on(
+      {"docker", "ps"}, 0,
+      "{\"ID\":\"a1\",\"Names\":\"s-a\",\"State\":\"running\",\"Labels\":\"sandboxed.id=a,"
+      "sandboxed.managed=true\"}\n"
+      "{\"ID\":\"b2\",\"Names\":\"s-b\",\"State\":\"exited\",\"Labels\":\"sandboxed.id=b\"}\n");
   DockerCli cli(runner_, "docker", dir_, std::chrono::seconds(5));
   auto list = cli.list({{"sandboxed.instance", "t"}});
   ASSERT_TRUE(list);
@@ -181,12 +191,14 @@ TEST_F(DockerCliTest, ExecWrapsTheCommandInAnInContainerTimeout) {
   s.user = "1000:1000";
   s.workdir = "/w";
   s.timeout = std::chrono::seconds(9);
-  EXPECT_EQ(cli.exec_argv(s, ""), (std::vector<std::string>{"exec", "--user", "1000:1000", "--workdir", "/w", "s-x",
-                                                            "timeout", "--kill-after=5", "9", "ls", "-la"}));
+  EXPECT_EQ(cli.exec_argv(s, ""),
+            (std::vector<std::string>{"exec", "--user", "1000:1000", "--workdir", "/w", "s-x",
+                                      "timeout", "--kill-after=5", "9", "ls", "-la"}));
 }
 
 TEST_F(DockerCliTest, ExecDaemonErrorsAreTypedButCommandFailuresAreResults) {
-  runner_.on({"docker", "exec", "s-gone"}, 1, "", "Error response from daemon: No such container: s-gone");
+  runner_.on({"docker", "exec", "s-gone"}, 1, "",
+             "Error response from daemon: No such container: s-gone");
   runner_.on({"docker", "exec", "s-x"}, 2, "", "ls: cannot access");
   DockerCli cli(runner_, "docker", dir_, std::chrono::seconds(5));
   ExecSpec s;

@@ -1,9 +1,9 @@
+#include "sandboxd/sandbox/id_locks.h"
+
 #include <gtest/gtest.h>
 
 #include <atomic>
 #include <thread>
-
-#include "sandboxd/sandbox/id_locks.h"
 
 namespace sandboxd {
 namespace {

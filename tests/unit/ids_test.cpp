@@ -1,8 +1,8 @@
+#include "sandboxd/base/ids.h"
+
 #include <gtest/gtest.h>
 
 #include <set>
-
-#include "sandboxd/base/ids.h"
 
 namespace sandboxd {
 namespace {

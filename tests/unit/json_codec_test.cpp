@@ -1,8 +1,8 @@
+#include "sandboxd/api/json_codec.h"
+
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
-
-#include "sandboxd/api/json_codec.h"
 
 namespace sandboxd {
 namespace {
@@ -16,7 +16,8 @@ TEST(DecodeCreate, EmptyBodyIsAllDefaults) {
 }
 
 TEST(DecodeCreate, ReadsEveryField) {
-  auto r = decode_create(R"({"id":"Ab1","ports":[3000,5173],"env":{"K":"v"},"idle_policy":"always_on",
+  auto r =
+      decode_create(R"({"id":"Ab1","ports":[3000,5173],"env":{"K":"v"},"idle_policy":"always_on",
                              "memory":"512m","pids_limit":300,"nofile":2048})");
   ASSERT_TRUE(r) << r.error().message();
   EXPECT_EQ(*r->id, "Ab1");
@@ -29,10 +30,11 @@ TEST(DecodeCreate, ReadsEveryField) {
 }
 
 TEST(DecodeCreate, WrongTypesAndMalformedJsonAreInvalid) {
-  for (const char* body : {"{", "[]", "42", R"({"id":5})", R"({"ports":"3000"})", R"({"ports":[3000.5]})",
-                           R"({"ports":["3000"]})", R"({"ports":[0]})", R"({"ports":[70000]})", R"({"env":[]})",
-                           R"({"env":{"K":1}})", R"({"memory":"lots"})", R"({"pids_limit":"9"})",
-                           R"({"idle_policy":true})"}) {
+  for (const char* body :
+       {"{", "[]", "42", R"({"id":5})", R"({"ports":"3000"})", R"({"ports":[3000.5]})",
+        R"({"ports":["3000"]})", R"({"ports":[0]})", R"({"ports":[70000]})", R"({"env":[]})",
+        R"({"env":{"K":1}})", R"({"memory":"lots"})", R"({"pids_limit":"9"})",
+        R"({"idle_policy":true})"}) {
     auto r = decode_create(body);
     ASSERT_FALSE(r) << body;
     EXPECT_EQ(r.error().code(), Code::kInvalidArgument) << body;
@@ -41,8 +43,9 @@ TEST(DecodeCreate, WrongTypesAndMalformedJsonAreInvalid) {
 
 TEST(DecodeExec, NeedsANonEmptyArrayOfStrings) {
   EXPECT_TRUE(decode_exec(R"({"cmd":["ls"],"timeout_s":5,"env":{"A":"b"},"workdir":"/tmp"})"));
-  for (const char* body : {"", "{}", R"({"cmd":[]})", R"({"cmd":"ls"})", R"({"cmd":["ls",1]})",
-                           R"({"cmd":["ls"],"timeout_s":"5"})", R"({"cmd":["ls"],"timeout_s":0})"}) {
+  for (const char* body :
+       {"", "{}", R"({"cmd":[]})", R"({"cmd":"ls"})", R"({"cmd":["ls",1]})",
+        R"({"cmd":["ls"],"timeout_s":"5"})", R"({"cmd":["ls"],"timeout_s":0})"}) {
     EXPECT_FALSE(decode_exec(body)) << body;
   }
 }

@@ -1,6 +1,6 @@
-#include <gtest/gtest.h>
-
 #include "sandboxd/os/process_runner.h"
+
+#include <gtest/gtest.h>
 
 namespace sandboxd {
 namespace {
@@ -51,8 +51,9 @@ TEST(PosixProcessRunner, TimeoutKillsTheWholeProcessGroup) {
   EXPECT_LT(out->duration, std::chrono::seconds(10));
   int child = std::stoi(out->stdout_data);
   // The grandchild got SIGKILL too (it may linger as a zombie of init briefly).
-  auto check = r.run(sh("for i in $(seq 50); do s=$(awk '{print $3}' /proc/" + std::to_string(child) +
-                        "/stat 2>/dev/null); [ -z \"$s\" ] || [ \"$s\" = Z ] && exit 0; sleep 0.1; done; exit 1"));
+  auto check = r.run(
+      sh("for i in $(seq 50); do s=$(awk '{print $3}' /proc/" + std::to_string(child) +
+         "/stat 2>/dev/null); [ -z \"$s\" ] || [ \"$s\" = Z ] && exit 0; sleep 0.1; done; exit 1"));
   ASSERT_TRUE(check);
   EXPECT_EQ(check->exit_code, 0) << "sleep grandchild still running";
 }

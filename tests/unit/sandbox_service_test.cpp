@@ -23,8 +23,7 @@ ExecRequest exec_req(std::vector<std::string> cmd, std::optional<int> timeout_s 
 
 class SandboxServiceTest : public testing::Test {
  protected:
-  SandboxServiceTest()
-      : h_("svc-test"), config_(h_.config), clock_(h_.clock), docker_(h_.docker) {}
+  SandboxServiceTest() : h_("svc-test"), config_(h_.config), clock_(h_.clock), docker_(h_.docker) {}
   void SetUp() override {
     config_.instance = "t1";
     config_.network = "net-t1";
@@ -292,8 +291,10 @@ TEST_F(SandboxServiceTest, ConcurrentOperationsOnOneIdStayConsistent) {
   for (int t = 0; t < 4; ++t) {
     threads.emplace_back([&, t] {
       for (int i = 0; i < 20; ++i) {
-        if ((t + i) % 2) (void)svc_->stop("a1");
-        else (void)svc_->start("a1", "api");
+        if ((t + i) % 2)
+          (void)svc_->stop("a1");
+        else
+          (void)svc_->start("a1", "api");
       }
     });
   }

@@ -1,11 +1,10 @@
+#include "sandboxd/store/store.h"
+
+#include <SQLiteCpp/SQLiteCpp.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
 #include <filesystem>
-
-#include <SQLiteCpp/SQLiteCpp.h>
-
-#include "sandboxd/store/store.h"
 
 namespace sandboxd {
 namespace {

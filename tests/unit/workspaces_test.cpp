@@ -1,11 +1,11 @@
+#include "sandboxd/sandbox/workspaces.h"
+
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
-
-#include "sandboxd/sandbox/workspaces.h"
 
 namespace sandboxd {
 namespace {
@@ -54,7 +54,8 @@ TEST_F(WorkspacesTest, RemoveCountsBytesAndNeverFollowsSymlinks) {
   fs::create_directories(base_ + "/outside/dir");
   std::ofstream(base_ + "/outside/dir/precious") << "do not delete";
   std::ofstream(ws_->path("abc") + "/workspace/app/big") << std::string(100000, 'x');
-  fs::create_directory_symlink(base_ + "/outside/dir", ws_->path("abc") + "/workspace/app/link-dir");
+  fs::create_directory_symlink(base_ + "/outside/dir",
+                               ws_->path("abc") + "/workspace/app/link-dir");
   fs::create_symlink(base_ + "/outside/dir/precious", ws_->path("abc") + "/workspace/link-file");
   auto freed = ws_->remove("abc");
   ASSERT_TRUE(freed) << freed.error().message();

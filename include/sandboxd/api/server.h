@@ -20,7 +20,8 @@ int http_status(Code code);
 
 class ApiServer {
  public:
-  ApiServer(const Config& config, SandboxService& sandboxes, const Authenticator& auth, Clock& clock);
+  ApiServer(const Config& config, SandboxService& sandboxes, const Authenticator& auth,
+            Clock& clock);
   ~ApiServer();
   ApiServer(const ApiServer&) = delete;
   ApiServer& operator=(const ApiServer&) = delete;

@@ -27,26 +27,26 @@ struct RunSpec {
   std::string hostname;
   std::string image;
   std::string network;
-  std::string user;                          // "uid:gid"
+  std::string user;  // "uid:gid"
   std::string workdir;
   std::map<std::string, std::string> labels;
-  std::map<std::string, std::string> env;    // secret: passed through a 0600 env file
+  std::map<std::string, std::string> env;  // secret: passed through a 0600 env file
   std::vector<Mount> mounts;
   int64_t memory_bytes = 0;
   int64_t pids_limit = 0;
   int64_t nofile = 0;
-  int64_t tmpfs_bytes = 0;                   // tmpfs /tmp of this size
-  bool init = true;                          // --init: a PID 1 that forwards signals and reaps
+  int64_t tmpfs_bytes = 0;  // tmpfs /tmp of this size
+  bool init = true;         // --init: a PID 1 that forwards signals and reaps
   bool read_only = true;
   bool cap_drop_all = true;
   bool no_new_privileges = true;
-  std::vector<std::string> command;          // empty: the image's default
+  std::vector<std::string> command;  // empty: the image's default
 };
 
 struct ExecSpec {
   std::string container;
   std::vector<std::string> cmd;
-  std::map<std::string, std::string> env;    // secret: passed through a 0600 env file
+  std::map<std::string, std::string> env;  // secret: passed through a 0600 env file
   std::string user;
   std::string workdir;
   std::chrono::seconds timeout{300};

@@ -24,7 +24,8 @@ class DockerCli final : public Docker {
   Status stop(const std::string& name, int grace_s) override;
   Status remove(const std::string& name) override;
   Result<ContainerState> inspect(const std::string& name) override;
-  Result<std::vector<ContainerState>> list(const std::map<std::string, std::string>& labels) override;
+  Result<std::vector<ContainerState>> list(
+      const std::map<std::string, std::string>& labels) override;
   Result<ExecResult> exec(const ExecSpec& spec) override;
   Status ping() override;
 

@@ -13,19 +13,19 @@
 namespace sandboxd {
 
 struct ProcessSpec {
-  std::vector<std::string> argv;       // argv[0] is looked up on PATH
-  std::string stdin_data;              // written to the child's stdin, then closed
+  std::vector<std::string> argv;  // argv[0] is looked up on PATH
+  std::string stdin_data;         // written to the child's stdin, then closed
   std::chrono::milliseconds timeout{60000};
   std::size_t max_output_bytes = 4 << 20;  // per stream; the rest is read and dropped
 };
 
 struct ProcessOutput {
-  int exit_code = -1;         // 128+signal when killed by a signal
+  int exit_code = -1;  // 128+signal when killed by a signal
   std::string stdout_data;
   std::string stderr_data;
   bool stdout_truncated = false;
   bool stderr_truncated = false;
-  bool timed_out = false;     // the deadline passed and the process group was killed
+  bool timed_out = false;  // the deadline passed and the process group was killed
   std::chrono::milliseconds duration{0};
 };
 

@@ -14,7 +14,9 @@ class IdLocks {
  public:
   class Guard {
    public:
-    Guard(IdLocks& locks, std::string id) : locks_(locks), id_(std::move(id)) { locks_.acquire(id_); }
+    Guard(IdLocks& locks, std::string id) : locks_(locks), id_(std::move(id)) {
+      locks_.acquire(id_);
+    }
     ~Guard() { locks_.release(id_); }
     Guard(const Guard&) = delete;
     Guard& operator=(const Guard&) = delete;

@@ -56,7 +56,8 @@ std::string container_name(const std::string& instance, const std::string& id);
 
 class SandboxService {
  public:
-  SandboxService(const Config& config, Store& store, Docker& docker, Clock& clock, Workspaces& workspaces);
+  SandboxService(const Config& config, Store& store, Docker& docker, Clock& clock,
+                 Workspaces& workspaces);
 
   // Ensures the sandbox network exists. Call once at startup.
   Status init();

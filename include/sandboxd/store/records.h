@@ -40,8 +40,8 @@ struct SandboxRecord {
 };
 
 struct ListQuery {
-  std::string status;        // empty: any
-  std::string after_id;      // paging cursor: rows ordered by id, strictly after this one
+  std::string status;    // empty: any
+  std::string after_id;  // paging cursor: rows ordered by id, strictly after this one
   int limit = 100;
 };
 
