@@ -57,11 +57,14 @@ Result<std::map<std::string, std::string>> get_env(const json& j, const std::str
 json opt_time(int64_t ms) { return ms > 0 ? json(format_rfc3339(ms)) : json(nullptr); }
 
 std::string preview_url(const Config& c, const std::string& id, int port) {
-  std::string url = (c.preview_tls ? "https://s-" : "http://s-") + id + "-" + std::to_string(port) +
-                    ".preview." + c.preview_domain;
+  // Appended piecewise: GCC 12 at -O3 misreports `"literal" + std::string` chains.
+  std::string url = c.preview_tls ? "https://s-" : "http://s-";
+  url.append(id).append("-").append(std::to_string(port)).append(".preview.");
+  url.append(c.preview_domain);
   int default_port = c.preview_tls ? 443 : 80;
-  if (c.http_port != default_port) url += ":" + std::to_string(c.http_port);
-  return url + "/";
+  if (c.http_port != default_port) url.append(":").append(std::to_string(c.http_port));
+  url.append("/");
+  return url;
 }
 
 json sandbox_json(const SandboxRecord& r, const Config& c) {
