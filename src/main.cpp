@@ -1,15 +1,19 @@
 // sandboxd entry point: parses the command line, loads config, builds the real OS seams
 // and services, serves until SIGTERM/SIGINT, then shuts down cleanly. Nothing else.
+#include <fcntl.h>
 #include <signal.h>
 #include <spdlog/pattern_formatter.h>
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
+#include <tuple>
 
 #include "sandboxd/api/server.h"
 #include "sandboxd/auth/auth.h"
@@ -27,7 +31,12 @@ extern char** environ;
 namespace sandboxd {
 namespace {
 
-Result<Config> config_from_environment(const std::string& env_file) {
+Result<Config> config_from_environment(const std::string& env_file, bool explicit_file) {
+  // The default ./.env is optional; a file named on the command line must exist, or a
+  // typo would silently drop settings such as auth.
+  if (explicit_file && ::access(env_file.c_str(), R_OK) != 0) {
+    return Status(Code::kInvalidArgument, "--env-file " + env_file + ": cannot read it");
+  }
   auto file = read_env_file(env_file);
   if (!file) return file.error();
   std::map<std::string, std::string> env = std::move(*file);
@@ -39,12 +48,28 @@ Result<Config> config_from_environment(const std::string& env_file) {
   return load_config(env);
 }
 
-// Creates dir with `mode` (and parents); tightens the mode if it already exists.
-Status make_dir(const std::string& dir, mode_t mode) {
+// Creates dir (and parents) with `mode`; with `force_mode` an existing one is set to it too.
+Status make_dir(const std::string& dir, mode_t mode, bool force_mode) {
   std::error_code ec;
-  std::filesystem::create_directories(dir, ec);
+  bool created = std::filesystem::create_directories(dir, ec);
   if (ec) return Status(Code::kInternal, "create " + dir + ": " + ec.message());
-  if (::chmod(dir.c_str(), mode) != 0) return Status(Code::kInternal, "chmod " + dir);
+  if ((created || force_mode) && ::chmod(dir.c_str(), mode) != 0) {
+    return Status(Code::kInternal, "chmod " + dir);
+  }
+  return {};
+}
+
+// Holds an exclusive lock on the data dir for the process's life: two daemons sharing
+// one data dir would corrupt each other's view. The descriptor is deliberately leaked.
+Status lock_data_dir(const std::string& state_dir) {
+  std::string path = state_dir + "/sandboxd.lock";
+  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0) return Status(Code::kInternal, "open " + path);
+  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    ::close(fd);
+    return Status(Code::kConflict,
+                  "another sandboxd is using " + state_dir + " (lock " + path + ")");
+  }
   return {};
 }
 
@@ -74,8 +99,8 @@ void setup_logging(const std::string& level) {
   spdlog::set_level(spdlog::level::from_str(level));
 }
 
-int serve(const std::string& env_file) {
-  auto config = config_from_environment(env_file);
+int serve(const std::string& env_file, bool explicit_file) {
+  auto config = config_from_environment(env_file, explicit_file);
   if (!config) {
     std::fprintf(stderr, "sandboxd: configuration error: %s\n", config.error().message().c_str());
     return 2;
@@ -92,12 +117,17 @@ int serve(const std::string& env_file) {
   ::signal(SIGPIPE, SIG_IGN);
 
   std::string secrets_dir = c.state_dir() + "/run";
-  for (auto [dir, mode] :
-       {std::pair{c.data_dir, 0755}, {c.state_dir(), 0700}, {secrets_dir, 0700}}) {
-    if (auto s = make_dir(dir, static_cast<mode_t>(mode)); !s.is_ok()) {
+  for (auto [dir, mode, force] : {std::tuple{c.data_dir, 0755, false},
+                                  {c.state_dir(), 0700, true},
+                                  {secrets_dir, 0700, true}}) {
+    if (auto s = make_dir(dir, static_cast<mode_t>(mode), force); !s.is_ok()) {
       spdlog::critical("startup: {}", s.message());
       return 1;
     }
+  }
+  if (auto s = lock_data_dir(c.state_dir()); !s.is_ok()) {
+    spdlog::critical("startup: {}", s.message());
+    return 1;
   }
   // Env files left by a crash mid-docker-call hold secrets: remove them.
   std::error_code ec;
@@ -150,13 +180,14 @@ int main(int argc, char** argv) {
   std::string env_file = ".env";
   auto* serve =
       app.add_subcommand("serve", "run the daemon (config from the environment and .env)");
-  serve->add_option("--env-file", env_file, "optional KEY=VALUE file; the environment overrides it")
-      ->capture_default_str();
+  auto* env_opt = serve->add_option("--env-file", env_file,
+                                    "KEY=VALUE file (default ./.env, used when present); the "
+                                    "environment overrides it");
   auto* version = app.add_subcommand("version", "print the version");
   CLI11_PARSE(app, argc, argv);
   if (*version) {
     std::cout << "sandboxd " << SANDBOXD_VERSION << "\n";
     return 0;
   }
-  return sandboxd::serve(env_file);
+  return sandboxd::serve(env_file, env_opt->count() > 0);
 }

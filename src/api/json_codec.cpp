@@ -61,8 +61,8 @@ std::string preview_url(const Config& c, const std::string& id, int port) {
   std::string url = c.preview_tls ? "https://s-" : "http://s-";
   url.append(id).append("-").append(std::to_string(port)).append(".preview.");
   url.append(c.preview_domain);
-  int default_port = c.preview_tls ? 443 : 80;
-  if (c.http_port != default_port) url.append(":").append(std::to_string(c.http_port));
+  int port_used = c.preview_tls ? c.https_port : c.http_port;
+  if (port_used != (c.preview_tls ? 443 : 80)) url.append(":").append(std::to_string(port_used));
   url.append("/");
   return url;
 }
@@ -197,9 +197,8 @@ Result<std::optional<int64_t>> decode_keepalive(const std::string& body, int64_t
   if (j.contains("until") && !j["until"].is_null()) {
     auto n = get_int(j["until"], "until");
     if (!n) return n.error();
-    int64_t secs = *n - now_ms / 1000;
-    if (secs <= 0) return invalid("until: must be in the future");
-    return std::optional<int64_t>(secs);
+    if (*n <= now_ms / 1000) return invalid("until: must be in the future");
+    return std::optional<int64_t>(*n - now_ms / 1000);
   }
   return std::optional<int64_t>();
 }

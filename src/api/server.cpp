@@ -24,11 +24,41 @@ struct RequestContext {
 thread_local RequestContext t_request;
 
 constexpr const char* kJson = "application/json";
+constexpr int kUnpagedLimit = 1'000'000;
+
+// For log lines: the path and method come URL-decoded from the client, so control
+// characters are escaped (no forged log lines) and the length is bounded.
+std::string printable(const std::string& s) {
+  std::string out;
+  for (char c : s.substr(0, 512)) {
+    auto u = static_cast<unsigned char>(c);
+    if (u < 0x20 || u == 0x7f) {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\x%02x", u);
+      out += buf;
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
 
 void reply_error(httplib::Response& res, const Status& st) {
   res.status = http_status(st.code());
   if (st.code() == Code::kUnavailable) res.set_header("Retry-After", "5");
-  if (st.code() == Code::kUnauthorized) res.set_header("WWW-Authenticate", "Bearer");
+  if (st.code() == Code::kUnauthorized) {
+    res.set_header("WWW-Authenticate", "Bearer");
+    res.set_header("Connection", "close");  // an unread body must not become the next request
+  }
+  if (st.code() == Code::kInternal) {
+    // Internal details (paths, SQLite messages) go to the log, not to the caller.
+    spdlog::error("internal error: {}", st.message());
+    res.set_content(encode_error(Status(Code::kInternal,
+                                        "internal error; see the sandboxd log for this request id"),
+                                 current_request_id()),
+                    kJson);
+    return;
+  }
   res.set_content(encode_error(st, current_request_id()), kJson);
 }
 
@@ -176,11 +206,13 @@ struct ApiServer::Impl {
                 return reply_error(res, Status(Code::kInvalidArgument, "limit: must be 1..1000"));
               q.limit = n;
             }
+            bool v1 = req.path.rfind("/v1/", 0) == 0;
+            // The original's GET /sandboxes returned every row: keep that unless paged.
+            if (!v1 && !req.has_param("limit")) q.limit = kUnpagedLimit;
             auto page = sandboxes.list(q);
             if (!page) return reply_error(res, page.error());
             if (!page->next_after.empty()) res.set_header("X-Next-After", page->next_after);
-            res.set_content(encode_sandbox_list(*page, config, req.path.rfind("/v1/", 0) == 0),
-                            kJson);
+            res.set_content(encode_sandbox_list(*page, config, v1), kJson);
           });
     route("GET", {R"(/sandbox/([^/]+))", R"(/v1/sandboxes/([^/]+))"},
           [this](const httplib::Request& req, httplib::Response& res, const std::string&) {
@@ -284,10 +316,14 @@ struct ApiServer::Impl {
       auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                     std::chrono::steady_clock::now() - t_request.start)
                     .count();
+      // A request rejected before routing (e.g. a malformed request line) never set the
+      // context: log it without actor or duration rather than with the previous one's.
+      bool routed = !current_request_id().empty();
       spdlog::info("actor={} remote={} {} {} status={} duration_ms={}",
-                   t_request.actor.empty() ? "-" : t_request.actor, req.remote_addr, req.method,
-                   req.path, res.status, ms);
+                   routed && !t_request.actor.empty() ? t_request.actor : "-", req.remote_addr,
+                   printable(req.method), printable(req.path), res.status, routed ? ms : -1);
       current_request_id().clear();
+      t_request.actor.clear();
     });
   }
 };

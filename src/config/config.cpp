@@ -195,9 +195,16 @@ Result<std::map<std::string, std::string>> read_env_file(const std::string& path
     }
     std::string key = trim(t.substr(0, eq));
     std::string val = trim(t.substr(eq + 1));
-    if (val.size() >= 2 && (val.front() == '"' || val.front() == '\'') &&
-        val.back() == val.front()) {
-      val = val.substr(1, val.size() - 2);
+    if (!val.empty() && (val.front() == '"' || val.front() == '\'')) {
+      // A quoted value ends at its closing quote; only a comment may follow it.
+      auto close = val.find(val.front(), 1);
+      std::string rest = close == std::string::npos ? "x" : trim(val.substr(close + 1));
+      if (!rest.empty() && rest[0] != '#') {
+        return Status(Code::kInvalidArgument,
+                      path + ":" + std::to_string(lineno) +
+                          ": unterminated quote or text after the quoted value");
+      }
+      val = val.substr(1, close - 1);
     } else if (auto hash = val.find(" #"); hash != std::string::npos) {
       val = trim(val.substr(0, hash));
     }
@@ -245,14 +252,28 @@ Result<Config> load_config(const std::map<std::string, std::string>& env) {
   check(r.integer("SANDBOXD_EXEC_MAX_TIMEOUT_SECONDS", c.exec_max_timeout_s, 1, 86400));
   check(r.size("SANDBOXD_EXEC_OUTPUT_MAX_BYTES", c.exec_output_max_bytes, 1024));
   check(r.size("SANDBOXD_MAX_BODY_BYTES", c.max_body_bytes, 1024));
-  check(r.integer("SANDBOXD_HTTP_THREADS", c.http_threads, 4, 1024));
+  check(r.integer("SANDBOXD_HTTP_THREADS", c.http_threads, 8, 1024));
+  check(r.integer("SANDBOXD_MAX_CONCURRENT_EXECS", c.max_concurrent_execs, 1, 1024));
   check(r.integer("SANDBOXD_KEEPALIVE_MAX_SECONDS", c.keepalive_max_s, 60, 30 * 86400));
   check(r.str("PREVIEW_DOMAIN", c.preview_domain));
   check(r.integer("HTTP_PORT", c.http_port, 1, 65535));
+  check(r.integer("HTTPS_PORT", c.https_port, 1, 65535));
   check(r.boolean("PREVIEW_TLS", c.preview_tls));
   check(r.str("SANDBOXD_LOG_LEVEL", c.log_level));
   if (!st.is_ok()) return st;
 
+  // Keep /healthz, /readyz and ordinary calls served while execs hold workers.
+  if (const auto* v = r.raw("SANDBOXD_MAX_CONCURRENT_EXECS"); !v || v->empty()) {
+    c.max_concurrent_execs = c.http_threads - 4;
+  }
+  if (c.max_concurrent_execs > c.http_threads - 4) {
+    return bad("SANDBOXD_MAX_CONCURRENT_EXECS",
+               "must leave at least 4 of SANDBOXD_HTTP_THREADS free");
+  }
+  if (c.data_dir.find_first_of(",:\n") != std::string::npos) {
+    return bad("SANDBOXED_DATA_DIR",
+               "must not contain ',', ':' or newlines (it is used in docker mount specs)");
+  }
   if (!valid_instance(c.instance)) {
     return bad("SANDBOXD_INSTANCE",
                "must be 1-24 characters of [a-z0-9-], starting with a letter or digit");
@@ -274,8 +295,10 @@ Result<Config> load_config(const std::map<std::string, std::string>& env) {
   static const char* kLevels[] = {"trace", "debug", "info", "warn", "error", "critical", "off"};
   bool level_ok = false;
   for (const char* l : kLevels) level_ok |= c.log_level == l;
-  if (!level_ok)
-    return bad("SANDBOXD_LOG_LEVEL", "expected one of trace, debug, info, warn, error");
+  if (!level_ok) {
+    return bad("SANDBOXD_LOG_LEVEL",
+               "expected one of trace, debug, info, warn, error, critical, off");
+  }
   for (char ch : c.preview_domain)
     if (!(std::isalnum(static_cast<unsigned char>(ch)) || ch == '-' || ch == '.'))
       return bad("PREVIEW_DOMAIN", "not a valid domain name");

@@ -20,7 +20,7 @@ class EnvFile {
   static Result<std::unique_ptr<EnvFile>> write(const std::string& dir,
                                                 const std::map<std::string, std::string>& env) {
     std::string path = dir + "/env-XXXXXX";
-    int fd = ::mkstemp(path.data());  // creates with mode 0600
+    int fd = ::mkostemp(path.data(), O_CLOEXEC);  // creates with mode 0600
     if (fd < 0)
       return Status(Code::kInternal, "create env file in " + dir + ": " + std::strerror(errno));
     auto file = std::unique_ptr<EnvFile>(new EnvFile(path));
@@ -74,6 +74,13 @@ std::map<std::string, std::string> parse_label_list(const std::string& s) {
 
 }  // namespace
 
+bool is_missing_network(const Status& status) {
+  const std::string& m = status.message();
+  return status.code() == Code::kNotFound &&
+         (contains(m, "No such network") || (contains(m, "network ") && contains(m, " not found") &&
+                                             !contains(m, "No such container")));
+}
+
 Status classify_docker_error(const std::string& op, const ProcessOutput& out) {
   const std::string& err = out.stderr_data;
   std::string msg =
@@ -118,7 +125,7 @@ Result<ProcessOutput> DockerCli::call(std::vector<std::string> args, std::chrono
 }
 
 std::vector<std::string> DockerCli::run_argv(const RunSpec& s, const std::string& env_file) const {
-  std::vector<std::string> a = {"run", "-d", "--name", s.name};
+  std::vector<std::string> a = {"run", "-d", "--pull", "never", "--name", s.name};
   if (!s.hostname.empty()) a.insert(a.end(), {"--hostname", s.hostname});
   if (!s.network.empty()) a.insert(a.end(), {"--network", s.network});
   if (!s.user.empty()) a.insert(a.end(), {"--user", s.user});
@@ -141,8 +148,15 @@ std::vector<std::string> DockerCli::run_argv(const RunSpec& s, const std::string
                                       std::to_string(s.tmpfs_bytes)});
   }
   for (const auto& [k, v] : s.labels) a.insert(a.end(), {"--label", k + "=" + v});
-  for (const auto& m : s.mounts)
-    a.insert(a.end(), {"--volume", m.host_path + ":" + m.container_path});
+  for (const auto& m : s.mounts) {
+    // --mount (unlike --volume) fails instead of creating a missing source as root.
+    a.insert(a.end(),
+             {"--mount", "type=bind,source=" + m.host_path + ",target=" + m.container_path});
+  }
+  if (s.log_max_bytes > 0) {
+    a.insert(a.end(), {"--log-driver", "json-file", "--log-opt",
+                       "max-size=" + std::to_string(s.log_max_bytes), "--log-opt", "max-file=1"});
+  }
   if (!env_file.empty()) a.insert(a.end(), {"--env-file", env_file});
   a.push_back(s.image);
   a.insert(a.end(), s.command.begin(), s.command.end());

@@ -7,6 +7,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <thread>
 
 #include "sandboxd/os/process_runner.h"
 
@@ -55,6 +56,9 @@ Result<ProcessOutput> PosixProcessRunner::run(const ProcessSpec& spec) {
   posix_spawn_file_actions_adddup2(&fa, in.fds[0], 0);
   posix_spawn_file_actions_adddup2(&fa, out.fds[1], 1);
   posix_spawn_file_actions_adddup2(&fa, err.fds[1], 2);
+  // The daemon's sockets (cpp-httplib does not mark them close-on-exec) must not leak
+  // into children, which may outlive a crashed daemon and keep its port bound.
+  posix_spawn_file_actions_addclosefrom_np(&fa, 3);
   posix_spawnattr_t attr;
   posix_spawnattr_init(&attr);
   sigset_t none;
@@ -134,8 +138,21 @@ Result<ProcessOutput> PosixProcessRunner::run(const ProcessSpec& spec) {
       if (written >= spec.stdin_data.size()) in.close_end(1);
     }
   }
+  // The pipes are closed, but the child may still run (e.g. it closed its outputs):
+  // keep enforcing the deadline while waiting for it.
   int wstatus = 0;
-  while (::waitpid(pid, &wstatus, 0) < 0 && errno == EINTR) {
+  auto nap = std::chrono::microseconds(50);  // an exiting child is reaped within microseconds
+  for (;;) {
+    pid_t r = ::waitpid(pid, &wstatus, WNOHANG);
+    if (r == pid || (r < 0 && errno != EINTR)) break;
+    if (r == 0 && std::chrono::steady_clock::now() >= deadline && !result.timed_out) {
+      result.timed_out = true;
+      ::kill(-pid, SIGKILL);
+    }
+    if (r == 0) {
+      std::this_thread::sleep_for(nap);
+      nap = std::min(nap * 2, std::chrono::microseconds(5000));
+    }
   }
   if (result.timed_out) ::kill(-pid, SIGKILL);  // grandchildren still holding the group
   if (WIFEXITED(wstatus))

@@ -14,6 +14,8 @@ constexpr std::size_t kMaxEnvVars = 256;
 constexpr std::size_t kMaxEnvKey = 256;
 constexpr std::size_t kMaxEnvValue = 32 * 1024;
 constexpr std::size_t kMaxExecArgs = 4096;
+// Docker's own log of a sandbox (its PID 1 output, which the tenant can write to).
+constexpr int64_t kContainerLogMaxBytes = 1 << 20;
 
 bool valid_env_key(const std::string& k) {
   if (k.empty() || k.size() > kMaxEnvKey) return false;
@@ -89,6 +91,9 @@ std::map<std::string, std::string> SandboxService::instance_labels() const {
 }
 
 Status SandboxService::init() {
+  auto install = store_.meta_get_or_set("install_id", random_hex(16));
+  if (!install) return install.error();
+  install_id_ = *install;
   if (auto s = workspaces_.init(); !s.is_ok()) return s;
   return docker_.ensure_network(config_.network, instance_labels());
 }
@@ -103,6 +108,7 @@ RunSpec SandboxService::run_spec(const SandboxRecord& rec) const {
   s.workdir = kSandboxAppDir;
   s.labels = instance_labels();
   s.labels["sandboxed.id"] = rec.id;
+  s.labels["sandboxed.install"] = install_id_;
   s.env = rec.env;
   s.env.try_emplace("HOME", kSandboxHome);
   s.mounts.push_back({workspaces_.path(rec.id), kSandboxHome});
@@ -110,6 +116,7 @@ RunSpec SandboxService::run_spec(const SandboxRecord& rec) const {
   s.pids_limit = rec.limits.pids;
   s.nofile = rec.limits.nofile;
   s.tmpfs_bytes = config_.tmpfs_bytes;
+  s.log_max_bytes = kContainerLogMaxBytes;
   return s;
 }
 
@@ -133,13 +140,23 @@ Result<std::string> SandboxService::run_container(const SandboxRecord& rec) {
   auto id = docker_.run(spec);
   if (id) return id;
   Status err = id.error();
-  if (err.code() == Code::kNotFound) {
+  if (is_missing_network(err)) {
     // The sandbox network vanished (e.g. pruned): recreate it and try once more.
     if (auto s = docker_.ensure_network(config_.network, instance_labels()); !s.is_ok()) return s;
   } else if (err.code() == Code::kConflict) {
-    // A container holds our instance-scoped name without being tracked (a crash between
-    // docker run and the row update, or a failed start): it is ours to replace.
-    spdlog::warn("sandbox {}: replacing untracked container {}", rec.id, rec.container_name);
+    // Something holds the container name. Only a container this installation made for
+    // this sandbox (left by a crash or a failed start) is ours to replace.
+    auto holder = docker_.inspect(rec.container_name);
+    if (!holder) return holder.error();
+    auto label = [&](const char* key) {
+      auto it = holder->labels.find(key);
+      return it == holder->labels.end() ? std::string() : it->second;
+    };
+    if (label("sandboxed.install") != install_id_ || label("sandboxed.id") != rec.id) {
+      return Status(Code::kConflict, "container name " + rec.container_name +
+                                         " is held by a container this sandboxd did not create");
+    }
+    spdlog::warn("sandbox {}: replacing stale container {}", rec.id, rec.container_name);
     if (auto s = docker_.remove(rec.container_name); !s.is_ok() && s.code() != Code::kNotFound)
       return s;
   } else {
@@ -206,6 +223,7 @@ Result<SandboxRecord> SandboxService::create(const CreateRequest& req) {
 Result<SandboxRecord> SandboxService::get(const std::string& id) { return load(id); }
 
 Result<ListResult> SandboxService::list(const ListQuery& query) {
+  if (query.limit < 1) return invalid("limit: must be at least 1");
   ListQuery q = query;
   q.limit = query.limit + 1;  // one extra row tells whether another page exists
   auto rows = store_.list(q);
@@ -219,26 +237,40 @@ Result<ListResult> SandboxService::list(const ListQuery& query) {
   return out;
 }
 
-Result<SandboxRecord> SandboxService::start_locked(SandboxRecord rec, const std::string& source) {
-  if (rec.status == kStatusRunning) return rec;
-  if (rec.status != kStatusStopped && rec.status != kStatusError) {
-    return Status(Code::kConflict, "sandbox " + rec.id + " is " + rec.status);
+Result<SandboxRecord> SandboxService::start_locked(SandboxRecord rec, const std::string& source,
+                                                   bool verify) {
+  if (rec.status == kStatusRunning && !verify) return rec;
+  bool startable = rec.status == kStatusRunning || rec.status == kStatusStopped ||
+                   rec.status == kStatusError || rec.status == kStatusStarting ||
+                   rec.status == kStatusStopping;
+  if (!startable) return Status(Code::kConflict, "sandbox " + rec.id + " is " + rec.status);
+  const bool was_running = rec.status == kStatusRunning;
+  const bool was_error = rec.status == kStatusError;  // rebuilt from the row, not restarted
+  if (!was_running) {
+    rec.status = kStatusStarting;  // intent first: a crash from here on leaves `starting`
+    rec.updated_at = clock_.now_ms();
+    if (auto s = store_.update(rec); !s.is_ok()) return s;
   }
-  Status st = rec.status == kStatusError ? Status(Code::kNotFound, "recreate after error")
-                                         : docker_.start(rec.container_name);
-  if (st.code() == Code::kNotFound) {
-    // The container vanished (or the row was in error): recreate it from the row, on
-    // the same workspace.
+  // `docker start` is a no-op on a running container, so it also verifies one.
+  Status st = was_error ? Status(Code::kNotFound, "recreate after error")
+                        : docker_.start(rec.container_name);
+  if (is_missing_network(st)) {
+    if (auto s = docker_.ensure_network(config_.network, instance_labels()); !s.is_ok()) return s;
+    st = docker_.start(rec.container_name);
+  }
+  if (st.code() == Code::kNotFound && !is_missing_network(st)) {
+    // The container vanished (dockerd reset, `docker rm`, prune) or never ran: recreate
+    // it from the row, on the same workspace.
     spdlog::info("sandbox {}: recreating container {} from its row", rec.id, rec.container_name);
     if (auto ws = workspaces_.ensure(rec.id); !ws)
       return ws.error().with_context("start sandbox " + rec.id);
-    if (rec.status == kStatusError) (void)docker_.remove(rec.container_name);
     auto cid = run_container(rec);
     if (!cid) return cid.error().with_context("start sandbox " + rec.id);
     rec.container_id = *cid;
   } else if (!st.is_ok()) {
     return st.with_context("start sandbox " + rec.id);
   }
+  if (was_running) return rec;
   rec.status = kStatusRunning;
   rec.error_message.clear();
   rec.started_at = clock_.now_ms();
@@ -254,7 +286,7 @@ Result<SandboxRecord> SandboxService::start(const std::string& raw_id, const std
   auto guard = locks_.lock(*id);
   auto rec = load(*id);
   if (!rec) return rec.error();
-  return start_locked(std::move(*rec), source);
+  return start_locked(std::move(*rec), source, /*verify=*/true);
 }
 
 Result<SandboxRecord> SandboxService::stop(const std::string& raw_id) {
@@ -264,11 +296,17 @@ Result<SandboxRecord> SandboxService::stop(const std::string& raw_id) {
   auto rec = load(*id);
   if (!rec) return rec.error();
   if (rec->status == kStatusStopped) return rec;
-  if (rec->status != kStatusRunning) {
+  if (rec->status != kStatusRunning && rec->status != kStatusStarting &&
+      rec->status != kStatusStopping) {
     return Status(Code::kConflict, "sandbox " + *id + " is " + rec->status + ", not running");
   }
+  rec->status = kStatusStopping;  // intent first: a crash from here on leaves `stopping`
+  rec->updated_at = clock_.now_ms();
+  if (auto s = store_.update(*rec); !s.is_ok()) return s;
   Status st = docker_.stop(rec->container_name, config_.stop_timeout_s);
-  if (!st.is_ok() && st.code() != Code::kNotFound) return st.with_context("stop sandbox " + *id);
+  if (!st.is_ok() && !(st.code() == Code::kNotFound && !is_missing_network(st))) {
+    return st.with_context("stop sandbox " + *id);
+  }
   rec->status = kStatusStopped;
   rec->stopped_at = clock_.now_ms();
   rec->updated_at = rec->stopped_at;
@@ -343,45 +381,68 @@ Result<ExecResult> SandboxService::exec(const std::string& raw_id, const ExecReq
                    std::to_string(config_.exec_max_timeout_s));
   }
 
-  ExecSpec spec;
-  {
-    // The lock covers bringing the sandbox up, not the command itself, so a long exec
-    // does not block stop or delete of the same sandbox.
-    auto guard = locks_.lock(*id);
-    auto rec = load(*id);
-    if (!rec) return rec.error();
-    auto running = start_locked(std::move(*rec), "exec");
-    if (!running) return running.error();
-    touch(*running, "exec");
-    if (auto s = store_.update(*running); !s.is_ok()) return s;
-    spec.container = running->container_name;
+  // Each exec holds an HTTP worker for its whole run: past the cap, callers retry.
+  if (execs_in_flight_.fetch_add(1) >= config_.max_concurrent_execs) {
+    execs_in_flight_.fetch_sub(1);
+    return Status(Code::kUnavailable, "too many concurrent execs (" +
+                                          std::to_string(config_.max_concurrent_execs) +
+                                          "); retry shortly");
   }
+  struct InFlight {
+    std::atomic<int>& n;
+    ~InFlight() { n.fetch_sub(1); }
+  } in_flight{execs_in_flight_};
+
+  ExecSpec spec;
   spec.cmd = req.cmd;
   spec.env = req.env;
   spec.user = std::to_string(kSandboxUid) + ":" + std::to_string(kSandboxUid);
   spec.workdir = req.workdir.empty() ? kSandboxAppDir : req.workdir;
   spec.timeout = std::chrono::seconds(timeout);
   spec.max_output_bytes = static_cast<std::size_t>(config_.exec_output_max_bytes);
+  // The lock covers bringing the sandbox up, not the command itself, so a long exec
+  // does not block stop or delete of the same sandbox. `verify` makes sure a row that
+  // says running really has a running container (after a dockerd restart it may not).
+  auto bring_up = [&](bool verify) -> Status {
+    auto guard = locks_.lock(*id);
+    auto rec = load(*id);
+    if (!rec) return rec.error();
+    auto running = start_locked(std::move(*rec), "exec", verify);
+    if (!running) return running.error();
+    touch(*running, "exec");
+    if (auto s = store_.update(*running); !s.is_ok()) return s;
+    spec.container = running->container_name;
+    return {};
+  };
+  if (auto s = bring_up(false); !s.is_ok()) return s;
   auto result = docker_.exec(spec);
-  if (!result) {
-    if (result.error().code() == Code::kNotFound) {
-      return Status(Code::kConflict, "sandbox " + *id + " stopped or was removed during exec");
-    }
-    return result.error();
+  if (!result &&
+      (result.error().code() == Code::kNotFound || result.error().code() == Code::kConflict)) {
+    // The container was not running after all: bring it up once and try again.
+    if (auto s = bring_up(true); !s.is_ok()) return s;
+    result = docker_.exec(spec);
+  }
+  if (!result && result.error().code() == Code::kNotFound) {
+    return Status(Code::kConflict, "sandbox " + *id + " stopped or was removed during exec");
   }
   return result;
 }
 
 Status SandboxService::readiness() {
   if (auto s = store_.ping(); !s.is_ok()) return s;
-  std::lock_guard lock(ready_mu_);
   auto now = clock_.steady_now();
-  if (docker_checked_ == std::chrono::steady_clock::time_point{} ||
-      now - docker_checked_ > std::chrono::seconds(3)) {
-    docker_status_ = docker_.ping();
-    docker_checked_ = now;
+  {
+    std::lock_guard lock(ready_mu_);
+    bool fresh = docker_checked_ != std::chrono::steady_clock::time_point{} &&
+                 now - docker_checked_ <= std::chrono::seconds(3);
+    if (fresh) return docker_status_;
   }
-  return docker_status_;
+  // Asked without the lock held, so probes never queue behind a slow dockerd.
+  Status answer = docker_.ping();
+  std::lock_guard lock(ready_mu_);
+  docker_status_ = answer;
+  docker_checked_ = now;
+  return answer;
 }
 
 Result<SandboxRecord> SandboxService::keepalive(const std::string& raw_id,

@@ -8,6 +8,8 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <string>
+#include <vector>
 
 namespace sandboxd {
 namespace {
@@ -43,43 +45,76 @@ Status make_owned_dir(int dirfd, const char* name, mode_t mode, uid_t uid, gid_t
   return {};
 }
 
-// Sums allocated bytes of, and removes, every entry below dirfd (which stays open).
-// Never follows symlinks: entries are examined with fstatat(AT_SYMLINK_NOFOLLOW) and
-// directories opened with O_NOFOLLOW.
-Status remove_below(int dirfd, int64_t& freed, int depth) {
-  if (depth > 4096) return Status(Code::kInternal, "directory tree too deep");
-  int dup = ::dup(dirfd);
-  if (dup < 0) return errno_status("dup");
-  DIR* dir = ::fdopendir(dup);
+// Names in dirfd (without . and ..). Reads through its own descriptor, closed on return,
+// so a walk holds one descriptor per level it is in.
+Result<std::vector<std::string>> list_names(int dirfd) {
+  int fd = ::openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return errno_status("open directory");
+  DIR* dir = ::fdopendir(fd);
   if (!dir) {
-    ::close(dup);
+    ::close(fd);
     return errno_status("fdopendir");
   }
-  Status st;
+  std::vector<std::string> names;
   while (dirent* e = ::readdir(dir)) {
-    if (std::strcmp(e->d_name, ".") == 0 || std::strcmp(e->d_name, "..") == 0) continue;
-    struct stat sb {};
-    if (::fstatat(dirfd, e->d_name, &sb, AT_SYMLINK_NOFOLLOW) != 0) continue;
-    freed += static_cast<int64_t>(sb.st_blocks) * 512;
-    if (S_ISDIR(sb.st_mode)) {
-      Fd child(::openat(dirfd, e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-      if (!child.ok()) {
-        st = errno_status(std::string("open ") + e->d_name);
-        break;
-      }
-      if (st = remove_below(child.get(), freed, depth + 1); !st.is_ok()) break;
-      if (::unlinkat(dirfd, e->d_name, AT_REMOVEDIR) != 0) {
-        st = errno_status(std::string("rmdir ") + e->d_name);
-        break;
-      }
-    } else if (::unlinkat(dirfd, e->d_name, 0) != 0) {
-      st = errno_status(std::string("unlink ") + e->d_name);
-      break;
-    }
+    if (std::strcmp(e->d_name, ".") != 0 && std::strcmp(e->d_name, "..") != 0)
+      names.push_back(e->d_name);
   }
   ::closedir(dir);
-  return st;
+  return names;
 }
+
+// Deeper directories are moved up to the workspace root and removed in a later pass,
+// so a tenant-made tree of any depth costs at most this many open descriptors.
+constexpr int kMaxWalkDepth = 32;
+
+// Removes every entry below dirfd, adding the allocated bytes of what it removes to
+// `freed`. Never follows symlinks: entries are examined with fstatat(AT_SYMLINK_NOFOLLOW)
+// and directories opened with O_NOFOLLOW. Directories at kMaxWalkDepth are renamed into
+// root_fd (counted in `moved`) instead of being descended into.
+Status remove_below(int dirfd, int root_fd, int depth, int64_t& freed, int64_t& moved,
+                    int64_t& serial) {
+  auto names = list_names(dirfd);
+  if (!names) return names.error();
+  for (const auto& name : *names) {
+    struct stat sb {};
+    if (::fstatat(dirfd, name.c_str(), &sb, AT_SYMLINK_NOFOLLOW) != 0) continue;
+    if (S_ISDIR(sb.st_mode)) {
+      if (depth >= kMaxWalkDepth) {
+        // A fresh name in the root; the tenant may have planted entries with such names.
+        int tries = 0;
+        while (::renameat2(dirfd, name.c_str(), root_fd,
+                           (".purge-" + std::to_string(serial++)).c_str(), RENAME_NOREPLACE) != 0) {
+          if (errno != EEXIST || ++tries > 1000) return errno_status("move " + name);
+        }
+        ++moved;
+        continue;
+      }
+      Fd child(::openat(dirfd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+      if (!child.ok()) return errno_status("open " + name);
+      if (auto st = remove_below(child.get(), root_fd, depth + 1, freed, moved, serial);
+          !st.is_ok())
+        return st;
+      if (::unlinkat(dirfd, name.c_str(), AT_REMOVEDIR) != 0) return errno_status("rmdir " + name);
+    } else if (::unlinkat(dirfd, name.c_str(), 0) != 0) {
+      return errno_status("unlink " + name);
+    }
+    freed += static_cast<int64_t>(sb.st_blocks) * 512;
+  }
+  return {};
+}
+
+// Empties the directory root_fd, however deep its tree.
+Status remove_all_below(int root_fd, int64_t& freed) {
+  int64_t serial = 0;
+  for (;;) {
+    int64_t moved = 0;
+    if (auto st = remove_below(root_fd, root_fd, 0, freed, moved, serial); !st.is_ok()) return st;
+    if (moved == 0) return {};
+  }
+}
+
+constexpr const char* kSeedPrefix = ".seed-";
 
 }  // namespace
 
@@ -94,28 +129,49 @@ Status Workspaces::init() {
   if (::lstat(root_.c_str(), &sb) != 0 || !S_ISDIR(sb.st_mode)) {
     return Status(Code::kInternal, root_ + " is not a directory");
   }
+  // Half-seeded workspaces left by a crash.
+  Fd root(::open(root_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!root.ok()) return errno_status("open " + root_);
+  auto names = list_names(root.get());
+  if (!names) return names.error();
+  for (const auto& name : *names) {
+    if (name.rfind(kSeedPrefix, 0) != 0) continue;
+    Fd dir(::openat(root.get(), name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    int64_t ignored = 0;
+    if (!dir.ok()) continue;
+    if (auto s = remove_all_below(dir.get(), ignored); !s.is_ok()) return s;
+    ::unlinkat(root.get(), name.c_str(), AT_REMOVEDIR);
+  }
   return {};
 }
 
 Result<bool> Workspaces::ensure(const std::string& id) {
   Fd root(::open(root_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (!root.ok()) return errno_status("open " + root_);
-  if (::mkdirat(root.get(), id.c_str(), 0700) != 0) {
-    if (errno != EEXIST) return errno_status("mkdir " + path(id));
-    struct stat sb {};
-    if (::fstatat(root.get(), id.c_str(), &sb, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISDIR(sb.st_mode)) {
+  struct stat sb {};
+  if (::fstatat(root.get(), id.c_str(), &sb, AT_SYMLINK_NOFOLLOW) == 0) {
+    if (!S_ISDIR(sb.st_mode))
       return Status(Code::kInternal, path(id) + " exists and is not a directory");
-    }
     return false;
   }
-  // Seed a new workspace. A failure leaves a partial directory that remove() clears.
-  Fd ws(::openat(root.get(), id.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-  if (!ws.ok()) return errno_status("open " + path(id));
-  if (::fchown(ws.get(), uid_, gid_) != 0) return errno_status("chown " + path(id));
+  if (errno != ENOENT) return errno_status("stat " + path(id));
+  // Seeded under a temporary name and renamed into place, so a workspace either exists
+  // complete or not at all; a crash leaves only a .seed-* directory that init() removes.
+  std::string tmp = kSeedPrefix + id;
+  int64_t ignored = 0;
+  if (::mkdirat(root.get(), tmp.c_str(), 0700) != 0 && errno != EEXIST)
+    return errno_status("mkdir " + tmp);
+  Fd ws(::openat(root.get(), tmp.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  if (!ws.ok()) return errno_status("open " + tmp);
+  if (auto s = remove_all_below(ws.get(), ignored); !s.is_ok()) return s;
+  if (::fchown(ws.get(), uid_, gid_) != 0) return errno_status("chown " + tmp);
+  if (::fchmod(ws.get(), 0700) != 0) return errno_status("chmod " + tmp);
   if (auto s = make_owned_dir(ws.get(), "workspace", 0755, uid_, gid_); !s.is_ok()) return s;
   Fd sub(::openat(ws.get(), "workspace", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
   if (!sub.ok()) return errno_status("open workspace");
   if (auto s = make_owned_dir(sub.get(), "app", 0755, uid_, gid_); !s.is_ok()) return s;
+  if (::renameat(root.get(), tmp.c_str(), root.get(), id.c_str()) != 0)
+    return errno_status("rename " + tmp);
   return true;
 }
 
@@ -139,7 +195,7 @@ Result<int64_t> Workspaces::remove(const std::string& id) {
   }
   Fd ws(::openat(root.get(), id.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
   if (!ws.ok()) return errno_status("open " + path(id));
-  if (auto s = remove_below(ws.get(), freed, 0); !s.is_ok())
+  if (auto s = remove_all_below(ws.get(), freed); !s.is_ok())
     return s.with_context("remove " + path(id));
   if (::unlinkat(root.get(), id.c_str(), AT_REMOVEDIR) != 0)
     return errno_status("rmdir " + path(id));

@@ -15,6 +15,7 @@ constexpr const char* kColumns =
     "id, status, image, container_name, container_id, ports_json, env_json, idle_policy, "
     "memory_bytes, pids_limit, nofile_limit, error_message, created_at, updated_at, "
     "started_at, stopped_at, last_active_at, last_active_source, keepalive_until";
+constexpr int kColumnCount = 19;
 
 Status db_error(const std::string& op, const std::exception& e) {
   return Status(Code::kInternal, "sqlite " + op + ": " + e.what());
@@ -77,11 +78,16 @@ Store::~Store() = default;
 
 Result<std::unique_ptr<Store>> Store::open(const std::string& path) {
   std::unique_ptr<SQLite::Database> db;
+  // The db, -wal and -shm files are created owner-only; the umask is restored however
+  // the open ends.
+  struct UmaskGuard {
+    mode_t old = ::umask(077);
+    ~UmaskGuard() { ::umask(old); }
+  };
   try {
-    mode_t old = ::umask(077);  // the db, -wal and -shm files: owner only
+    UmaskGuard guard;
     db = std::make_unique<SQLite::Database>(path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
     db->exec("PRAGMA journal_mode=WAL");
-    ::umask(old);
     db->exec("PRAGMA synchronous=NORMAL");
     db->exec("PRAGMA foreign_keys=ON");
     db->setBusyTimeout(5000);
@@ -130,6 +136,22 @@ Result<int> Store::schema_version() {
     return q.getColumn(0).getInt();
   } catch (const std::exception& e) {
     return db_error("schema_version", e);
+  }
+}
+
+Result<std::string> Store::meta_get_or_set(const std::string& key, const std::string& initial) {
+  std::lock_guard lock(mu_);
+  try {
+    SQLite::Statement ins(*db_, "INSERT OR IGNORE INTO meta(key, value) VALUES (?, ?)");
+    ins.bind(1, key);
+    ins.bind(2, initial);
+    ins.exec();
+    SQLite::Statement q(*db_, "SELECT value FROM meta WHERE key = ?");
+    q.bind(1, key);
+    q.executeStep();
+    return q.getColumn(0).getString();
+  } catch (const std::exception& e) {
+    return db_error("meta " + key, e);
   }
 }
 
@@ -196,15 +218,25 @@ Status Store::insert(const SandboxRecord& rec) {
 Status Store::update(const SandboxRecord& rec) {
   std::lock_guard lock(mu_);
   try {
-    // REPLACE keeps the statement in step with kColumns; the row must exist already.
-    SQLite::Statement exists(*db_, "SELECT 1 FROM sandboxes WHERE id = ?");
-    exists.bind(1, rec.id);
-    if (!exists.executeStep()) return Status(Code::kNotFound, "sandbox " + rec.id + " not found");
-    exists.reset();
-    SQLite::Statement q(*db_, std::string("REPLACE INTO sandboxes(") + kColumns +
-                                  ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
+    // A real UPDATE (not REPLACE, whose delete would fire ON DELETE cascades). The id is
+    // bound first and again as the WHERE parameter.
+    static const std::string kSql = [] {
+      std::string cols = kColumns, set;
+      std::size_t start = 0;
+      while (start < cols.size()) {
+        std::size_t comma = cols.find(',', start);
+        std::string col =
+            cols.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+        col.erase(0, col.find_first_not_of(' '));
+        set += (set.empty() ? "" : ", ") + col + " = ?";
+        start = comma == std::string::npos ? cols.size() : comma + 1;
+      }
+      return "UPDATE sandboxes SET " + set + " WHERE id = ?";
+    }();
+    SQLite::Statement q(*db_, kSql);
     bind_row(q, rec);
-    q.exec();
+    q.bind(kColumnCount + 1, rec.id);
+    if (q.exec() == 0) return Status(Code::kNotFound, "sandbox " + rec.id + " not found");
     return {};
   } catch (const std::exception& e) {
     return db_error("update " + rec.id, e);

@@ -4,6 +4,7 @@
 
 #include <mutex>
 #include <set>
+#include <thread>
 
 #include "sandboxd/docker/docker.h"
 
@@ -45,6 +46,7 @@ class FakeDocker final : public Docker {
   }
 
   Status start(const std::string& name) override {
+    Busy busy(*this, name);
     std::lock_guard lock(mu_);
     calls_.push_back("start " + name);
     if (auto f = take("start")) return *f;
@@ -55,6 +57,7 @@ class FakeDocker final : public Docker {
   }
 
   Status stop(const std::string& name, int) override {
+    Busy busy(*this, name);
     std::lock_guard lock(mu_);
     calls_.push_back("stop " + name);
     if (auto f = take("stop")) return *f;
@@ -140,8 +143,31 @@ class FakeDocker final : public Docker {
     std::lock_guard lock(mu_);
     return pings_;
   }
+  // The most calls that were ever in flight at once for one container name.
+  int max_concurrent_per_name() {
+    std::lock_guard lock(mu_);
+    return max_busy_;
+  }
 
  private:
+  // Marks a verb in flight for `name` for a moment (outside mu_), so overlapping calls
+  // on one name are observable.
+  struct Busy {
+    Busy(FakeDocker& d, std::string n) : d_(d), name_(std::move(n)) {
+      {
+        std::lock_guard lock(d_.mu_);
+        d_.max_busy_ = std::max(d_.max_busy_, ++d_.busy_[name_]);
+      }
+      std::this_thread::sleep_for(std::chrono::microseconds(200));
+    }
+    ~Busy() {
+      std::lock_guard lock(d_.mu_);
+      --d_.busy_[name_];
+    }
+    FakeDocker& d_;
+    std::string name_;
+  };
+
   std::optional<Status> take(const std::string& verb) {
     auto it = failures_.find(verb);
     if (it == failures_.end()) return std::nullopt;
@@ -167,6 +193,8 @@ class FakeDocker final : public Docker {
   ExecSpec last_exec_;
   int next_id_ = 0;
   int pings_ = 0;
+  std::map<std::string, int> busy_;
+  int max_busy_ = 0;
 };
 
 }  // namespace sandboxd

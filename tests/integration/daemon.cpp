@@ -99,7 +99,8 @@ bool Daemon::start() {
   for (auto& s : env_strings) envp.push_back(s.data());
   envp.push_back(nullptr);
   std::string bin = SANDBOXD_BINARY;
-  std::vector<std::string> args = {bin, "serve", "--env-file", "/dev/null"};
+  std::vector<std::string> args = {bin, "serve"};
+  args.insert(args.end(), serve_args.begin(), serve_args.end());
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);

@@ -25,6 +25,8 @@ class Daemon {
  public:
   // `tag` makes the instance name unique per test; extra env overrides defaults.
   explicit Daemon(const std::string& tag, std::map<std::string, std::string> extra_env = {});
+  // Arguments after `serve` (default: --env-file /dev/null, so no stray .env is read).
+  std::vector<std::string> serve_args = {"--env-file", "/dev/null"};
   ~Daemon();
   Daemon(const Daemon&) = delete;
   Daemon& operator=(const Daemon&) = delete;

@@ -160,11 +160,19 @@ TEST_F(Lifecycle, DeleteKeepsTheWorkspaceAndRecreateReattachesIt) {
   EXPECT_EQ(r["stdout"], "persisted\n");
 }
 
-TEST_F(Lifecycle, PurgeRemovesContainerRowAndWorkspace) {
+TEST_F(Lifecycle, PurgeRemovesContainerRowAndWorkspaceWithoutFollowingSymlinks) {
   Daemon d("purge");
   ASSERT_TRUE(d.start()) << d.log();
+  // A directory outside every workspace that the tenant's links point at.
+  std::string sentinel = d.data_dir() + "/../sentinel";
+  fs::create_directories(sentinel + "/sub");
+  std::ofstream(sentinel + "/sub/precious") << "keep me";
   create(d, R"({"id":"gone1"})");
-  exec(d, "gone1", {{"cmd", {"sh", "-c", "head -c 200000 /dev/urandom > blob; ln -s / rootlink"}}});
+  exec(d, "gone1", {{"cmd", {"sh", "-c", "head -c 200000 /dev/urandom > blob && mkdir -p a/b"}}});
+  // Links planted host-side, as a tenant could with a path that exists on the host.
+  fs::create_directory_symlink(sentinel, d.workspace("gone1") + "/workspace/app/a/b/link-dir");
+  fs::create_directory_symlink(sentinel + "/sub", d.workspace("gone1") + "/workspace/mid");
+  fs::create_symlink(sentinel + "/sub/precious", d.workspace("gone1") + "/workspace/app/link-file");
   auto r = post(d, "/sandbox/gone1/purge");
   ASSERT_EQ(r->status, 200) << r->body;
   EXPECT_GE(body(r)["freed_bytes"].get<int64_t>(), 200000);
@@ -174,7 +182,9 @@ TEST_F(Lifecycle, PurgeRemovesContainerRowAndWorkspace) {
   auto again = post(d, "/sandbox/gone1/purge");
   ASSERT_EQ(again->status, 200);
   EXPECT_EQ(body(again)["freed_bytes"], 0);
-  EXPECT_TRUE(fs::exists("/etc/hostname")) << "purge followed a symlink";
+  std::ifstream kept(sentinel + "/sub/precious");
+  std::string content((std::istreambuf_iterator<char>(kept)), {});
+  EXPECT_EQ(content, "keep me") << "purge followed a symlink out of the workspace";
 }
 
 TEST_F(Lifecycle, StateSurvivesARestartAndAKill9) {
@@ -207,6 +217,41 @@ TEST_F(Lifecycle, AStartRecreatesAContainerRemovedBehindOurBack) {
   ASSERT_EQ(r->status, 200) << r->body << d.log();
   json out = exec(d, "heal1", {{"cmd", {"sh", "-c", "cat f; echo $K"}}});
   EXPECT_EQ(out["stdout"], "still-here\nv1\n");
+}
+
+TEST_F(Lifecycle, ExecHealsASandboxWhoseContainerWasRemovedWhileRunning) {
+  // What a dockerd reset or `docker rm -f` does: the row says running, no container.
+  Daemon d("rmrun");
+  ASSERT_TRUE(d.start()) << d.log();
+  create(d, R"({"id":"rm1"})");
+  exec(d, "rm1", {{"cmd", {"sh", "-c", "echo kept > f"}}});
+  ASSERT_EQ(run_cmd({"docker", "rm", "-f", d.container("rm1")}).first, 0);
+  json out = exec(d, "rm1", {{"cmd", {"cat", "f"}}});
+  EXPECT_EQ(out["stdout"], "kept\n");
+}
+
+TEST_F(Lifecycle, ASecondDaemonOnTheSameDataDirRefusesToStart) {
+  Daemon a("lock1");
+  ASSERT_TRUE(a.start()) << a.log();
+  Daemon b("lock2", {{"SANDBOXED_DATA_DIR", a.data_dir()}});
+  EXPECT_FALSE(b.start());
+  EXPECT_NE(b.log().find("another sandboxd is using"), std::string::npos) << b.log();
+  EXPECT_EQ(a.http().Get("/healthz")->status, 200);
+}
+
+TEST_F(Lifecycle, AnEnvFileNamedOnTheCommandLineMustExist) {
+  Daemon d("envfile");
+  d.serve_args = {"--env-file", "/nonexistent/sandboxd.env"};
+  EXPECT_FALSE(d.start());
+  EXPECT_NE(d.log().find("--env-file"), std::string::npos) << d.log();
+}
+
+TEST_F(Lifecycle, RequestPathsCannotForgeLogLines) {
+  Daemon d("loginj");
+  ASSERT_TRUE(d.start()) << d.log();
+  EXPECT_EQ(d.http().Get("/sandbox/x%0aFORGED%20info%20line")->status, 400);
+  EXPECT_EQ(d.log().find("\nFORGED"), std::string::npos) << d.log();
+  EXPECT_NE(d.log().find("\\x0aFORGED"), std::string::npos) << d.log();
 }
 
 TEST_F(Lifecycle, AuthEnabledRequiresTheBearerToken) {

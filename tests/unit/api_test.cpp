@@ -1,6 +1,9 @@
 // The REST layer in-process on a loopback port, with a FakeDocker behind it.
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <httplib.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -95,18 +98,63 @@ TEST_F(ApiTest, BadInputGets4xxEnvelopesAndChangesNothing) {
   EXPECT_TRUE(h_.store->list({})->empty());
 }
 
+// Sends raw bytes and returns everything the server answers until it closes or 4 s pass.
+std::string raw_exchange(int port, const std::string& request) {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) return "";
+  timeval tv{4, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  ::send(fd, request.data(), request.size(), 0);
+  std::string out;
+  char buf[4096];
+  for (;;) {
+    ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+    if (n <= 0) break;
+    out.append(buf, static_cast<std::size_t>(n));
+    if (out.find("\r\n\r\n") != std::string::npos &&
+        out.find("Content-Length: 0") == std::string::npos && out.find("}") != std::string::npos)
+      break;
+  }
+  ::close(fd);
+  return out;
+}
+
 TEST_F(ApiTest, BodilessPostDoesNotWaitForABody) {
   start(true);
   ASSERT_EQ(client_->Post("/sandbox", R"({"id":"a1"})", "application/json")->status, 201);
-  // A raw POST with neither Content-Length nor chunked encoding: it has no body.
-  httplib::Request req;
-  req.method = "POST";
-  req.path = "/v1/sandboxes/a1/stop";
-  auto start = std::chrono::steady_clock::now();
-  auto r = client_->send(req);
-  ASSERT_TRUE(r);
-  EXPECT_EQ(r->status, 200) << r->body;
-  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(4));
+  // Neither Content-Length nor chunked encoding: the request has no body.
+  auto t0 = std::chrono::steady_clock::now();
+  std::string reply =
+      raw_exchange(server_->port(), "POST /v1/sandboxes/a1/stop HTTP/1.1\r\nHost: x\r\n\r\n");
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(3));
+  EXPECT_EQ(reply.rfind("HTTP/1.1 200", 0), 0u) << reply;
+  EXPECT_NE(reply.find("\"stopped\""), std::string::npos) << reply;
+}
+
+TEST_F(ApiTest, LegacyListReturnsEveryRowAndV1Pages) {
+  start(true);
+  for (int i = 0; i < 105; ++i) {
+    ASSERT_EQ(
+        client_->Post("/sandbox", "{\"id\":\"s" + std::to_string(i) + "\"}", "application/json")
+            ->status,
+        201);
+  }
+  EXPECT_EQ(json::parse(client_->Get("/sandboxes")->body).size(), 105u);
+  auto page = client_->Get("/v1/sandboxes");
+  EXPECT_EQ(json::parse(page->body)["sandboxes"].size(), 100u);
+  EXPECT_FALSE(page->get_header_value("X-Next-After").empty());
+}
+
+TEST_F(ApiTest, InternalErrorsHideTheirDetails) {
+  start(true);
+  h_.docker.fail_next("run", Status(Code::kInternal, "secret host path /var/lib/x/y"));
+  auto r = client_->Post("/sandbox", R"({"id":"a1"})", "application/json");
+  expect_error(r, 500, "internal");
+  EXPECT_EQ(r->body.find("/var/lib"), std::string::npos) << r->body;
 }
 
 TEST_F(ApiTest, AuthRequiresAConfiguredBearerTokenExceptOnProbes) {

@@ -53,6 +53,8 @@ TEST(LoadConfig, BadValuesAreErrorsNamingTheVariable) {
       {{"SANDBOXED_DATA_DIR", "relative/path"}},
       {{"SANDBOXD_LOG_LEVEL", "loud"}},
       {{"SANDBOXD_DEFAULT_MEMORY", "16g"}, {"SANDBOXD_MAX_MEMORY", "8g"}},
+      {{"SANDBOXED_DATA_DIR", "/srv/a:b"}},
+      {{"SANDBOXD_MAX_CONCURRENT_EXECS", "30"}, {"SANDBOXD_HTTP_THREADS", "32"}},
   };
   for (const auto& env : cases) {
     auto c = load_config(env);
@@ -61,6 +63,12 @@ TEST(LoadConfig, BadValuesAreErrorsNamingTheVariable) {
     EXPECT_NE(c.error().message().find(env.begin()->first), std::string::npos)
         << c.error().message();
   }
+}
+
+TEST(LoadConfig, ExecCapFollowsTheThreadPool) {
+  EXPECT_EQ(load_config({})->max_concurrent_execs, 28);
+  EXPECT_EQ(load_config({{"SANDBOXD_HTTP_THREADS", "64"}})->max_concurrent_execs, 60);
+  EXPECT_EQ(load_config({{"SANDBOXD_MAX_CONCURRENT_EXECS", "5"}})->max_concurrent_execs, 5);
 }
 
 TEST(LoadConfig, ParsesTokensWithColonOrEquals) {
@@ -107,7 +115,8 @@ TEST(ReadEnvFile, ParsesCommentsQuotesAndExport) {
   std::string path = testing::TempDir() + "/sandboxd-env-test";
   {
     std::ofstream f(path);
-    f << "# comment\n\nexport A=1\nB=\"two words\"\nC='x # y'\nD=plain # trailing\n";
+    f << "# comment\n\nexport A=1\nB=\"two words\"\nC='x # y'\nD=plain # trailing\n"
+      << "E=\"quoted\" # note\n";
   }
   auto env = read_env_file(path);
   ASSERT_TRUE(env) << env.error().message();
@@ -115,9 +124,15 @@ TEST(ReadEnvFile, ParsesCommentsQuotesAndExport) {
   EXPECT_EQ((*env)["B"], "two words");
   EXPECT_EQ((*env)["C"], "x # y");
   EXPECT_EQ((*env)["D"], "plain");
+  EXPECT_EQ((*env)["E"], "quoted");
   {
     std::ofstream f(path);
     f << "NOEQUALS\n";
+  }
+  EXPECT_FALSE(read_env_file(path));
+  {
+    std::ofstream f(path);
+    f << "A=\"unterminated\n";
   }
   EXPECT_FALSE(read_env_file(path));
   std::remove(path.c_str());

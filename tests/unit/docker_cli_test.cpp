@@ -34,6 +34,7 @@ class DockerCliTest : public testing::Test {
     s.pids_limit = 256;
     s.nofile = 4096;
     s.tmpfs_bytes = 64 << 20;
+    s.log_max_bytes = 1 << 20;
     return s;
   }
 
@@ -68,7 +69,10 @@ TEST_F(DockerCliTest, RunArgvCarriesEveryHardeningFlag) {
   EXPECT_TRUE(has_pair(argv, "--user", "1000:1000"));
   EXPECT_TRUE(has_pair(argv, "--network", "net"));
   EXPECT_TRUE(has_pair(argv, "--label", "sandboxed.managed=true"));
-  EXPECT_TRUE(has_pair(argv, "--volume", "/data/workspaces/abc:/home/sandbox"));
+  EXPECT_TRUE(
+      has_pair(argv, "--mount", "type=bind,source=/data/workspaces/abc,target=/home/sandbox"));
+  EXPECT_TRUE(has_pair(argv, "--pull", "never"));
+  EXPECT_TRUE(has_pair(argv, "--log-opt", "max-size=1048576"));
   EXPECT_TRUE(has_pair(argv, "--env-file", "/x/env"));
   EXPECT_EQ(argv.back(), "img:1");
 }

@@ -56,6 +56,7 @@ TEST(DecodeKeepalive, AcceptsNothingSecondsOrUntil) {
   EXPECT_EQ(**decode_keepalive(R"({"until":1100})", 1000 * 1000), 100);
   EXPECT_FALSE(decode_keepalive(R"({"until":10})", 1000 * 1000));
   EXPECT_FALSE(decode_keepalive(R"({"seconds":-1})", 0));
+  EXPECT_FALSE(decode_keepalive(R"({"until":-9223372036854775808})", 1000 * 1000));
 }
 
 TEST(EncodeSandbox, ShowsEnvKeysAndPreviewUrlsButNeverEnvValues) {
@@ -74,6 +75,19 @@ TEST(EncodeSandbox, ShowsEnvKeysAndPreviewUrlsButNeverEnvValues) {
   EXPECT_EQ(j["previews"][0]["url"], "http://s-abc-3000.preview.localhost:8080/");
   EXPECT_EQ(j["created_at"], "2027-01-15T08:00:00.000Z");
   EXPECT_TRUE(j["stopped_at"].is_null());
+}
+
+TEST(EncodeSandbox, TlsPreviewUrlsUseTheHttpsPort) {
+  Config c;
+  c.preview_tls = true;
+  SandboxRecord r;
+  r.id = "abc";
+  r.ports = {3000};
+  EXPECT_EQ(nlohmann::json::parse(encode_sandbox(r, c))["previews"][0]["url"],
+            "https://s-abc-3000.preview.localhost/");
+  c.https_port = 8443;
+  EXPECT_EQ(nlohmann::json::parse(encode_sandbox(r, c))["previews"][0]["url"],
+            "https://s-abc-3000.preview.localhost:8443/");
 }
 
 TEST(EncodeExec, ReplacesInvalidUtf8InsteadOfFailing) {

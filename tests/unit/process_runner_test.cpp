@@ -1,6 +1,7 @@
 #include "sandboxd/os/process_runner.h"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 namespace sandboxd {
 namespace {
@@ -56,6 +57,27 @@ TEST(PosixProcessRunner, TimeoutKillsTheWholeProcessGroup) {
          "/stat 2>/dev/null); [ -z \"$s\" ] || [ \"$s\" = Z ] && exit 0; sleep 0.1; done; exit 1"));
   ASSERT_TRUE(check);
   EXPECT_EQ(check->exit_code, 0) << "sleep grandchild still running";
+}
+
+TEST(PosixProcessRunner, DeadlineHoldsWhenTheChildClosesItsOutputsButKeepsRunning) {
+  PosixProcessRunner r;
+  ProcessSpec s = sh("exec >/dev/null 2>&1; sleep 30");
+  s.timeout = std::chrono::milliseconds(300);
+  auto out = r.run(s);
+  ASSERT_TRUE(out);
+  EXPECT_TRUE(out->timed_out);
+  EXPECT_LT(out->duration, std::chrono::seconds(10));
+}
+
+TEST(PosixProcessRunner, ChildrenDoNotInheritTheDaemonsDescriptors) {
+  // A descriptor that is not close-on-exec, like httplib's sockets, at a number the
+  // child would not open by itself.
+  ASSERT_EQ(::dup2(STDERR_FILENO, 57), 57);
+  PosixProcessRunner r;
+  auto out = r.run(sh("ls /proc/self/fd"));
+  ::close(57);
+  ASSERT_TRUE(out);
+  EXPECT_EQ(out->stdout_data.find("57\n"), std::string::npos) << out->stdout_data;
 }
 
 TEST(PosixProcessRunner, CapsOutputAndSaysSo) {

@@ -130,16 +130,81 @@ TEST_F(SandboxServiceTest, CreateRecreatesAMissingNetworkAndRetries) {
   EXPECT_EQ(r->status, kStatusRunning);
 }
 
-TEST_F(SandboxServiceTest, CreateReplacesAnUntrackedContainerHoldingTheName) {
+TEST_F(SandboxServiceTest, CreateReplacesAStaleContainerOfItsOwn) {
   RunSpec stale;
   stale.name = "t1-s-z1";
   stale.network = "net-t1";
+  stale.labels = {{"sandboxed.id", "z1"},
+                  {"sandboxed.install", *store_->meta_get_or_set("install_id", "")}};
   ASSERT_TRUE(docker_.run(stale));
   CreateRequest req;
   req.id = "z1";
   auto r = svc_->create(req);
   ASSERT_TRUE(r) << r.error().message();
-  EXPECT_EQ(docker_.container("t1-s-z1")->spec.labels.at("sandboxed.id"), "z1");
+  EXPECT_EQ(docker_.container("t1-s-z1")->spec.labels.at("sandboxed.managed"), "true");
+}
+
+TEST_F(SandboxServiceTest, CreateNeverRemovesAContainerItDidNotMake) {
+  RunSpec foreign;
+  foreign.name = "t1-s-z2";
+  foreign.network = "net-t1";
+  foreign.labels = {{"sandboxed.id", "z2"}, {"sandboxed.install", "another-install"}};
+  ASSERT_TRUE(docker_.run(foreign));
+  CreateRequest req;
+  req.id = "z2";
+  auto r = svc_->create(req);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code(), Code::kConflict);
+  EXPECT_EQ(docker_.container("t1-s-z2")->spec.labels.at("sandboxed.install"), "another-install");
+  EXPECT_FALSE(store_->get("z2")->has_value());
+}
+
+TEST_F(SandboxServiceTest, StartOfARunningRowRecreatesAVanishedContainer) {
+  // e.g. after a dockerd reset: the row says running, the container is gone.
+  create("a1");
+  docker_.drop_container("t1-s-a1");
+  auto r = svc_->start("a1", "api");
+  ASSERT_TRUE(r) << r.error().message();
+  EXPECT_TRUE(docker_.container("t1-s-a1")->running);
+}
+
+TEST_F(SandboxServiceTest, ExecHealsARunningRowWhoseContainerIsGone) {
+  create("a1");
+  docker_.drop_container("t1-s-a1");
+  auto r = svc_->exec("a1", exec_req({"ls"}));
+  ASSERT_TRUE(r) << r.error().message();
+  EXPECT_EQ(r->stdout_data, "ran");
+}
+
+TEST_F(SandboxServiceTest, StartRecreatesTheNetworkWhenItVanished) {
+  create("a1");
+  ASSERT_TRUE(svc_->stop("a1"));
+  docker_.fail_next("start", Status(Code::kNotFound,
+                                    "docker start t1-s-a1: Error response from "
+                                    "daemon: network net-t1 not found"));
+  auto r = svc_->start("a1", "api");
+  ASSERT_TRUE(r) << r.error().message();
+  EXPECT_EQ(r->status, kStatusRunning);
+}
+
+TEST_F(SandboxServiceTest, AFailedStopLeavesStoppingAndARetryFinishesIt) {
+  create("a1");
+  docker_.fail_next("stop", Status(Code::kUnavailable, "daemon down"));
+  EXPECT_FALSE(svc_->stop("a1"));
+  EXPECT_EQ((*store_->get("a1"))->status, kStatusStopping);
+  auto r = svc_->stop("a1");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, kStatusStopped);
+}
+
+TEST_F(SandboxServiceTest, AFailedStartLeavesStartingAndARetryFinishesIt) {
+  create("a1");
+  ASSERT_TRUE(svc_->stop("a1"));
+  docker_.fail_next("start", Status(Code::kUnavailable, "daemon down"));
+  EXPECT_FALSE(svc_->start("a1", "api"));
+  EXPECT_EQ((*store_->get("a1"))->status, kStatusStarting);
+  ASSERT_TRUE(svc_->start("a1", "api"));
+  EXPECT_EQ((*store_->get("a1"))->status, kStatusRunning);
 }
 
 TEST_F(SandboxServiceTest, StopThenStartAreIdempotent) {
@@ -157,7 +222,9 @@ TEST_F(SandboxServiceTest, StopThenStartAreIdempotent) {
   ASSERT_TRUE(svc_->start("a1", "api"));
   auto calls = docker_.calls();
   EXPECT_EQ(std::count(calls.begin(), calls.end(), "stop t1-s-a1"), 1);
-  EXPECT_EQ(std::count(calls.begin(), calls.end(), "start t1-s-a1"), 1);
+  // The second start finds the row running and only verifies it (`docker start` is a
+  // no-op on a running container).
+  EXPECT_EQ(std::count(calls.begin(), calls.end(), "start t1-s-a1"), 2);
 }
 
 TEST_F(SandboxServiceTest, StartRecreatesAVanishedContainerOnTheSameWorkspace) {
@@ -285,7 +352,7 @@ TEST_F(SandboxServiceTest, ReadinessCachesTheDockerAnswer) {
   EXPECT_EQ(docker_.pings(), 2);
 }
 
-TEST_F(SandboxServiceTest, ConcurrentOperationsOnOneIdStayConsistent) {
+TEST_F(SandboxServiceTest, OperationsOnOneIdNeverOverlapInDocker) {
   create("a1");
   std::vector<std::thread> threads;
   for (int t = 0; t < 4; ++t) {
@@ -299,9 +366,32 @@ TEST_F(SandboxServiceTest, ConcurrentOperationsOnOneIdStayConsistent) {
     });
   }
   for (auto& th : threads) th.join();
+  EXPECT_EQ(docker_.max_concurrent_per_name(), 1);
   auto row = *store_->get("a1");
   bool running = docker_.container("t1-s-a1")->running;
   EXPECT_EQ(row->status, running ? kStatusRunning : kStatusStopped);
+}
+
+TEST_F(SandboxServiceTest, DifferentIdsRunInParallel) {
+  create("a1");
+  create("b1");
+  std::thread ta([&] {
+    for (int i = 0; i < 30; ++i) (void)svc_->start("a1", "api");
+  });
+  std::thread tb([&] {
+    for (int i = 0; i < 30; ++i) (void)svc_->start("b1", "api");
+  });
+  ta.join();
+  tb.join();
+  EXPECT_EQ(docker_.max_concurrent_per_name(), 1);
+}
+
+TEST_F(SandboxServiceTest, ExecsBeyondTheCapAreRefusedAsUnavailable) {
+  config_.max_concurrent_execs = 0;  // every exec is over the cap
+  create("a1");
+  auto r = svc_->exec("a1", exec_req({"ls"}));
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code(), Code::kUnavailable);
 }
 
 }  // namespace

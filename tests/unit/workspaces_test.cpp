@@ -1,6 +1,8 @@
 #include "sandboxd/sandbox/workspaces.h"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -65,6 +67,40 @@ TEST_F(WorkspacesTest, RemoveCountsBytesAndNeverFollowsSymlinks) {
   auto missing = ws_->remove("abc");
   ASSERT_TRUE(missing);
   EXPECT_EQ(*missing, 0);
+}
+
+TEST_F(WorkspacesTest, RemoveHandlesATreeDeeperThanTheDescriptorLimit) {
+  ASSERT_TRUE(ws_->ensure("deep"));
+  // 3000 levels: more than the 1024 descriptors this test allows itself below.
+  std::string p = ws_->path("deep") + "/workspace/app";
+  int fd = ::open(p.c_str(), O_RDONLY | O_DIRECTORY);
+  for (int i = 0; i < 3000; ++i) {
+    ASSERT_EQ(::mkdirat(fd, "d", 0755), 0);
+    int next = ::openat(fd, "d", O_RDONLY | O_DIRECTORY);
+    ::close(fd);
+    fd = next;
+  }
+  ::close(fd);
+  // Names the walk would use for the subtrees it moves up, planted by the tenant.
+  std::ofstream(ws_->path("deep") + "/.purge-0") << "planted";
+  fs::create_directories(ws_->path("deep") + "/.purge-1/x");
+  struct rlimit old {};
+  ::getrlimit(RLIMIT_NOFILE, &old);
+  struct rlimit low = {256, old.rlim_max};
+  ::setrlimit(RLIMIT_NOFILE, &low);
+  auto freed = ws_->remove("deep");
+  ::setrlimit(RLIMIT_NOFILE, &old);
+  ASSERT_TRUE(freed) << freed.error().message();
+  EXPECT_FALSE(fs::exists(ws_->path("deep")));
+}
+
+TEST_F(WorkspacesTest, InitClearsHalfSeededWorkspacesAndEnsureNeverExposesOne) {
+  fs::create_directories(base_ + "/workspaces/.seed-abc/partial");
+  ASSERT_TRUE(ws_->init().is_ok());
+  EXPECT_FALSE(fs::exists(base_ + "/workspaces/.seed-abc"));
+  ASSERT_TRUE(ws_->ensure("abc"));
+  EXPECT_TRUE(fs::is_directory(ws_->path("abc") + "/workspace/app"));
+  EXPECT_FALSE(fs::exists(base_ + "/workspaces/.seed-abc"));
 }
 
 }  // namespace

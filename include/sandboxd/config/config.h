@@ -43,9 +43,11 @@ struct Config {
   int64_t exec_output_max_bytes = 1 << 20;
   int64_t max_body_bytes = 1 << 20;
   int http_threads = 32;
+  int max_concurrent_execs = 28;  // default: http_threads - 4
   int keepalive_max_s = 86400;
   std::string preview_domain = "localhost";
   int http_port = 80;
+  int https_port = 443;
   bool preview_tls = false;
   std::string log_level = "info";
 

@@ -35,8 +35,9 @@ struct RunSpec {
   int64_t memory_bytes = 0;
   int64_t pids_limit = 0;
   int64_t nofile = 0;
-  int64_t tmpfs_bytes = 0;  // tmpfs /tmp of this size
-  bool init = true;         // --init: a PID 1 that forwards signals and reaps
+  int64_t tmpfs_bytes = 0;    // tmpfs /tmp of this size
+  int64_t log_max_bytes = 0;  // cap on docker's log of the container (PID 1 output)
+  bool init = true;           // --init: a PID 1 that forwards signals and reaps
   bool read_only = true;
   bool cap_drop_all = true;
   bool no_new_privileges = true;
@@ -70,6 +71,10 @@ struct ContainerState {
   int exit_code = 0;
   std::map<std::string, std::string> labels;
 };
+
+// True when `status` (from a Docker call) says the container's network does not exist,
+// as opposed to the container itself.
+bool is_missing_network(const Status& status);
 
 class Docker {
  public:

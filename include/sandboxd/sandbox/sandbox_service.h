@@ -96,8 +96,10 @@ class SandboxService {
   // docker run for rec; retries once after creating a missing network or removing a
   // stale container that holds the name. Returns the container id.
   Result<std::string> run_container(const SandboxRecord& rec);
-  // Requires the id lock. Brings rec to running (start or recreate) and saves it.
-  Result<SandboxRecord> start_locked(SandboxRecord rec, const std::string& source);
+  // Requires the id lock. Brings rec to running (start, or recreate a vanished
+  // container) and saves it. A running row is returned as is unless `verify`, which
+  // makes sure its container really runs.
+  Result<SandboxRecord> start_locked(SandboxRecord rec, const std::string& source, bool verify);
   void touch(SandboxRecord& rec, const std::string& source);
 
   const Config& config_;
@@ -106,6 +108,8 @@ class SandboxService {
   Clock& clock_;
   Workspaces& workspaces_;
   IdLocks locks_;
+  std::string install_id_;  // labelled on every container; see run_container
+  std::atomic<int> execs_in_flight_{0};
   std::mutex ready_mu_;
   std::chrono::steady_clock::time_point docker_checked_{};
   Status docker_status_;

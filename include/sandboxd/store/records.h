@@ -10,10 +10,12 @@
 
 namespace sandboxd {
 
-// Sandbox states. creating/deleting/purging are in-progress states that a crash can
-// leave behind; the reconciler finishes or rolls them back.
+// Sandbox states. creating/starting/stopping/deleting/purging are written before the
+// docker action they announce, so a crash leaves a row that says what was under way.
 inline constexpr const char* kStatusCreating = "creating";
+inline constexpr const char* kStatusStarting = "starting";
 inline constexpr const char* kStatusRunning = "running";
+inline constexpr const char* kStatusStopping = "stopping";
 inline constexpr const char* kStatusStopped = "stopped";
 inline constexpr const char* kStatusError = "error";
 inline constexpr const char* kStatusDeleting = "deleting";

@@ -29,6 +29,9 @@ class Store {
 
   // Highest applied migration version.
   Result<int> schema_version();
+  // The value stored under `key` in the meta table, setting it to `initial` first when
+  // there is none (atomically).
+  Result<std::string> meta_get_or_set(const std::string& key, const std::string& initial);
   // A trivial query; kUnavailable when the database does not answer.
   Status ping();
 
