@@ -19,6 +19,7 @@ for arg in "$@"; do
   esac
 done
 [ "$(id -u)" = 0 ] || { say "run as root: sudo ./uninstall.sh"; exit 1; }
+# shellcheck disable=SC1091
 if [ -f .env ]; then set -a; . ./.env; set +a; fi
 DATA=${SANDBOXED_DATA_DIR:-${SANDBOXD_DATA_DIR:-/var/lib/sandboxed}}
 INSTANCE=${SANDBOXD_INSTANCE:-default}
