@@ -21,7 +21,10 @@
 #include "sandboxd/config/config.h"
 #include "sandboxd/docker/docker_cli.h"
 #include "sandboxd/os/clock.h"
+#include "sandboxd/os/periodic.h"
 #include "sandboxd/os/process_runner.h"
+#include "sandboxd/reaper/idle_reaper.h"
+#include "sandboxd/reconcile/reconciler.h"
 #include "sandboxd/sandbox/sandbox_service.h"
 #include "sandboxd/sandbox/workspaces.h"
 #include "sandboxd/store/store.h"
@@ -149,6 +152,25 @@ int serve(const std::string& env_file, bool explicit_file) {
     spdlog::error("startup: {} (is dockerd running? /readyz will say when it answers)",
                   s.message());
   }
+  // Converge before serving: a crash or a dockerd restart may have left rows mid-operation.
+  Reconciler reconciler(sandboxes);
+  if (auto r = reconciler.tick(); !r) spdlog::error("boot reconcile: {}", r.error().message());
+  IdleReaper reaper(sandboxes, clock, int64_t{c.idle_threshold_s} * 1000);
+  std::vector<std::unique_ptr<Periodic>> timers;
+  if (c.reconcile_interval_s > 0) {
+    timers.push_back(
+        std::make_unique<Periodic>("reconciler", std::chrono::seconds(c.reconcile_interval_s), [&] {
+          if (auto r = reconciler.tick(); !r) spdlog::warn("{}", r.error().message());
+        }));
+  }
+  if (c.idle_reap_interval_s > 0) {
+    timers.push_back(std::make_unique<Periodic>("idle reaper",
+                                                std::chrono::seconds(c.idle_reap_interval_s), [&] {
+                                                  if (auto r = reaper.tick(); !r)
+                                                    spdlog::warn("{}", r.error().message());
+                                                }));
+  }
+  for (auto& t : timers) t->start();
   Authenticator auth(c.auth_disabled, c.tokens);
   ApiServer api(c, sandboxes, auth, clock);
   if (auto s = api.start(c.api_host, c.api_port); !s.is_ok()) {
@@ -167,6 +189,7 @@ int serve(const std::string& env_file, bool explicit_file) {
   spdlog::info("received {}, shutting down: waiting for in-flight requests",
                sig == SIGTERM ? "SIGTERM" : "SIGINT");
   api.stop();
+  for (auto& t : timers) t->stop();
   spdlog::info("sandboxd stopped");
   return 0;
 }

@@ -96,6 +96,7 @@ json sandbox_json(const SandboxRecord& r, const Config& c) {
       {"keepalive_until", opt_time(r.keepalive_until)},
   };
   if (!r.error_message.empty()) j["error_message"] = r.error_message;
+  j["stop_reason"] = r.stop_reason.empty() ? json(nullptr) : json(r.stop_reason);
   return j;
 }
 
@@ -203,8 +204,14 @@ Result<std::optional<int64_t>> decode_keepalive(const std::string& body, int64_t
   return std::optional<int64_t>();
 }
 
-std::string encode_sandbox(const SandboxRecord& rec, const Config& config) {
-  return dump(sandbox_json(rec, config));
+std::string encode_sandbox(const SandboxRecord& rec, const Config& config, const IdleInfo* idle) {
+  json j = sandbox_json(rec, config);
+  if (idle) {
+    j["idle"] = {{"threshold_s", idle->threshold_s},
+                 {"stops_at", opt_time(idle->stops_at_ms)},
+                 {"reason", idle->reason}};
+  }
+  return dump(j);
 }
 
 std::string encode_sandbox_list(const ListResult& page, const Config& config, bool wrapped) {

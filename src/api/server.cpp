@@ -106,6 +106,11 @@ struct ApiServer::Impl {
   Impl(const Config& c, SandboxService& s, const Authenticator& a, Clock& k)
       : config(c), sandboxes(s), auth(a), clock(k) {}
 
+  std::string sandbox_body(const SandboxRecord& rec) {
+    IdleInfo idle = sandboxes.idle_info(rec);
+    return encode_sandbox(rec, config, &idle);
+  }
+
   // Handlers get the request body already read (empty when there is none).
   using Handler =
       std::function<void(const httplib::Request&, httplib::Response&, const std::string& body)>;
@@ -175,7 +180,7 @@ struct ApiServer::Impl {
             auto rec = sandboxes.create(*create);
             if (!rec) return reply_error(res, rec.error());
             res.status = 201;
-            res.set_content(encode_sandbox(*rec, config), kJson);
+            res.set_content(sandbox_body(*rec), kJson);
           });
     route("GET", {"/sandboxes", "/v1/sandboxes"},
           [this](const httplib::Request& req, httplib::Response& res, const std::string&) {
@@ -218,7 +223,7 @@ struct ApiServer::Impl {
           [this](const httplib::Request& req, httplib::Response& res, const std::string&) {
             auto rec = sandboxes.get(req.matches[1]);
             if (!rec) return reply_error(res, rec.error());
-            res.set_content(encode_sandbox(*rec, config), kJson);
+            res.set_content(sandbox_body(*rec), kJson);
           });
     route("POST", {R"(/sandbox/([^/]+)/exec)", R"(/v1/sandboxes/([^/]+)/exec)"},
           [this](const httplib::Request& req, httplib::Response& res, const std::string& body) {
@@ -238,19 +243,19 @@ struct ApiServer::Impl {
             if (!secs) return reply_error(res, secs.error());
             auto rec = sandboxes.keepalive(*id, *secs);
             if (!rec) return reply_error(res, rec.error());
-            res.set_content(encode_sandbox(*rec, config), kJson);
+            res.set_content(sandbox_body(*rec), kJson);
           });
     route("POST", {R"(/sandbox/([^/]+)/stop)", R"(/v1/sandboxes/([^/]+)/stop)"},
           [this](const httplib::Request& req, httplib::Response& res, const std::string&) {
             auto rec = sandboxes.stop(req.matches[1]);
             if (!rec) return reply_error(res, rec.error());
-            res.set_content(encode_sandbox(*rec, config), kJson);
+            res.set_content(sandbox_body(*rec), kJson);
           });
     route("POST", {R"(/sandbox/([^/]+)/start)", R"(/v1/sandboxes/([^/]+)/start)"},
           [this](const httplib::Request& req, httplib::Response& res, const std::string&) {
             auto rec = sandboxes.start(req.matches[1], "api");
             if (!rec) return reply_error(res, rec.error());
-            res.set_content(encode_sandbox(*rec, config), kJson);
+            res.set_content(sandbox_body(*rec), kJson);
           });
     route("DELETE", {R"(/sandbox/([^/]+))", R"(/v1/sandboxes/([^/]+))"},
           [this](const httplib::Request& req, httplib::Response& res, const std::string&) {

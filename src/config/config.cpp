@@ -255,6 +255,9 @@ Result<Config> load_config(const std::map<std::string, std::string>& env) {
   check(r.integer("SANDBOXD_HTTP_THREADS", c.http_threads, 8, 1024));
   check(r.integer("SANDBOXD_MAX_CONCURRENT_EXECS", c.max_concurrent_execs, 1, 1024));
   check(r.integer("SANDBOXD_KEEPALIVE_MAX_SECONDS", c.keepalive_max_s, 60, 30 * 86400));
+  check(r.integer("SANDBOXD_IDLE_THRESHOLD_SECONDS", c.idle_threshold_s, 1, 365 * 86400));
+  check(r.integer("SANDBOXD_IDLE_REAP_INTERVAL_SECONDS", c.idle_reap_interval_s, 0, 86400));
+  check(r.integer("SANDBOXD_RECONCILE_INTERVAL_SECONDS", c.reconcile_interval_s, 0, 86400));
   check(r.str("PREVIEW_DOMAIN", c.preview_domain));
   check(r.integer("HTTP_PORT", c.http_port, 1, 65535));
   check(r.integer("HTTPS_PORT", c.https_port, 1, 65535));

@@ -1,13 +1,13 @@
 #include "sandboxd/docker/docker_cli.h"
 
 #include <fcntl.h>
+#include <spdlog/spdlog.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
 #include <nlohmann/json.hpp>
-#include <spdlog/spdlog.h>
 
 namespace sandboxd {
 namespace {
@@ -123,7 +123,8 @@ Result<ProcessOutput> DockerCli::call(std::vector<std::string> args, std::chrono
   auto out = runner_.run(spec);
   if (!out) return out.error().with_context("run " + docker_);
   // argv holds no secrets (env values travel in env files), so it may be logged.
-  spdlog::debug("docker {} exit={} duration_ms={}", spec.argv[1], out->exit_code, out->duration.count());
+  spdlog::debug("docker {} exit={} duration_ms={}", spec.argv[1], out->exit_code,
+                out->duration.count());
   return out;
 }
 

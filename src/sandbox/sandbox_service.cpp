@@ -295,23 +295,28 @@ Result<SandboxRecord> SandboxService::stop(const std::string& raw_id) {
   auto guard = locks_.lock(*id);
   auto rec = load(*id);
   if (!rec) return rec.error();
-  if (rec->status == kStatusStopped) return rec;
-  if (rec->status != kStatusRunning && rec->status != kStatusStarting &&
-      rec->status != kStatusStopping) {
-    return Status(Code::kConflict, "sandbox " + *id + " is " + rec->status + ", not running");
+  return stop_locked(std::move(*rec), "api");
+}
+
+Result<SandboxRecord> SandboxService::stop_locked(SandboxRecord rec, const std::string& reason) {
+  if (rec.status == kStatusStopped) return rec;
+  if (rec.status != kStatusRunning && rec.status != kStatusStarting &&
+      rec.status != kStatusStopping) {
+    return Status(Code::kConflict, "sandbox " + rec.id + " is " + rec.status + ", not running");
   }
-  rec->status = kStatusStopping;  // intent first: a crash from here on leaves `stopping`
-  rec->updated_at = clock_.now_ms();
-  if (auto s = store_.update(*rec); !s.is_ok()) return s;
-  Status st = docker_.stop(rec->container_name, config_.stop_timeout_s);
+  rec.status = kStatusStopping;  // intent first: a crash from here on leaves `stopping`
+  rec.updated_at = clock_.now_ms();
+  if (auto s = store_.update(rec); !s.is_ok()) return s;
+  Status st = docker_.stop(rec.container_name, config_.stop_timeout_s);
   if (!st.is_ok() && !(st.code() == Code::kNotFound && !is_missing_network(st))) {
-    return st.with_context("stop sandbox " + *id);
+    return st.with_context("stop sandbox " + rec.id);
   }
-  rec->status = kStatusStopped;
-  rec->stopped_at = clock_.now_ms();
-  rec->updated_at = rec->stopped_at;
-  if (auto s = store_.update(*rec); !s.is_ok()) return s;
-  spdlog::info("sandbox {} stopped", *id);
+  rec.status = kStatusStopped;
+  rec.stopped_at = clock_.now_ms();
+  rec.updated_at = rec.stopped_at;
+  rec.stop_reason = reason;
+  if (auto s = store_.update(rec); !s.is_ok()) return s;
+  spdlog::info("sandbox {} stopped ({})", rec.id, reason);
   return rec;
 }
 
@@ -319,9 +324,13 @@ Status SandboxService::destroy(const std::string& raw_id) {
   auto id = normalize_id(raw_id);
   if (!id) return id.error();
   auto guard = locks_.lock(*id);
-  auto row = store_.get(*id);
+  return destroy_locked(*id);
+}
+
+Status SandboxService::destroy_locked(const std::string& id) {
+  auto row = store_.get(id);
   if (!row) return row.error();
-  std::string name = container_name(config_.instance, *id);
+  std::string name = container_name(config_.instance, id);
   if (row->has_value()) {
     SandboxRecord rec = **row;
     rec.status = kStatusDeleting;  // a crash from here on leaves a row to finish deleting
@@ -330,10 +339,10 @@ Status SandboxService::destroy(const std::string& raw_id) {
     name = rec.container_name;
   }
   if (auto s = docker_.remove(name); !s.is_ok() && s.code() != Code::kNotFound) {
-    return s.with_context("delete sandbox " + *id);
+    return s.with_context("delete sandbox " + id);
   }
-  if (auto s = store_.remove(*id); !s.is_ok()) return s;
-  spdlog::info("sandbox {} deleted (workspace kept)", *id);
+  if (auto s = store_.remove(id); !s.is_ok()) return s;
+  spdlog::info("sandbox {} deleted (workspace kept)", id);
   return {};
 }
 
@@ -341,9 +350,13 @@ Result<int64_t> SandboxService::purge(const std::string& raw_id) {
   auto id = normalize_id(raw_id);
   if (!id) return id.error();
   auto guard = locks_.lock(*id);
-  auto row = store_.get(*id);
+  return purge_locked(*id);
+}
+
+Result<int64_t> SandboxService::purge_locked(const std::string& id) {
+  auto row = store_.get(id);
   if (!row) return row.error();
-  std::string name = container_name(config_.instance, *id);
+  std::string name = container_name(config_.instance, id);
   if (row->has_value()) {
     SandboxRecord rec = **row;
     rec.status = kStatusPurging;
@@ -352,13 +365,13 @@ Result<int64_t> SandboxService::purge(const std::string& raw_id) {
     name = rec.container_name;
   }
   if (auto s = docker_.remove(name); !s.is_ok() && s.code() != Code::kNotFound) {
-    return s.with_context("purge sandbox " + *id);
+    return s.with_context("purge sandbox " + id);
   }
   // The container is gone, so the tenant can no longer change the tree under us.
-  auto freed = workspaces_.remove(*id);
-  if (!freed) return freed.error().with_context("purge sandbox " + *id);
-  if (auto s = store_.remove(*id); !s.is_ok()) return s;
-  spdlog::info("sandbox {} purged ({} bytes freed)", *id, *freed);
+  auto freed = workspaces_.remove(id);
+  if (!freed) return freed.error().with_context("purge sandbox " + id);
+  if (auto s = store_.remove(id); !s.is_ok()) return s;
+  spdlog::info("sandbox {} purged ({} bytes freed)", id, *freed);
   return freed;
 }
 
@@ -415,6 +428,23 @@ Result<ExecResult> SandboxService::exec(const std::string& raw_id, const ExecReq
     return {};
   };
   if (auto s = bring_up(false); !s.is_ok()) return s;
+  // Busy while the command runs: the idle reaper leaves the sandbox alone, and the end
+  // of the command counts as activity too.
+  {
+    std::lock_guard lock(busy_mu_);
+    ++busy_[*id];
+  }
+  struct BusyMark {
+    SandboxService& svc;
+    const std::string& id;
+    ~BusyMark() {
+      {
+        std::lock_guard lock(svc.busy_mu_);
+        if (--svc.busy_[id] == 0) svc.busy_.erase(id);
+      }
+      (void)svc.store_.touch(id, svc.clock_.now_ms(), "exec");
+    }
+  } busy_mark{*this, *id};
   auto result = docker_.exec(spec);
   if (!result &&
       (result.error().code() == Code::kNotFound || result.error().code() == Code::kConflict)) {
@@ -426,6 +456,188 @@ Result<ExecResult> SandboxService::exec(const std::string& raw_id, const ExecReq
     return Status(Code::kConflict, "sandbox " + *id + " stopped or was removed during exec");
   }
   return result;
+}
+
+Result<std::vector<ContainerState>> SandboxService::observe() {
+  return docker_.list(instance_labels());
+}
+
+Result<std::vector<SandboxRecord>> SandboxService::all() {
+  std::vector<SandboxRecord> out;
+  ListQuery q;
+  q.limit = 500;
+  for (;;) {
+    auto page = store_.list(q);
+    if (!page) return page.error();
+    if (page->empty()) return out;
+    q.after_id = page->back().id;
+    bool last = page->size() < static_cast<std::size_t>(q.limit);
+    std::move(page->begin(), page->end(), std::back_inserter(out));
+    if (last) return out;
+  }
+}
+
+std::set<std::string> SandboxService::busy_ids() {
+  std::lock_guard lock(busy_mu_);
+  std::set<std::string> out;
+  for (const auto& [id, n] : busy_) out.insert(id);
+  return out;
+}
+
+IdleInfo SandboxService::idle_info(const SandboxRecord& rec) {
+  IdleInfo info;
+  info.threshold_s = config_.idle_threshold_s;
+  if (rec.status == kStatusStopped) {
+    info.reason = "stopped" + (rec.stop_reason.empty() ? "" : " (" + rec.stop_reason + ")");
+    return info;
+  }
+  if (rec.status != kStatusRunning) {
+    info.reason = "not running (" + rec.status + ")";
+    return info;
+  }
+  if (rec.idle_policy == "always_on") {
+    info.reason = "idle_policy always_on: never stopped for idleness";
+    return info;
+  }
+  if (busy_ids().count(rec.id)) {
+    info.reason = "busy: an exec is running";
+    return info;
+  }
+  int64_t by_activity = rec.last_active_at + int64_t{config_.idle_threshold_s} * 1000;
+  info.stops_at_ms = std::max(by_activity, rec.keepalive_until);
+  if (config_.idle_reap_interval_s == 0) {
+    info.stops_at_ms = 0;
+    info.reason = "idle reaper disabled (SANDBOXD_IDLE_REAP_INTERVAL_SECONDS=0)";
+  } else if (rec.keepalive_until > by_activity) {
+    info.reason = "kept alive until " + format_rfc3339(rec.keepalive_until);
+  } else {
+    info.reason = "idle since " + format_rfc3339(rec.last_active_at) + " (last activity: " +
+                  (rec.last_active_source.empty() ? "none" : rec.last_active_source) + ")";
+  }
+  return info;
+}
+
+Result<bool> SandboxService::stop_if_idle(const std::string& id) {
+  auto guard = locks_.lock(id);
+  auto row = store_.get(id);
+  if (!row) return row.error();
+  if (!row->has_value()) return false;
+  auto picked =
+      pick_idle({**row}, clock_.now_ms(), int64_t{config_.idle_threshold_s} * 1000, busy_ids());
+  if (picked.empty()) return false;  // activity arrived since the tick looked
+  auto stopped = stop_locked(**row, "idle");
+  if (!stopped) return stopped.error();
+  return true;
+}
+
+Status SandboxService::finish_create_locked(SandboxRecord rec) {
+  spdlog::info("sandbox {}: finishing an interrupted create", rec.id);
+  auto ws = workspaces_.ensure(rec.id);
+  Status st = ws ? Status() : ws.error();
+  if (st.is_ok()) {
+    auto existing = docker_.inspect(rec.container_name);
+    bool ours = existing && existing->labels.count("sandboxed.install") &&
+                existing->labels.at("sandboxed.install") == install_id_;
+    if (ours && existing->running) {
+      rec.container_id = existing->id;
+    } else {
+      auto cid = run_container(rec);
+      if (cid)
+        rec.container_id = *cid;
+      else
+        st = cid.error();
+    }
+  }
+  rec.updated_at = clock_.now_ms();
+  if (!st.is_ok()) {
+    rec.status = kStatusError;
+    rec.error_message = "interrupted create could not be finished: " + st.message();
+    spdlog::error("sandbox {}: {}", rec.id, rec.error_message);
+  } else {
+    rec.status = kStatusRunning;
+    rec.started_at = rec.updated_at;
+    touch(rec, "create");
+  }
+  return store_.update(rec);
+}
+
+Status SandboxService::converge(const std::string& id) {
+  auto guard = locks_.lock(id);
+  auto row = store_.get(id);
+  if (!row) return row.error();
+  if (!row->has_value()) return {};
+  SandboxRecord rec = **row;
+  if (rec.status == kStatusCreating) return finish_create_locked(rec);
+  if (rec.status == kStatusStarting) return start_locked(rec, "reconciler", true).error_or_ok();
+  if (rec.status == kStatusStopping)
+    return stop_locked(rec, rec.stop_reason.empty() ? "api" : rec.stop_reason).error_or_ok();
+  if (rec.status == kStatusDeleting) return destroy_locked(id);
+  if (rec.status == kStatusPurging) return purge_locked(id).error_or_ok();
+  if (rec.status != kStatusRunning && rec.status != kStatusStopped) return {};
+  // Look again under the lock: the tick's view may be stale.
+  auto c = docker_.inspect(rec.container_name);
+  if (!c && c.error().code() != Code::kNotFound) return c.error();
+  bool running = c && c->running;
+  if (rec.status == kStatusRunning && !running) {
+    if (rec.idle_policy == "always_on") {
+      spdlog::info("sandbox {}: always_on but its container is {}; starting it", id,
+                   c ? c->status : "gone");
+      return start_locked(rec, "reconciler", true).error_or_ok();
+    }
+    // Exited or gone (a gone container is recreated on the next start).
+    rec.status = kStatusStopped;
+    rec.stopped_at = rec.updated_at = clock_.now_ms();
+    rec.stop_reason =
+        c ? "container exited (code " + std::to_string(c->exit_code) + ")" : "container vanished";
+    spdlog::info("sandbox {}: marked stopped: {}", id, rec.stop_reason);
+    return store_.update(rec);
+  }
+  if (rec.status == kStatusStopped && running) {
+    // SQLite is the truth: something started it behind our back.
+    spdlog::info("sandbox {}: stopping a container that runs although the sandbox is stopped", id);
+    Status st = docker_.stop(rec.container_name, config_.stop_timeout_s);
+    return st.code() == Code::kNotFound ? Status() : st;
+  }
+  return {};
+}
+
+Status SandboxService::remove_orphan(const ContainerState& c) {
+  auto label = [&](const char* key) {
+    auto it = c.labels.find(key);
+    return it == c.labels.end() ? std::string() : it->second;
+  };
+  auto id = normalize_id(label("sandboxed.id"));
+  if (!id || label("sandboxed.install") != install_id_) {
+    spdlog::warn(
+        "container {} carries this instance's label but was not made by this installation; "
+        "leaving it alone",
+        c.name);
+    return {};
+  }
+  auto guard = locks_.lock(*id);
+  auto row = store_.get(*id);
+  if (!row) return row.error();
+  if (row->has_value()) return {};  // created meanwhile: not an orphan
+  spdlog::info("removing orphan container {} (sandbox {} has no row)", c.name, *id);
+  Status st = docker_.remove(c.name);
+  return st.code() == Code::kNotFound ? Status() : st;
+}
+
+std::vector<std::string> pick_idle(const std::vector<SandboxRecord>& rows, int64_t now_ms,
+                                   int64_t threshold_ms, const std::set<std::string>& busy) {
+  std::vector<std::string> out;
+  for (const auto& r : rows) {
+    if (r.status != kStatusRunning || r.idle_policy != "sleep" || busy.count(r.id)) continue;
+    if (now_ms < r.last_active_at + threshold_ms || now_ms < r.keepalive_until) continue;
+    out.push_back(r.id);
+  }
+  return out;
+}
+
+bool needs_convergence(const SandboxRecord& row, const ContainerState* c) {
+  if (row.status == kStatusRunning) return c == nullptr || !c->running;
+  if (row.status == kStatusStopped) return c != nullptr && c->running;
+  return row.status != kStatusError;  // an operation was interrupted
 }
 
 Status SandboxService::readiness() {

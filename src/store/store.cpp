@@ -14,8 +14,8 @@ namespace {
 constexpr const char* kColumns =
     "id, status, image, container_name, container_id, ports_json, env_json, idle_policy, "
     "memory_bytes, pids_limit, nofile_limit, error_message, created_at, updated_at, "
-    "started_at, stopped_at, last_active_at, last_active_source, keepalive_until";
-constexpr int kColumnCount = 19;
+    "started_at, stopped_at, last_active_at, last_active_source, keepalive_until, stop_reason";
+constexpr int kColumnCount = 20;
 
 Status db_error(const std::string& op, const std::exception& e) {
   return Status(Code::kInternal, "sqlite " + op + ": " + e.what());
@@ -44,6 +44,7 @@ SandboxRecord read_row(SQLite::Statement& q) {
   r.last_active_at = q.getColumn(i++).getInt64();
   r.last_active_source = q.getColumn(i++).getString();
   r.keepalive_until = q.getColumn(i++).getInt64();
+  r.stop_reason = q.getColumn(i++).getString();
   return r;
 }
 
@@ -69,6 +70,7 @@ void bind_row(SQLite::Statement& q, const SandboxRecord& r) {
   q.bind(i++, static_cast<int64_t>(r.last_active_at));
   q.bind(i++, r.last_active_source);
   q.bind(i++, static_cast<int64_t>(r.keepalive_until));
+  q.bind(i++, r.stop_reason);
 }
 
 }  // namespace
@@ -201,7 +203,7 @@ Status Store::insert(const SandboxRecord& rec) {
   std::lock_guard lock(mu_);
   try {
     SQLite::Statement q(*db_, std::string("INSERT INTO sandboxes(") + kColumns +
-                                  ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
+                                  ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
     bind_row(q, rec);
     q.exec();
     return {};
@@ -240,6 +242,23 @@ Status Store::update(const SandboxRecord& rec) {
     return {};
   } catch (const std::exception& e) {
     return db_error("update " + rec.id, e);
+  }
+}
+
+Status Store::touch(const std::string& id, int64_t at, const std::string& source) {
+  std::lock_guard lock(mu_);
+  try {
+    SQLite::Statement q(*db_,
+                        "UPDATE sandboxes SET last_active_at = ?, last_active_source = ? "
+                        "WHERE id = ? AND last_active_at <= ?");
+    q.bind(1, static_cast<int64_t>(at));
+    q.bind(2, source);
+    q.bind(3, id);
+    q.bind(4, static_cast<int64_t>(at));
+    q.exec();
+    return {};
+  } catch (const std::exception& e) {
+    return db_error("touch " + id, e);
   }
 }
 

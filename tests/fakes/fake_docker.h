@@ -2,6 +2,7 @@
 // tests of everything above the Docker interface. Thread-safe.
 #pragma once
 
+#include <functional>
 #include <mutex>
 #include <set>
 #include <thread>
@@ -85,6 +86,7 @@ class FakeDocker final : public Docker {
   Result<std::vector<ContainerState>> list(
       const std::map<std::string, std::string>& labels) override {
     std::lock_guard lock(mu_);
+    calls_.push_back("list");
     std::vector<ContainerState> out;
     for (const auto& [name, c] : containers_) {
       bool match = true;
@@ -96,6 +98,7 @@ class FakeDocker final : public Docker {
   }
 
   Result<ExecResult> exec(const ExecSpec& spec) override {
+    if (exec_hook) exec_hook();
     std::lock_guard lock(mu_);
     calls_.push_back("exec " + spec.container);
     last_exec_ = spec;
@@ -114,6 +117,18 @@ class FakeDocker final : public Docker {
     ++pings_;
     if (auto f = take("ping")) return *f;
     return {};
+  }
+
+  // Runs inside exec() before anything else (outside the fake's lock), e.g. to block it.
+  std::function<void()> exec_hook;
+  // Simulates the container exiting (or being started) behind sandboxd's back.
+  void set_running(const std::string& name, bool running) {
+    std::lock_guard lock(mu_);
+    containers_.at(name).running = running;
+  }
+  void clear_calls() {
+    std::lock_guard lock(mu_);
+    calls_.clear();
   }
 
   // Test inspection.

@@ -39,6 +39,7 @@ class Daemon {
 
   httplib::Client& http() { return *client_; }
   std::string instance() const { return instance_; }
+  int port() const { return port_; }
   std::string network() const { return network_; }
   std::string data_dir() const { return data_dir_; }
   std::string workspace(const std::string& id) const { return data_dir_ + "/workspaces/" + id; }

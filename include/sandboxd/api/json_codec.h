@@ -20,8 +20,10 @@ Result<ExecRequest> decode_exec(const std::string& body);
 // (converted with now_ms). Returns the seconds to hold off the idle reaper, if any.
 Result<std::optional<int64_t>> decode_keepalive(const std::string& body, int64_t now_ms);
 
-// The public view of a sandbox: never includes env values or host paths.
-std::string encode_sandbox(const SandboxRecord& rec, const Config& config);
+// The public view of a sandbox: never includes env values or host paths. With `idle`,
+// an "idle" object explains when and why the idle reaper will (not) stop it.
+std::string encode_sandbox(const SandboxRecord& rec, const Config& config,
+                           const IdleInfo* idle = nullptr);
 // A page of sandboxes: a bare array (legacy /sandboxes) or {"sandboxes":[...],"next_after"}.
 std::string encode_sandbox_list(const ListResult& page, const Config& config, bool wrapped);
 std::string encode_exec(const ExecResult& r);

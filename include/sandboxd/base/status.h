@@ -60,6 +60,8 @@ class [[nodiscard]] Result {
   const T* operator->() const { return &value(); }
   // The error; only valid when !has_value().
   const Status& error() const { return std::get<Status>(v_); }
+  // The error, or ok when there is a value (for callers that only need the outcome).
+  Status error_or_ok() const { return has_value() ? Status() : error(); }
 
  private:
   std::variant<T, Status> v_;

@@ -45,6 +45,9 @@ struct Config {
   int http_threads = 32;
   int max_concurrent_execs = 28;  // default: http_threads - 4
   int keepalive_max_s = 86400;
+  int idle_threshold_s = 2100;    // stop a `sleep` sandbox after this long without activity
+  int idle_reap_interval_s = 30;  // idle reaper tick; 0 disables it
+  int reconcile_interval_s = 60;  // reconciler tick (it also runs at boot); 0: boot only
   std::string preview_domain = "localhost";
   int http_port = 80;
   int https_port = 443;

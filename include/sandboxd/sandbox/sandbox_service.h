@@ -9,6 +9,7 @@
 #include <map>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -41,6 +42,20 @@ struct ExecRequest {
   std::optional<int> timeout_s;
   std::string workdir;  // empty: the app directory
 };
+
+// What the idle reaper makes of a sandbox, for GET /sandbox/{id}.
+struct IdleInfo {
+  int64_t threshold_s = 0;
+  int64_t stops_at_ms = 0;  // when the idle reaper will stop it; 0: it will not (now)
+  std::string reason;       // why it will, or will not, be stopped
+};
+
+// The ids among `rows` that the idle reaper should stop at now_ms (pure): running,
+// idle_policy sleep, not busy, and past both last activity + threshold and keepalive.
+std::vector<std::string> pick_idle(const std::vector<SandboxRecord>& rows, int64_t now_ms,
+                                   int64_t threshold_ms, const std::set<std::string>& busy);
+// Whether a row and its observed container (nullptr: none) need converging (pure).
+bool needs_convergence(const SandboxRecord& row, const ContainerState* container);
 
 struct ListResult {
   std::vector<SandboxRecord> sandboxes;
@@ -82,6 +97,25 @@ class SandboxService {
   // Records activity now and optionally holds off the idle reaper for `seconds`.
   Result<SandboxRecord> keepalive(const std::string& id, std::optional<int64_t> seconds);
 
+  // --- for the reconciler and reapers; each takes the sandbox's lock ---
+  // This instance's containers as docker sees them (one docker call).
+  Result<std::vector<ContainerState>> observe();
+  // Every row (paged internally).
+  Result<std::vector<SandboxRecord>> all();
+  // Converges one sandbox: finishes an interrupted operation (creating, starting,
+  // stopping, deleting, purging) or makes docker match a running/stopped row (an
+  // always_on sandbox whose container died is started again).
+  Status converge(const std::string& id);
+  // Removes a container of this instance that has no row, if this installation made it
+  // (re-checked under the id lock); anything else is only reported.
+  Status remove_orphan(const ContainerState& container);
+  // Stops the sandbox if, checked again under its lock, it is still idle. True if stopped.
+  Result<bool> stop_if_idle(const std::string& id);
+  // Ids with an exec in progress.
+  std::set<std::string> busy_ids();
+  IdleInfo idle_info(const SandboxRecord& rec);
+  const std::string& install_id() const { return install_id_; }
+
   // kOk when SQLite answers and dockerd answered within the last few seconds (the
   // docker answer is cached so probes do not fork a process each time).
   Status readiness();
@@ -100,6 +134,11 @@ class SandboxService {
   // container) and saves it. A running row is returned as is unless `verify`, which
   // makes sure its container really runs.
   Result<SandboxRecord> start_locked(SandboxRecord rec, const std::string& source, bool verify);
+  // The bodies of stop/destroy/purge; require the id lock.
+  Result<SandboxRecord> stop_locked(SandboxRecord rec, const std::string& reason);
+  Status destroy_locked(const std::string& id);
+  Result<int64_t> purge_locked(const std::string& id);
+  Status finish_create_locked(SandboxRecord rec);
   void touch(SandboxRecord& rec, const std::string& source);
 
   const Config& config_;
@@ -110,6 +149,8 @@ class SandboxService {
   IdLocks locks_;
   std::string install_id_;  // labelled on every container; see run_container
   std::atomic<int> execs_in_flight_{0};
+  std::mutex busy_mu_;
+  std::map<std::string, int> busy_;  // id -> execs in progress
   std::mutex ready_mu_;
   std::chrono::steady_clock::time_point docker_checked_{};
   Status docker_status_;

@@ -39,6 +39,7 @@ struct SandboxRecord {
   int64_t last_active_at = 0;
   std::string last_active_source;
   int64_t keepalive_until = 0;
+  std::string stop_reason;  // why it was last stopped: api, idle, reconciler
 };
 
 struct ListQuery {

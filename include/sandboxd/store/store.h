@@ -41,6 +41,9 @@ class Store {
   Status insert(const SandboxRecord& rec);
   // Replaces the row with rec.id; kNotFound if there is none.
   Status update(const SandboxRecord& rec);
+  // Records activity: sets last_active_at/source unless the row has newer activity.
+  // Touches nothing else, so it needs no id lock. A missing row is not an error.
+  Status touch(const std::string& id, int64_t at, const std::string& source);
   // Deletes the row; succeeds when there is none.
   Status remove(const std::string& id);
 

@@ -1,0 +1,128 @@
+#include "sandboxd/reaper/idle_reaper.h"
+
+#include <gtest/gtest.h>
+
+#include <condition_variable>
+#include <thread>
+
+#include "fakes/service_harness.h"
+
+namespace sandboxd {
+namespace {
+
+using std::chrono::seconds;
+
+SandboxRecord row(const std::string& id, int64_t last_active, const std::string& policy = "sleep",
+                  int64_t keepalive = 0, const std::string& status = kStatusRunning) {
+  SandboxRecord r;
+  r.id = id;
+  r.status = status;
+  r.idle_policy = policy;
+  r.last_active_at = last_active;
+  r.keepalive_until = keepalive;
+  return r;
+}
+
+TEST(PickIdle, ChoosesOnlyRunningSleepersPastThresholdAndKeepaliveAndNotBusy) {
+  const int64_t now = 100'000, threshold = 10'000;
+  std::vector<SandboxRecord> rows = {
+      row("idle", 80'000),
+      row("recent", 95'000),
+      row("always", 0, "always_on"),
+      row("kept", 0, "sleep", 150'000),
+      row("keptexpired", 0, "sleep", 99'000),
+      row("stopped", 0, "sleep", 0, kStatusStopped),
+      row("busy", 0),
+      row("edge", 90'000),
+  };
+  EXPECT_EQ(pick_idle(rows, now, threshold, {"busy"}),
+            (std::vector<std::string>{"idle", "keptexpired", "edge"}));
+}
+
+class IdleReaperTest : public testing::Test {
+ protected:
+  IdleReaperTest() : h_("reaper-test") {
+    h_.config.idle_threshold_s = 60;
+    h_.init();
+  }
+  void create(const std::string& id, const std::string& policy = "sleep") {
+    CreateRequest req;
+    req.id = id;
+    req.idle_policy = policy;
+    ASSERT_TRUE(h_.service->create(req));
+  }
+  std::string status(const std::string& id) { return (**h_.store->get(id)).status; }
+
+  ServiceHarness h_;
+};
+
+TEST_F(IdleReaperTest, StopsTheIdleAndSparesKeptAliveAlwaysOnAndBusySandboxes) {
+  create("idle1");
+  create("kept1");
+  create("on1", "always_on");
+  create("busy1");
+  create("fresh1");
+  ASSERT_TRUE(h_.service->keepalive("kept1", 3600));
+  // busy1 runs a long exec: the fake blocks it until released.
+  std::mutex mu;
+  std::condition_variable cv;
+  bool release = false;
+  h_.docker.exec_hook = [&] {
+    std::unique_lock lock(mu);
+    cv.wait(lock, [&] { return release; });
+  };
+  std::thread exec([&] {
+    ExecRequest req;
+    req.cmd = {"sleep", "1000"};
+    (void)h_.service->exec("busy1", req);
+  });
+  for (int i = 0; i < 2000 && !h_.service->busy_ids().count("busy1"); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  ASSERT_TRUE(h_.service->busy_ids().count("busy1"));
+  h_.clock.advance(seconds(61));
+  ASSERT_TRUE(h_.service->keepalive("fresh1", std::nullopt));
+
+  IdleReaper reaper(*h_.service, h_.clock, 60'000);
+  auto stopped = reaper.tick();
+  ASSERT_TRUE(stopped) << stopped.error().message();
+  EXPECT_EQ(*stopped, 1);
+  EXPECT_EQ(status("idle1"), kStatusStopped);
+  EXPECT_EQ((**h_.store->get("idle1")).stop_reason, "idle");
+  EXPECT_EQ(status("kept1"), kStatusRunning);
+  EXPECT_EQ(status("on1"), kStatusRunning);
+  EXPECT_EQ(status("busy1"), kStatusRunning);
+  EXPECT_EQ(status("fresh1"), kStatusRunning);
+  {
+    std::lock_guard lock(mu);
+    release = true;
+  }
+  cv.notify_all();
+  exec.join();
+  // The end of the exec counts as activity: not idle right after it.
+  EXPECT_EQ(*reaper.tick(), 0);
+  EXPECT_EQ(status("busy1"), kStatusRunning);
+}
+
+TEST_F(IdleReaperTest, IdleInfoExplainsTheDecision) {
+  create("a1");
+  create("on1", "always_on");
+  auto a1 = **h_.store->get("a1");
+  IdleInfo info = h_.service->idle_info(a1);
+  EXPECT_EQ(info.threshold_s, 60);
+  EXPECT_EQ(info.stops_at_ms, a1.last_active_at + 60'000);
+  EXPECT_NE(info.reason.find("create"), std::string::npos) << info.reason;
+  EXPECT_EQ(h_.service->idle_info(**h_.store->get("on1")).stops_at_ms, 0);
+  EXPECT_NE(h_.service->idle_info(**h_.store->get("on1")).reason.find("always_on"),
+            std::string::npos);
+  auto kept = h_.service->keepalive("a1", 3600);
+  ASSERT_TRUE(kept);
+  info = h_.service->idle_info(*kept);
+  EXPECT_EQ(info.stops_at_ms, kept->keepalive_until);
+  EXPECT_NE(info.reason.find("kept alive"), std::string::npos);
+  ASSERT_TRUE(h_.service->stop("a1"));
+  EXPECT_EQ(h_.service->idle_info(**h_.store->get("a1")).reason, "stopped (api)");
+}
+
+}  // namespace
+}  // namespace sandboxd

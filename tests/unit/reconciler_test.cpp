@@ -1,0 +1,151 @@
+#include "sandboxd/reconcile/reconciler.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+#include "fakes/service_harness.h"
+
+namespace sandboxd {
+namespace {
+
+namespace fs = std::filesystem;
+
+class ReconcilerTest : public testing::Test {
+ protected:
+  ReconcilerTest() : h_("reconcile-test") {
+    h_.config.instance = "r1";
+    h_.config.network = "net-r1";
+    h_.init();
+  }
+
+  SandboxRecord create(const std::string& id, const std::string& policy = "sleep") {
+    CreateRequest req;
+    req.id = id;
+    req.idle_policy = policy;
+    auto r = h_.service->create(req);
+    EXPECT_TRUE(r) << r.error().message();
+    return r ? *r : SandboxRecord{};
+  }
+  std::string status(const std::string& id) {
+    auto row = h_.store->get(id);
+    return row && row->has_value() ? (*row)->status : "(none)";
+  }
+  ReconcileStats tick() {
+    Reconciler rec(*h_.service);
+    auto r = rec.tick();
+    EXPECT_TRUE(r) << r.error().message();
+    return r ? *r : ReconcileStats{};
+  }
+  // Writes a row as a crash would have left it.
+  void set_status(const std::string& id, const std::string& s) {
+    auto row = **h_.store->get(id);
+    row.status = s;
+    ASSERT_TRUE(h_.store->update(row).is_ok());
+  }
+
+  ServiceHarness h_;
+};
+
+TEST_F(ReconcilerTest, AConvergedTickCostsOneDockerCallWhateverTheNumberOfSandboxes) {
+  for (int i = 0; i < 40; ++i) create("s" + std::to_string(i));
+  h_.docker.clear_calls();
+  auto stats = tick();
+  EXPECT_EQ(stats.rows, 40);
+  EXPECT_EQ(stats.converged, 0);
+  EXPECT_EQ(h_.docker.calls(), std::vector<std::string>{"list"});
+}
+
+TEST_F(ReconcilerTest, ARunningRowWhoseContainerExitedBecomesStopped) {
+  create("a1");
+  h_.docker.set_running("r1-s-a1", false);
+  EXPECT_EQ(tick().converged, 1);
+  EXPECT_EQ(status("a1"), kStatusStopped);
+  EXPECT_NE((**h_.store->get("a1")).stop_reason.find("exited"), std::string::npos);
+  EXPECT_EQ(tick().converged, 0);
+}
+
+TEST_F(ReconcilerTest, AVanishedContainerMarksStoppedAndTheNextStartRecreatesIt) {
+  create("a1");
+  h_.docker.drop_container("r1-s-a1");
+  tick();
+  EXPECT_EQ(status("a1"), kStatusStopped);
+  ASSERT_TRUE(h_.service->start("a1", "api"));
+  EXPECT_TRUE(h_.docker.container("r1-s-a1")->running);
+}
+
+TEST_F(ReconcilerTest, AnAlwaysOnSandboxWhoseContainerDiedIsStartedAgain) {
+  create("on1", "always_on");
+  h_.docker.drop_container("r1-s-on1");
+  tick();
+  EXPECT_EQ(status("on1"), kStatusRunning);
+  EXPECT_TRUE(h_.docker.container("r1-s-on1")->running);
+}
+
+TEST_F(ReconcilerTest, AContainerRunningForAStoppedRowIsStopped) {
+  create("a1");
+  ASSERT_TRUE(h_.service->stop("a1"));
+  h_.docker.set_running("r1-s-a1", true);
+  tick();
+  EXPECT_FALSE(h_.docker.container("r1-s-a1")->running);
+  EXPECT_EQ(status("a1"), kStatusStopped);
+}
+
+TEST_F(ReconcilerTest, InterruptedOperationsAreFinished) {
+  create("st");
+  ASSERT_TRUE(h_.service->stop("st"));
+  set_status("st", kStatusStarting);
+  create("sp");
+  set_status("sp", kStatusStopping);
+  create("dl");
+  set_status("dl", kStatusDeleting);
+  create("pg");
+  set_status("pg", kStatusPurging);
+  tick();
+  EXPECT_EQ(status("st"), kStatusRunning);
+  EXPECT_EQ(status("sp"), kStatusStopped);
+  EXPECT_EQ(status("dl"), "(none)");
+  EXPECT_TRUE(h_.workspaces->exists("dl"));
+  EXPECT_EQ(status("pg"), "(none)");
+  EXPECT_FALSE(h_.workspaces->exists("pg"));
+  EXPECT_FALSE(h_.docker.container("r1-s-dl"));
+}
+
+TEST_F(ReconcilerTest, AnInterruptedCreateIsFinished) {
+  SandboxRecord row;
+  row.id = "cr1";
+  row.status = kStatusCreating;
+  row.image = h_.config.image;
+  row.container_name = "r1-s-cr1";
+  row.env = {{"K", "v"}};
+  row.limits = h_.config.default_limits;
+  ASSERT_TRUE(h_.store->insert(row).is_ok());
+  tick();
+  EXPECT_EQ(status("cr1"), kStatusRunning);
+  ASSERT_TRUE(h_.docker.container("r1-s-cr1"));
+  EXPECT_EQ(h_.docker.container("r1-s-cr1")->spec.env.at("K"), "v");
+  EXPECT_TRUE(fs::is_directory(h_.workspaces->path("cr1") + "/workspace/app"));
+}
+
+TEST_F(ReconcilerTest, OrphansOfThisInstallationAreRemovedOthersAreKept) {
+  RunSpec ours;
+  ours.name = "r1-s-gone";
+  ours.network = "net-r1";
+  ours.labels = {{"sandboxed.managed", "true"},
+                 {"sandboxed.instance", "r1"},
+                 {"sandboxed.id", "gone"},
+                 {"sandboxed.install", h_.service->install_id()}};
+  ASSERT_TRUE(h_.docker.run(ours));
+  RunSpec foreign = ours;
+  foreign.name = "r1-s-other";
+  foreign.labels["sandboxed.id"] = "other";
+  foreign.labels["sandboxed.install"] = "someone-else";
+  ASSERT_TRUE(h_.docker.run(foreign));
+  auto stats = tick();
+  EXPECT_EQ(stats.orphans, 2);
+  EXPECT_FALSE(h_.docker.container("r1-s-gone"));
+  EXPECT_TRUE(h_.docker.container("r1-s-other"));
+}
+
+}  // namespace
+}  // namespace sandboxd
