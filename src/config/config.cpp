@@ -262,6 +262,7 @@ Result<Config> load_config(const std::map<std::string, std::string>& env) {
   check(r.integer("HTTP_PORT", c.http_port, 1, 65535));
   check(r.integer("HTTPS_PORT", c.https_port, 1, 65535));
   check(r.boolean("PREVIEW_TLS", c.preview_tls));
+  check(r.str("PREVIEW_ENTRYPOINT", c.preview_entrypoint));
   check(r.str("SANDBOXD_LOG_LEVEL", c.log_level));
   if (!st.is_ok()) return st;
 
@@ -305,6 +306,9 @@ Result<Config> load_config(const std::map<std::string, std::string>& env) {
   for (char ch : c.preview_domain)
     if (!(std::isalnum(static_cast<unsigned char>(ch)) || ch == '-' || ch == '.'))
       return bad("PREVIEW_DOMAIN", "not a valid domain name");
+  for (char ch : c.preview_entrypoint)
+    if (!(std::isalnum(static_cast<unsigned char>(ch)) || ch == '-' || ch == '_'))
+      return bad("PREVIEW_ENTRYPOINT", "not a valid Traefik entrypoint name");
   if (!c.auth_disabled && c.tokens.empty()) {
     return bad("SANDBOXD_API_TOKENS",
                "auth is enabled (SANDBOXD_API_AUTH_DISABLED=false) but no token is configured");

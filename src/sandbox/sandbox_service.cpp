@@ -33,6 +33,27 @@ std::string container_name(const std::string& instance, const std::string& id) {
   return instance == "default" ? "s-" + id : instance + "-s-" + id;
 }
 
+std::map<std::string, std::string> traefik_labels(const Config& config, const std::string& id,
+                                                  const std::vector<int>& ports) {
+  std::map<std::string, std::string> l;
+  if (ports.empty()) return l;
+  l["traefik.enable"] = "true";
+  l["traefik.docker.network"] = config.network;
+  std::string prefix = config.instance == "default" ? "" : config.instance + "-";
+  for (int port : ports) {
+    std::string p = std::to_string(port);
+    std::string name = prefix + "s-" + id + "-" + p;
+    std::string router = "traefik.http.routers." + name;
+    l[router + ".rule"] = "Host(`s-" + id + "-" + p + ".preview." + config.preview_domain + "`)";
+    l[router + ".entrypoints"] = config.preview_entrypoint;
+    l[router + ".priority"] = "100";  // above the priority-1 wake catch-all
+    l[router + ".service"] = name;
+    if (config.preview_tls) l[router + ".tls"] = "true";
+    l["traefik.http.services." + name + ".loadbalancer.server.port"] = p;
+  }
+  return l;
+}
+
 Status validate_env(const std::map<std::string, std::string>& env, const std::string& field) {
   if (env.size() > kMaxEnvVars)
     return invalid(field + ": at most " + std::to_string(kMaxEnvVars) + " variables");
@@ -109,6 +130,7 @@ RunSpec SandboxService::run_spec(const SandboxRecord& rec) const {
   s.labels = instance_labels();
   s.labels["sandboxed.id"] = rec.id;
   s.labels["sandboxed.install"] = install_id_;
+  s.labels.merge(traefik_labels(config_, rec.id, rec.ports));
   s.env = rec.env;
   s.env.try_emplace("HOME", kSandboxHome);
   s.mounts.push_back({workspaces_.path(rec.id), kSandboxHome});

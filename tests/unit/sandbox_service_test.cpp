@@ -67,6 +67,8 @@ TEST_F(SandboxServiceTest, CreateRunsAHardenedInstanceScopedContainerAndRecordsI
   EXPECT_EQ(s.labels.at("sandboxed.managed"), "true");
   EXPECT_EQ(s.labels.at("sandboxed.id"), "demo1");
   EXPECT_EQ(s.labels.at("sandboxed.instance"), "t1");
+  EXPECT_EQ(s.labels.at("traefik.http.routers.t1-s-demo1-3000.rule"),
+            "Host(`s-demo1-3000.preview.localhost`)");
   EXPECT_EQ(s.env.at("TOKEN"), "s3cret");
   ASSERT_EQ(s.mounts.size(), 1u);
   EXPECT_EQ(s.mounts[0].host_path, ws_->path("demo1"));
@@ -76,6 +78,31 @@ TEST_F(SandboxServiceTest, CreateRunsAHardenedInstanceScopedContainerAndRecordsI
   ASSERT_TRUE(row && row->has_value());
   EXPECT_EQ((*row)->status, kStatusRunning);
   EXPECT_EQ((*row)->ports, std::vector<int>{3000});
+}
+
+TEST(TraefikLabels, RouteEveryPortAboveTheCatchAll) {
+  Config c;
+  c.preview_domain = "apps.example.com";
+  auto l = traefik_labels(c, "abc", {3000, 5173});
+  EXPECT_EQ(l.at("traefik.enable"), "true");
+  EXPECT_EQ(l.at("traefik.docker.network"), "sandboxed");
+  EXPECT_EQ(l.at("traefik.http.routers.s-abc-3000.rule"),
+            "Host(`s-abc-3000.preview.apps.example.com`)");
+  EXPECT_EQ(l.at("traefik.http.routers.s-abc-3000.entrypoints"), "web");
+  EXPECT_EQ(l.at("traefik.http.routers.s-abc-3000.priority"), "100");
+  EXPECT_EQ(l.at("traefik.http.routers.s-abc-3000.service"), "s-abc-3000");
+  EXPECT_EQ(l.at("traefik.http.services.s-abc-3000.loadbalancer.server.port"), "3000");
+  EXPECT_EQ(l.at("traefik.http.services.s-abc-5173.loadbalancer.server.port"), "5173");
+  EXPECT_FALSE(l.count("traefik.http.routers.s-abc-3000.tls"));
+  c.preview_tls = true;
+  c.instance = "blue";
+  c.preview_entrypoint = "websecure";
+  l = traefik_labels(c, "abc", {3000});
+  EXPECT_EQ(l.at("traefik.http.routers.blue-s-abc-3000.tls"), "true");
+  EXPECT_EQ(l.at("traefik.http.routers.blue-s-abc-3000.entrypoints"), "websecure");
+  EXPECT_EQ(l.at("traefik.http.routers.blue-s-abc-3000.rule"),
+            "Host(`s-abc-3000.preview.apps.example.com`)");
+  EXPECT_TRUE(traefik_labels(c, "abc", {}).empty());
 }
 
 TEST_F(SandboxServiceTest, CreateGeneratesAUlidWhenNoIdIsGiven) {

@@ -52,6 +52,7 @@ struct Config {
   int http_port = 80;
   int https_port = 443;
   bool preview_tls = false;
+  std::string preview_entrypoint = "web";
   std::string log_level = "info";
 
   std::string state_dir() const { return data_dir + "/state"; }

@@ -68,6 +68,10 @@ Status validate_create(const CreateRequest& req, const Config& config);
 Status validate_env(const std::map<std::string, std::string>& env, const std::string& field);
 // Container name of sandbox `id` for `instance` (instance-scoped).
 std::string container_name(const std::string& instance, const std::string& id);
+// The Traefik v3 Docker-provider labels that route every port of a sandbox
+// (router and service s-<id>-<port>, instance-prefixed outside the default instance).
+std::map<std::string, std::string> traefik_labels(const Config& config, const std::string& id,
+                                                  const std::vector<int>& ports);
 
 class SandboxService {
  public:

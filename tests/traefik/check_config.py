@@ -1,0 +1,68 @@
+#!/usr/bin/env python3
+"""Checks traefik/traefik.yml and traefik/dynamic/*.yml against Traefik v3's documented
+syntax and sandboxed's routing contract. Prints "N passed, N failed"; exit 1 on failure."""
+import glob
+import os
+import re
+import sys
+
+import yaml
+
+ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
+results = []
+
+
+def check(name, ok, detail=""):
+    results.append(ok)
+    print(("PASS " if ok else "FAIL ") + name + ("" if ok else ": " + detail))
+
+
+def go_regexp_to_python(expr):
+    # Go's RE2 and Python agree on the constructs used here; (?i) must lead in both.
+    return re.compile(expr)
+
+
+static = yaml.safe_load(open(os.path.join(ROOT, "traefik", "traefik.yml")))
+docker = static.get("providers", {}).get("docker", {})
+check("docker provider does not expose containers by default", docker.get("exposedByDefault") is False)
+check("docker provider is constrained to sandboxed.managed=true",
+      re.fullmatch(r"Label\(`sandboxed\.managed`,\s*`true`\)", docker.get("constraints", "")) is not None,
+      repr(docker.get("constraints")))
+check("file provider reads the dynamic directory",
+      static.get("providers", {}).get("file", {}).get("directory") == "/etc/traefik/dynamic")
+check("entrypoint web exists", "web" in static.get("entryPoints", {}))
+check("access log is JSON (sandboxd tails it)", static.get("accessLog", {}).get("format") == "json")
+check("dashboard/API of Traefik is not exposed", static.get("api", {}).get("dashboard") is False)
+
+routers, services = {}, {}
+for path in sorted(glob.glob(os.path.join(ROOT, "traefik", "dynamic", "*.yml"))):
+    doc = yaml.safe_load(open(path)) or {}
+    routers.update(doc.get("http", {}).get("routers", {}))
+    services.update(doc.get("http", {}).get("services", {}))
+    check(os.path.basename(path) + " parses as YAML", isinstance(doc, dict))
+
+wake = routers.get("sandboxed-wake")
+check("wake catch-all router exists", wake is not None)
+if wake:
+    check("wake router has priority 1", wake.get("priority") == 1)
+    m = re.fullmatch(r"HostRegexp\(`(.+)`\)", wake.get("rule", ""))
+    check("wake rule is a v3 HostRegexp with a plain Go regexp (no {name:...} v2 syntax)",
+          m is not None and "{host" not in wake.get("rule", ""), wake.get("rule", ""))
+    if m:
+        rx = go_regexp_to_python(m.group(1))
+        for host in ["s-abc123-3000.preview.localhost", "S-ABC123-3000.Preview.Example.COM",
+                     "s-01jd6v4x2c8y0000000000abcd-5173.preview.apps.example.com"]:
+            check("wake rule matches " + host, rx.search(host) is not None)
+        for host in ["api.preview.localhost", "sandboxd", "s-abc-3000.example.com", "s-a_b-3000.preview.x",
+                     "localhost", "s-abc-port.preview.localhost"]:
+            check("wake rule does not match " + host, rx.search(host) is None)
+    check("wake router uses the web entrypoint", wake.get("entryPoints") == ["web"])
+for name, svc in services.items():
+    for server in svc.get("loadBalancer", {}).get("servers", []):
+        check("service %s does not expose the API port 9090" % name, ":9090" not in server.get("url", ""))
+for name, r in routers.items():
+    check("router %s is not an API router" % name, "api." not in r.get("rule", ""))
+
+failed = results.count(False)
+print("%d passed, %d failed" % (len(results) - failed, failed))
+sys.exit(1 if failed else 0)
