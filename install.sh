@@ -24,11 +24,11 @@ URL="http://${BIND}"
 PIDFILE=$DATA/state/sandboxd.pid
 LOG=$DATA/sandboxd.log
 
-say "2/5 sandbox image ${SANDBOXD_IMAGE:-sandboxed-sandbox:0.1.0}"
-docker/build-images.sh
-say "3/5 building sandboxd (cmake, -j2)"
+say "2/5 building sandboxd and sandbox-init (cmake, -j2)"
 cmake -S . -B build-release -DCMAKE_BUILD_TYPE=Release -DSANDBOXD_BUILD_TESTS=OFF >/dev/null
 cmake --build build-release -j2 | grep --line-buffered -E '^\[ *[0-9]+%\]' | sed -u 's/^/[install]   /'
+say "3/5 sandbox image ${SANDBOXD_IMAGE:-sandboxed-sandbox:0.1.0}"
+SANDBOX_INIT=build-release/sandbox-init docker/build-images.sh
 
 say "4/5 starting sandboxd"
 if [ -f "$PIDFILE" ] && kill -0 "$(cat "$PIDFILE")" 2>/dev/null && curl -fsS "$URL/healthz" >/dev/null 2>&1; then

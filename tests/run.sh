@@ -8,10 +8,10 @@ cd "$(dirname "$0")/.."
 BUILD_DIR=${BUILD_DIR:-build}
 
 scripts/host-deps.sh
-docker/build-images.sh
 echo "[tests] configuring and building in $BUILD_DIR (-j2)"
 cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build "$BUILD_DIR" -j2
+SANDBOX_INIT="$BUILD_DIR/sandbox-init" docker/build-images.sh
 echo "[tests] running unit and integration tests"
 # shellcheck disable=SC2086
 ctest --test-dir "$BUILD_DIR" --output-on-failure -j2 ${CTEST_ARGS:-}

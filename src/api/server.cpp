@@ -25,6 +25,8 @@ thread_local RequestContext t_request;
 
 constexpr const char* kJson = "application/json";
 constexpr int kUnpagedLimit = 1'000'000;
+constexpr std::size_t kDefaultLogTail = 64 * 1024;
+constexpr std::size_t kMaxLogTail = 1 << 20;
 
 // For log lines: the path and method come URL-decoded from the client, so control
 // characters are escaped (no forged log lines) and the length is bounded.
@@ -261,6 +263,24 @@ struct ApiServer::Impl {
           [this](const httplib::Request& req, httplib::Response& res, const std::string&) {
             if (auto s = sandboxes.destroy(req.matches[1]); !s.is_ok()) return reply_error(res, s);
             res.status = 204;
+          });
+    route("GET", {R"(/sandbox/([^/]+)/logs)", R"(/v1/sandboxes/([^/]+)/logs)"},
+          [this](const httplib::Request& req, httplib::Response& res, const std::string&) {
+            std::size_t tail = kDefaultLogTail;
+            if (req.has_param("tail")) {
+              const std::string v = req.get_param_value("tail");
+              bool digits = !v.empty() && v.size() <= 8 &&
+                            v.find_first_not_of("0123456789") == std::string::npos;
+              if (!digits || std::stoul(v) < 1 || std::stoul(v) > kMaxLogTail) {
+                return reply_error(
+                    res, Status(Code::kInvalidArgument,
+                                "tail: must be 1.." + std::to_string(kMaxLogTail) + " bytes"));
+              }
+              tail = std::stoul(v);
+            }
+            auto text = sandboxes.logs(req.matches[1], tail);
+            if (!text) return reply_error(res, text.error());
+            res.set_content(*text, "text/plain; charset=utf-8");
           });
     route("POST", {R"(/sandbox/([^/]+)/purge)", R"(/v1/sandboxes/([^/]+)/purge)"},
           [this](const httplib::Request& req, httplib::Response& res, const std::string&) {

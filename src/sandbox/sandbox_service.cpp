@@ -133,6 +133,9 @@ RunSpec SandboxService::run_spec(const SandboxRecord& rec) const {
   s.labels.merge(traefik_labels(config_, rec.id, rec.ports));
   s.env = rec.env;
   s.env.try_emplace("HOME", kSandboxHome);
+  std::string ports;
+  for (int p : rec.ports) ports += (ports.empty() ? "" : ",") + std::to_string(p);
+  s.env["SANDBOXED_PORTS"] = ports;  // read by sandbox-init: the dev server's default PORT
   s.mounts.push_back({workspaces_.path(rec.id), kSandboxHome});
   s.memory_bytes = rec.limits.memory_bytes;
   s.pids_limit = rec.limits.pids;
@@ -660,6 +663,12 @@ bool needs_convergence(const SandboxRecord& row, const ContainerState* c) {
   if (row.status == kStatusRunning) return c == nullptr || !c->running;
   if (row.status == kStatusStopped) return c != nullptr && c->running;
   return row.status != kStatusError;  // an operation was interrupted
+}
+
+Result<std::string> SandboxService::logs(const std::string& raw_id, std::size_t max_bytes) {
+  auto rec = load(raw_id);
+  if (!rec) return rec.error();
+  return workspaces_.read_tail(rec->id, {".sandboxed", "logs", "dev.log"}, max_bytes);
 }
 
 Status SandboxService::readiness() {

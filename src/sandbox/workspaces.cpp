@@ -22,6 +22,10 @@ class Fd {
   }
   Fd(const Fd&) = delete;
   Fd& operator=(const Fd&) = delete;
+  Fd& operator=(Fd&& other) noexcept {
+    std::swap(fd_, other.fd_);
+    return *this;
+  }
   int get() const { return fd_; }
   bool ok() const { return fd_ >= 0; }
 
@@ -173,6 +177,42 @@ Result<bool> Workspaces::ensure(const std::string& id) {
   if (::renameat(root.get(), tmp.c_str(), root.get(), id.c_str()) != 0)
     return errno_status("rename " + tmp);
   return true;
+}
+
+Result<std::string> Workspaces::read_tail(const std::string& id,
+                                          const std::vector<std::string>& components,
+                                          std::size_t max_bytes) {
+  Fd root(::open(root_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!root.ok()) return errno_status("open " + root_);
+  Fd dir(::openat(root.get(), id.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  if (!dir.ok())
+    return errno == ENOENT ? Result<std::string>(std::string()) : errno_status("open workspace");
+  for (std::size_t i = 0; i + 1 < components.size(); ++i) {
+    Fd next(::openat(dir.get(), components[i].c_str(),
+                     O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    if (!next.ok()) {
+      if (errno == ENOENT) return std::string();
+      return Status(Code::kConflict, components[i] + " is not a plain directory");
+    }
+    dir = std::move(next);
+  }
+  Fd file(::openat(dir.get(), components.back().c_str(),
+                   O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC));
+  if (!file.ok()) {
+    if (errno == ENOENT) return std::string();
+    return Status(Code::kConflict, components.back() + " is not a regular file");
+  }
+  struct stat sb {};
+  if (::fstat(file.get(), &sb) != 0 || !S_ISREG(sb.st_mode)) {
+    return Status(Code::kConflict, components.back() + " is not a regular file");
+  }
+  auto size = static_cast<std::size_t>(sb.st_size);
+  std::size_t want = std::min(size, max_bytes);
+  std::string out(want, '\0');
+  ssize_t n = ::pread(file.get(), out.data(), want, static_cast<off_t>(size - want));
+  if (n < 0) return errno_status("read " + components.back());
+  out.resize(static_cast<std::size_t>(n));
+  return out;
 }
 
 bool Workspaces::exists(const std::string& id) const {

@@ -26,16 +26,6 @@ bool create(Daemon& d, const std::string& payload) {
   return r && r->status == 201;
 }
 
-// Waits (deadline) until `pred` holds.
-template <class Pred>
-bool eventually(Pred pred, std::chrono::seconds deadline = std::chrono::seconds(30)) {
-  auto end = std::chrono::steady_clock::now() + deadline;
-  while (std::chrono::steady_clock::now() < end) {
-    if (pred()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
-  return pred();
-}
 
 TEST(Convergence, ABootAfterKill9FinishesInterruptedOperationsWithWorkspacesIntact) {
   Daemon d("boot");

@@ -6,7 +6,9 @@
 #include <httplib.h>
 #include <sys/types.h>
 
+#include <chrono>
 #include <map>
+#include <thread>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -20,6 +22,17 @@ std::pair<int, std::string> run_cmd(const std::vector<std::string>& argv);
 nlohmann::json docker_inspect(const std::string& name);
 // The sandbox image tests use (SANDBOXD_IMAGE or the default).
 std::string test_image();
+
+// Polls `pred` every 100 ms until it holds or `deadline` passes; returns its last value.
+template <class Pred>
+bool eventually(Pred pred, std::chrono::seconds deadline = std::chrono::seconds(40)) {
+  auto end = std::chrono::steady_clock::now() + deadline;
+  while (std::chrono::steady_clock::now() < end) {
+    if (pred()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return pred();
+}
 
 class Daemon {
  public:

@@ -98,6 +98,9 @@ class SandboxService {
   Result<int64_t> purge(const std::string& id);
   // Runs a command as the sandbox user, starting a stopped sandbox first.
   Result<ExecResult> exec(const std::string& id, const ExecRequest& req);
+  // The tail (up to max_bytes) of the dev server's log that sandbox-init keeps in the
+  // workspace (~/.sandboxed/logs/dev.log). Works whether the sandbox runs or not.
+  Result<std::string> logs(const std::string& id, std::size_t max_bytes);
   // Records activity now and optionally holds off the idle reaper for `seconds`.
   Result<SandboxRecord> keepalive(const std::string& id, std::optional<int64_t> seconds);
 

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "sandboxd/base/status.h"
 
@@ -24,6 +25,11 @@ class Workspaces {
   // with workspace/app; an existing one is left as it is. Returns true when it was created.
   Result<bool> ensure(const std::string& id);
   bool exists(const std::string& id) const;
+  // The last `max_bytes` of the regular file at `components` below the workspace (e.g.
+  // {".sandboxed", "logs", "dev.log"}), never following a symlink at any step. An absent
+  // file is empty; a symlink or non-regular file is kConflict.
+  Result<std::string> read_tail(const std::string& id, const std::vector<std::string>& components,
+                                std::size_t max_bytes);
   // Deletes the workspace tree without following symlinks; returns the bytes freed
   // (allocated blocks). A missing workspace frees 0.
   Result<int64_t> remove(const std::string& id);
