@@ -183,12 +183,26 @@ std::vector<std::string> DockerCli::exec_argv(const ExecSpec& s,
 
 Status DockerCli::ensure_network(const std::string& name,
                                  const std::map<std::string, std::string>& labels) {
-  auto out = call({"network", "inspect", "--format", "{{.Id}}", name}, timeout_);
+  auto out = call({"network", "inspect", "--format",
+                   "{{index .Options \"com.docker.network.bridge.enable_icc\"}}", name},
+                  timeout_);
   if (!out) return out.error();
-  if (out->exit_code == 0) return {};
+  if (out->exit_code == 0) {
+    if (out->stdout_data.rfind("false", 0) != 0) {
+      spdlog::warn(
+          "network {} lets containers reach each other (inter-container traffic is on); "
+          "remove it while no sandbox uses it and sandboxd recreates it isolated",
+          name);
+    }
+    return {};
+  }
   Status st = classify_docker_error("network inspect " + name, *out);
   if (st.code() != Code::kNotFound) return st;
-  std::vector<std::string> args = {"network", "create", "--driver", "bridge"};
+  // Isolated: containers on it reach neither each other nor anything through it but the
+  // host, which still reaches every container (the edge and the wake path run there).
+  std::vector<std::string> args = {"network",  "create",
+                                   "--driver", "bridge",
+                                   "--opt",    "com.docker.network.bridge.enable_icc=false"};
   for (const auto& [k, v] : labels) args.insert(args.end(), {"--label", k + "=" + v});
   args.push_back(name);
   out = call(std::move(args), timeout_);

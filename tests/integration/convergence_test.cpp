@@ -26,7 +26,6 @@ bool create(Daemon& d, const std::string& payload) {
   return r && r->status == 201;
 }
 
-
 TEST(Convergence, ABootAfterKill9FinishesInterruptedOperationsWithWorkspacesIntact) {
   Daemon d("boot");
   ASSERT_TRUE(d.start()) << d.log();

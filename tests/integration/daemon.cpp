@@ -145,6 +145,23 @@ bool Daemon::stop(bool hard) {
   return false;
 }
 
+nlohmann::json Daemon::exec(const std::string& id, const nlohmann::json& request) {
+  auto r =
+      client_->Post("/sandbox/" + id + "/exec", auth_headers, request.dump(), "application/json");
+  if (!r || r->status != 200) return nullptr;
+  return nlohmann::json::parse(r->body, nullptr, false);
+}
+
+bool Daemon::write_node_app(const std::string& id, const std::string& one_line_js) {
+  // exec has no stdin: the source travels in an env var (so it must be one line).
+  auto r = exec(id, {{"cmd",
+                      {"sh", "-c",
+                       "printf '%s' \"$SRC\" > server.js && "
+                       "echo '{\"command\":\"node server.js\"}' > sandbox.json"}},
+                     {"env", {{"SRC", one_line_js}}}});
+  return !r.is_null() && r["exit_code"] == 0;
+}
+
 std::string Daemon::log() const {
   std::ifstream f(log_path_);
   return std::string(std::istreambuf_iterator<char>(f), {});

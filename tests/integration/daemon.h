@@ -8,10 +8,10 @@
 
 #include <chrono>
 #include <map>
-#include <thread>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace sandboxd::testing_support {
@@ -51,6 +51,11 @@ class Daemon {
   bool running() const { return pid_ > 0; }
 
   httplib::Client& http() { return *client_; }
+  // POST /sandbox/{id}/exec; the parsed 200 response, or null (e.g. a 4xx or no answer).
+  nlohmann::json exec(const std::string& id, const nlohmann::json& request);
+  // Writes a one-line Node.js app to ~/workspace/app/server.js and a sandbox.json that
+  // runs it (as an agent would), through exec; true when both were written.
+  bool write_node_app(const std::string& id, const std::string& one_line_js);
   std::string instance() const { return instance_; }
   int port() const { return port_; }
   std::string network() const { return network_; }

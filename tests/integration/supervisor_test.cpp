@@ -21,7 +21,6 @@ constexpr const char* kServer =
     ".listen(process.env.PORT, process.env.HOST, () => console.log('app listening on ' + "
     "process.env.PORT));";
 
-
 std::string container_ip(Daemon& d, const std::string& id) {
   json c = docker_inspect(d.container(id));
   if (c.is_null()) return "";
@@ -37,26 +36,13 @@ std::string fetch(const std::string& ip, int port) {
   return r && r->status == 200 ? r->body : "";
 }
 
-json exec(Daemon& d, const std::string& id, const json& req) {
-  auto r = d.http().Post("/sandbox/" + id + "/exec", req.dump(), "application/json");
-  EXPECT_TRUE(r && r->status == 200) << (r ? r->body : "no response");
-  return r ? json::parse(r->body, nullptr, false) : json(nullptr);
-}
-
 TEST(Supervisor, ServesTheManifestAppRestartsItAndBringsItBackAfterAStop) {
   Daemon d("sup");
   ASSERT_TRUE(d.start()) << d.log();
   auto r = d.http().Post("/sandbox", R"({"id":"app1","ports":[3000]})", "application/json");
   ASSERT_TRUE(r && r->status == 201) << (r ? r->body : "") << d.log();
   // Nothing to run yet; then an "agent" writes the app and its manifest.
-  // exec has no stdin: the source travels in an env var.
-  json w = exec(d, "app1",
-                {{"cmd",
-                  {"sh", "-c",
-                   "printf '%s' \"$SRC\" > server.js && "
-                   "echo '{\"command\":\"node server.js\"}' > sandbox.json"}},
-                 {"env", {{"SRC", kServer}}}});
-  ASSERT_EQ(w["exit_code"], 0) << w.dump();
+  ASSERT_TRUE(d.write_node_app("app1", kServer));
   std::string ip = container_ip(d, "app1");
   ASSERT_TRUE(eventually([&] {
     return fetch(ip, 3000).find("hello from app GET") != std::string::npos;
@@ -64,7 +50,7 @@ TEST(Supervisor, ServesTheManifestAppRestartsItAndBringsItBackAfterAStop) {
   EXPECT_NE(fetch(ip, 3000).find("port=3000"), std::string::npos);
 
   // The dev server dies: sandbox-init starts it again.
-  exec(d, "app1", {{"cmd", {"pkill", "-f", "node server.js"}}});
+  d.exec("app1", {{"cmd", {"pkill", "-f", "node server.js"}}});
   ASSERT_TRUE(
       eventually([&] { return fetch(ip, 3000).find("hello from app") != std::string::npos; }));
 
@@ -93,16 +79,15 @@ TEST(Supervisor, TheLogsApiNeverFollowsATenantSymlink) {
   ASSERT_TRUE(d.start()) << d.log();
   auto r = d.http().Post("/sandbox", R"({"id":"ln1"})", "application/json");
   ASSERT_TRUE(r && r->status == 201);
-  exec(d, "ln1",
-       {{"cmd",
-         {"sh", "-c",
-          "mkdir -p ~/.sandboxed/logs && ln -sf /etc/passwd ~/.sandboxed/logs/dev.log"}}});
+  d.exec("ln1", {{"cmd",
+                  {"sh", "-c",
+                   "mkdir -p ~/.sandboxed/logs && ln -sf /etc/passwd ~/.sandboxed/logs/dev.log"}}});
   auto logs = d.http().Get("/v1/sandboxes/ln1/logs");
   ASSERT_TRUE(logs);
   EXPECT_EQ(logs->status, 409) << logs->body;
   EXPECT_EQ(logs->body.find("root:"), std::string::npos);
-  exec(d, "ln1",
-       {{"cmd", {"sh", "-c", "rm -rf ~/.sandboxed/logs && ln -s /etc ~/.sandboxed/logs"}}});
+  d.exec("ln1",
+         {{"cmd", {"sh", "-c", "rm -rf ~/.sandboxed/logs && ln -s /etc ~/.sandboxed/logs"}}});
   logs = d.http().Get("/v1/sandboxes/ln1/logs");
   EXPECT_EQ(logs->status, 409) << logs->body;
 }

@@ -151,8 +151,9 @@ TEST_F(DockerCliTest, EnsureNetworkCreatesOnlyWhenMissing) {
   auto calls = runner_.calls();
   ASSERT_EQ(calls.size(), 2u);
   EXPECT_EQ(calls[1].argv,
-            (std::vector<std::string>{"docker", "network", "create", "--driver", "bridge",
-                                      "--label", "sandboxed.managed=true", "net"}));
+            (std::vector<std::string>{"docker", "network", "create", "--driver", "bridge", "--opt",
+                                      "com.docker.network.bridge.enable_icc=false", "--label",
+                                      "sandboxed.managed=true", "net"}));
 }
 
 TEST_F(DockerCliTest, InspectParsesState) {

@@ -79,7 +79,8 @@ bool is_missing_network(const Status& status);
 class Docker {
  public:
   virtual ~Docker() = default;
-  // Creates the bridge network if it does not exist. Idempotent.
+  // Creates the sandbox bridge network, isolated (inter-container traffic off), if it
+  // does not exist; warns about an existing one that is not isolated. Idempotent.
   virtual Status ensure_network(const std::string& name,
                                 const std::map<std::string, std::string>& labels) = 0;
   // docker run -d; returns the full container id.
