@@ -21,9 +21,11 @@
 #include "sandboxd/config/config.h"
 #include "sandboxd/docker/docker_cli.h"
 #include "sandboxd/os/clock.h"
+#include "sandboxd/os/memory.h"
 #include "sandboxd/os/periodic.h"
 #include "sandboxd/os/process_runner.h"
 #include "sandboxd/reaper/idle_reaper.h"
+#include "sandboxd/reaper/pressure_reaper.h"
 #include "sandboxd/reconcile/reconciler.h"
 #include "sandboxd/sandbox/sandbox_service.h"
 #include "sandboxd/sandbox/workspaces.h"
@@ -146,7 +148,8 @@ int serve(const std::string& env_file, bool explicit_file) {
   PosixProcessRunner runner;
   DockerCli docker(runner, c.docker_binary, secrets_dir, std::chrono::seconds(c.docker_timeout_s));
   Workspaces workspaces(c.workspaces_dir(), kSandboxUid, kSandboxUid);
-  SandboxService sandboxes(c, **store, docker, clock, workspaces);
+  ProcMemoryProbe memory;
+  SandboxService sandboxes(c, **store, docker, clock, workspaces, memory);
   if (auto s = sandboxes.init(); !s.is_ok()) {
     // dockerd may come up later: serve anyway, /readyz reports it, creates retry the network.
     spdlog::error("startup: {} (is dockerd running? /readyz will say when it answers)",
@@ -156,6 +159,8 @@ int serve(const std::string& env_file, bool explicit_file) {
   Reconciler reconciler(sandboxes);
   if (auto r = reconciler.tick(); !r) spdlog::error("boot reconcile: {}", r.error().message());
   IdleReaper reaper(sandboxes, clock, int64_t{c.idle_threshold_s} * 1000);
+  PressureReaper pressure(sandboxes, memory, c);
+  // Declared after everything the timer callbacks use, so they are stopped first.
   std::vector<std::unique_ptr<Periodic>> timers;
   if (c.reconcile_interval_s > 0) {
     timers.push_back(
@@ -167,6 +172,13 @@ int serve(const std::string& env_file, bool explicit_file) {
     timers.push_back(std::make_unique<Periodic>("idle reaper",
                                                 std::chrono::seconds(c.idle_reap_interval_s), [&] {
                                                   if (auto r = reaper.tick(); !r)
+                                                    spdlog::warn("{}", r.error().message());
+                                                }));
+  }
+  if (c.pressure_interval_s > 0) {
+    timers.push_back(std::make_unique<Periodic>("pressure reaper",
+                                                std::chrono::seconds(c.pressure_interval_s), [&] {
+                                                  if (auto r = pressure.tick(); !r)
                                                     spdlog::warn("{}", r.error().message());
                                                 }));
   }

@@ -258,6 +258,10 @@ Result<Config> load_config(const std::map<std::string, std::string>& env) {
   check(r.integer("SANDBOXD_IDLE_THRESHOLD_SECONDS", c.idle_threshold_s, 1, 365 * 86400));
   check(r.integer("SANDBOXD_IDLE_REAP_INTERVAL_SECONDS", c.idle_reap_interval_s, 0, 86400));
   check(r.integer("SANDBOXD_RECONCILE_INTERVAL_SECONDS", c.reconcile_interval_s, 0, 86400));
+  check(r.integer("SANDBOXD_MEM_HEADROOM_PCT", c.mem_headroom_pct, 0, 100));
+  check(r.integer("SANDBOXD_MEM_REFUSE_PCT", c.mem_refuse_pct, 0, 100));
+  check(r.integer("SANDBOXD_MEM_EMERGENCY_PCT", c.mem_emergency_pct, 0, 100));
+  check(r.integer("SANDBOXD_PRESSURE_INTERVAL_SECONDS", c.pressure_interval_s, 0, 86400));
   check(r.str("PREVIEW_DOMAIN", c.preview_domain));
   check(r.integer("HTTP_PORT", c.http_port, 1, 65535));
   check(r.integer("HTTPS_PORT", c.https_port, 1, 65535));
@@ -266,6 +270,10 @@ Result<Config> load_config(const std::map<std::string, std::string>& env) {
   check(r.str("SANDBOXD_LOG_LEVEL", c.log_level));
   if (!st.is_ok()) return st;
 
+  if (c.mem_emergency_pct > c.mem_refuse_pct || c.mem_refuse_pct > c.mem_headroom_pct) {
+    return bad("SANDBOXD_MEM_REFUSE_PCT",
+               "must lie between SANDBOXD_MEM_EMERGENCY_PCT and SANDBOXD_MEM_HEADROOM_PCT");
+  }
   // Keep /healthz, /readyz and ordinary calls served while execs hold workers.
   if (const auto* v = r.raw("SANDBOXD_MAX_CONCURRENT_EXECS"); !v || v->empty()) {
     c.max_concurrent_execs = c.http_threads - 4;

@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <set>
 
 #include "sandboxd/base/ids.h"
@@ -104,8 +105,26 @@ Status validate_create(const CreateRequest& req, const Config& config) {
 }
 
 SandboxService::SandboxService(const Config& config, Store& store, Docker& docker, Clock& clock,
-                               Workspaces& workspaces)
-    : config_(config), store_(store), docker_(docker), clock_(clock), workspaces_(workspaces) {}
+                               Workspaces& workspaces, MemoryProbe& memory)
+    : config_(config),
+      store_(store),
+      docker_(docker),
+      clock_(clock),
+      workspaces_(workspaces),
+      memory_(memory) {}
+
+Status SandboxService::admit(const std::string& what) {
+  auto m = memory_.read();
+  if (!m) return {};
+  if (m->available_pct() < config_.mem_refuse_pct) {
+    return Status(Code::kUnavailable, what + " refused: host memory low (" +
+                                          std::to_string(static_cast<int>(m->available_pct())) +
+                                          "% available, below SANDBOXD_MEM_REFUSE_PCT=" +
+                                          std::to_string(config_.mem_refuse_pct) +
+                                          "%); retry later");
+  }
+  return {};
+}
 
 std::map<std::string, std::string> SandboxService::instance_labels() const {
   return {{"sandboxed.managed", "true"}, {"sandboxed.instance", config_.instance}};
@@ -196,6 +215,7 @@ Result<std::string> SandboxService::run_container(const SandboxRecord& rec) {
 
 Result<SandboxRecord> SandboxService::create(const CreateRequest& req) {
   if (auto s = validate_create(req, config_); !s.is_ok()) return s;
+  if (auto s = admit("create"); !s.is_ok()) return s;
   int64_t now = clock_.now_ms();
   std::string id = req.id ? *normalize_id(*req.id) : new_ulid(now);
   auto guard = locks_.lock(id);
@@ -272,6 +292,7 @@ Result<SandboxRecord> SandboxService::start_locked(SandboxRecord rec, const std:
   const bool was_running = rec.status == kStatusRunning;
   const bool was_error = rec.status == kStatusError;  // rebuilt from the row, not restarted
   if (!was_running) {
+    if (auto s = admit("start of sandbox " + rec.id); !s.is_ok()) return s;
     rec.status = kStatusStarting;  // intent first: a crash from here on leaves `starting`
     rec.updated_at = clock_.now_ms();
     if (auto s = store_.update(rec); !s.is_ok()) return s;
@@ -646,6 +667,37 @@ Status SandboxService::remove_orphan(const ContainerState& c) {
   spdlog::info("removing orphan container {} (sandbox {} has no row)", c.name, *id);
   Status st = docker_.remove(c.name);
   return st.code() == Code::kNotFound ? Status() : st;
+}
+
+std::vector<std::string> pick_pressure_victims(const std::vector<SandboxRecord>& rows,
+                                               const std::set<std::string>& busy, bool emergency) {
+  std::vector<const SandboxRecord*> normal, protected_;
+  for (const auto& r : rows) {
+    if (r.status != kStatusRunning) continue;
+    (r.idle_policy == "sleep" && !busy.count(r.id) ? normal : protected_).push_back(&r);
+  }
+  auto lru = [](const SandboxRecord* a, const SandboxRecord* b) {
+    return a->last_active_at < b->last_active_at;
+  };
+  std::sort(normal.begin(), normal.end(), lru);
+  std::sort(protected_.begin(), protected_.end(), lru);
+  std::vector<std::string> out;
+  for (const auto* r : normal) out.push_back(r->id);
+  if (emergency)
+    for (const auto* r : protected_) out.push_back(r->id);
+  return out;
+}
+
+Result<bool> SandboxService::stop_for_pressure(const std::string& id, bool emergency) {
+  auto guard = locks_.lock(id);
+  auto row = store_.get(id);
+  if (!row) return row.error();
+  if (!row->has_value()) return false;
+  auto victims = pick_pressure_victims({**row}, busy_ids(), emergency);
+  if (victims.empty()) return false;
+  auto stopped = stop_locked(**row, emergency ? "memory emergency" : "memory pressure");
+  if (!stopped) return stopped.error();
+  return true;
 }
 
 std::vector<std::string> pick_idle(const std::vector<SandboxRecord>& rows, int64_t now_ms,

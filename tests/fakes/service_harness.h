@@ -10,6 +10,7 @@
 
 #include "fakes/fake_clock.h"
 #include "fakes/fake_docker.h"
+#include "fakes/fake_memory.h"
 #include "sandboxd/sandbox/sandbox_service.h"
 
 namespace sandboxd {
@@ -27,7 +28,7 @@ struct ServiceHarness {
   void init() {
     store = std::move(*Store::open(":memory:"));
     workspaces = std::make_unique<Workspaces>(config.workspaces_dir(), ::getuid(), ::getgid());
-    service = std::make_unique<SandboxService>(config, *store, docker, clock, *workspaces);
+    service = std::make_unique<SandboxService>(config, *store, docker, clock, *workspaces, memory);
     ASSERT_TRUE(service->init().is_ok());
   }
 
@@ -35,6 +36,7 @@ struct ServiceHarness {
   Config config;
   FakeClock clock;
   FakeDocker docker;
+  FakeMemoryProbe memory;
   std::unique_ptr<Store> store;
   std::unique_ptr<Workspaces> workspaces;
   std::unique_ptr<SandboxService> service;

@@ -116,5 +116,35 @@ TEST(Convergence, TheIdleReaperStopsOnlyTheIdleSandbox) {
   busy.join();
 }
 
+TEST(Convergence, LowMemoryRefusesCreatesWith503AndLeavesNothing) {
+  // Every real host is "low" when the refuse band is 100%.
+  Daemon d("admit", {{"SANDBOXD_MEM_REFUSE_PCT", "100"},
+                     {"SANDBOXD_MEM_HEADROOM_PCT", "100"},
+                     {"SANDBOXD_MEM_EMERGENCY_PCT", "0"},
+                     {"SANDBOXD_PRESSURE_INTERVAL_SECONDS", "0"}});
+  ASSERT_TRUE(d.start()) << d.log();
+  auto r = d.http().Post("/sandbox", R"({"id":"mem1"})", "application/json");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 503) << r->body;
+  EXPECT_FALSE(r->get_header_value("Retry-After").empty());
+  EXPECT_NE(r->body.find("memory"), std::string::npos) << r->body;
+  EXPECT_EQ(d.http().Get("/sandbox/mem1")->status, 404);
+  EXPECT_TRUE(d.containers().empty());
+}
+
+TEST(Convergence, ThePressureReaperStopsIdleEligibleSandboxesButNotAlwaysOn) {
+  // Every real host is under a 100% headroom band; the emergency band is off.
+  Daemon d("pressure", {{"SANDBOXD_MEM_HEADROOM_PCT", "100"},
+                        {"SANDBOXD_MEM_REFUSE_PCT", "0"},
+                        {"SANDBOXD_MEM_EMERGENCY_PCT", "0"},
+                        {"SANDBOXD_PRESSURE_INTERVAL_SECONDS", "1"}});
+  ASSERT_TRUE(d.start()) << d.log();
+  ASSERT_TRUE(create(d, R"({"id":"on1","idle_policy":"always_on"})"));
+  ASSERT_TRUE(create(d, R"({"id":"slp1"})"));
+  EXPECT_TRUE(eventually([&] { return get(d, "slp1")["status"] == "stopped"; })) << d.log();
+  EXPECT_EQ(get(d, "slp1")["stop_reason"], "memory pressure");
+  EXPECT_EQ(get(d, "on1")["status"], "running");
+}
+
 }  // namespace
 }  // namespace sandboxd::testing_support

@@ -253,8 +253,11 @@ TEST_F(Lifecycle, RequestPathsCannotForgeLogLines) {
   Daemon d("loginj");
   ASSERT_TRUE(d.start()) << d.log();
   EXPECT_EQ(d.http().Get("/sandbox/x%0aFORGED%20info%20line")->status, 400);
+  // The request's log line is written just after the response: wait for it.
+  EXPECT_TRUE(eventually([&] { return d.log().find("\\x0aFORGED") != std::string::npos; },
+                         std::chrono::seconds(5)))
+      << d.log();
   EXPECT_EQ(d.log().find("\nFORGED"), std::string::npos) << d.log();
-  EXPECT_NE(d.log().find("\\x0aFORGED"), std::string::npos) << d.log();
 }
 
 TEST_F(Lifecycle, AuthEnabledRequiresTheBearerToken) {
@@ -268,7 +271,8 @@ TEST_F(Lifecycle, AuthEnabledRequiresTheBearerToken) {
   d.auth_headers = {{"Authorization", "Bearer integration-secret-0123"}};
   create(d, R"({"id":"au1"})");
   EXPECT_EQ(d.http().Get("/sandbox/au1", d.auth_headers)->status, 200);
-  EXPECT_NE(d.log().find("actor=ci"), std::string::npos);
+  EXPECT_TRUE(eventually([&] { return d.log().find("actor=ci") != std::string::npos; },
+                         std::chrono::seconds(5)));
   // Service log lines carry the id of the request they serve.
   std::string log = d.log();
   auto created = log.find("sandbox au1 created");

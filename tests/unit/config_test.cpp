@@ -54,6 +54,7 @@ TEST(LoadConfig, BadValuesAreErrorsNamingTheVariable) {
       {{"SANDBOXD_LOG_LEVEL", "loud"}},
       {{"SANDBOXD_DEFAULT_MEMORY", "16g"}, {"SANDBOXD_MAX_MEMORY", "8g"}},
       {{"SANDBOXED_DATA_DIR", "/srv/a:b"}},
+      {{"SANDBOXD_MEM_REFUSE_PCT", "20"}, {"SANDBOXD_MEM_HEADROOM_PCT", "15"}},
       {{"SANDBOXD_MAX_CONCURRENT_EXECS", "30"}, {"SANDBOXD_HTTP_THREADS", "32"}},
   };
   for (const auto& env : cases) {

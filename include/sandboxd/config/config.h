@@ -48,6 +48,13 @@ struct Config {
   int idle_threshold_s = 2100;    // stop a `sleep` sandbox after this long without activity
   int idle_reap_interval_s = 30;  // idle reaper tick; 0 disables it
   int reconcile_interval_s = 60;  // reconciler tick (it also runs at boot); 0: boot only
+  // Host memory bands, as % of MemTotal available: below headroom the pressure reaper
+  // stops idle-eligible sandboxes (least recently active first); below refuse, creates
+  // and starts get 503; below emergency, busy and always_on sandboxes may be stopped too.
+  int mem_headroom_pct = 15;
+  int mem_refuse_pct = 10;
+  int mem_emergency_pct = 5;
+  int pressure_interval_s = 10;  // pressure reaper tick; 0 disables it
   std::string preview_domain = "localhost";
   int http_port = 80;
   int https_port = 443;

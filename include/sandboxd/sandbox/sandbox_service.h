@@ -16,6 +16,7 @@
 #include "sandboxd/config/config.h"
 #include "sandboxd/docker/docker.h"
 #include "sandboxd/os/clock.h"
+#include "sandboxd/os/memory.h"
 #include "sandboxd/sandbox/id_locks.h"
 #include "sandboxd/sandbox/workspaces.h"
 #include "sandboxd/store/store.h"
@@ -54,6 +55,11 @@ struct IdleInfo {
 // idle_policy sleep, not busy, and past both last activity + threshold and keepalive.
 std::vector<std::string> pick_idle(const std::vector<SandboxRecord>& rows, int64_t now_ms,
                                    int64_t threshold_ms, const std::set<std::string>& busy);
+// Running sandboxes the pressure reaper may stop, best victim first (pure): idle-eligible
+// ones (sleep, not busy) least recently active first; in an emergency, then the busy and
+// always_on ones, also least recently active first.
+std::vector<std::string> pick_pressure_victims(const std::vector<SandboxRecord>& rows,
+                                               const std::set<std::string>& busy, bool emergency);
 // Whether a row and its observed container (nullptr: none) need converging (pure).
 bool needs_convergence(const SandboxRecord& row, const ContainerState* container);
 
@@ -75,8 +81,9 @@ std::map<std::string, std::string> traefik_labels(const Config& config, const st
 
 class SandboxService {
  public:
+  // `memory` gates creates and starts (503 below SANDBOXD_MEM_REFUSE_PCT available).
   SandboxService(const Config& config, Store& store, Docker& docker, Clock& clock,
-                 Workspaces& workspaces);
+                 Workspaces& workspaces, MemoryProbe& memory);
 
   // Ensures the sandbox network exists. Call once at startup.
   Status init();
@@ -118,6 +125,9 @@ class SandboxService {
   Status remove_orphan(const ContainerState& container);
   // Stops the sandbox if, checked again under its lock, it is still idle. True if stopped.
   Result<bool> stop_if_idle(const std::string& id);
+  // Pressure reaper: stops the sandbox if, under its lock, it still runs and may be
+  // stopped (busy and always_on ones only when `emergency`). True if stopped.
+  Result<bool> stop_for_pressure(const std::string& id, bool emergency);
   // Ids with an exec in progress.
   std::set<std::string> busy_ids();
   IdleInfo idle_info(const SandboxRecord& rec);
@@ -147,12 +157,15 @@ class SandboxService {
   Result<int64_t> purge_locked(const std::string& id);
   Status finish_create_locked(SandboxRecord rec);
   void touch(SandboxRecord& rec, const std::string& source);
+  // kUnavailable when host memory is below the refuse band (an unreadable meminfo admits).
+  Status admit(const std::string& what);
 
   const Config& config_;
   Store& store_;
   Docker& docker_;
   Clock& clock_;
   Workspaces& workspaces_;
+  MemoryProbe& memory_;
   IdLocks locks_;
   std::string install_id_;  // labelled on every container; see run_container
   std::atomic<int> execs_in_flight_{0};

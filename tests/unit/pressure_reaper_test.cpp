@@ -1,0 +1,126 @@
+#include "sandboxd/reaper/pressure_reaper.h"
+
+#include <gtest/gtest.h>
+
+#include "fakes/service_harness.h"
+
+namespace sandboxd {
+namespace {
+
+SandboxRecord running(const std::string& id, int64_t last_active,
+                      const std::string& policy = "sleep") {
+  SandboxRecord r;
+  r.id = id;
+  r.status = kStatusRunning;
+  r.idle_policy = policy;
+  r.last_active_at = last_active;
+  return r;
+}
+
+TEST(PickPressureVictims, LeastRecentlyActiveFirstAndProtectedOnlyInAnEmergency) {
+  std::vector<SandboxRecord> rows = {running("new", 300), running("old", 100),
+                                     running("on", 50, "always_on"), running("busy", 10),
+                                     running("mid", 200)};
+  SandboxRecord stopped = running("off", 0);
+  stopped.status = kStatusStopped;
+  rows.push_back(stopped);
+  EXPECT_EQ(pick_pressure_victims(rows, {"busy"}, false),
+            (std::vector<std::string>{"old", "mid", "new"}));
+  EXPECT_EQ(pick_pressure_victims(rows, {"busy"}, true),
+            (std::vector<std::string>{"old", "mid", "new", "busy", "on"}));
+}
+
+class PressureTest : public testing::Test {
+ protected:
+  PressureTest() : h_("pressure-test") {
+    h_.config.mem_headroom_pct = 15;
+    h_.config.mem_refuse_pct = 10;
+    h_.config.mem_emergency_pct = 5;
+    h_.init();
+  }
+  void create(const std::string& id, const std::string& policy = "sleep") {
+    CreateRequest req;
+    req.id = id;
+    req.idle_policy = policy;
+    auto r = h_.service->create(req);
+    ASSERT_TRUE(r) << r.error().message();
+    h_.clock.advance(std::chrono::seconds(1));  // distinct activity times
+  }
+  std::string status(const std::string& id) { return (**h_.store->get(id)).status; }
+
+  ServiceHarness h_;
+};
+
+TEST_F(PressureTest, NothingHappensWithHeadroom) {
+  create("a1");
+  PressureReaper reaper(*h_.service, h_.memory, h_.config);
+  EXPECT_EQ(*reaper.tick(), 0);
+  EXPECT_EQ(status("a1"), kStatusRunning);
+}
+
+TEST_F(PressureTest, StopsTheLeastRecentlyActiveUntilMemoryRecovers) {
+  create("oldest");
+  create("middle");
+  create("newest");
+  create("on1", "always_on");
+  h_.memory.available_pct = 12;  // under headroom, above refuse
+  // Each stop frees memory in this fake only when the test says so: after the first stop
+  // the host has recovered.
+  struct Recover : MemoryProbe {
+    FakeMemoryProbe& inner;
+    int calls = 0;
+    explicit Recover(FakeMemoryProbe& m) : inner(m) {}
+    Result<MemInfo> read() override {
+      if (++calls == 2) inner.available_pct = 50;
+      return inner.read();
+    }
+  } probe(h_.memory);
+  PressureReaper reaper(*h_.service, probe, h_.config);
+  EXPECT_EQ(*reaper.tick(), 1);
+  EXPECT_EQ(status("oldest"), kStatusStopped);
+  EXPECT_EQ((**h_.store->get("oldest")).stop_reason, "memory pressure");
+  EXPECT_EQ(status("middle"), kStatusRunning);
+  EXPECT_EQ(status("on1"), kStatusRunning);
+}
+
+TEST_F(PressureTest, AlwaysOnIsStoppedOnlyInTheEmergencyBand) {
+  create("on1", "always_on");
+  h_.memory.available_pct = 8;
+  PressureReaper reaper(*h_.service, h_.memory, h_.config);
+  EXPECT_EQ(*reaper.tick(), 0);
+  EXPECT_EQ(status("on1"), kStatusRunning);
+  h_.memory.available_pct = 3;
+  EXPECT_EQ(*reaper.tick(), 1);
+  EXPECT_EQ(status("on1"), kStatusStopped);
+  EXPECT_EQ((**h_.store->get("on1")).stop_reason, "memory emergency");
+}
+
+TEST_F(PressureTest, CreatesAndStartsAreRefusedBelowTheRefuseBand) {
+  create("a1");
+  ASSERT_TRUE(h_.service->stop("a1"));
+  h_.memory.available_pct = 9;
+  CreateRequest req;
+  req.id = "b1";
+  auto created = h_.service->create(req);
+  ASSERT_FALSE(created);
+  EXPECT_EQ(created.error().code(), Code::kUnavailable);
+  EXPECT_FALSE(h_.store->get("b1")->has_value());
+  auto started = h_.service->start("a1", "api");
+  ASSERT_FALSE(started);
+  EXPECT_EQ(started.error().code(), Code::kUnavailable);
+  EXPECT_EQ(status("a1"), kStatusStopped);
+  h_.memory.available_pct = 50;
+  EXPECT_TRUE(h_.service->start("a1", "api"));
+}
+
+TEST(ParseMeminfo, ReadsTotalAndAvailable) {
+  auto m =
+      parse_meminfo("MemTotal:       24000000 kB\nMemFree:  100 kB\nMemAvailable:   12000000 kB\n");
+  ASSERT_TRUE(m);
+  EXPECT_EQ(m->total_bytes, 24000000LL * 1024);
+  EXPECT_DOUBLE_EQ(m->available_pct(), 50.0);
+  EXPECT_FALSE(parse_meminfo("garbage"));
+}
+
+}  // namespace
+}  // namespace sandboxd
