@@ -32,6 +32,21 @@ struct ServiceHarness {
     ASSERT_TRUE(service->init().is_ok());
   }
 
+  // Creates sandbox `id` through the service (a test failure if that fails).
+  SandboxRecord create(const std::string& id, const std::string& policy = "sleep") {
+    CreateRequest req;
+    req.id = id;
+    req.idle_policy = policy;
+    auto r = service->create(req);
+    EXPECT_TRUE(r) << r.error().message();
+    return r ? *r : SandboxRecord{};
+  }
+  // The stored status of `id`, "(none)" without a row.
+  std::string status(const std::string& id) {
+    auto row = store->get(id);
+    return row && row->has_value() ? (*row)->status : "(none)";
+  }
+
   std::string base;
   Config config;
   FakeClock clock;
@@ -41,5 +56,18 @@ struct ServiceHarness {
   std::unique_ptr<Workspaces> workspaces;
   std::unique_ptr<SandboxService> service;
 };
+
+// A row for pure decision tests (pick_idle, pick_pressure_victims).
+inline SandboxRecord test_row(const std::string& id, int64_t last_active,
+                              const std::string& policy = "sleep", int64_t keepalive = 0,
+                              const std::string& status = kStatusRunning) {
+  SandboxRecord r;
+  r.id = id;
+  r.status = status;
+  r.idle_policy = policy;
+  r.last_active_at = last_active;
+  r.keepalive_until = keepalive;
+  return r;
+}
 
 }  // namespace sandboxd

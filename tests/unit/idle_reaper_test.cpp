@@ -12,28 +12,17 @@ namespace {
 
 using std::chrono::seconds;
 
-SandboxRecord row(const std::string& id, int64_t last_active, const std::string& policy = "sleep",
-                  int64_t keepalive = 0, const std::string& status = kStatusRunning) {
-  SandboxRecord r;
-  r.id = id;
-  r.status = status;
-  r.idle_policy = policy;
-  r.last_active_at = last_active;
-  r.keepalive_until = keepalive;
-  return r;
-}
-
 TEST(PickIdle, ChoosesOnlyRunningSleepersPastThresholdAndKeepaliveAndNotBusy) {
   const int64_t now = 100'000, threshold = 10'000;
   std::vector<SandboxRecord> rows = {
-      row("idle", 80'000),
-      row("recent", 95'000),
-      row("always", 0, "always_on"),
-      row("kept", 0, "sleep", 150'000),
-      row("keptexpired", 0, "sleep", 99'000),
-      row("stopped", 0, "sleep", 0, kStatusStopped),
-      row("busy", 0),
-      row("edge", 90'000),
+      test_row("idle", 80'000),
+      test_row("recent", 95'000),
+      test_row("always", 0, "always_on"),
+      test_row("kept", 0, "sleep", 150'000),
+      test_row("keptexpired", 0, "sleep", 99'000),
+      test_row("stopped", 0, "sleep", 0, kStatusStopped),
+      test_row("busy", 0),
+      test_row("edge", 90'000),
   };
   EXPECT_EQ(pick_idle(rows, now, threshold, {"busy"}),
             (std::vector<std::string>{"idle", "keptexpired", "edge"}));
@@ -45,13 +34,8 @@ class IdleReaperTest : public testing::Test {
     h_.config.idle_threshold_s = 60;
     h_.init();
   }
-  void create(const std::string& id, const std::string& policy = "sleep") {
-    CreateRequest req;
-    req.id = id;
-    req.idle_policy = policy;
-    ASSERT_TRUE(h_.service->create(req));
-  }
-  std::string status(const std::string& id) { return (**h_.store->get(id)).status; }
+  void create(const std::string& id, const std::string& policy = "sleep") { h_.create(id, policy); }
+  std::string status(const std::string& id) { return h_.status(id); }
 
   ServiceHarness h_;
 };

@@ -7,23 +7,11 @@
 namespace sandboxd {
 namespace {
 
-SandboxRecord running(const std::string& id, int64_t last_active,
-                      const std::string& policy = "sleep") {
-  SandboxRecord r;
-  r.id = id;
-  r.status = kStatusRunning;
-  r.idle_policy = policy;
-  r.last_active_at = last_active;
-  return r;
-}
-
 TEST(PickPressureVictims, LeastRecentlyActiveFirstAndProtectedOnlyInAnEmergency) {
-  std::vector<SandboxRecord> rows = {running("new", 300), running("old", 100),
-                                     running("on", 50, "always_on"), running("busy", 10),
-                                     running("mid", 200)};
-  SandboxRecord stopped = running("off", 0);
-  stopped.status = kStatusStopped;
-  rows.push_back(stopped);
+  std::vector<SandboxRecord> rows = {test_row("new", 300), test_row("old", 100),
+                                     test_row("on", 50, "always_on"), test_row("busy", 10),
+                                     test_row("mid", 200)};
+  rows.push_back(test_row("off", 0, "sleep", 0, kStatusStopped));
   EXPECT_EQ(pick_pressure_victims(rows, {"busy"}, false),
             (std::vector<std::string>{"old", "mid", "new"}));
   EXPECT_EQ(pick_pressure_victims(rows, {"busy"}, true),
@@ -39,14 +27,10 @@ class PressureTest : public testing::Test {
     h_.init();
   }
   void create(const std::string& id, const std::string& policy = "sleep") {
-    CreateRequest req;
-    req.id = id;
-    req.idle_policy = policy;
-    auto r = h_.service->create(req);
-    ASSERT_TRUE(r) << r.error().message();
+    h_.create(id, policy);
     h_.clock.advance(std::chrono::seconds(1));  // distinct activity times
   }
-  std::string status(const std::string& id) { return (**h_.store->get(id)).status; }
+  std::string status(const std::string& id) { return h_.status(id); }
 
   ServiceHarness h_;
 };

@@ -20,17 +20,9 @@ class ReconcilerTest : public testing::Test {
   }
 
   SandboxRecord create(const std::string& id, const std::string& policy = "sleep") {
-    CreateRequest req;
-    req.id = id;
-    req.idle_policy = policy;
-    auto r = h_.service->create(req);
-    EXPECT_TRUE(r) << r.error().message();
-    return r ? *r : SandboxRecord{};
+    return h_.create(id, policy);
   }
-  std::string status(const std::string& id) {
-    auto row = h_.store->get(id);
-    return row && row->has_value() ? (*row)->status : "(none)";
-  }
+  std::string status(const std::string& id) { return h_.status(id); }
   ReconcileStats tick() {
     Reconciler rec(*h_.service);
     auto r = rec.tick();
