@@ -25,7 +25,7 @@ PIDFILE=$DATA/state/sandboxd.pid
 LOG=$DATA/sandboxd.log
 
 say "2/5 building sandboxd and sandbox-init (cmake, -j2)"
-cmake -S . -B build-release -DCMAKE_BUILD_TYPE=Release -DSANDBOXD_BUILD_TESTS=OFF >/dev/null
+cmake -S . -B build-release -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSANDBOXD_BUILD_TESTS=OFF >/dev/null
 cmake --build build-release -j2 | grep --line-buffered -E '^\[ *[0-9]+%\]' | sed -u 's/^/[install]   /'
 say "3/5 sandbox image ${SANDBOXD_IMAGE:-sandboxed-sandbox:0.1.0}"
 SANDBOX_INIT=build-release/sandbox-init docker/build-images.sh
