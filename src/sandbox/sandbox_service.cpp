@@ -616,7 +616,8 @@ Status SandboxService::converge(const std::string& id) {
   if (rec.status == kStatusCreating) return finish_create_locked(rec);
   if (rec.status == kStatusStarting) return start_locked(rec, "reconciler", true).error_or_ok();
   if (rec.status == kStatusStopping)
-    return stop_locked(rec, rec.stop_reason.empty() ? "api" : rec.stop_reason).error_or_ok();
+    // The reason of the interrupted stop was not recorded (it is written with the result).
+    return stop_locked(rec, "interrupted stop finished by the reconciler").error_or_ok();
   if (rec.status == kStatusDeleting) return destroy_locked(id);
   if (rec.status == kStatusPurging) return purge_locked(id).error_or_ok();
   if (rec.status != kStatusRunning && rec.status != kStatusStopped) return {};

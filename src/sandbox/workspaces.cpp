@@ -215,11 +215,6 @@ Result<std::string> Workspaces::read_tail(const std::string& id,
   return out;
 }
 
-bool Workspaces::exists(const std::string& id) const {
-  struct stat sb {};
-  return ::lstat(path(id).c_str(), &sb) == 0 && S_ISDIR(sb.st_mode);
-}
-
 Result<int64_t> Workspaces::remove(const std::string& id) {
   Fd root(::open(root_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (!root.ok()) return errno_status("open " + root_);

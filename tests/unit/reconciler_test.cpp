@@ -96,10 +96,11 @@ TEST_F(ReconcilerTest, InterruptedOperationsAreFinished) {
   tick();
   EXPECT_EQ(status("st"), kStatusRunning);
   EXPECT_EQ(status("sp"), kStatusStopped);
+  EXPECT_EQ((**h_.store->get("sp")).stop_reason, "interrupted stop finished by the reconciler");
   EXPECT_EQ(status("dl"), "(none)");
-  EXPECT_TRUE(h_.workspaces->exists("dl"));
+  EXPECT_TRUE(fs::exists(h_.workspaces->path("dl")));
   EXPECT_EQ(status("pg"), "(none)");
-  EXPECT_FALSE(h_.workspaces->exists("pg"));
+  EXPECT_FALSE(fs::exists(h_.workspaces->path("pg")));
   EXPECT_FALSE(h_.docker.container("r1-s-dl"));
 }
 

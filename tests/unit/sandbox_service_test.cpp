@@ -146,7 +146,7 @@ TEST_F(SandboxServiceTest, FailedDockerRunRollsBackRowAndNewWorkspace) {
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().code(), Code::kUnavailable);
   EXPECT_FALSE(store_->get("x1")->has_value());
-  EXPECT_FALSE(ws_->exists("x1"));
+  EXPECT_FALSE(fs::exists(ws_->path("x1")));
   EXPECT_EQ(docker_.container_count(), 0u);
 }
 
@@ -304,7 +304,7 @@ TEST_F(SandboxServiceTest, PurgeRemovesEverythingAndIsIdempotent) {
   auto freed = svc_->purge("a1");
   ASSERT_TRUE(freed);
   EXPECT_GE(*freed, 50000);
-  EXPECT_FALSE(ws_->exists("a1"));
+  EXPECT_FALSE(fs::exists(ws_->path("a1")));
   EXPECT_FALSE(store_->get("a1")->has_value());
   EXPECT_EQ(docker_.container_count(), 0u);
   auto again = svc_->purge("a1");

@@ -24,7 +24,6 @@ class Workspaces {
   // Makes sure the workspace exists. A new one is mode 0700, owned by uid:gid and seeded
   // with workspace/app; an existing one is left as it is. Returns true when it was created.
   Result<bool> ensure(const std::string& id);
-  bool exists(const std::string& id) const;
   // The last `max_bytes` of the regular file at `components` below the workspace (e.g.
   // {".sandboxed", "logs", "dev.log"}), never following a symlink at any step. An absent
   // file is empty; a symlink or non-regular file is kConflict.
