@@ -13,6 +13,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
+#include <set>
 #include <tuple>
 
 #include "sandboxd/api/server.h"
@@ -24,8 +25,12 @@
 #include "sandboxd/os/memory.h"
 #include "sandboxd/os/periodic.h"
 #include "sandboxd/os/process_runner.h"
+#include "sandboxd/preview/access_log.h"
+#include "sandboxd/preview/http_head.h"
+#include "sandboxd/preview/wake_listener.h"
 #include "sandboxd/reaper/idle_reaper.h"
 #include "sandboxd/reaper/pressure_reaper.h"
+#include "sandboxd/reconcile/event_watcher.h"
 #include "sandboxd/reconcile/reconciler.h"
 #include "sandboxd/sandbox/sandbox_service.h"
 #include "sandboxd/sandbox/workspaces.h"
@@ -160,6 +165,8 @@ int serve(const std::string& env_file, bool explicit_file) {
   if (auto r = reconciler.tick(); !r) spdlog::error("boot reconcile: {}", r.error().message());
   IdleReaper reaper(sandboxes, clock, int64_t{c.idle_threshold_s} * 1000);
   PressureReaper pressure(sandboxes, memory, c);
+  std::set<std::string> access_hosts;  // filled by access_log during one poll
+  std::unique_ptr<AccessLogTailer> access_log;
   // Declared after everything the timer callbacks use, so they are stopped first.
   std::vector<std::unique_ptr<Periodic>> timers;
   if (c.reconcile_interval_s > 0) {
@@ -182,7 +189,40 @@ int serve(const std::string& env_file, bool explicit_file) {
                                                     spdlog::warn("{}", r.error().message());
                                                 }));
   }
+  if (!c.traefik_access_log.empty()) {
+    // Traefik-routed preview requests are activity too; one write per sandbox per poll.
+    access_log = std::make_unique<AccessLogTailer>(
+        c.traefik_access_log,
+        [&access_hosts](const std::string& host) { access_hosts.insert(host); });
+    timers.push_back(std::make_unique<Periodic>("access log", std::chrono::seconds(2), [&] {
+      access_log->poll();
+      std::set<std::string> ids;
+      for (const auto& h : access_hosts)
+        if (auto p = parse_preview_host(h, c.preview_domain)) ids.insert(p->id);
+      access_hosts.clear();
+      for (const auto& id : ids)
+        if (auto row = sandboxes.get(id); row) sandboxes.record_activity(id, "traefik");
+    }));
+  }
   for (auto& t : timers) t->start();
+  std::unique_ptr<EventWatcher> events;
+  if (c.docker_events) {
+    events = std::make_unique<EventWatcher>(
+        c.docker_binary, c.instance,
+        [&](const std::string& id) {
+          if (auto s = sandboxes.converge(id); !s.is_ok())
+            spdlog::warn("converge sandbox {} after a docker event: {}", id, s.message());
+        },
+        [&] {
+          if (auto r = reconciler.tick(); !r) spdlog::warn("{}", r.error().message());
+        });
+    events->start();
+  }
+  WakeListener wake(c, sandboxes);
+  if (auto s = wake.start(c.wake_host, c.wake_port); !s.is_ok()) {
+    spdlog::critical("startup: {}", s.message());
+    return 1;
+  }
   Authenticator auth(c.auth_disabled, c.tokens);
   ApiServer api(c, sandboxes, auth, clock);
   if (auto s = api.start(c.api_host, c.api_port); !s.is_ok()) {
@@ -191,16 +231,19 @@ int serve(const std::string& env_file, bool explicit_file) {
   }
   auto version = (*store)->schema_version();
   spdlog::info(
-      "sandboxd {} listening on {}:{} instance={} data_dir={} image={} network={} auth={} "
-      "schema={}",
-      SANDBOXD_VERSION, c.api_host, api.port(), c.instance, c.data_dir, c.image, c.network,
-      c.auth_disabled ? "disabled" : "enabled", version ? *version : -1);
+      "sandboxd {} listening on {}:{} (API) and {}:{} (previews, *.preview.{}) instance={} "
+      "data_dir={} image={} network={} auth={} schema={}",
+      SANDBOXD_VERSION, c.api_host, api.port(), c.wake_host, wake.port(), c.preview_domain,
+      c.instance, c.data_dir, c.image, c.network, c.auth_disabled ? "disabled" : "enabled",
+      version ? *version : -1);
 
   int sig = 0;
   sigwait(&signals, &sig);
   spdlog::info("received {}, shutting down: waiting for in-flight requests",
                sig == SIGTERM ? "SIGTERM" : "SIGINT");
   api.stop();
+  wake.stop();
+  if (events) events->stop();
   for (auto& t : timers) t->stop();
   spdlog::info("sandboxd stopped");
   return 0;

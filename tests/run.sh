@@ -1,13 +1,20 @@
 #!/usr/bin/env bash
 # The test command (README, .ci/run): prepares the host (packages, dockerd), builds the
 # sandbox image and the project, then runs every test with ctest: unit tests (fakes)
-# and integration tests (real dockerd, real containers). Needs root.
+# and integration tests (real dockerd, real containers, headless Chromium). Needs root.
 #   BUILD_DIR  (default build)   CTEST_ARGS  extra ctest arguments, e.g. "-L unit"
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD_DIR=${BUILD_DIR:-build}
 
 scripts/host-deps.sh
+# The waking-page test drives a real headless browser.
+if ! command -v chromium >/dev/null; then
+  echo "[tests] installing chromium (for the waking-page test)"
+  apt-get update -q >/dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium \
+    | { grep --line-buffered -E '^Setting up ' || true; } | sed -u 's/^/[tests]   /'
+fi
 echo "[tests] configuring and building in $BUILD_DIR (-j2)"
 cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build "$BUILD_DIR" -j2

@@ -220,6 +220,10 @@ Result<Config> load_config(const std::map<std::string, std::string>& env) {
   if (const auto* v = r.raw("SANDBOXED_API_BIND"); v && !v->empty()) {
     if (auto s = parse_bind("SANDBOXED_API_BIND", *v, c.api_host, c.api_port); !s.is_ok()) return s;
   }
+  if (const auto* v = r.raw("SANDBOXD_WAKE_BIND"); v && !v->empty()) {
+    if (auto s = parse_bind("SANDBOXD_WAKE_BIND", *v, c.wake_host, c.wake_port); !s.is_ok())
+      return s;
+  }
   // SANDBOXD_DATA_DIR is the original's name; SANDBOXED_DATA_DIR wins when both are set.
   if (auto s = r.str("SANDBOXD_DATA_DIR", c.data_dir); !s.is_ok()) return s;
   if (auto s = r.str("SANDBOXED_DATA_DIR", c.data_dir); !s.is_ok()) return s;
@@ -262,6 +266,10 @@ Result<Config> load_config(const std::map<std::string, std::string>& env) {
   check(r.integer("SANDBOXD_MEM_REFUSE_PCT", c.mem_refuse_pct, 0, 100));
   check(r.integer("SANDBOXD_MEM_EMERGENCY_PCT", c.mem_emergency_pct, 0, 100));
   check(r.integer("SANDBOXD_PRESSURE_INTERVAL_SECONDS", c.pressure_interval_s, 0, 86400));
+  check(r.integer("SANDBOXD_WAKE_TIMEOUT_SECONDS", c.wake_timeout_s, 1, 3600));
+  check(r.integer("SANDBOXD_WAKE_MAX_CONNECTIONS", c.wake_max_connections, 16, 1 << 20));
+  check(r.str("SANDBOXD_TRAEFIK_ACCESS_LOG", c.traefik_access_log));
+  check(r.boolean("SANDBOXD_DOCKER_EVENTS", c.docker_events));
   check(r.str("PREVIEW_DOMAIN", c.preview_domain));
   check(r.integer("HTTP_PORT", c.http_port, 1, 65535));
   check(r.integer("HTTPS_PORT", c.https_port, 1, 65535));
@@ -317,6 +325,10 @@ Result<Config> load_config(const std::map<std::string, std::string>& env) {
   for (char ch : c.preview_entrypoint)
     if (!(std::isalnum(static_cast<unsigned char>(ch)) || ch == '-' || ch == '_'))
       return bad("PREVIEW_ENTRYPOINT", "not a valid Traefik entrypoint name");
+  if (!c.traefik_access_log.empty() && c.traefik_access_log[0] != '/')
+    return bad("SANDBOXD_TRAEFIK_ACCESS_LOG", "must be an absolute path");
+  if (c.wake_host == c.api_host && c.wake_port == c.api_port && c.api_port != 0)
+    return bad("SANDBOXD_WAKE_BIND", "must differ from SANDBOXED_API_BIND");
   if (!c.auth_disabled && c.tokens.empty()) {
     return bad("SANDBOXD_API_TOKENS",
                "auth is enabled (SANDBOXD_API_AUTH_DISABLED=false) but no token is configured");

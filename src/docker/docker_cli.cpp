@@ -271,6 +271,14 @@ Result<ContainerState> DockerCli::inspect(const std::string& name) {
         j["Config"]["Labels"].is_object()) {
       st.labels = j["Config"]["Labels"].get<std::map<std::string, std::string>>();
     }
+    if (j.contains("NetworkSettings") && j["NetworkSettings"].contains("Networks") &&
+        j["NetworkSettings"]["Networks"].is_object()) {
+      for (const auto& [net, n] : j["NetworkSettings"]["Networks"].items()) {
+        if (n.is_object() && n.contains("IPAddress") && n["IPAddress"].is_string() &&
+            !n["IPAddress"].get<std::string>().empty())
+          st.ips[net] = n["IPAddress"].get<std::string>();
+      }
+    }
     return st;
   } catch (const std::exception& e) {
     return Status(Code::kInternal, "docker inspect " + name + ": unexpected output: " + e.what());

@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "sandboxd/os/process_runner.h"
+#include "sandboxd/os/spawn.h"
 
 extern char** environ;
 
@@ -45,17 +46,14 @@ bool drain(int fd, std::string& out, std::size_t cap, bool& truncated) {
 
 }  // namespace
 
-Result<ProcessOutput> PosixProcessRunner::run(const ProcessSpec& spec) {
-  if (spec.argv.empty()) return Status(Code::kInvalidArgument, "empty argv");
-  Pipe in, out, err;
-  if (!make_pipe(in) || !make_pipe(out) || !make_pipe(err)) {
-    return Status(Code::kInternal, std::string("pipe: ") + std::strerror(errno));
-  }
+Result<pid_t> spawn_in_own_group(const std::vector<std::string>& args, int stdin_fd, int stdout_fd,
+                                 int stderr_fd) {
+  if (args.empty()) return Status(Code::kInvalidArgument, "empty argv");
   posix_spawn_file_actions_t fa;
   posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_adddup2(&fa, in.fds[0], 0);
-  posix_spawn_file_actions_adddup2(&fa, out.fds[1], 1);
-  posix_spawn_file_actions_adddup2(&fa, err.fds[1], 2);
+  posix_spawn_file_actions_adddup2(&fa, stdin_fd, 0);
+  posix_spawn_file_actions_adddup2(&fa, stdout_fd, 1);
+  posix_spawn_file_actions_adddup2(&fa, stderr_fd, 2);
   // The daemon's sockets (cpp-httplib does not mark them close-on-exec) must not leak
   // into children, which may outlive a crashed daemon and keep its port bound.
   posix_spawn_file_actions_addclosefrom_np(&fa, 3);
@@ -74,18 +72,29 @@ Result<ProcessOutput> PosixProcessRunner::run(const ProcessSpec& spec) {
   posix_spawnattr_setflags(&attr,
                            POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
   std::vector<char*> argv;
-  for (const auto& a : spec.argv) argv.push_back(const_cast<char*>(a.c_str()));
+  for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
   argv.push_back(nullptr);
-
-  auto start = std::chrono::steady_clock::now();
   pid_t pid = -1;
   int rc = posix_spawnp(&pid, argv[0], &fa, &attr, argv.data(), environ);
   posix_spawn_file_actions_destroy(&fa);
   posix_spawnattr_destroy(&attr);
   if (rc != 0) {
     return Status(rc == ENOENT ? Code::kUnavailable : Code::kInternal,
-                  "spawn " + spec.argv[0] + ": " + std::strerror(rc));
+                  "spawn " + args[0] + ": " + std::strerror(rc));
   }
+  return pid;
+}
+
+Result<ProcessOutput> PosixProcessRunner::run(const ProcessSpec& spec) {
+  if (spec.argv.empty()) return Status(Code::kInvalidArgument, "empty argv");
+  Pipe in, out, err;
+  if (!make_pipe(in) || !make_pipe(out) || !make_pipe(err)) {
+    return Status(Code::kInternal, std::string("pipe: ") + std::strerror(errno));
+  }
+  auto start = std::chrono::steady_clock::now();
+  auto spawned = spawn_in_own_group(spec.argv, in.fds[0], out.fds[1], err.fds[1]);
+  if (!spawned) return spawned.error();
+  const pid_t pid = *spawned;
   in.close_end(0);
   out.close_end(1);
   err.close_end(1);

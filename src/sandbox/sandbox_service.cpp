@@ -291,6 +291,7 @@ Result<SandboxRecord> SandboxService::start_locked(SandboxRecord rec, const std:
   if (!startable) return Status(Code::kConflict, "sandbox " + rec.id + " is " + rec.status);
   const bool was_running = rec.status == kStatusRunning;
   const bool was_error = rec.status == kStatusError;  // rebuilt from the row, not restarted
+  forget_address(rec.id);
   if (!was_running) {
     if (auto s = admit("start of sandbox " + rec.id); !s.is_ok()) return s;
     rec.status = kStatusStarting;  // intent first: a crash from here on leaves `starting`
@@ -350,6 +351,7 @@ Result<SandboxRecord> SandboxService::stop_locked(SandboxRecord rec, const std::
       rec.status != kStatusStopping) {
     return Status(Code::kConflict, "sandbox " + rec.id + " is " + rec.status + ", not running");
   }
+  forget_address(rec.id);
   rec.status = kStatusStopping;  // intent first: a crash from here on leaves `stopping`
   rec.updated_at = clock_.now_ms();
   if (auto s = store_.update(rec); !s.is_ok()) return s;
@@ -377,6 +379,7 @@ Status SandboxService::destroy_locked(const std::string& id) {
   auto row = store_.get(id);
   if (!row) return row.error();
   std::string name = container_name(config_.instance, id);
+  forget_address(id);
   if (row->has_value()) {
     SandboxRecord rec = **row;
     rec.status = kStatusDeleting;  // a crash from here on leaves a row to finish deleting
@@ -403,6 +406,7 @@ Result<int64_t> SandboxService::purge_locked(const std::string& id) {
   auto row = store_.get(id);
   if (!row) return row.error();
   std::string name = container_name(config_.instance, id);
+  forget_address(id);
   if (row->has_value()) {
     SandboxRecord rec = **row;
     rec.status = kStatusPurging;
@@ -632,6 +636,7 @@ Status SandboxService::converge(const std::string& id) {
       return start_locked(rec, "reconciler", true).error_or_ok();
     }
     // Exited or gone (a gone container is recreated on the next start).
+    forget_address(id);
     rec.status = kStatusStopped;
     rec.stopped_at = rec.updated_at = clock_.now_ms();
     rec.stop_reason =
@@ -646,6 +651,63 @@ Status SandboxService::converge(const std::string& id) {
     return st.code() == Code::kNotFound ? Status() : st;
   }
   return {};
+}
+
+Result<std::optional<std::string>> SandboxService::preview_address(const std::string& raw_id,
+                                                                   int port) {
+  auto id = normalize_id(raw_id);
+  if (!id) return Status(Code::kNotFound, "no sandbox " + raw_id);
+  auto rec = load(*id);
+  if (!rec) return rec.error();
+  if (std::find(rec->ports.begin(), rec->ports.end(), port) == rec->ports.end())
+    return Status(Code::kNotFound,
+                  "sandbox " + *id + " does not expose port " + std::to_string(port));
+  if (rec->status != kStatusRunning) return std::optional<std::string>();
+  std::lock_guard lock(edge_mu_);
+  auto it = addresses_.find(*id);
+  if (it == addresses_.end()) return std::optional<std::string>();
+  return std::optional<std::string>(it->second);
+}
+
+Result<std::string> SandboxService::wake(const std::string& raw_id, const std::string& source) {
+  auto id = normalize_id(raw_id);
+  if (!id) return id.error();
+  auto guard = locks_.lock(*id);
+  auto rec = load(*id);
+  if (!rec) return rec.error();
+  auto started = start_locked(std::move(*rec), source, /*verify=*/true);
+  if (!started) return started.error();
+  auto c = docker_.inspect(started->container_name);
+  if (!c) return c.error().with_context("wake sandbox " + *id);
+  auto ip = c->ips.find(config_.network);
+  if (!c->running || ip == c->ips.end())
+    return Status(Code::kUnavailable, "sandbox " + *id + " has no address on network " +
+                                          config_.network + " after its start");
+  std::lock_guard lock(edge_mu_);
+  // Docker may hand a freed address to another container: no other sandbox keeps it.
+  std::erase_if(addresses_, [&](const auto& kv) { return kv.second == ip->second; });
+  addresses_[*id] = ip->second;
+  return ip->second;
+}
+
+void SandboxService::forget_address(const std::string& id) {
+  std::lock_guard lock(edge_mu_);
+  addresses_.erase(id);
+  activity_written_.erase(id);
+}
+
+void SandboxService::record_activity(const std::string& id, const std::string& source) {
+  auto now = std::chrono::steady_clock::now();
+  {
+    std::lock_guard lock(edge_mu_);
+    auto [it, fresh] = activity_written_.try_emplace(id, now);
+    if (!fresh) {
+      if (now - it->second < std::chrono::seconds(1)) return;
+      it->second = now;
+    }
+  }
+  if (auto s = store_.touch(id, clock_.now_ms(), source); !s.is_ok())
+    spdlog::warn("sandbox {}: recording {} activity: {}", id, source, s.message());
 }
 
 Status SandboxService::remove_orphan(const ContainerState& c) {

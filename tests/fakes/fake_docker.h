@@ -197,6 +197,7 @@ class FakeDocker final : public Docker {
     s.running = c.running;
     s.status = c.running ? "running" : "exited";
     s.labels = c.spec.labels;
+    if (c.running) s.ips[c.spec.network] = "10.0.0." + c.id.substr(1);
     return s;
   }
 

@@ -67,10 +67,14 @@ Daemon::Daemon(const std::string& tag, std::map<std::string, std::string> extra_
   data_dir_ = base_dir_ + "/data";
   log_path_ = base_dir_ + "/sandboxd.log";
   port_ = free_port();
+  do wake_port_ = free_port();
+  while (wake_port_ == port_);
   env_ = {{"SANDBOXED_DATA_DIR", data_dir_},
           {"SANDBOXD_INSTANCE", instance_},
           {"SANDBOXD_NETWORK", network_},
           {"SANDBOXED_API_BIND", "127.0.0.1:" + std::to_string(port_)},
+          {"SANDBOXD_WAKE_BIND", "127.0.0.1:" + std::to_string(wake_port_)},
+          {"PREVIEW_DOMAIN", "localhost"},
           {"SANDBOXD_IMAGE", test_image()},
           {"SANDBOXD_DEFAULT_MEMORY", "256m"},
           {"SANDBOXD_STOP_TIMEOUT_SECONDS", "5"}};
@@ -160,6 +164,14 @@ bool Daemon::write_node_app(const std::string& id, const std::string& one_line_j
                        "echo '{\"command\":\"node server.js\"}' > sandbox.json"}},
                      {"env", {{"SRC", one_line_js}}}});
   return !r.is_null() && r["exit_code"] == 0;
+}
+
+std::unique_ptr<httplib::Client> Daemon::preview(const std::string& id, int port) const {
+  auto c = std::make_unique<httplib::Client>("127.0.0.1", wake_port_);
+  c->set_default_headers({{"Host", preview_host(id, port)}});
+  c->set_connection_timeout(5, 0);
+  c->set_read_timeout(90, 0);
+  return c;
 }
 
 std::string Daemon::log() const {

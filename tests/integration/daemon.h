@@ -58,6 +58,14 @@ class Daemon {
   bool write_node_app(const std::string& id, const std::string& one_line_js);
   std::string instance() const { return instance_; }
   int port() const { return port_; }
+  // The wake listener (the preview edge without Traefik), on loopback.
+  int wake_port() const { return wake_port_; }
+  // The preview host of a sandbox's port (PREVIEW_DOMAIN is `localhost` in tests).
+  static std::string preview_host(const std::string& id, int port) {
+    return "s-" + id + "-" + std::to_string(port) + ".preview.localhost";
+  }
+  // A client of the wake listener that sends `Host: preview_host(id, port)`.
+  std::unique_ptr<httplib::Client> preview(const std::string& id, int port) const;
   std::string network() const { return network_; }
   std::string data_dir() const { return data_dir_; }
   std::string workspace(const std::string& id) const { return data_dir_ + "/workspaces/" + id; }
@@ -74,6 +82,7 @@ class Daemon {
   std::string data_dir_;
   std::string log_path_;
   int port_ = 0;
+  int wake_port_ = 0;
   pid_t pid_ = -1;
   std::map<std::string, std::string> env_;
   std::unique_ptr<httplib::Client> client_;

@@ -57,6 +57,14 @@ if wake:
                      "localhost", "s-abc-port.preview.localhost"]:
             check("wake rule does not match " + host, rx.search(host) is None)
     check("wake router uses the web entrypoint", wake.get("entryPoints") == ["web"])
+    check("wake router targets the sandboxed-wake service", wake.get("service") == "sandboxed-wake")
+wake_svc = services.get("sandboxed-wake", {})
+wake_urls = [s.get("url") for s in wake_svc.get("loadBalancer", {}).get("servers", [])]
+# Traefik runs with the host's network; the wake listener's default bind is loopback
+# (SANDBOXD_WAKE_BIND=127.0.0.1:9091), where sandboxes cannot reach it.
+check("wake service targets sandboxd's wake listener on loopback", wake_urls == ["http://127.0.0.1:9091"],
+      str(wake_urls))
+check("wake service passes the Host header", wake_svc.get("loadBalancer", {}).get("passHostHeader") is True)
 for name, svc in services.items():
     for server in svc.get("loadBalancer", {}).get("servers", []):
         check("service %s does not expose the API port 9090" % name, ":9090" not in server.get("url", ""))

@@ -160,7 +160,9 @@ TEST_F(DockerCliTest, InspectParsesState) {
   runner_.on(
       {"docker", "container", "inspect"}, 0,
       R"([{"Id":"abc123","Name":"/s-x","State":{"Status":"exited","Running":false,"ExitCode":137},
-                 "Config":{"Labels":{"sandboxed.id":"x"}}}])");
+                 "Config":{"Labels":{"sandboxed.id":"x"}},
+                 "NetworkSettings":{"Networks":{"sbx":{"IPAddress":"172.30.0.5"},
+                                                "none":{"IPAddress":""}}}}])");
   DockerCli cli(runner_, "docker", dir_, std::chrono::seconds(5));
   auto st = cli.inspect("s-x");
   ASSERT_TRUE(st) << st.error().message();
@@ -170,6 +172,7 @@ TEST_F(DockerCliTest, InspectParsesState) {
   EXPECT_FALSE(st->running);
   EXPECT_EQ(st->exit_code, 137);
   EXPECT_EQ(st->labels.at("sandboxed.id"), "x");
+  EXPECT_EQ(st->ips, (std::map<std::string, std::string>{{"sbx", "172.30.0.5"}}));
 }
 
 TEST_F(DockerCliTest, ListFiltersByLabelsAndParsesLines) {

@@ -55,6 +55,14 @@ struct Config {
   int mem_refuse_pct = 10;
   int mem_emergency_pct = 5;
   int pressure_interval_s = 10;  // pressure reaper tick; 0 disables it
+  // The preview edge: sandboxd's wake listener (Traefik's catch-all target, or the whole
+  // edge without Traefik). Loopback by default, which sandboxes cannot reach.
+  std::string wake_host = "127.0.0.1";
+  int wake_port = 9091;
+  int wake_timeout_s = 60;          // start + dev-server port ready, per request
+  int wake_max_connections = 4096;  // open edge connections; more get 503
+  std::string traefik_access_log;   // Traefik's JSON access log to tail; empty: none
+  bool docker_events = true;        // converge on `docker events` as well as on the timer
   std::string preview_domain = "localhost";
   int http_port = 80;
   int https_port = 443;

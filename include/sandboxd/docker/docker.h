@@ -70,6 +70,7 @@ struct ContainerState {
   bool running = false;
   int exit_code = 0;
   std::map<std::string, std::string> labels;
+  std::map<std::string, std::string> ips;  // network -> IPv4 address; filled by inspect only
 };
 
 // True when `status` (from a Docker call) says the container's network does not exist,

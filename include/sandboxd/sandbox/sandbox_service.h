@@ -128,6 +128,17 @@ class SandboxService {
   // Pressure reaper: stops the sandbox if, under its lock, it still runs and may be
   // stopped (busy and always_on ones only when `emergency`). True if stopped.
   Result<bool> stop_for_pressure(const std::string& id, bool emergency);
+  // --- for the preview edge (wake listener, access-log tailer) ---
+  // The address of a running sandbox's port without any docker call: the address when
+  // the row is running and its address is known, nullopt when it must be woken first.
+  // kNotFound when there is no such sandbox or it does not declare `port`.
+  Result<std::optional<std::string>> preview_address(const std::string& id, int port);
+  // Brings the sandbox to running (starting it, or recreating a vanished container, under
+  // its lock; a running one is verified) and returns its address on the sandbox network.
+  Result<std::string> wake(const std::string& id, const std::string& source);
+  // Records activity now; writes at most once per second per sandbox.
+  void record_activity(const std::string& id, const std::string& source);
+
   // Ids with an exec in progress.
   std::set<std::string> busy_ids();
   IdleInfo idle_info(const SandboxRecord& rec);
@@ -157,6 +168,8 @@ class SandboxService {
   Result<int64_t> purge_locked(const std::string& id);
   Status finish_create_locked(SandboxRecord rec);
   void touch(SandboxRecord& rec, const std::string& source);
+  // The address cache used by preview_address; see wake().
+  void forget_address(const std::string& id);
   // kUnavailable when host memory is below the refuse band (an unreadable meminfo admits).
   Status admit(const std::string& what);
 
@@ -174,6 +187,12 @@ class SandboxService {
   std::mutex ready_mu_;
   std::chrono::steady_clock::time_point docker_checked_{};
   Status docker_status_;
+  std::mutex edge_mu_;
+  // id -> address on the sandbox network, only while the row runs. Cleared whenever the
+  // sandbox leaves `running` (including on docker's die events via converge) so a stale
+  // address is never reused for another sandbox that gets it.
+  std::map<std::string, std::string> addresses_;
+  std::map<std::string, std::chrono::steady_clock::time_point> activity_written_;
 };
 
 }  // namespace sandboxd

@@ -1,0 +1,44 @@
+// Pure parsing for the preview edge: preview host names and HTTP/1.x request heads.
+// The wake listener parses only the first request head of a connection (to route it);
+// everything after it is relayed byte for byte.
+#pragma once
+
+#include <cstddef>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace sandboxd {
+
+struct PreviewHost {
+  std::string id;  // lower-case, [a-z0-9]{1,32}
+  int port = 0;
+};
+
+// `s-<id>-<port>.preview.<domain>[:<port>]`, case-insensitive (browsers and proxies may
+// change case); nullopt for any other shape or another domain.
+std::optional<PreviewHost> parse_preview_host(std::string_view host, std::string_view domain);
+
+struct RequestHead {
+  std::string method;
+  std::string target;
+  std::string version;  // "HTTP/1.1"
+  std::vector<std::pair<std::string, std::string>> headers;
+  // The first header named `name` (case-insensitive), or nullptr.
+  const std::string* header(std::string_view name) const;
+};
+
+enum class HeadParse { kIncomplete, kOk, kBad };
+
+// Parses the request head at the start of `buf`. kOk sets `out` and `head_len` (bytes up
+// to and including the blank line). Header names must be tokens and values free of
+// control characters (obs-fold is rejected), so what is forwarded is what was checked.
+HeadParse parse_request_head(std::string_view buf, RequestHead& out, std::size_t& head_len);
+
+// True when the request is a browser navigation that may get the waking page: GET or
+// HEAD, not a protocol upgrade, and Accept naming text/html.
+bool is_browser_navigation(const RequestHead& head);
+
+}  // namespace sandboxd

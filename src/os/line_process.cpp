@@ -1,0 +1,63 @@
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "sandboxd/os/spawn.h"
+
+namespace sandboxd {
+namespace {
+constexpr std::size_t kMaxLine = 1 << 20;
+}  // namespace
+
+Result<std::unique_ptr<LineProcess>> LineProcess::spawn(const std::vector<std::string>& args) {
+  int out[2];
+  if (::pipe2(out, O_CLOEXEC) != 0)
+    return Status(Code::kInternal, std::string("pipe: ") + std::strerror(errno));
+  int devnull = ::open("/dev/null", O_RDWR | O_CLOEXEC);
+  auto pid = spawn_in_own_group(args, devnull, out[1], devnull);
+  ::close(out[1]);
+  if (devnull >= 0) ::close(devnull);
+  if (!pid) {
+    ::close(out[0]);
+    return pid.error();
+  }
+  ::fcntl(out[0], F_SETFL, O_NONBLOCK);
+  return std::unique_ptr<LineProcess>(new LineProcess(*pid, out[0]));
+}
+
+LineProcess::~LineProcess() {
+  ::kill(-pid_, SIGKILL);
+  ::close(fd_);
+  while (::waitpid(pid_, nullptr, 0) < 0 && errno == EINTR) {
+  }
+}
+
+Result<std::optional<std::string>> LineProcess::next_line(std::chrono::milliseconds timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    if (auto nl = buf_.find('\n'); nl != std::string::npos) {
+      std::string line = buf_.substr(0, std::min(nl, kMaxLine));
+      buf_.erase(0, nl + 1);
+      return std::optional<std::string>(std::move(line));
+    }
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    pollfd p{fd_, POLLIN, 0};
+    int r = ::poll(&p, 1, static_cast<int>(std::max<int64_t>(0, left.count())));
+    if (r < 0 && errno == EINTR) continue;
+    if (r == 0) return std::optional<std::string>();
+    char chunk[16384];
+    ssize_t n = ::read(fd_, chunk, sizeof chunk);
+    if (n < 0 && (errno == EAGAIN || errno == EINTR)) continue;
+    if (n <= 0) return Status(Code::kUnavailable, "the process ended");
+    // Drop the middle of an overlong line rather than grow without bound.
+    if (buf_.size() < 2 * kMaxLine) buf_.append(chunk, static_cast<std::size_t>(n));
+  }
+}
+
+}  // namespace sandboxd

@@ -1,0 +1,294 @@
+// Unit tests of the preview edge's logic: host and request-head parsing, single-flight
+// wakes, the Traefik access-log tailer, docker event lines, and the service's address
+// cache and activity writes (on fakes).
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include "fakes/service_harness.h"
+#include "sandboxd/preview/access_log.h"
+#include "sandboxd/preview/http_head.h"
+#include "sandboxd/preview/wake_flights.h"
+#include "sandboxd/reconcile/event_watcher.h"
+
+namespace sandboxd {
+namespace {
+
+TEST(PreviewHost, ParsesIdAndPortCaseInsensitively) {
+  auto h = parse_preview_host("S-Ab12-3000.Preview.Example.COM", "example.com");
+  ASSERT_TRUE(h);
+  EXPECT_EQ(h->id, "ab12");
+  EXPECT_EQ(h->port, 3000);
+  auto with_port = parse_preview_host("s-x-8080.preview.localhost:9091", "localhost");
+  ASSERT_TRUE(with_port);
+  EXPECT_EQ(with_port->port, 8080);
+  EXPECT_TRUE(parse_preview_host("s-x-1.preview.localhost.", "localhost")) << "FQDN form";
+}
+
+TEST(PreviewHost, RejectsOtherShapesAndDomains) {
+  for (const char* host :
+       {"s-x-3000.preview.evil.com", "s-x-3000.preview.localhost.evil.com",
+        "x-3000.preview.localhost", "s--3000.preview.localhost", "s-x-.preview.localhost",
+        "s-x-0.preview.localhost", "s-x-65536.preview.localhost", "s-x-03000.preview.localhost",
+        "s-x_y-1.preview.localhost", "s-x-y-1.preview.localhost", "s-x-1.other.localhost",
+        "preview.localhost", "", "s-x-1.preview.localhost:", "s-x-1.preview.localhost:ab",
+        "s-0123456789012345678901234567890123-1.preview.localhost"}) {
+    EXPECT_FALSE(parse_preview_host(host, "localhost")) << host;
+  }
+  EXPECT_FALSE(parse_preview_host("s-x-1.preview.", "")) << "an empty domain matches nothing";
+}
+
+TEST(RequestHead, ParsesMethodTargetAndHeaders) {
+  std::string raw =
+      "POST /a?b=1 HTTP/1.1\r\nHost: s-x-1.preview.localhost\r\nContent-Length: 3\r\n"
+      "X-Empty:\r\n\r\nabc";
+  RequestHead head;
+  std::size_t len = 0;
+  ASSERT_EQ(parse_request_head(raw, head, len), HeadParse::kOk);
+  EXPECT_EQ(len, raw.size() - 3);
+  EXPECT_EQ(head.method, "POST");
+  EXPECT_EQ(head.target, "/a?b=1");
+  EXPECT_EQ(head.version, "HTTP/1.1");
+  ASSERT_TRUE(head.header("HOST"));
+  EXPECT_EQ(*head.header("host"), "s-x-1.preview.localhost");
+  EXPECT_EQ(*head.header("x-empty"), "");
+  EXPECT_EQ(head.header("accept"), nullptr);
+}
+
+TEST(RequestHead, WaitsForTheBlankLineAndRejectsMalformedHeads) {
+  RequestHead head;
+  std::size_t len = 0;
+  EXPECT_EQ(parse_request_head("GET / HTTP/1.1\r\nHost: x\r\n", head, len), HeadParse::kIncomplete);
+  for (const char* bad :
+       {"GET / HTTP/1.1\r\nHost x\r\n\r\n", "GET / HTTP/2\r\n\r\n", "GET /\r\n\r\n",
+        "G(T / HTTP/1.1\r\n\r\n", "GET / HTTP/1.1\r\nBad Name: x\r\n\r\n",
+        "GET / HTTP/1.1\r\nX: a\nInjected: b\r\n\r\n", "GET / HTTP/1.1\r\n folded\r\n\r\n",
+        "GET /a b HTTP/1.1\r\n\r\n"}) {
+    EXPECT_EQ(parse_request_head(bad, head, len), HeadParse::kBad) << bad;
+  }
+}
+
+TEST(RequestHead, OnlyHtmlNavigationsAreBrowserNavigations) {
+  RequestHead head;
+  std::size_t len = 0;
+  auto nav = [&](const std::string& raw) {
+    EXPECT_EQ(parse_request_head(raw, head, len), HeadParse::kOk) << raw;
+    return is_browser_navigation(head);
+  };
+  EXPECT_TRUE(nav("GET / HTTP/1.1\r\nAccept: text/html,*/*\r\n\r\n"));
+  EXPECT_TRUE(nav("HEAD / HTTP/1.1\r\nAccept: TEXT/HTML\r\n\r\n"));
+  EXPECT_FALSE(nav("POST / HTTP/1.1\r\nAccept: text/html\r\n\r\n"));
+  EXPECT_FALSE(nav("GET / HTTP/1.1\r\nAccept: application/json\r\n\r\n"));
+  EXPECT_FALSE(nav("GET / HTTP/1.1\r\n\r\n"));
+  EXPECT_FALSE(nav("GET / HTTP/1.1\r\nAccept: text/html\r\nUpgrade: websocket\r\n\r\n"));
+}
+
+TEST(WakeFlights, ConcurrentRequestsShareOneWake) {
+  std::atomic<int> calls{0};
+  WakeFlights flights([&](const std::string& id) -> Result<std::string> {
+    ++calls;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    return "10.0.0." + id;
+  });
+  std::vector<std::thread> threads;
+  std::atomic<int> ok{0};
+  for (int i = 0; i < 20; ++i) {
+    threads.emplace_back([&] {
+      auto r = flights.wait(flights.begin("7"),
+                            std::chrono::steady_clock::now() + std::chrono::seconds(10));
+      if (r && *r == "10.0.0.7") ++ok;
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(ok.load(), 20);
+  EXPECT_EQ(calls.load(), 1);
+  // A finished flight is forgotten: a later request wakes again.
+  EXPECT_TRUE(flights.wait(flights.begin("7"),
+                           std::chrono::steady_clock::now() + std::chrono::seconds(10)));
+  EXPECT_EQ(calls.load(), 2);
+}
+
+TEST(WakeFlights, ErrorsReachEveryWaiterAndTheNextRequestRetries) {
+  std::atomic<int> calls{0};
+  WakeFlights flights([&](const std::string&) -> Result<std::string> {
+    if (++calls == 1) return Status(Code::kUnavailable, "memory low");
+    return std::string("10.0.0.2");
+  });
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  auto first = flights.wait(flights.begin("a"), deadline);
+  ASSERT_FALSE(first);
+  EXPECT_EQ(first.error().code(), Code::kUnavailable);
+  EXPECT_TRUE(flights.wait(flights.begin("a"), deadline));
+}
+
+TEST(WakeFlights, AWaitEndsAtItsDeadlineOrOnCancel) {
+  std::mutex mu;
+  std::condition_variable cv;
+  bool release = false;
+  WakeFlights flights([&](const std::string&) -> Result<std::string> {
+    std::unique_lock lock(mu);
+    cv.wait(lock, [&] { return release; });
+    return std::string("10.0.0.3");
+  });
+  auto flight = flights.begin("slow");
+  auto r = flights.wait(flight, std::chrono::steady_clock::now() + std::chrono::milliseconds(50));
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code(), Code::kTimeout);
+  flights.cancel();
+  auto c = flights.wait(flight, std::chrono::steady_clock::now() + std::chrono::seconds(10));
+  ASSERT_FALSE(c);
+  EXPECT_EQ(c.error().code(), Code::kUnavailable);
+  {
+    std::lock_guard lock(mu);
+    release = true;
+  }
+  cv.notify_all();  // the destructor waits for the wake thread
+}
+
+TEST(AccessLog, HostComesFromRequestHostOrTheKeptHeader) {
+  EXPECT_EQ(access_log_host(R"({"RequestHost":"S-A-1.preview.x","RequestMethod":"GET"})"),
+            "S-A-1.preview.x");
+  EXPECT_EQ(access_log_host(R"({"request_Host":"s-a-1.preview.x"})"), "s-a-1.preview.x");
+  EXPECT_EQ(access_log_host("not json"), "");
+  EXPECT_EQ(access_log_host(R"({"RequestHost":5})"), "");
+  EXPECT_EQ(access_log_host("[1]"), "");
+}
+
+class AccessLogTailerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = testing::TempDir() + "/access-log-" + std::to_string(::getpid());
+    std::filesystem::create_directories(dir_);
+    path_ = dir_ + "/access.log";
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+  void append(const std::string& text) { std::ofstream(path_, std::ios::app) << text; }
+  static std::string line(const std::string& host) {
+    return "{\"RequestHost\":\"" + host + "\"}\n";
+  }
+  std::string dir_, path_;
+  std::vector<std::string> hosts_;
+};
+
+TEST_F(AccessLogTailerTest, StartsAtTheEndThenReportsAppendedLines) {
+  append(line("old"));
+  AccessLogTailer tail(path_, [&](const std::string& h) { hosts_.push_back(h); });
+  tail.poll();
+  EXPECT_TRUE(hosts_.empty()) << "history before sandboxd started is not activity now";
+  append(line("a") + "{\"RequestHost\":\"b");
+  tail.poll();
+  EXPECT_EQ(hosts_, std::vector<std::string>({"a"}));
+  append("\"}\n");
+  tail.poll();
+  EXPECT_EQ(hosts_, std::vector<std::string>({"a", "b"})) << "a line split across polls";
+}
+
+TEST_F(AccessLogTailerTest, FollowsRotationAndTruncation) {
+  AccessLogTailer tail(path_, [&](const std::string& h) { hosts_.push_back(h); });
+  tail.poll();  // no file yet
+  append(line("first"));
+  tail.poll();
+  EXPECT_EQ(hosts_, std::vector<std::string>({"first"})) << "a file created later is read whole";
+  append(line("before-rotate"));
+  std::filesystem::rename(path_, path_ + ".1");
+  append(line("rotated"));
+  tail.poll();
+  EXPECT_EQ(hosts_, std::vector<std::string>({"first", "before-rotate", "rotated"}));
+  append(line("padding-padding-padding"));
+  tail.poll();
+  // copytruncate: emptied in place, then written again (less than was read before).
+  std::ofstream(path_, std::ios::trunc) << line("truncated");
+  tail.poll();
+  EXPECT_EQ(hosts_.back(), "truncated");
+}
+
+TEST(DockerEvents, OnlyThisInstancesManagedContainersAreReported) {
+  const std::string mine =
+      R"({"Type":"container","Action":"die","Actor":{"ID":"c1","Attributes":{)"
+      R"("sandboxed.managed":"true","sandboxed.instance":"prod","sandboxed.id":"ab1","exitCode":"137"}}})";
+  EXPECT_EQ(docker_event_sandbox_id(mine, "prod"), std::optional<std::string>("ab1"));
+  EXPECT_FALSE(docker_event_sandbox_id(mine, "staging"));
+  EXPECT_FALSE(docker_event_sandbox_id(
+      R"({"Type":"network","Actor":{"Attributes":{"sandboxed.managed":"true","sandboxed.instance":"prod","sandboxed.id":"x"}}})",
+      "prod"));
+  EXPECT_FALSE(docker_event_sandbox_id(
+      R"({"Type":"container","Actor":{"Attributes":{"sandboxed.instance":"prod","sandboxed.id":"x"}}})",
+      "prod"));
+  EXPECT_FALSE(docker_event_sandbox_id("garbage", "prod"));
+}
+
+class EdgeServiceTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    h_.init();
+    CreateRequest req;
+    req.id = "web";
+    req.ports = {3000};
+    ASSERT_TRUE(h_.service->create(req));
+  }
+  ServiceHarness h_{"edge"};
+};
+
+TEST_F(EdgeServiceTest, PreviewAddressIsKnownOnlyAfterAWakeAndForgottenOnStop) {
+  auto unknown = h_.service->preview_address("nope", 3000);
+  ASSERT_FALSE(unknown);
+  EXPECT_EQ(unknown.error().code(), Code::kNotFound);
+  auto undeclared = h_.service->preview_address("web", 3001);
+  ASSERT_FALSE(undeclared);
+  EXPECT_EQ(undeclared.error().code(), Code::kNotFound);
+  auto before = h_.service->preview_address("WEB", 3000);
+  ASSERT_TRUE(before);
+  EXPECT_FALSE(*before) << "no docker call on this path, so no address until a wake";
+
+  auto ip = h_.service->wake("web", "preview");
+  ASSERT_TRUE(ip) << ip.error().message();
+  auto known = h_.service->preview_address("web", 3000);
+  ASSERT_TRUE(known && *known);
+  EXPECT_EQ(**known, *ip);
+
+  ASSERT_TRUE(h_.service->stop("web"));
+  auto after = h_.service->preview_address("web", 3000);
+  ASSERT_TRUE(after);
+  EXPECT_FALSE(*after);
+}
+
+TEST_F(EdgeServiceTest, WakeStartsAStoppedSandboxAndRecordsPreviewActivity) {
+  ASSERT_TRUE(h_.service->stop("web"));
+  h_.clock.advance(std::chrono::milliseconds(5000));
+  h_.docker.clear_calls();
+  auto ip = h_.service->wake("web", "preview");
+  ASSERT_TRUE(ip) << ip.error().message();
+  EXPECT_EQ(h_.status("web"), kStatusRunning);
+  EXPECT_EQ(h_.docker.calls(), std::vector<std::string>({"start s-web"}));
+  auto row = h_.service->get("web");
+  EXPECT_EQ(row->last_active_source, "preview");
+  EXPECT_EQ(row->last_active_at, h_.clock.now_ms());
+}
+
+TEST_F(EdgeServiceTest, AContainerThatExitedIsForgottenByConverge) {
+  ASSERT_TRUE(h_.service->wake("web", "preview"));
+  h_.docker.set_running("s-web", false);
+  ASSERT_TRUE(h_.service->converge("web").is_ok());
+  EXPECT_EQ(h_.status("web"), kStatusStopped);
+  auto addr = h_.service->preview_address("web", 3000);
+  ASSERT_TRUE(addr);
+  EXPECT_FALSE(*addr) << "a stale address could belong to another sandbox by now";
+}
+
+TEST_F(EdgeServiceTest, ActivityWritesAreThrottledToOncePerSecond) {
+  h_.clock.advance(std::chrono::milliseconds(1000));
+  h_.service->record_activity("web", "traefik");
+  int64_t first = h_.clock.now_ms();
+  h_.clock.advance(std::chrono::milliseconds(1000));
+  h_.service->record_activity("web", "preview");  // within a real second: not written
+  auto row = h_.service->get("web");
+  EXPECT_EQ(row->last_active_at, first);
+  EXPECT_EQ(row->last_active_source, "traefik");
+}
+
+}  // namespace
+}  // namespace sandboxd
