@@ -2,6 +2,7 @@
 // emulated by kill -9 plus writing the row a crash would leave, then restarting.
 #include <SQLiteCpp/SQLiteCpp.h>
 #include <gtest/gtest.h>
+#include <signal.h>
 
 #include <filesystem>
 #include <fstream>
@@ -61,7 +62,9 @@ TEST(Convergence, ABootAfterKill9FinishesInterruptedOperationsWithWorkspacesInta
 }
 
 TEST(Convergence, TheReconcilerNoticesContainersChangedBehindItsBack) {
-  Daemon d("drift", {{"SANDBOXD_RECONCILE_INTERVAL_SECONDS", "1"}});
+  // The timer alone: docker events are off here (the next test covers them).
+  Daemon d("drift",
+           {{"SANDBOXD_RECONCILE_INTERVAL_SECONDS", "1"}, {"SANDBOXD_DOCKER_EVENTS", "false"}});
   ASSERT_TRUE(d.start()) << d.log();
   ASSERT_TRUE(create(d, R"({"id":"ex1"})"));
   ASSERT_TRUE(create(d, R"({"id":"on1","idle_policy":"always_on"})"));
@@ -86,6 +89,62 @@ TEST(Convergence, TheReconcilerNoticesContainersChangedBehindItsBack) {
   EXPECT_TRUE(eventually([&] { return docker_inspect(d.container("orph1")).is_null(); }))
       << d.log();
   EXPECT_EQ(get(d, "st1")["status"], "stopped");
+}
+
+TEST(Convergence, DockerEventsConvergeDriftWithoutWaitingForATick) {
+  // No timer: the reconciler runs at boot and then only on docker events.
+  Daemon d("events", {{"SANDBOXD_RECONCILE_INTERVAL_SECONDS", "0"}});
+  ASSERT_TRUE(d.start()) << d.log();
+  ASSERT_TRUE(create(d, R"({"id":"ex1"})"));
+  ASSERT_TRUE(create(d, R"({"id":"on1","idle_policy":"always_on"})"));
+  ASSERT_TRUE(create(d, R"({"id":"st1"})"));
+  ASSERT_EQ(d.http().Post("/v1/sandboxes/st1/stop", "", "application/json")->status, 200);
+  ASSERT_EQ(run_cmd({"docker", "kill", d.container("ex1")}).first, 0);
+  ASSERT_EQ(run_cmd({"docker", "rm", "-f", d.container("on1")}).first, 0);
+  ASSERT_EQ(run_cmd({"docker", "start", d.container("st1")}).first, 0);
+  EXPECT_TRUE(eventually([&] { return get(d, "ex1")["status"] == "stopped"; })) << d.log();
+  EXPECT_EQ(get(d, "ex1")["stop_reason"], "container exited (code 137)");
+  EXPECT_TRUE(eventually([&] {
+    auto c = docker_inspect(d.container("on1"));
+    return !c.is_null() && c["State"]["Running"] == true;
+  })) << d.log();
+  EXPECT_TRUE(eventually([&] {
+    return docker_inspect(d.container("st1"))["State"]["Running"] == false;
+  })) << d.log();
+  EXPECT_EQ(get(d, "st1")["status"], "stopped");
+}
+
+TEST(Convergence, ADockerdRestartConvergesAndTheNextPreviewRequestWakesTheSandbox) {
+  Daemon d("dockerd", {{"SANDBOXD_RECONCILE_INTERVAL_SECONDS", "0"}});
+  ASSERT_TRUE(d.start()) << d.log();
+  ASSERT_TRUE(create(d, R"({"id":"rs1","ports":[3000]})"));
+  ASSERT_TRUE(d.write_node_app(
+      "rs1", "require('http').createServer((q, s) => s.end('up')).listen(process.env.PORT);"));
+  auto w = d.http().Post("/sandbox/rs1/exec", R"({"cmd":["sh","-c","echo kept > marker"]})",
+                         "application/json");
+  ASSERT_TRUE(w && w->status == 200);
+  ASSERT_TRUE(eventually([&] {
+    auto r = d.preview("rs1", 3000)->Get("/");
+    return r && r->body == "up";
+  })) << d.log();
+
+  // Restart dockerd as the machine's own scripts start it; its containers exit.
+  std::ifstream pidfile("/var/run/docker.pid");
+  pid_t pid = 0;
+  ASSERT_TRUE(pidfile >> pid) << "no dockerd pid file";
+  ASSERT_EQ(::kill(pid, SIGTERM), 0);
+  ASSERT_TRUE(eventually([&] { return ::kill(pid, 0) != 0; }, std::chrono::seconds(60)));
+  ASSERT_EQ(run_cmd({SANDBOXD_SOURCE_DIR "/scripts/host-deps.sh"}).first, 0);
+
+  // sandboxd's event stream reconnects and converges: the row says stopped...
+  EXPECT_TRUE(eventually([&] { return get(d, "rs1")["status"] == "stopped"; })) << d.log();
+  // ...and the next preview request wakes it, dev server and workspace intact.
+  auto r = d.preview("rs1", 3000)->Get("/");
+  ASSERT_TRUE(r) << d.log();
+  EXPECT_EQ(r->body, "up");
+  auto cat = d.http().Post("/sandbox/rs1/exec", R"({"cmd":["cat","marker"]})", "application/json");
+  ASSERT_TRUE(cat && cat->status == 200);
+  EXPECT_EQ(json::parse(cat->body)["stdout"], "kept\n");
 }
 
 TEST(Convergence, TheIdleReaperStopsOnlyTheIdleSandbox) {

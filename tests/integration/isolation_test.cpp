@@ -1,6 +1,7 @@
 // Integration: from inside a sandbox, another sandbox's dev-server port and sandboxd's
-// API are unreachable, while the host still reaches the app. Connections go only to the
-// test's own containers and the host's own address on the test's network.
+// API and wake listener are unreachable, while the host and the edge still reach the app.
+// Connections go only to the test's own containers and the host's own address on the test's
+// network.
 #include <gtest/gtest.h>
 
 #include "integration/daemon.h"
@@ -52,6 +53,11 @@ TEST(Isolation, SandboxesReachNeitherEachOtherNorTheApiButTheHostReachesThem) {
   EXPECT_EQ(probe(d, "b1", "127.0.0.1", 3000), 0) << "the probe itself must work";
   EXPECT_EQ(probe(d, "a1", b_ip, 3000), 1) << "sandbox a reached sandbox b's dev server";
   EXPECT_EQ(probe(d, "a1", gw, d.port()), 1) << "sandbox a reached the sandboxd API";
+  EXPECT_EQ(probe(d, "a1", gw, d.wake_port()), 1) << "sandbox a reached the wake listener";
+  // Preview traffic still flows, through the edge.
+  auto via_edge = d.preview("b1", 3000)->Get("/");
+  ASSERT_TRUE(via_edge);
+  EXPECT_EQ(via_edge->body, "app-b");
   json net = json::parse(run_cmd({"docker", "network", "inspect", d.network()}).second)[0];
   EXPECT_EQ(net["Options"]["com.docker.network.bridge.enable_icc"], "false");
 }
