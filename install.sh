@@ -45,7 +45,8 @@ for _ in $(seq 1 100); do
     cat <<MSG
 [install] sandboxed is running.
   API:          $URL   (log: $LOG)
-  previews:     http://s-<id>-<port>.preview.${PREVIEW_DOMAIN:-localhost}/
+  previews:     http://s-<id>-<port>.preview.${PREVIEW_DOMAIN:-localhost}/ through Traefik, or
+                the wake listener http://${SANDBOXD_WAKE_BIND:-127.0.0.1:9091} with that Host header
   try:          curl -s -X POST $URL/sandbox -d '{"id":"demo1","ports":[3000]}'
                 curl -s -X POST $URL/sandbox/demo1/exec -d '{"cmd":["bash","-lc","echo hello from \$(hostname)"]}'
   stop/remove:  ./uninstall.sh   (add --data to delete workspaces too)
