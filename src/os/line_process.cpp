@@ -55,8 +55,16 @@ Result<std::optional<std::string>> LineProcess::next_line(std::chrono::milliseco
     ssize_t n = ::read(fd_, chunk, sizeof chunk);
     if (n < 0 && (errno == EAGAIN || errno == EINTR)) continue;
     if (n <= 0) return Status(Code::kUnavailable, "the process ended");
-    // Drop the middle of an overlong line rather than grow without bound.
-    if (buf_.size() < 2 * kMaxLine) buf_.append(chunk, static_cast<std::size_t>(n));
+    std::string_view in(chunk, static_cast<std::size_t>(n));
+    if (buf_.size() + in.size() > 2 * kMaxLine) {
+      // buf_ holds no newline here (complete lines were returned before reading): an
+      // overlong line. Drop it, and resume after its end if this chunk holds it.
+      buf_.clear();
+      auto nl = in.find('\n');
+      if (nl == std::string_view::npos) continue;
+      in.remove_prefix(nl + 1);
+    }
+    buf_.append(in);
   }
 }
 

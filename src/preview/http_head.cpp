@@ -79,8 +79,13 @@ const std::string* RequestHead::header(std::string_view name) const {
 HeadParse parse_request_head(std::string_view buf, RequestHead& out, std::size_t& head_len) {
   auto end = buf.find("\r\n\r\n");
   if (end == std::string_view::npos) {
-    // A bare LF anywhere before the terminator is not HTTP/1.x as we relay it.
-    return buf.find('\0') != std::string_view::npos ? HeadParse::kBad : HeadParse::kIncomplete;
+    // A bare LF (not after CR) or a NUL can never become a head we accept: fail now
+    // rather than at the head deadline.
+    for (std::size_t i = 0; i < buf.size(); ++i) {
+      if (buf[i] == '\0' || (buf[i] == '\n' && (i == 0 || buf[i - 1] != '\r')))
+        return HeadParse::kBad;
+    }
+    return HeadParse::kIncomplete;
   }
   head_len = end + 4;
   std::string_view head = buf.substr(0, end);
@@ -115,6 +120,24 @@ HeadParse parse_request_head(std::string_view buf, RequestHead& out, std::size_t
     out.headers.emplace_back(std::string(name), std::string(value));
   }
   return HeadParse::kOk;
+}
+
+bool is_upgrade(const RequestHead& head) {
+  const std::string* connection = head.header("connection");
+  return head.header("upgrade") && connection && contains_token(*connection, "upgrade");
+}
+
+std::string head_for_backend(const RequestHead& head) {
+  const bool upgrade = is_upgrade(head);
+  std::string out = head.method + " " + head.target + " " + head.version + "\r\n";
+  for (const auto& [name, value] : head.headers) {
+    if (!upgrade && (iequals(name, "connection") || iequals(name, "keep-alive") ||
+                     iequals(name, "proxy-connection")))
+      continue;
+    out += name + ": " + value + "\r\n";
+  }
+  if (!upgrade) out += "Connection: close\r\n";
+  return out + "\r\n";
 }
 
 bool is_browser_navigation(const RequestHead& head) {

@@ -1,5 +1,6 @@
 #include "sandboxd/preview/wake_flights.h"
 
+#include <system_error>
 #include <thread>
 
 namespace sandboxd {
@@ -20,18 +21,30 @@ std::shared_ptr<WakeFlights::Flight> WakeFlights::begin(const std::string& id) {
   auto it = in_flight_.find(id);
   if (it != in_flight_.end()) return it->second;
   auto flight = std::make_shared<Flight>();
+  if (cancelled_) {  // shutting down: no new wakes
+    flight->done = true;
+    flight->result = Status(Code::kUnavailable, "sandboxd is shutting down");
+    return flight;
+  }
+  try {
+    std::thread([this, id, flight] {
+      Result<std::string> r = wake_(id);
+      std::lock_guard lock(mu_);
+      flight->result = std::move(r);
+      flight->done = true;
+      in_flight_.erase(id);
+      --running_;
+      cv_.notify_all();
+    }).detach();
+  } catch (const std::system_error& e) {
+    flight->done = true;
+    flight->result = Status(Code::kUnavailable, std::string("cannot start a wake: ") + e.what());
+    return flight;
+  }
+  // The thread blocks on mu_ (held here) before it touches any of this.
   in_flight_[id] = flight;
   ++running_;
   ++started_;
-  std::thread([this, id, flight] {
-    Result<std::string> r = wake_(id);
-    std::lock_guard lock(mu_);
-    flight->result = std::move(r);
-    flight->done = true;
-    in_flight_.erase(id);
-    --running_;
-    cv_.notify_all();
-  }).detach();
   return flight;
 }
 

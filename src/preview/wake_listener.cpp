@@ -31,6 +31,8 @@ constexpr std::size_t kRelayBuffer = 64 * 1024;
 constexpr std::size_t kThreadStack = 256 * 1024;
 constexpr auto kConnectTimeout = std::chrono::milliseconds(1000);
 constexpr auto kActivityEvery = std::chrono::seconds(1);
+// A relay with bytes waiting that a peer does not take for this long is closed.
+constexpr auto kStallTimeout = std::chrono::minutes(5);
 
 int ms_until(SteadyClock::time_point deadline) {
   auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - SteadyClock::now());
@@ -308,7 +310,13 @@ void WakeListener::accept_loop() {
                 encode_error(Status(Code::kUnavailable, "too many open preview connections"), ""),
                 true};
         std::string out = serialize(r, false);
+        // Read what already arrived first: closing with unread bytes would reset the
+        // connection and lose the answer. (Best effort: no thread to linger in.)
+        char sink[4096];
+        while (::recv(fd, sink, sizeof sink, MSG_DONTWAIT) > 0) {
+        }
         (void)::send(fd, out.data(), out.size(), MSG_NOSIGNAL);
+        ::shutdown(fd, SHUT_WR);
         ::close(fd);
         continue;
       }
@@ -363,22 +371,36 @@ void relay(int client, int backend, std::string pending, OnTraffic on_traffic) {
   Direction up{client, backend, std::move(pending)};
   Direction down{backend, client, {}};
   auto last_activity = SteadyClock::now();
+  auto last_progress = last_activity;
   char chunk[kRelayBuffer];
   for (;;) {
     if (down.eof) return;
     pollfd p[2] = {{client, 0, 0}, {backend, 0, 0}};
+    bool waiting = false;  // bytes are buffered for a peer
     for (Direction* d : {&up, &down}) {
       pollfd& from = d->from == client ? p[0] : p[1];
       pollfd& to = d->to == client ? p[0] : p[1];
-      if (d->off < d->buf.size())
+      if (d->off < d->buf.size()) {
         to.events |= POLLOUT;
-      else if (!d->closed_read)
+        waiting = true;
+      } else if (!d->closed_read) {
         from.events |= POLLIN;
+      }
     }
-    if (::poll(p, 2, -1) < 0) {
-      if (errno == EINTR) continue;
-      return;
+    // A socket we wait on for nothing is left out: its POLLHUP/POLLERR would otherwise
+    // wake poll at once, again and again, while the other side is slow.
+    for (pollfd& q : p)
+      if (q.events == 0) q.fd = -1;
+    int timeout = -1;
+    if (waiting) {
+      timeout = ms_until(last_progress + kStallTimeout);
+      if (timeout == 0) return;
     }
+    int r = ::poll(p, 2, timeout);
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) return;
+    for (const pollfd& q : p)
+      if (q.revents & POLLNVAL) return;
     bool moved = false;
     for (Direction* d : {&up, &down}) {
       const pollfd& from = d->from == client ? p[0] : p[1];
@@ -412,6 +434,7 @@ void relay(int client, int backend, std::string pending, OnTraffic on_traffic) {
     }
     if (moved) {
       auto now = SteadyClock::now();
+      last_progress = now;
       if (now - last_activity >= kActivityEvery) {
         last_activity = now;
         on_traffic();
@@ -501,7 +524,10 @@ void WakeListener::serve(Conn& conn) {
       return fail(
           Status(Code::kNotFound, "no sandbox " + id + " with port " + std::to_string(port)), html,
           head_only);
-    return fail(known.error(), html, head_only);
+    spdlog::error("preview {}:{}: lookup failed (request {}): {}", id, port, request_id,
+                  known.error().message());
+    return fail(Status(Code::kUnavailable, "preview lookup failed (request " + request_id + ")"),
+                html, head_only);
   }
   const auto deadline = SteadyClock::now() + std::chrono::seconds(config_.wake_timeout_s);
 
@@ -524,11 +550,18 @@ void WakeListener::serve(Conn& conn) {
     } else {
       auto woken = flights_.wait(flights_.begin(id), deadline);
       if (!woken) {
-        Status st = woken.error();
-        if (st.code() == Code::kTimeout)
-          st = Status(Code::kTimeout, "sandbox " + id + " did not start within " +
-                                          std::to_string(config_.wake_timeout_s) + " s");
-        spdlog::warn("preview {}:{}: wake failed: {}", id, port, st.message());
+        // The detail (docker's words, host figures) goes to the log; preview clients are
+        // anonymous and get the gist.
+        spdlog::warn("preview {}:{}: wake failed (request {}): {}", id, port, request_id,
+                     woken.error().message());
+        Status st =
+            woken.error().code() == Code::kTimeout
+                ? Status(Code::kTimeout, "sandbox " + id + " did not start within " +
+                                             std::to_string(config_.wake_timeout_s) + " s")
+                : Status(woken.error().code() == Code::kNotFound ? Code::kNotFound
+                                                                 : Code::kUnavailable,
+                         "sandbox " + id + " could not be woken now; retry later (request " +
+                             request_id + ")");
         return fail(st, html, head_only);
       }
       ip = *woken;
@@ -564,11 +597,12 @@ void WakeListener::serve(Conn& conn) {
     ::close(fd);
     return;
   }
-  relay(fd, backend, std::move(buf), [&] { sandboxes_.record_activity(id, "preview"); });
+  std::string pending = head_for_backend(head) + buf.substr(head_len);
+  relay(fd, backend, std::move(pending), [&] { sandboxes_.record_activity(id, "preview"); });
   untrack(backend);
   untrack(fd);
   ::close(backend);
-  ::close(fd);
+  lingering_close(fd);
 }
 
 }  // namespace sandboxd

@@ -182,7 +182,10 @@ void SandboxService::touch(SandboxRecord& rec, const std::string& source) {
 Result<std::string> SandboxService::run_container(const SandboxRecord& rec) {
   RunSpec spec = run_spec(rec);
   auto id = docker_.run(spec);
-  if (id) return id;
+  if (id) {
+    forget_all_addresses();
+    return id;
+  }
   Status err = id.error();
   if (is_missing_network(err)) {
     // The sandbox network vanished (e.g. pruned): recreate it and try once more.
@@ -316,6 +319,8 @@ Result<SandboxRecord> SandboxService::start_locked(SandboxRecord rec, const std:
     rec.container_id = *cid;
   } else if (!st.is_ok()) {
     return st.with_context("start sandbox " + rec.id);
+  } else if (!was_running) {
+    forget_all_addresses();
   }
   if (was_running) return rec;
   rec.status = kStatusRunning;
@@ -684,10 +689,13 @@ Result<std::string> SandboxService::wake(const std::string& raw_id, const std::s
     return Status(Code::kUnavailable, "sandbox " + *id + " has no address on network " +
                                           config_.network + " after its start");
   std::lock_guard lock(edge_mu_);
-  // Docker may hand a freed address to another container: no other sandbox keeps it.
-  std::erase_if(addresses_, [&](const auto& kv) { return kv.second == ip->second; });
   addresses_[*id] = ip->second;
   return ip->second;
+}
+
+void SandboxService::forget_all_addresses() {
+  std::lock_guard lock(edge_mu_);
+  addresses_.clear();
 }
 
 void SandboxService::forget_address(const std::string& id) {

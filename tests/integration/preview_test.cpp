@@ -127,6 +127,33 @@ class WebSocket {
   bool accept_ok_ = false;
 };
 
+// Sends `data` on a new loopback connection to `port` and reads until the server closes
+// (eof=true) or 10 s pass.
+std::string raw_exchange(int port, const std::string& data, bool& eof) {
+  eof = false;
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(static_cast<uint16_t>(port));
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  std::string got;
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0) {
+    ::send(fd, data.data(), data.size(), MSG_NOSIGNAL);
+    char buf[4096];
+    pollfd p{fd, POLLIN, 0};
+    while (::poll(&p, 1, 10000) > 0) {
+      ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+      if (n <= 0) {
+        eof = n == 0;
+        break;
+      }
+      got.append(buf, static_cast<std::size_t>(n));
+    }
+  }
+  ::close(fd);
+  return got;
+}
+
 TEST(Preview, TheListenerServesTheAppByHostAndAnswers404ForAnythingElse) {
   Daemon d("prv");
   ASSERT_TRUE(d.start()) << d.log();
@@ -152,6 +179,20 @@ TEST(Preview, TheListenerServesTheAppByHostAndAnswers404ForAnythingElse) {
   ASSERT_TRUE(html);
   EXPECT_EQ(html->status, 404);
   EXPECT_EQ(html->get_header_value("Content-Type").rfind("text/html", 0), 0u);
+
+  // A second request on the same connection (say, one Traefik pooled) must never reach
+  // the sandbox the first one chose: the connection ends after the first response.
+  make_app(d, "web2");
+  bool eof = false;
+  std::string two = raw_exchange(
+      d.wake_port(),
+      "GET /first HTTP/1.1\r\nHost: " + Daemon::preview_host("web1", 3000) +
+          "\r\nConnection: keep-alive\r\n\r\nGET /second HTTP/1.1\r\nHost: " +
+          Daemon::preview_host("web2", 3000) + "\r\n\r\n",
+      eof);
+  EXPECT_TRUE(eof) << "the listener kept the connection open";
+  EXPECT_EQ(count(two, "HTTP/1.1 200"), 1) << two;
+  EXPECT_EQ(count(two, "hello from app"), 1) << two;
 
   json row = get(d, "web1");
   EXPECT_EQ(row["last_active_source"], "preview");
@@ -235,6 +276,42 @@ TEST(Preview, AnOpenWebSocketCarryingTrafficKeepsTheSandboxAwake) {
   // quiet1 idled out after >= 3 s; live1 saw traffic every 0.5 s throughout.
   EXPECT_EQ(get(d, "live1")["status"], "running") << d.log();
   EXPECT_EQ(get(d, "live1")["last_active_source"], "preview");
+}
+
+TEST(Preview, TraefikAccessLogLinesCountAsActivityWhateverTheHostsCase) {
+  // sandboxd follows Traefik's JSON access log (written here by the test, as Traefik
+  // would, for requests it routed straight to the sandbox).
+  const std::string log_path = "/tmp/sandboxd-it-access-" + std::to_string(::getpid()) + ".log";
+  std::ofstream(log_path, std::ios::trunc).flush();
+  struct Remove {
+    std::string path;
+    ~Remove() { std::remove(path.c_str()); }
+  } remove_log{log_path};
+  Daemon d("prvtraefik", {{"SANDBOXD_IDLE_THRESHOLD_SECONDS", "3"},
+                          {"SANDBOXD_IDLE_REAP_INTERVAL_SECONDS", "1"},
+                          {"SANDBOXD_TRAEFIK_ACCESS_LOG", log_path}});
+  ASSERT_TRUE(d.start()) << d.log();
+  for (const char* id : {"seen1", "unseen1"}) {
+    auto r = d.http().Post("/v1/sandboxes", json{{"id", id}, {"ports", {3000}}}.dump(),
+                           "application/json");
+    ASSERT_TRUE(r && r->status == 201) << (r ? r->body : "") << d.log();
+  }
+  bool unseen_stopped = false;
+  auto until = std::chrono::steady_clock::now() + std::chrono::seconds(40);
+  while (!unseen_stopped && std::chrono::steady_clock::now() < until) {
+    std::ofstream(log_path, std::ios::app)
+        << json{{"RequestHost", "S-SEEN1-3000.Preview.Localhost"},
+                {"RequestMethod", "GET"},
+                {"DownstreamStatus", 200}}
+               .dump()
+        << "\n";
+    unseen_stopped = get(d, "unseen1")["status"] == "stopped";
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  }
+  EXPECT_TRUE(unseen_stopped) << d.log();
+  json seen = get(d, "seen1");
+  EXPECT_EQ(seen["status"], "running") << d.log();
+  EXPECT_EQ(seen["last_active_source"], "traefik");
 }
 
 TEST(Preview, ABrowserGetsTheWakingPageWhichSwitchesToTheAppInHeadlessChromium) {

@@ -34,11 +34,12 @@ check("entrypoint web exists", "web" in static.get("entryPoints", {}))
 check("access log is JSON (sandboxd tails it)", static.get("accessLog", {}).get("format") == "json")
 check("dashboard/API of Traefik is not exposed", static.get("api", {}).get("dashboard") is False)
 
-routers, services = {}, {}
+routers, services, transports = {}, {}, {}
 for path in sorted(glob.glob(os.path.join(ROOT, "traefik", "dynamic", "*.yml"))):
     doc = yaml.safe_load(open(path)) or {}
     routers.update(doc.get("http", {}).get("routers", {}))
     services.update(doc.get("http", {}).get("services", {}))
+    transports.update(doc.get("http", {}).get("serversTransports", {}))
     check(os.path.basename(path) + " parses as YAML", isinstance(doc, dict))
 
 wake = routers.get("sandboxed-wake")
@@ -65,6 +66,11 @@ wake_urls = [s.get("url") for s in wake_svc.get("loadBalancer", {}).get("servers
 check("wake service targets sandboxd's wake listener on loopback", wake_urls == ["http://127.0.0.1:9091"],
       str(wake_urls))
 check("wake service passes the Host header", wake_svc.get("loadBalancer", {}).get("passHostHeader") is True)
+ref = wake_svc.get("loadBalancer", {}).get("serversTransport", "")
+transport = transports.get(ref.split("@")[0]) if ref.endswith("@file") else None
+check("wake service uses a file-provider serversTransport (name@file)", transport is not None, ref)
+check("wake transport keeps no idle connections (maxIdleConnsPerHost -1): the listener "
+      "routes a connection by its first request", (transport or {}).get("maxIdleConnsPerHost") == -1)
 for name, svc in services.items():
     for server in svc.get("loadBalancer", {}).get("servers", []):
         check("service %s does not expose the API port 9090" % name, ":9090" not in server.get("url", ""))

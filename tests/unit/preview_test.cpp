@@ -87,6 +87,33 @@ TEST(RequestHead, OnlyHtmlNavigationsAreBrowserNavigations) {
   EXPECT_FALSE(nav("GET / HTTP/1.1\r\nAccept: text/html\r\nUpgrade: websocket\r\n\r\n"));
 }
 
+TEST(RequestHead, TheBackendGetsConnectionCloseUnlessItIsAnUpgrade) {
+  RequestHead head;
+  std::size_t len = 0;
+  ASSERT_EQ(parse_request_head("GET /x HTTP/1.1\r\nHost: h\r\nConnection: keep-alive\r\n"
+                               "Keep-Alive: timeout=5\r\nAccept: */*\r\n\r\n",
+                               head, len),
+            HeadParse::kOk);
+  EXPECT_FALSE(is_upgrade(head));
+  EXPECT_EQ(head_for_backend(head),
+            "GET /x HTTP/1.1\r\nHost: h\r\nAccept: */*\r\nConnection: close\r\n\r\n");
+  ASSERT_EQ(parse_request_head("GET /hmr HTTP/1.1\r\nHost: h\r\nConnection: keep-alive, Upgrade"
+                               "\r\nUpgrade: websocket\r\n\r\n",
+                               head, len),
+            HeadParse::kOk);
+  EXPECT_TRUE(is_upgrade(head));
+  EXPECT_EQ(head_for_backend(head),
+            "GET /hmr HTTP/1.1\r\nHost: h\r\nConnection: keep-alive, Upgrade\r\n"
+            "Upgrade: websocket\r\n\r\n");
+}
+
+TEST(RequestHead, ABareLineFeedFailsAtOnce) {
+  RequestHead head;
+  std::size_t len = 0;
+  EXPECT_EQ(parse_request_head("GET / HTTP/1.1\nHost: x\n", head, len), HeadParse::kBad);
+  EXPECT_EQ(parse_request_head("GET / HTTP/1.1\r", head, len), HeadParse::kIncomplete);
+}
+
 TEST(WakeFlights, ConcurrentRequestsShareOneWake) {
   std::atomic<int> calls{0};
   WakeFlights flights([&](const std::string& id) -> Result<std::string> {
@@ -147,6 +174,21 @@ TEST(WakeFlights, AWaitEndsAtItsDeadlineOrOnCancel) {
     release = true;
   }
   cv.notify_all();  // the destructor waits for the wake thread
+}
+
+TEST(WakeFlights, NoWakeStartsAfterCancel) {
+  std::atomic<int> calls{0};
+  WakeFlights flights([&](const std::string&) -> Result<std::string> {
+    ++calls;
+    return std::string("10.0.0.4");
+  });
+  flights.cancel();
+  auto r =
+      flights.wait(flights.begin("x"), std::chrono::steady_clock::now() + std::chrono::seconds(5));
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code(), Code::kUnavailable);
+  EXPECT_EQ(calls.load(), 0);
+  EXPECT_EQ(flights.started(), 0);
 }
 
 TEST(AccessLog, HostComesFromRequestHostOrTheKeptHeader) {
@@ -277,6 +319,20 @@ TEST_F(EdgeServiceTest, AContainerThatExitedIsForgottenByConverge) {
   auto addr = h_.service->preview_address("web", 3000);
   ASSERT_TRUE(addr);
   EXPECT_FALSE(*addr) << "a stale address could belong to another sandbox by now";
+}
+
+TEST_F(EdgeServiceTest, AnyContainerStartForgetsCachedAddressesSinceDockerReusesThem) {
+  ASSERT_TRUE(h_.service->wake("web", "preview"));
+  CreateRequest other;
+  other.id = "other";
+  ASSERT_TRUE(h_.service->create(other));
+  auto addr = h_.service->preview_address("web", 3000);
+  ASSERT_TRUE(addr);
+  EXPECT_FALSE(*addr) << "the next request re-learns web's address with a verified wake";
+  ASSERT_TRUE(h_.service->wake("web", "preview"));
+  ASSERT_TRUE(h_.service->stop("other"));
+  ASSERT_TRUE(h_.service->start("other", "api"));
+  EXPECT_FALSE(*h_.service->preview_address("web", 3000));
 }
 
 TEST_F(EdgeServiceTest, ActivityWritesAreThrottledToOncePerSecond) {

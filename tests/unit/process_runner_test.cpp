@@ -1,7 +1,12 @@
 #include "sandboxd/os/process_runner.h"
 
 #include <gtest/gtest.h>
+#include <signal.h>
 #include <unistd.h>
+
+#include <fstream>
+
+#include "sandboxd/os/spawn.h"
 
 namespace sandboxd {
 namespace {
@@ -98,6 +103,55 @@ TEST(PosixProcessRunner, MissingBinaryIsAnError) {
   auto out = r.run(s);
   ASSERT_FALSE(out);
   EXPECT_EQ(out.error().code(), Code::kUnavailable);
+}
+
+TEST(LineProcess, ReadsLinesThenReportsTheEndOfTheStream) {
+  auto p =
+      LineProcess::spawn({"/bin/sh", "-c", "printf 'one\\ntwo\\npartial'; exec 1>&-; sleep 5"});
+  ASSERT_TRUE(p) << p.error().message();
+  auto next = [&] { return (*p)->next_line(std::chrono::seconds(10)); };
+  auto one = next();
+  ASSERT_TRUE(one && *one);
+  EXPECT_EQ(**one, "one");
+  auto two = next();
+  ASSERT_TRUE(two && *two);
+  EXPECT_EQ(**two, "two");
+  auto end = next();
+  ASSERT_FALSE(end) << "stdout closed: the stream ended (an unfinished line is dropped)";
+  EXPECT_EQ(end.error().code(), Code::kUnavailable);
+}
+
+TEST(LineProcess, TimesOutQuietlyAndKillsTheGroupWhenDestroyed) {
+  std::string pidfile = testing::TempDir() + "/line-process-" + std::to_string(::getpid());
+  auto p = LineProcess::spawn({"/bin/sh", "-c", "sleep 60 & echo $! > " + pidfile + "; wait"});
+  ASSERT_TRUE(p);
+  auto none = (*p)->next_line(std::chrono::milliseconds(50));
+  ASSERT_TRUE(none);
+  EXPECT_FALSE(*none);
+  pid_t grandchild = 0;
+  for (int i = 0; i < 100 && grandchild == 0; ++i) {
+    std::ifstream(pidfile) >> grandchild;
+    if (grandchild == 0) ::usleep(20000);
+  }
+  ASSERT_GT(grandchild, 0);
+  p->reset();
+  // The grandchild was in the child's process group, so it is gone too (reaped by init,
+  // or a zombie until then: signal 0 then fails or the /proc state is Z).
+  bool gone = false;
+  for (int i = 0; i < 100 && !gone; ++i) {
+    std::ifstream stat("/proc/" + std::to_string(grandchild) + "/stat");
+    std::string pid, comm, state;
+    gone = !(stat >> pid >> comm >> state) || state == "Z";
+    if (!gone) ::usleep(20000);
+  }
+  EXPECT_TRUE(gone);
+  std::remove(pidfile.c_str());
+}
+
+TEST(LineProcess, AMissingProgramIsUnavailable) {
+  auto p = LineProcess::spawn({"/nonexistent/docker", "events"});
+  ASSERT_FALSE(p);
+  EXPECT_EQ(p.error().code(), Code::kUnavailable);
 }
 
 }  // namespace

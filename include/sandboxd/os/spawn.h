@@ -30,7 +30,8 @@ class LineProcess {
   LineProcess& operator=(const LineProcess&) = delete;
 
   // The next line (without its newline), waiting up to `timeout`: nullopt on timeout,
-  // kUnavailable once the child closed its stdout (it exited). Lines over 1 MiB are cut.
+  // kUnavailable once the child closed its stdout (it exited). Lines over 1 MiB are cut,
+  // over 2 MiB dropped.
   Result<std::optional<std::string>> next_line(std::chrono::milliseconds timeout);
 
  private:

@@ -37,6 +37,16 @@ enum class HeadParse { kIncomplete, kOk, kBad };
 // control characters (obs-fold is rejected), so what is forwarded is what was checked.
 HeadParse parse_request_head(std::string_view buf, RequestHead& out, std::size_t& head_len);
 
+// True when the request asks for a protocol upgrade (Upgrade header and an `upgrade`
+// token in Connection), e.g. a WebSocket handshake.
+bool is_upgrade(const RequestHead& head);
+
+// The head to send to the sandbox: the request as parsed, except that a request that is
+// not an upgrade gets `Connection: close` (replacing Connection, Keep-Alive and
+// Proxy-Connection), so the app closes the connection after its response and the
+// connection, routed by this first request, never carries another request.
+std::string head_for_backend(const RequestHead& head);
+
 // True when the request is a browser navigation that may get the waking page: GET or
 // HEAD, not a protocol upgrade, and Accept naming text/html.
 bool is_browser_navigation(const RequestHead& head);

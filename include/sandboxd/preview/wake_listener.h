@@ -10,9 +10,12 @@
 //     once, which long-polls GET /__sandboxed__/wake and reloads as soon as it is ready;
 //   - answers 404 for any other host, unknown sandbox or undeclared port, and 503 with
 //     the reason when the wake fails (JSON, or a page for browsers).
-// Only the first request head of a connection is parsed; after it the connection is
-// relayed byte for byte both ways (bodies, streaming, WebSocket upgrades, keep-alive to
-// the same sandbox port). Relayed traffic counts as the sandbox's activity.
+// Only the first request head of a connection is parsed. It is sent on with
+// `Connection: close` (unless it is an upgrade), so a connection carries one request, or
+// one upgraded stream, to one sandbox port and can never be reused for another sandbox
+// (Traefik's transport to the listener keeps no idle connections either). Bodies,
+// streamed responses and WebSocket frames are relayed byte for byte both ways; relayed
+// traffic counts as the sandbox's activity.
 // One thread per connection (small stacks); at most SANDBOXD_WAKE_MAX_CONNECTIONS.
 #pragma once
 

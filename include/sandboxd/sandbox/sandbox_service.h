@@ -168,8 +168,9 @@ class SandboxService {
   Result<int64_t> purge_locked(const std::string& id);
   Status finish_create_locked(SandboxRecord rec);
   void touch(SandboxRecord& rec, const std::string& source);
-  // The address cache used by preview_address; see wake().
+  // The address cache used by preview_address; see addresses_.
   void forget_address(const std::string& id);
+  void forget_all_addresses();
   // kUnavailable when host memory is below the refuse band (an unreadable meminfo admits).
   Status admit(const std::string& what);
 
@@ -188,9 +189,11 @@ class SandboxService {
   std::chrono::steady_clock::time_point docker_checked_{};
   Status docker_status_;
   std::mutex edge_mu_;
-  // id -> address on the sandbox network, only while the row runs. Cleared whenever the
-  // sandbox leaves `running` (including on docker's die events via converge) so a stale
-  // address is never reused for another sandbox that gets it.
+  // id -> address on the sandbox network (learnt by wake()), only while the row runs.
+  // An entry goes when its sandbox leaves `running` (also on docker's die events, via
+  // converge), and the whole cache goes whenever any container starts: docker reuses
+  // freed addresses, and a container that died unnoticed must not leave its address
+  // pointing at whichever sandbox got it next.
   std::map<std::string, std::string> addresses_;
   std::map<std::string, std::chrono::steady_clock::time_point> activity_written_;
 };
