@@ -3,6 +3,7 @@
 #include <httplib.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <atomic>
 #include <functional>
 #include <thread>
@@ -120,10 +121,9 @@ struct ApiServer::Impl {
   // Reads the body only when the request declares one (Content-Length or chunked): a
   // bodiless POST must not wait for more bytes. Over max_body_bytes is kTooLarge.
   Status read_body(const httplib::Request& req, httplib::Response& res,
-                   const httplib::ContentReader& reader, std::string& body) {
+                   const httplib::ContentReader& reader, std::string& body, std::size_t max) {
     bool chunked = req.get_header_value("Transfer-Encoding").find("chunked") != std::string::npos;
     if (!chunked && !req.has_header("Content-Length")) return {};
-    auto max = static_cast<std::size_t>(config.max_body_bytes);
     bool too_large = false;
     bool ok = reader([&](const char* data, std::size_t len) {
       if (body.size() + len > max) {
@@ -141,17 +141,30 @@ struct ApiServer::Impl {
     return {};
   }
 
-  // Registers `handler` for each path pattern (the legacy path and its /v1 alias).
+  // The largest PUT files body: the file limit, base64-encoded, plus the JSON around it.
+  std::size_t files_body_max() const {
+    return static_cast<std::size_t>(config.files_max_bytes) / 3 * 4 + 4 + (64 << 10);
+  }
+
+  // Registers `handler` for each path pattern (the legacy path and its /v1 alias). A
+  // POST or PUT body is read first, up to `max_body` (default SANDBOXD_MAX_BODY_BYTES).
   void route(const std::string& method, std::initializer_list<const char*> patterns,
-             Handler handler) {
+             Handler handler, std::size_t max_body = 0) {
+    if (max_body == 0) max_body = static_cast<std::size_t>(config.max_body_bytes);
     for (const char* p : patterns) {
-      if (method == "POST") {
-        server.Post(p, [this, handler](const httplib::Request& req, httplib::Response& res,
-                                       const httplib::ContentReader& reader) {
+      if (method == "POST" || method == "PUT") {
+        auto with_body = [this, handler, max_body](const httplib::Request& req,
+                                                   httplib::Response& res,
+                                                   const httplib::ContentReader& reader) {
           std::string body;
-          if (auto s = read_body(req, res, reader, body); !s.is_ok()) return reply_error(res, s);
+          if (auto s = read_body(req, res, reader, body, max_body); !s.is_ok())
+            return reply_error(res, s);
           handler(req, res, body);
-        });
+        };
+        if (method == "POST")
+          server.Post(p, with_body);
+        else
+          server.Put(p, with_body);
         continue;
       }
       auto bodiless = [handler](const httplib::Request& req, httplib::Response& res) {
@@ -282,6 +295,40 @@ struct ApiServer::Impl {
             if (!text) return reply_error(res, text.error());
             res.set_content(*text, "text/plain; charset=utf-8");
           });
+    route("GET", {R"(/sandbox/([^/]+)/files)", R"(/v1/sandboxes/([^/]+)/files)"},
+          [this](const httplib::Request& req, httplib::Response& res, const std::string&) {
+            const std::string path = req.get_param_value("path");
+            const std::string raw = req.get_param_value("raw");
+            if (!raw.empty() && raw != "true" && raw != "false" && raw != "1" && raw != "0")
+              return reply_error(res, Status(Code::kInvalidArgument, "raw: must be true or false"));
+            auto node = sandboxes.get_file(req.matches[1], path);
+            if (!node) return reply_error(res, node.error());
+            if (raw == "true" || raw == "1") {
+              if (node->type != "file")
+                return reply_error(
+                    res, Status(Code::kInvalidArgument, "raw: only a file can be read raw"));
+              return res.set_content(node->content, "application/octet-stream");
+            }
+            res.set_content(encode_file_node(path, *node), kJson);
+          });
+    route(
+        "PUT", {R"(/sandbox/([^/]+)/files)", R"(/v1/sandboxes/([^/]+)/files)"},
+        [this](const httplib::Request& req, httplib::Response& res, const std::string& body) {
+          auto put = decode_file_put(body);
+          if (!put) return reply_error(res, put.error());
+          if (auto s = sandboxes.put_file(req.matches[1], put->path, put->content, put->append);
+              !s.is_ok())
+            return reply_error(res, s);
+          res.set_content(encode_file_written(put->path, put->content.size(), put->append), kJson);
+        },
+        files_body_max());
+    route("DELETE", {R"(/sandbox/([^/]+)/files)", R"(/v1/sandboxes/([^/]+)/files)"},
+          [this](const httplib::Request& req, httplib::Response& res, const std::string&) {
+            if (auto s = sandboxes.delete_file(req.matches[1], req.get_param_value("path"));
+                !s.is_ok())
+              return reply_error(res, s);
+            res.status = 204;
+          });
     route("POST", {R"(/sandbox/([^/]+)/purge)", R"(/v1/sandboxes/([^/]+)/purge)"},
           [this](const httplib::Request& req, httplib::Response& res, const std::string&) {
             auto freed = sandboxes.purge(req.matches[1]);
@@ -365,7 +412,8 @@ ApiServer::ApiServer(const Config& config, SandboxService& sandboxes, const Auth
     int yes = 1;
     ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
   });
-  impl_->server.set_payload_max_length(static_cast<std::size_t>(config.max_body_bytes));
+  impl_->server.set_payload_max_length(
+      std::max(static_cast<std::size_t>(config.max_body_bytes), impl_->files_body_max()));
   impl_->server.set_read_timeout(30, 0);
   impl_->server.set_write_timeout(30, 0);
   impl_->install_middleware();

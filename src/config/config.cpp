@@ -256,6 +256,7 @@ Result<Config> load_config(const std::map<std::string, std::string>& env) {
   check(r.integer("SANDBOXD_EXEC_MAX_TIMEOUT_SECONDS", c.exec_max_timeout_s, 1, 86400));
   check(r.size("SANDBOXD_EXEC_OUTPUT_MAX_BYTES", c.exec_output_max_bytes, 1024));
   check(r.size("SANDBOXD_MAX_BODY_BYTES", c.max_body_bytes, 1024));
+  check(r.size("SANDBOXD_FILES_MAX_BYTES", c.files_max_bytes, 1024));
   check(r.integer("SANDBOXD_HTTP_THREADS", c.http_threads, 8, 1024));
   check(r.integer("SANDBOXD_MAX_CONCURRENT_EXECS", c.max_concurrent_execs, 1, 1024));
   check(r.integer("SANDBOXD_KEEPALIVE_MAX_SECONDS", c.keepalive_max_s, 60, 30 * 86400));

@@ -111,6 +111,7 @@ SandboxService::SandboxService(const Config& config, Store& store, Docker& docke
       docker_(docker),
       clock_(clock),
       workspaces_(workspaces),
+      files_(workspaces.root(), workspaces.uid(), workspaces.gid(), config.files_max_bytes),
       memory_(memory) {}
 
 Status SandboxService::admit(const std::string& what) {
@@ -656,6 +657,31 @@ Status SandboxService::converge(const std::string& id) {
     return st.code() == Code::kNotFound ? Status() : st;
   }
   return {};
+}
+
+Result<FileNode> SandboxService::get_file(const std::string& raw_id, std::string_view path) {
+  auto id = normalize_id(raw_id);
+  if (!id) return id.error();
+  if (auto rec = load(*id); !rec) return rec.error();
+  record_activity(*id, "files");
+  return files_.get(*id, path);
+}
+
+Status SandboxService::put_file(const std::string& raw_id, std::string_view path,
+                                std::string_view content, bool append) {
+  auto id = normalize_id(raw_id);
+  if (!id) return id.error();
+  if (auto rec = load(*id); !rec) return rec.error();
+  record_activity(*id, "files");
+  return files_.put(*id, path, content, append);
+}
+
+Status SandboxService::delete_file(const std::string& raw_id, std::string_view path) {
+  auto id = normalize_id(raw_id);
+  if (!id) return id.error();
+  if (auto rec = load(*id); !rec) return rec.error();
+  record_activity(*id, "files");
+  return files_.remove(*id, path);
 }
 
 Result<std::optional<std::string>> SandboxService::preview_address(const std::string& raw_id,

@@ -97,5 +97,65 @@ TEST(EncodeExec, ReplacesInvalidUtf8InsteadOfFailing) {
   EXPECT_NE(j["stdout"].get<std::string>().find("end"), std::string::npos);
 }
 
+TEST(Base64, RoundTripsEveryLengthAndRefusesMalformedInput) {
+  std::string bytes;
+  for (int i = 0; i < 70; ++i) {
+    EXPECT_EQ(*base64_decode(base64_encode(bytes)), bytes) << i;
+    bytes += static_cast<char>(i * 37);
+  }
+  EXPECT_EQ(base64_encode("hi"), "aGk=");
+  EXPECT_EQ(*base64_decode("aGk="), "hi");
+  for (const char* bad : {"aGk", "a===", "aG=k", "a!k=", "aGk=aGk="})
+    EXPECT_FALSE(base64_decode(bad)) << bad;
+}
+
+TEST(Utf8, AcceptsValidTextAndRefusesBrokenOrOverlongSequences) {
+  EXPECT_TRUE(is_valid_utf8("plain ascii"));
+  EXPECT_TRUE(is_valid_utf8("h\xc3\xa9llo \xe2\x82\xac \xf0\x9f\x98\x80"));
+  for (const char* bad :
+       {"\xff", "\xc3", "\xc3(", "\xc0\xaf", "\xed\xa0\x80", "\xf4\x90\x80\x80", "\xe2\x82"}) {
+    EXPECT_FALSE(is_valid_utf8(bad)) << bad;
+  }
+}
+
+TEST(DecodeFilePut, DecodesUtf8AndBase64ContentAndRefusesBadFields) {
+  auto text = decode_file_put(R"({"path":"a.txt","content":"hi"})");
+  ASSERT_TRUE(text);
+  EXPECT_EQ(text->content, "hi");
+  EXPECT_FALSE(text->append);
+  auto bin =
+      decode_file_put(R"({"path":"a.bin","content":"AP8=","encoding":"base64","append":true})");
+  ASSERT_TRUE(bin);
+  EXPECT_EQ(bin->content, std::string("\x00\xff", 2));
+  EXPECT_TRUE(bin->append);
+  for (const char* bad : {R"({"content":"x"})", R"({"path":1,"content":"x"})", R"({"path":"a"})",
+                          R"({"path":"a","content":"x","append":"yes"})",
+                          R"({"path":"a","content":"x","encoding":"hex"})",
+                          R"({"path":"a","content":"!!","encoding":"base64"})",
+                          R"({"path":"a","content":"x","mode":"0777"})", "[]", "nope"}) {
+    EXPECT_FALSE(decode_file_put(bad)) << bad;
+  }
+}
+
+TEST(EncodeFileNode, TextIsUtf8AndBinaryIsBase64) {
+  FileNode f;
+  f.type = "file";
+  f.content = "hello";
+  f.size = 5;
+  auto j = nlohmann::json::parse(encode_file_node("a.txt", f));
+  EXPECT_EQ(j["encoding"], "utf8");
+  EXPECT_EQ(j["content"], "hello");
+  f.content = std::string("\x00\xff", 2);
+  j = nlohmann::json::parse(encode_file_node("a.bin", f));
+  EXPECT_EQ(j["encoding"], "base64");
+  EXPECT_EQ(j["content"], "AP8=");
+  FileNode d;
+  d.type = "dir";
+  d.entries = {{"x", "symlink", 3, 0}};
+  j = nlohmann::json::parse(encode_file_node("", d));
+  EXPECT_EQ(j["entries"][0]["type"], "symlink");
+  EXPECT_FALSE(j.contains("content"));
+}
+
 }  // namespace
 }  // namespace sandboxd

@@ -30,4 +30,22 @@ std::string encode_exec(const ExecResult& r);
 std::string encode_purge(int64_t freed_bytes);
 std::string encode_error(const Status& status, const std::string& request_id);
 
+// PUT files body: {"path", "content", "append"?, "encoding"?: "utf8" | "base64"}; the
+// content comes back decoded.
+struct FilePut {
+  std::string path;
+  std::string content;
+  bool append = false;
+};
+Result<FilePut> decode_file_put(const std::string& body);
+// A directory listing, or a file with its content as UTF-8 text when it is valid UTF-8
+// (else base64; "encoding" says which).
+std::string encode_file_node(const std::string& path, const FileNode& node);
+// The answer to a PUT files: {"path","bytes_written","appended"}.
+std::string encode_file_written(const std::string& path, std::size_t bytes, bool appended);
+// Standard base64 (RFC 4648, padded) both ways; decoding refuses anything else.
+std::string base64_encode(std::string_view in);
+Result<std::string> base64_decode(std::string_view in);
+bool is_valid_utf8(std::string_view s);
+
 }  // namespace sandboxd

@@ -42,6 +42,7 @@ struct Config {
   int exec_max_timeout_s = 3600;
   int64_t exec_output_max_bytes = 1 << 20;
   int64_t max_body_bytes = 1 << 20;
+  int64_t files_max_bytes = 8 << 20;  // largest file the files API reads or writes
   int http_threads = 32;
   int max_concurrent_execs = 28;  // default: http_threads - 4
   int keepalive_max_s = 86400;

@@ -18,6 +18,7 @@
 #include "sandboxd/os/clock.h"
 #include "sandboxd/os/memory.h"
 #include "sandboxd/sandbox/id_locks.h"
+#include "sandboxd/sandbox/workspace_files.h"
 #include "sandboxd/sandbox/workspaces.h"
 #include "sandboxd/store/store.h"
 
@@ -128,6 +129,16 @@ class SandboxService {
   // Pressure reaper: stops the sandbox if, under its lock, it still runs and may be
   // stopped (busy and always_on ones only when `emergency`). True if stopped.
   Result<bool> stop_for_pressure(const std::string& id, bool emergency);
+  // --- the files API: the workspace, running or not; each call counts as activity ---
+  // A directory listing or a file's content (path relative to the workspace, i.e. the
+  // sandbox user's home; "" is the workspace itself).
+  Result<FileNode> get_file(const std::string& id, std::string_view path);
+  // Writes (atomically) or appends; parent directories are created.
+  Status put_file(const std::string& id, std::string_view path, std::string_view content,
+                  bool append);
+  // Removes a file, a symlink itself or an empty directory.
+  Status delete_file(const std::string& id, std::string_view path);
+
   // --- for the preview edge (wake listener, access-log tailer) ---
   // The address of a running sandbox's port without any docker call: the address when
   // the row is running and its address is known, nullopt when it must be woken first.
@@ -179,6 +190,7 @@ class SandboxService {
   Docker& docker_;
   Clock& clock_;
   Workspaces& workspaces_;
+  WorkspaceFiles files_;
   MemoryProbe& memory_;
   IdLocks locks_;
   std::string install_id_;  // labelled on every container; see run_container

@@ -19,6 +19,9 @@ class Workspaces {
 
   // Creates the root directory. Call once at startup.
   Status init();
+  const std::string& root() const { return root_; }
+  uid_t uid() const { return uid_; }
+  gid_t gid() const { return gid_; }
   // Host path of the workspace of `id` (which must be a validated id).
   std::string path(const std::string& id) const { return root_ + "/" + id; }
   // Makes sure the workspace exists. A new one is mode 0700, owned by uid:gid and seeded
