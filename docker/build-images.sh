@@ -1,32 +1,43 @@
 #!/usr/bin/env bash
-# Builds the sandbox image named by SANDBOXD_IMAGE with no container registry, in two
+# Builds the sandbox image named by SANDBOXD_IMAGE with no container registry, in three
 # layers:
 #   1. sandboxed-base:<version>: a Debian bookworm root filesystem from Debian's
-#      packages (debootstrap: bash, tini, git, ca-certificates, Node.js) with the sandbox
-#      user (uid 1000), imported with `docker import`. Slow (1-2 minutes); built once.
-#   2. SANDBOXD_IMAGE: the base plus our supervisor /usr/local/bin/sandbox-init as the
-#      command (docker run --init gives it tini as PID 1). Seconds; rebuilt whenever the
-#      supervisor binary changes (its sha256 is a label of the image).
+#      packages (debootstrap: bash, tini, git, ca-certificates, Node.js, ripgrep) with
+#      the sandbox user (uid 1000), imported with `docker import`. Slow (1-2 minutes);
+#      built once.
+#   2. sandboxed-agents:<versions>: the base plus the coding-agent CLIs, OpenCode and
+#      Claude Code, npm-installed on the host (their packages carry native binaries that
+#      need no Node at run time) and copied in: the build needs no network inside a
+#      container. Built once per pair of versions (AGENT_CLIS).
+#   3. SANDBOXD_IMAGE: the agents image plus our supervisor /usr/local/bin/sandbox-init as
+#      the command (docker run --init gives it tini as PID 1). Seconds; rebuilt whenever
+#      the supervisor binary or the agents image changes (labels record both).
+# docker/Dockerfile builds the same image on a host that can pull from a registry.
 #
 # Env: SANDBOXD_IMAGE (default sandboxed-sandbox:0.1.0), SANDBOX_INIT (the built
 #      supervisor, default build/sandbox-init), DEBIAN_MIRROR (default
-#      http://deb.debian.org/debian), FORCE=1 (rebuild both), WORK_DIR (default: temp).
-# Needs: root, a running dockerd, debootstrap (installed when missing).
+#      http://deb.debian.org/debian), AGENT_CLIS (default "opencode-ai@1.18.33
+#      @anthropic-ai/claude-code@2.1.197"), FORCE=1 (rebuild all), WORK_DIR (default: temp).
+# Needs: root, a running dockerd, debootstrap and npm (installed when missing).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 IMAGE=${SANDBOXD_IMAGE:-sandboxed-sandbox:0.1.0}
-BASE=sandboxed-base:0.1.0
+BASE=sandboxed-base:0.2.0
+AGENT_CLIS=${AGENT_CLIS:-"opencode-ai@1.18.33 @anthropic-ai/claude-code@2.1.197"}
+AGENTS=sandboxed-agents:$(printf '%s' "$AGENT_CLIS" | sha256sum | cut -c1-12)
 INIT=${SANDBOX_INIT:-build/sandbox-init}
 MIRROR=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
-PACKAGES=bash,tini,git,ca-certificates,coreutils,procps,nodejs
+PACKAGES=bash,tini,git,ca-certificates,coreutils,procps,nodejs,ripgrep
 export DOCKER_BUILDKIT=0  # no buildx on Debian 12; the legacy builder works offline
 say() { printf '[build-images] %s\n' "$*"; }
 
 [ -x "$INIT" ] || { say "$INIT not found: build it first (cmake --build build --target sandbox-init)"; exit 1; }
 INIT_SHA=$(sha256sum "$INIT" | cut -d' ' -f1)
+label() { docker image inspect -f "{{index .Config.Labels \"$2\"}}" "$1" 2>/dev/null || true; }
 if [ -z "${FORCE:-}" ] && docker image inspect "$IMAGE" >/dev/null 2>&1 &&
-   [ "$(docker image inspect -f '{{index .Config.Labels "sandboxed.init.sha256"}}' "$IMAGE")" = "$INIT_SHA" ]; then
+   [ "$(label "$IMAGE" sandboxed.init.sha256)" = "$INIT_SHA" ] &&
+   [ "$(label "$IMAGE" sandboxed.agents)" = "$AGENTS" ]; then
   say "image $IMAGE is up to date; skipping (FORCE=1 rebuilds)"
   exit 0
 fi
@@ -67,13 +78,36 @@ if [ -n "${FORCE:-}" ] || ! docker image inspect "$BASE" >/dev/null 2>&1; then
   say "built $BASE in $(( $(date +%s) - start )) s"
 fi
 
+if [ -n "${FORCE:-}" ] || ! docker image inspect "$AGENTS" >/dev/null 2>&1; then
+  if ! command -v npm >/dev/null 2>&1; then
+    say "installing npm (to fetch the agent CLIs on the host)"
+    apt-get update -q >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends npm >/dev/null
+  fi
+  start=$(date +%s)
+  say "npm install $AGENT_CLIS (on the host; about 430 MB)"
+  # shellcheck disable=SC2086  # AGENT_CLIS: whitespace-separated package specs
+  npm install --prefix "$WORK/npm" --no-audit --no-fund --loglevel=error $AGENT_CLIS >/dev/null
+  mkdir -p "$WORK/agents"
+  cp -L "$WORK/npm/node_modules/.bin/opencode" "$WORK/npm/node_modules/.bin/claude" "$WORK/agents/"
+  cat >"$WORK/agents/Dockerfile" <<DOCKERFILE
+FROM $BASE
+COPY opencode claude /usr/local/bin/
+RUN opencode --version && claude --version
+LABEL sandboxed.agent_clis="$AGENT_CLIS"
+DOCKERFILE
+  docker build -q -t "$AGENTS" "$WORK/agents" >/dev/null 2>"$WORK/build.err" || { cat "$WORK/build.err"; exit 1; }
+  rm -rf "$WORK/npm" "$WORK/agents"
+  say "built $AGENTS ($AGENT_CLIS) in $(( $(date +%s) - start )) s"
+fi
+
 say "adding sandbox-init ($INIT) as $IMAGE"
 mkdir -p "$WORK/ctx"
 cp "$INIT" "$WORK/ctx/sandbox-init"
 cat >"$WORK/ctx/Dockerfile" <<DOCKERFILE
-FROM $BASE
+FROM $AGENTS
 COPY sandbox-init /usr/local/bin/sandbox-init
-LABEL org.opencontainers.image.title=sandboxed-sandbox sandboxed.init.sha256=$INIT_SHA
+LABEL org.opencontainers.image.title=sandboxed-sandbox sandboxed.init.sha256=$INIT_SHA sandboxed.agents=$AGENTS
 CMD ["/usr/local/bin/sandbox-init"]
 DOCKERFILE
 docker build -q -t "$IMAGE" "$WORK/ctx" >/dev/null 2>"$WORK/build.err" || { cat "$WORK/build.err"; exit 1; }

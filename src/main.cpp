@@ -35,6 +35,7 @@
 #include "sandboxd/sandbox/sandbox_service.h"
 #include "sandboxd/sandbox/workspaces.h"
 #include "sandboxd/store/store.h"
+#include "sandboxd/tasks/task_service.h"
 
 extern char** environ;
 
@@ -223,8 +224,11 @@ int serve(const std::string& env_file, bool explicit_file) {
     spdlog::critical("startup: {}", s.message());
     return 1;
   }
+  // Tasks left running by an earlier sandboxd (their agents kept running) are followed again.
+  TaskService tasks(c, **store, sandboxes, docker, clock, workspaces);
+  tasks.start();
   Authenticator auth(c.auth_disabled, c.tokens);
-  ApiServer api(c, sandboxes, auth, clock);
+  ApiServer api(c, sandboxes, auth, clock, &tasks);
   if (auto s = api.start(c.api_host, c.api_port); !s.is_ok()) {
     spdlog::critical("startup: {}", s.message());
     return 1;
@@ -241,6 +245,7 @@ int serve(const std::string& env_file, bool explicit_file) {
   sigwait(&signals, &sig);
   spdlog::info("received {}, shutting down: waiting for in-flight requests",
                sig == SIGTERM ? "SIGTERM" : "SIGINT");
+  tasks.stop();  // ends open event streams (clients resume with Last-Event-ID)
   api.stop();
   wake.stop();
   if (events) events->stop();

@@ -377,6 +377,68 @@ std::string encode_file_node(const std::string& path, const FileNode& node) {
   return dump(j);
 }
 
+Result<TaskRequest> decode_task(const std::string& body) {
+  auto j = parse_object(body, false);
+  if (!j) return j.error();
+  TaskRequest req;
+  for (auto it = j->begin(); it != j->end(); ++it) {
+    const std::string& k = it.key();
+    if (k == "prompt" || k == "agent" || k == "model") {
+      if (!it->is_string()) return invalid(k + ": must be a string");
+      (k == "prompt" ? req.prompt : k == "agent" ? req.agent : req.model) = it->get<std::string>();
+    } else if (k == "timeout_s") {
+      auto n = get_int(*it, "timeout_s");
+      if (!n) return n.error();
+      if (*n < 1 || *n > std::numeric_limits<int>::max()) return invalid("timeout_s: out of range");
+      req.timeout_s = static_cast<int>(*n);
+    } else if (k == "env") {
+      if (!it->is_object()) return invalid("env: must be an object of strings");
+      for (auto e = it->begin(); e != it->end(); ++e) {
+        if (!e->is_string()) return invalid("env." + e.key().substr(0, 64) + ": must be a string");
+        req.env[e.key()] = e->get<std::string>();
+      }
+    } else {
+      return invalid("unknown field: " + k.substr(0, 64));
+    }
+  }
+  if (!j->contains("prompt")) return invalid("prompt: required");
+  if (!j->contains("agent")) return invalid("agent: required (\"opencode\" or \"claude\")");
+  return req;
+}
+
+namespace {
+json task_json(const TaskRecord& t) {
+  json usage = json::parse(t.usage_json, nullptr, false);
+  return {{"id", t.id},
+          {"sandbox_id", t.sandbox_id},
+          {"agent", t.agent},
+          {"model", t.model},
+          {"status", t.status},
+          {"failure_reason", t.failure_reason.empty() ? json(nullptr) : json(t.failure_reason)},
+          {"error", t.error_message.empty() ? json(nullptr) : json(t.error_message)},
+          {"final_message", t.final_message},
+          {"files_changed", t.files_changed},
+          {"usage", usage.is_discarded() ? json::object() : usage},
+          {"exit_code", t.exit_code ? json(*t.exit_code) : json(nullptr)},
+          {"env_keys", t.env_keys},
+          {"timeout_s", t.timeout_s},
+          {"cancel_requested", t.cancel_requested},
+          {"created_at", opt_time(t.created_at)},
+          {"started_at", opt_time(t.started_at)},
+          {"finished_at", opt_time(t.finished_at)},
+          {"duration_ms", t.finished_at ? json(t.finished_at - t.started_at) : json(nullptr)},
+          {"events_url", "/v1/sandboxes/" + t.sandbox_id + "/tasks/" + t.id + "/events"}};
+}
+}  // namespace
+
+std::string encode_task(const TaskRecord& task) { return dump(task_json(task)); }
+
+std::string encode_task_list(const std::vector<TaskRecord>& tasks) {
+  json arr = json::array();
+  for (const auto& t : tasks) arr.push_back(task_json(t));
+  return dump({{"tasks", arr}});
+}
+
 std::string encode_file_written(const std::string& path, std::size_t bytes, bool appended) {
   return dump({{"path", path}, {"bytes_written", bytes}, {"appended", appended}});
 }

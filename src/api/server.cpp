@@ -5,7 +5,11 @@
 
 #include <algorithm>
 #include <atomic>
+#include <condition_variable>
+#include <deque>
 #include <functional>
+#include <mutex>
+#include <system_error>
 #include <thread>
 
 #include "sandboxd/api/json_codec.h"
@@ -96,18 +100,72 @@ int http_status(Code code) {
   return 500;
 }
 
+// Serves each connection on a thread of its own, made on demand, up to `max` at once
+// (beyond that, connections wait in order): an open event stream or a long exec holds a
+// thread, never a slot others need while threads are available. Idle threads exit.
+class ConnectionThreads final : public httplib::TaskQueue {
+ public:
+  explicit ConnectionThreads(std::size_t max) : max_(max) {}
+  void enqueue(std::function<void()> fn) override {
+    std::unique_lock lock(mu_);
+    queue_.push_back(std::move(fn));
+    if (running_ >= max_) return;
+    try {
+      std::thread([this] { work(); }).detach();
+      ++running_;
+      return;
+    } catch (const std::system_error& e) {
+      spdlog::warn("api: cannot start a connection thread: {}", e.what());
+    }
+    if (running_ > 0) return;  // a running worker takes it
+    // No worker at all: serve it here rather than strand it.
+    auto next = std::move(queue_.back());
+    queue_.pop_back();
+    ++running_;
+    lock.unlock();
+    next();
+    lock.lock();
+    if (--running_ == 0) idle_.notify_all();
+  }
+  // Waits until every queued connection has been served.
+  void shutdown() override {
+    std::unique_lock lock(mu_);
+    idle_.wait(lock, [this] { return running_ == 0; });
+  }
+
+ private:
+  void work() {
+    std::unique_lock lock(mu_);
+    while (!queue_.empty()) {
+      auto fn = std::move(queue_.front());
+      queue_.pop_front();
+      lock.unlock();
+      fn();
+      lock.lock();
+    }
+    if (--running_ == 0) idle_.notify_all();
+  }
+  const std::size_t max_;
+  std::mutex mu_;
+  std::condition_variable idle_;
+  std::deque<std::function<void()>> queue_;
+  std::size_t running_ = 0;
+};
+
 struct ApiServer::Impl {
   const Config& config;
   SandboxService& sandboxes;
   const Authenticator& auth;
   Clock& clock;
+  TaskService* tasks;
+  std::atomic<int> open_streams{0};
   httplib::Server server;
   std::thread thread;
   std::atomic<bool> listen_returned{false};
   int port = 0;
 
-  Impl(const Config& c, SandboxService& s, const Authenticator& a, Clock& k)
-      : config(c), sandboxes(s), auth(a), clock(k) {}
+  Impl(const Config& c, SandboxService& s, const Authenticator& a, Clock& k, TaskService* t)
+      : config(c), sandboxes(s), auth(a), clock(k), tasks(t) {}
 
   std::string sandbox_body(const SandboxRecord& rec) {
     IdleInfo idle = sandboxes.idle_info(rec);
@@ -125,10 +183,13 @@ struct ApiServer::Impl {
     bool chunked = req.get_header_value("Transfer-Encoding").find("chunked") != std::string::npos;
     if (!chunked && !req.has_header("Content-Length")) return {};
     bool too_large = false;
+    // Over `max`, the rest is read and dropped (up to the server-wide payload limit), so
+    // the client, still sending, gets the 413 instead of a reset.
     bool ok = reader([&](const char* data, std::size_t len) {
-      if (body.size() + len > max) {
+      if (too_large || body.size() + len > max) {
         too_large = true;
-        return false;
+        body.clear();
+        return true;
       }
       body.append(data, len);
       return true;
@@ -314,7 +375,11 @@ struct ApiServer::Impl {
     route(
         "PUT", {R"(/sandbox/([^/]+)/files)", R"(/v1/sandboxes/([^/]+)/files)"},
         [this](const httplib::Request& req, httplib::Response& res, const std::string& body) {
-          auto put = decode_file_put(body);
+          // Raw bytes (application/octet-stream, path and append in the query) skip JSON.
+          const bool raw = req.get_header_value("Content-Type") == "application/octet-stream";
+          Result<FilePut> put =
+              FilePut{req.get_param_value("path"), body, req.get_param_value("append") == "true"};
+          if (!raw) put = decode_file_put(body);
           if (!put) return reply_error(res, put.error());
           if (auto s = sandboxes.put_file(req.matches[1], put->path, put->content, put->append);
               !s.is_ok())
@@ -329,12 +394,113 @@ struct ApiServer::Impl {
               return reply_error(res, s);
             res.status = 204;
           });
+    if (tasks) install_task_routes();
     route("POST", {R"(/sandbox/([^/]+)/purge)", R"(/v1/sandboxes/([^/]+)/purge)"},
           [this](const httplib::Request& req, httplib::Response& res, const std::string&) {
             auto freed = sandboxes.purge(req.matches[1]);
             if (!freed) return reply_error(res, freed.error());
             res.set_content(encode_purge(*freed), kJson);
           });
+  }
+
+  void install_task_routes() {
+    route("POST", {R"(/sandbox/([^/]+)/tasks)", R"(/v1/sandboxes/([^/]+)/tasks)"},
+          [this](const httplib::Request& req, httplib::Response& res, const std::string& body) {
+            auto task_req = decode_task(body);
+            if (!task_req) return reply_error(res, task_req.error());
+            auto task = tasks->create(req.matches[1], *task_req);
+            if (!task) return reply_error(res, task.error());
+            res.status = 202;
+            res.set_content(encode_task(*task), kJson);
+          });
+    route("GET", {R"(/sandbox/([^/]+)/tasks)", R"(/v1/sandboxes/([^/]+)/tasks)"},
+          [this](const httplib::Request& req, httplib::Response& res, const std::string&) {
+            auto list = tasks->list(req.matches[1]);
+            if (!list) return reply_error(res, list.error());
+            res.set_content(encode_task_list(*list), kJson);
+          });
+    route("GET", {R"(/sandbox/([^/]+)/tasks/([^/]+))", R"(/v1/sandboxes/([^/]+)/tasks/([^/]+))"},
+          [this](const httplib::Request& req, httplib::Response& res, const std::string&) {
+            auto task = tasks->get(req.matches[1], req.matches[2]);
+            if (!task) return reply_error(res, task.error());
+            res.set_content(encode_task(*task), kJson);
+          });
+    route("POST",
+          {R"(/sandbox/([^/]+)/tasks/([^/]+)/cancel)",
+           R"(/v1/sandboxes/([^/]+)/tasks/([^/]+)/cancel)"},
+          [this](const httplib::Request& req, httplib::Response& res, const std::string&) {
+            auto task = tasks->cancel(req.matches[1], req.matches[2]);
+            if (!task) return reply_error(res, task.error());
+            res.set_content(encode_task(*task), kJson);
+          });
+    route("GET",
+          {R"(/sandbox/([^/]+)/tasks/([^/]+)/events)",
+           R"(/v1/sandboxes/([^/]+)/tasks/([^/]+)/events)"},
+          [this](const httplib::Request& req, httplib::Response& res, const std::string&) {
+            serve_events(req, res);
+          });
+  }
+
+  // Server-sent events of a task: every stored event after Last-Event-ID (or ?since=),
+  // then new ones as they are stored, a comment every 15 s while nothing happens, and the
+  // end of the stream after `done`.
+  void serve_events(const httplib::Request& req, httplib::Response& res) {
+    auto task = tasks->get(req.matches[1], req.matches[2]);
+    if (!task) return reply_error(res, task.error());
+    std::string from = req.get_header_value("Last-Event-ID");
+    if (from.empty()) from = req.get_param_value("since");
+    int64_t after = 0;
+    if (!from.empty()) {
+      if (from.size() > 18 || from.find_first_not_of("0123456789") != std::string::npos)
+        return reply_error(
+            res, Status(Code::kInvalidArgument, "Last-Event-ID / since: must be an event id"));
+      after = std::stoll(from);
+    }
+    res.set_header("Cache-Control", "no-store");
+    res.set_header("X-Accel-Buffering", "no");
+    // Streams may hold at most all but a few connection threads.
+    if (open_streams.fetch_add(1) >= config.http_threads - 8) {
+      --open_streams;
+      return reply_error(res, Status(Code::kUnavailable, "too many open event streams"));
+    }
+    const std::string task_id = task->id;
+    TaskService* svc = tasks;
+    res.set_chunked_content_provider(
+        "text/event-stream",
+        [svc, task_id, after, sandbox = task->sandbox_id](std::size_t,
+                                                          httplib::DataSink& sink) mutable {
+          for (;;) {
+            auto events = svc->events(task_id, after, 200);
+            if (!events) return false;
+            for (const auto& e : *events) {
+              std::string frame = "id: " + std::to_string(e.seq) + "\nevent: " + e.type +
+                                  "\ndata: " + e.data_json + "\n\n";
+              if (!sink.write(frame.data(), frame.size())) return false;
+              after = e.seq;
+              if (e.type == "done") {
+                sink.done();
+                return true;
+              }
+            }
+            if (!events->empty()) continue;
+            // Resumed at or after the end of a finished task: nothing more will come.
+            if (auto t = svc->get(sandbox, task_id); t && t->finished()) {
+              sink.done();
+              return true;
+            }
+            auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(15);
+            if (!svc->wait_for_event(task_id, after, deadline)) {
+              sink.done();  // shutting down: the client resumes with Last-Event-ID
+              return true;
+            }
+            auto more = svc->events(task_id, after, 1);
+            if (more && more->empty()) {
+              static constexpr char kKeepalive[] = ": keepalive\n\n";
+              if (!sink.write(kKeepalive, sizeof kKeepalive - 1)) return false;
+            }
+          }
+        },
+        [this](bool) { --open_streams; });
   }
 
   void install_middleware() {
@@ -401,10 +567,10 @@ struct ApiServer::Impl {
 };
 
 ApiServer::ApiServer(const Config& config, SandboxService& sandboxes, const Authenticator& auth,
-                     Clock& clock)
-    : impl_(std::make_unique<Impl>(config, sandboxes, auth, clock)) {
+                     Clock& clock, TaskService* tasks)
+    : impl_(std::make_unique<Impl>(config, sandboxes, auth, clock, tasks)) {
   auto threads = static_cast<std::size_t>(config.http_threads);
-  impl_->server.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
+  impl_->server.new_task_queue = [threads] { return new ConnectionThreads(threads); };
   // cpp-httplib's default sets SO_REUSEPORT, which lets a second daemon bind the same
   // port and silently take half the traffic. SO_REUSEADDR alone allows quick restarts
   // while a second bind fails.

@@ -1,5 +1,6 @@
 #include "sandboxd/config/config.h"
 
+#include <algorithm>
 #include <cctype>
 #include <fstream>
 #include <limits>
@@ -259,6 +260,7 @@ Result<Config> load_config(const std::map<std::string, std::string>& env) {
   check(r.size("SANDBOXD_FILES_MAX_BYTES", c.files_max_bytes, 1024));
   check(r.integer("SANDBOXD_HTTP_THREADS", c.http_threads, 8, 1024));
   check(r.integer("SANDBOXD_MAX_CONCURRENT_EXECS", c.max_concurrent_execs, 1, 1024));
+  check(r.integer("SANDBOXD_TASK_MAX_TIMEOUT_SECONDS", c.task_max_timeout_s, 1, 7 * 86400));
   check(r.integer("SANDBOXD_KEEPALIVE_MAX_SECONDS", c.keepalive_max_s, 60, 30 * 86400));
   check(r.integer("SANDBOXD_IDLE_THRESHOLD_SECONDS", c.idle_threshold_s, 1, 365 * 86400));
   check(r.integer("SANDBOXD_IDLE_REAP_INTERVAL_SECONDS", c.idle_reap_interval_s, 0, 86400));
@@ -285,7 +287,7 @@ Result<Config> load_config(const std::map<std::string, std::string>& env) {
   }
   // Keep /healthz, /readyz and ordinary calls served while execs hold workers.
   if (const auto* v = r.raw("SANDBOXD_MAX_CONCURRENT_EXECS"); !v || v->empty()) {
-    c.max_concurrent_execs = c.http_threads - 4;
+    c.max_concurrent_execs = std::min(32, c.http_threads - 4);
   }
   if (c.max_concurrent_execs > c.http_threads - 4) {
     return bad("SANDBOXD_MAX_CONCURRENT_EXECS",

@@ -170,13 +170,15 @@ std::vector<std::string> DockerCli::run_argv(const RunSpec& s, const std::string
 std::vector<std::string> DockerCli::exec_argv(const ExecSpec& s,
                                               const std::string& env_file) const {
   std::vector<std::string> a = {"exec"};
+  if (s.detach) a.push_back("--detach");
   if (!s.user.empty()) a.insert(a.end(), {"--user", s.user});
   if (!s.workdir.empty()) a.insert(a.end(), {"--workdir", s.workdir});
   if (!env_file.empty()) a.insert(a.end(), {"--env-file", env_file});
   a.push_back(s.container);
   // `timeout` inside the container kills the command itself (the docker CLI dying would
   // leave it running); "+" option parsing stops at the duration, so cmd is never parsed.
-  a.insert(a.end(), {"timeout", "--kill-after=5", std::to_string(s.timeout.count())});
+  if (!s.detach)
+    a.insert(a.end(), {"timeout", "--kill-after=5", std::to_string(s.timeout.count())});
   a.insert(a.end(), s.cmd.begin(), s.cmd.end());
   return a;
 }

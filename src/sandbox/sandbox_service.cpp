@@ -427,6 +427,7 @@ Result<int64_t> SandboxService::purge_locked(const std::string& id) {
   auto freed = workspaces_.remove(id);
   if (!freed) return freed.error().with_context("purge sandbox " + id);
   if (auto s = store_.remove(id); !s.is_ok()) return s;
+  if (auto s = store_.remove_tasks(id); !s.is_ok()) return s;
   spdlog::info("sandbox {} purged ({} bytes freed)", id, *freed);
   return freed;
 }
@@ -538,6 +539,15 @@ std::set<std::string> SandboxService::busy_ids() {
   std::set<std::string> out;
   for (const auto& [id, n] : busy_) out.insert(id);
   return out;
+}
+
+void SandboxService::hold_busy(const std::string& id, bool hold) {
+  std::lock_guard lock(busy_mu_);
+  if (hold) {
+    ++busy_[id];
+  } else if (auto it = busy_.find(id); it != busy_.end() && --it->second <= 0) {
+    busy_.erase(it);
+  }
 }
 
 IdleInfo SandboxService::idle_info(const SandboxRecord& rec) {

@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <utility>
 
 #include "sandboxd/base/ids.h"
 
@@ -35,6 +36,7 @@ class Fd {
   Fd(const Fd&) = delete;
   Fd& operator=(const Fd&) = delete;
   int get() const { return fd_; }
+  int release() { return std::exchange(fd_, -1); }
 
  private:
   int fd_;
@@ -144,16 +146,24 @@ Result<int> WorkspaceFiles::open_workspace(const std::string& id) {
   return fd;
 }
 
-Result<FileNode> WorkspaceFiles::get(const std::string& id, std::string_view path) {
-  auto parts = split_workspace_path(path, /*allow_root=*/true);
+Result<int> WorkspaceFiles::open_existing(const std::string& id, std::string_view path,
+                                          bool allow_root, struct stat* st) {
+  auto parts = split_workspace_path(path, allow_root);
   if (!parts) return parts.error();
   auto ws = open_workspace(id);
   if (!ws) return ws.error();
   Fd root(*ws);
   Fd fd(open_beneath(root.get(), join(*parts, parts->size()), O_RDONLY | O_NONBLOCK | O_NOCTTY));
   if (fd.get() < 0) return fs_error(errno, path);
+  if (::fstat(fd.get(), st) != 0) return fs_error(errno, path);
+  return fd.release();
+}
+
+Result<FileNode> WorkspaceFiles::get(const std::string& id, std::string_view path) {
   struct stat st {};
-  if (::fstat(fd.get(), &st) != 0) return fs_error(errno, path);
+  auto opened = open_existing(id, path, /*allow_root=*/true, &st);
+  if (!opened) return opened.error();
+  Fd fd(*opened);
   FileNode node;
   node.type = type_of(st.st_mode);
   node.size = st.st_size;
@@ -270,6 +280,27 @@ Status WorkspaceFiles::put(const std::string& id, std::string_view path, std::st
   if (ok) err = errno;
   ::unlinkat(dir.get(), tmp.c_str(), 0);
   return fs_error(err, path);
+}
+
+Result<std::string> WorkspaceFiles::read_from(const std::string& id, std::string_view path,
+                                              int64_t offset, std::size_t max) {
+  struct stat st {};
+  auto opened = open_existing(id, path, /*allow_root=*/false, &st);
+  if (!opened) return opened.error();
+  Fd fd(*opened);
+  if (!S_ISREG(st.st_mode))
+    return Status(Code::kInvalidArgument, "not a regular file: " + std::string(path));
+  std::string out(max, '\0');
+  std::size_t got = 0;
+  while (got < max) {
+    ssize_t n = ::pread(fd.get(), out.data() + got, max - got, offset + static_cast<off_t>(got));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return fs_error(errno, path);
+    if (n == 0) break;
+    got += static_cast<std::size_t>(n);
+  }
+  out.resize(got);
+  return out;
 }
 
 Status WorkspaceFiles::remove(const std::string& id, std::string_view path) {

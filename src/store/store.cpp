@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "store/migrations.h"
+#include "store/sql.h"
 
 namespace sandboxd {
 namespace {
@@ -222,19 +223,7 @@ Status Store::update(const SandboxRecord& rec) {
   try {
     // A real UPDATE (not REPLACE, whose delete would fire ON DELETE cascades). The id is
     // bound first and again as the WHERE parameter.
-    static const std::string kSql = [] {
-      std::string cols = kColumns, set;
-      std::size_t start = 0;
-      while (start < cols.size()) {
-        std::size_t comma = cols.find(',', start);
-        std::string col =
-            cols.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
-        col.erase(0, col.find_first_not_of(' '));
-        set += (set.empty() ? "" : ", ") + col + " = ?";
-        start = comma == std::string::npos ? cols.size() : comma + 1;
-      }
-      return "UPDATE sandboxes SET " + set + " WHERE id = ?";
-    }();
+    static const std::string kSql = update_by_id_sql("sandboxes", kColumns);
     SQLite::Statement q(*db_, kSql);
     bind_row(q, rec);
     q.bind(kColumnCount + 1, rec.id);

@@ -22,6 +22,7 @@
 #include <string>
 
 #include "supervisor/app_spec.h"
+#include "supervisor/task_runner.h"
 
 extern char** environ;
 
@@ -232,4 +233,7 @@ int run() {
 }  // namespace
 }  // namespace sandboxd
 
-int main() { return sandboxd::run(); }
+int main(int argc, char** argv) {
+  if (argc > 1 && std::strcmp(argv[1], "task-run") == 0) return sandboxd::run_task(argc, argv);
+  return sandboxd::run();
+}

@@ -55,6 +55,12 @@ TEST_F(Files, WritesReadsListsAndDeletesAsTheSandboxUserWhetherRunningOrStopped)
   ASSERT_TRUE(raw);
   EXPECT_EQ(raw->body, "<h1>hi</h1>\n");
   EXPECT_EQ(raw->get_header_value("Content-Type"), "application/octet-stream");
+  // The same without JSON: raw bytes in the body, path in the query.
+  auto put_raw = d_.http().Put("/v1/sandboxes/f1/files?path=workspace/app/raw.bin",
+                               std::string("\x00\x01\xff", 3), "application/octet-stream");
+  ASSERT_TRUE(put_raw && put_raw->status == 200) << (put_raw ? put_raw->body : "");
+  EXPECT_EQ(get("workspace/app/raw.bin&raw=true")->body, std::string("\x00\x01\xff", 3));
+  ASSERT_EQ(d_.http().Delete("/v1/sandboxes/f1/files?path=workspace/app/raw.bin")->status, 204);
   json dir = json::parse(get("workspace/app/src")->body);
   ASSERT_EQ(dir["entries"].size(), 1u);
   EXPECT_EQ(dir["entries"][0]["name"], "index.html");

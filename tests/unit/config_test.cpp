@@ -95,9 +95,9 @@ TEST(LoadConfig, BadValuesAreErrorsNamingTheVariable) {
   }
 }
 
-TEST(LoadConfig, ExecCapFollowsTheThreadPool) {
-  EXPECT_EQ(load_config({})->max_concurrent_execs, 28);
-  EXPECT_EQ(load_config({{"SANDBOXD_HTTP_THREADS", "64"}})->max_concurrent_execs, 60);
+TEST(LoadConfig, ExecCapIs32OrLessToLeaveConnectionThreadsFree) {
+  EXPECT_EQ(load_config({})->max_concurrent_execs, 32);
+  EXPECT_EQ(load_config({{"SANDBOXD_HTTP_THREADS", "16"}})->max_concurrent_execs, 12);
   EXPECT_EQ(load_config({{"SANDBOXD_MAX_CONCURRENT_EXECS", "5"}})->max_concurrent_execs, 5);
 }
 

@@ -11,6 +11,7 @@
 #include "sandboxd/config/config.h"
 #include "sandboxd/docker/docker.h"
 #include "sandboxd/sandbox/sandbox_service.h"
+#include "sandboxd/tasks/task_service.h"
 
 namespace sandboxd {
 
@@ -29,6 +30,12 @@ std::string encode_sandbox_list(const ListResult& page, const Config& config, bo
 std::string encode_exec(const ExecResult& r);
 std::string encode_purge(int64_t freed_bytes);
 std::string encode_error(const Status& status, const std::string& request_id);
+
+// POST tasks body: {"prompt", "agent": "opencode"|"claude", "model"?, "timeout_s"?, "env"?}.
+Result<TaskRequest> decode_task(const std::string& body);
+// A task as the API shows it (never env values): with its events URL.
+std::string encode_task(const TaskRecord& task);
+std::string encode_task_list(const std::vector<TaskRecord>& tasks);
 
 // PUT files body: {"path", "content", "append"?, "encoding"?: "utf8" | "base64"}; the
 // content comes back decoded.

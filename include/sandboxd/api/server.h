@@ -12,6 +12,7 @@
 #include "sandboxd/config/config.h"
 #include "sandboxd/os/clock.h"
 #include "sandboxd/sandbox/sandbox_service.h"
+#include "sandboxd/tasks/task_service.h"
 
 namespace sandboxd {
 
@@ -20,8 +21,9 @@ int http_status(Code code);
 
 class ApiServer {
  public:
+  // Without `tasks`, the task routes are not served.
   ApiServer(const Config& config, SandboxService& sandboxes, const Authenticator& auth,
-            Clock& clock);
+            Clock& clock, TaskService* tasks = nullptr);
   ~ApiServer();
   ApiServer(const ApiServer&) = delete;
   ApiServer& operator=(const ApiServer&) = delete;

@@ -43,8 +43,9 @@ struct Config {
   int64_t exec_output_max_bytes = 1 << 20;
   int64_t max_body_bytes = 1 << 20;
   int64_t files_max_bytes = 8 << 20;  // largest file the files API reads or writes
-  int http_threads = 32;
-  int max_concurrent_execs = 28;  // default: http_threads - 4
+  int http_threads = 256;          // connections served at once (threads made on demand)
+  int max_concurrent_execs = 32;   // default: min(32, http_threads - 4)
+  int task_max_timeout_s = 3600;   // longest timeout_s a task may ask for (default 600)
   int keepalive_max_s = 86400;
   int idle_threshold_s = 2100;    // stop a `sleep` sandbox after this long without activity
   int idle_reap_interval_s = 30;  // idle reaper tick; 0 disables it

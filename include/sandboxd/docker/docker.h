@@ -52,6 +52,9 @@ struct ExecSpec {
   std::string workdir;
   std::chrono::seconds timeout{300};
   std::size_t max_output_bytes = 1 << 20;
+  // Start the command and return at once (docker exec -d): it outlives this call and
+  // sandboxd, and enforces its own deadline (`timeout` is not applied).
+  bool detach = false;
 };
 
 struct ExecResult {

@@ -150,8 +150,11 @@ class SandboxService {
   // Records activity now; writes at most once per second per sandbox.
   void record_activity(const std::string& id, const std::string& source);
 
-  // Ids with an exec in progress.
+  // Ids with an exec in progress or a hold (a running agent task).
   std::set<std::string> busy_ids();
+  // Holds (or releases) a sandbox busy: the reapers never stop a busy one (except in the
+  // memory emergency band). Counted: each hold needs one release.
+  void hold_busy(const std::string& id, bool hold);
   IdleInfo idle_info(const SandboxRecord& rec);
   const std::string& install_id() const { return install_id_; }
 

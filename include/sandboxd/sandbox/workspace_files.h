@@ -8,6 +8,7 @@
 // owned by the sandbox user. Thread-safe.
 #pragma once
 
+#include <sys/stat.h>
 #include <sys/types.h>
 
 #include <cstdint>
@@ -54,12 +55,20 @@ class WorkspaceFiles {
   // are created. kConflict when the target is a directory; kInvalidArgument when it is a
   // symlink or a special file (nothing is replaced or written through).
   Status put(const std::string& id, std::string_view path, std::string_view content, bool append);
+  // Up to `max` bytes of a regular file from `offset` (fewer at its end), resolved as
+  // safely as get(). For tailing a file the tenant could tamper with.
+  Result<std::string> read_from(const std::string& id, std::string_view path, int64_t offset,
+                                std::size_t max);
   // Removes a file, a symlink (itself) or an empty directory. kConflict for a non-empty
   // directory; the workspace itself cannot be removed.
   Status remove(const std::string& id, std::string_view path);
 
  private:
   Result<int> open_workspace(const std::string& id);
+  // An existing path beneath the workspace, opened read-only and non-blocking (so a FIFO
+  // cannot hang it), with its fstat in *st. The caller closes the descriptor.
+  Result<int> open_existing(const std::string& id, std::string_view path, bool allow_root,
+                            struct stat* st);
   std::string root_;
   uid_t uid_;
   gid_t gid_;

@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -46,6 +47,43 @@ struct ListQuery {
   std::string status;    // empty: any
   std::string after_id;  // paging cursor: rows ordered by id, strictly after this one
   int limit = 100;
+};
+
+inline constexpr const char* kTaskRunning = "running";
+inline constexpr const char* kTaskSucceeded = "succeeded";
+inline constexpr const char* kTaskFailed = "failed";
+inline constexpr const char* kTaskCancelled = "cancelled";
+
+// One agent task (see migrations/0004_tasks.sql).
+struct TaskRecord {
+  std::string id;
+  std::string sandbox_id;
+  std::string agent;
+  std::string model;
+  std::string prompt;
+  std::vector<std::string> env_keys;
+  int64_t timeout_s = 0;
+  std::string status;
+  std::string failure_reason;
+  std::string error_message;
+  std::string final_message;
+  std::vector<std::string> files_changed;
+  std::string usage_json = "{}";
+  std::optional<int64_t> exit_code;
+  bool cancel_requested = false;
+  int64_t out_offset = 0;  // bytes of the agent's output already turned into events
+  int64_t next_seq = 1;    // the seq the next event gets
+  int64_t created_at = 0;
+  int64_t started_at = 0;
+  int64_t finished_at = 0;
+  bool finished() const { return status != kTaskRunning; }
+};
+
+struct StoredEvent {
+  int64_t seq = 0;
+  std::string type;
+  std::string data_json;
+  int64_t created_at = 0;
 };
 
 }  // namespace sandboxd

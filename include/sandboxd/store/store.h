@@ -47,6 +47,28 @@ class Store {
   // Deletes the row; succeeds when there is none.
   Status remove(const std::string& id);
 
+  // --- tasks (task_store.cpp) ---
+  // kConflict if the id exists.
+  Status insert_task(const TaskRecord& task);
+  // Replaces every column of the task's row.
+  Status update_task(const TaskRecord& task);
+  Result<std::optional<TaskRecord>> get_task(const std::string& id);
+  // A sandbox's tasks, newest first (at most `limit`).
+  Result<std::vector<TaskRecord>> list_tasks(const std::string& sandbox_id, int limit);
+  // Every task still running, of every sandbox.
+  Result<std::vector<TaskRecord>> running_tasks();
+  // In one transaction: appends `events` (type, data JSON) with seqs from task.next_seq
+  // and saves the task (which the caller advanced: out_offset, tallies, status). On
+  // success task.next_seq has moved past them; on failure nothing was written.
+  Status append_task_events(TaskRecord& task,
+                            const std::vector<std::pair<std::string, std::string>>& events,
+                            int64_t now);
+  // Events of a task with seq > after, oldest first (at most `limit`).
+  Result<std::vector<StoredEvent>> task_events(const std::string& task_id, int64_t after,
+                                               int limit);
+  // Deletes a sandbox's tasks and their events (purge).
+  Status remove_tasks(const std::string& sandbox_id);
+
  private:
   explicit Store(std::unique_ptr<SQLite::Database> db);
   Status migrate();

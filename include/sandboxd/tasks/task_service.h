@@ -1,0 +1,115 @@
+// TaskService: coding-agent tasks. A task runs inside its sandbox under
+// `sandbox-init task-run` (started with `docker exec -d`, so it outlives sandboxd), which
+// writes the agent's JSON lines to ~/.sandboxed/tasks/<task>/out.jsonl and, at the end,
+// exit.json. sandboxd follows those files from the host side (never through a symlink):
+// each pass turns new complete lines into normalised events and stores them in SQLite in
+// the same transaction that advances the read offset, so after any crash every event is
+// stored exactly once, in order. One running task per sandbox (a second is 409); the
+// sandbox is held busy while it runs. Thread-safe.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "sandboxd/config/config.h"
+#include "sandboxd/docker/docker.h"
+#include "sandboxd/os/clock.h"
+#include "sandboxd/sandbox/sandbox_service.h"
+#include "sandboxd/sandbox/workspace_files.h"
+#include "sandboxd/store/store.h"
+#include "sandboxd/tasks/agent_events.h"
+
+namespace sandboxd {
+
+struct TaskRequest {
+  std::string prompt;
+  std::string agent;  // opencode | claude
+  std::string model;  // optional
+  std::optional<int> timeout_s;
+  std::map<std::string, std::string> env;  // secret: never stored, logged or returned
+};
+
+// Checks a task request (pure).
+Status validate_task(const TaskRequest& req, const Config& config);
+// The agent's argv before the prompt, which sandbox-init appends (pure).
+std::vector<std::string> agent_argv(const std::string& agent, const std::string& model);
+
+class TaskService {
+ public:
+  TaskService(const Config& config, Store& store, SandboxService& sandboxes, Docker& docker,
+              Clock& clock, Workspaces& workspaces);
+  ~TaskService();
+  TaskService(const TaskService&) = delete;
+  TaskService& operator=(const TaskService&) = delete;
+
+  // Takes up tasks left running by an earlier sandboxd and starts following them.
+  void start();
+  // Stops following (the agents keep running) and wakes every event waiter.
+  void stop();
+
+  // Wakes the sandbox if needed and starts the agent. kConflict while another task of
+  // the sandbox runs.
+  Result<TaskRecord> create(const std::string& sandbox_id, const TaskRequest& req);
+  Result<TaskRecord> get(const std::string& sandbox_id, const std::string& task_id);
+  Result<std::vector<TaskRecord>> list(const std::string& sandbox_id);
+  // Asks the runner to end the agent's process group; the task ends `cancelled` once it
+  // has. A finished task is returned as it is.
+  Result<TaskRecord> cancel(const std::string& sandbox_id, const std::string& task_id);
+  // Stored events after `after`.
+  Result<std::vector<StoredEvent>> events(const std::string& task_id, int64_t after, int limit);
+  // Blocks until an event after `after` is stored, `deadline` passes or stop() is called.
+  // Returns false once stopping.
+  bool wait_for_event(const std::string& task_id, int64_t after,
+                      std::chrono::steady_clock::time_point deadline);
+
+  // One pass over the running tasks. The follower thread runs one whenever inotify says a
+  // running task's directory changed, and at least every 200 ms.
+  void poll_once();
+
+ private:
+  struct Follow {
+    TaskRecord task;
+    AgentTally tally;
+    std::string container;
+    bool launched = false;  // the runner was started (until then a stopped sandbox is normal)
+    // The task's env values (memory only): redacted from the agent's output before it
+    // becomes events, so an agent echoing a key does not store it. Lost on a restart.
+    std::vector<std::string> secrets;
+  };
+  // Adds or drops inotify watches to match the running tasks (follower thread only).
+  void sync_watches(const std::vector<std::string>& running);
+  // Reads new output of one task, stores its events, finishes it when the runner is done.
+  void follow(Follow& f);
+  // Records the end (a `done` event with the result). On a store error the task stays
+  // running and the next pass tries again.
+  // Returns false when it could not be recorded (kept running; tried again next pass),
+  // true when recorded or when the task's row is gone (purged).
+  bool finish(Follow& f, const std::string& status, const std::string& reason,
+              const std::string& message);
+  std::string task_dir(const std::string& task_id) const;  // workspace-relative
+
+  const Config& config_;
+  Store& store_;
+  SandboxService& sandboxes_;
+  Docker& docker_;
+  Clock& clock_;
+  WorkspaceFiles files_;
+  std::mutex mu_;  // follows_, stopping_
+  std::condition_variable events_cv_;
+  std::map<std::string, Follow> follows_;    // running tasks by id
+  std::map<std::string, int64_t> last_seq_;  // task id -> highest stored seq
+  bool stopping_ = false;
+  std::thread thread_;
+  std::string workspaces_root_;
+  int inotify_fd_ = -1;                 // wakes the follower when a task's files change
+  std::map<std::string, int> watches_;  // task id -> inotify watch (follower thread only)
+  std::mutex poll_mu_;                  // one pass at a time
+};
+
+}  // namespace sandboxd

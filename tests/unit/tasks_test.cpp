@@ -1,0 +1,138 @@
+// Unit tests of the task pieces that are pure or SQLite-only: the agents' JSON lines to
+// normalised events, request validation, the agents' argv, and the task store's
+// exactly-once event append.
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "sandboxd/store/store.h"
+#include "sandboxd/tasks/agent_events.h"
+#include "sandboxd/tasks/task_service.h"
+
+namespace sandboxd {
+namespace {
+
+using nlohmann::json;
+
+std::vector<TaskEvent> feed(const std::string& agent, const std::vector<std::string>& lines,
+                            AgentTally& tally) {
+  std::vector<TaskEvent> out;
+  for (const auto& l : lines)
+    for (auto& e : normalize_agent_line(agent, l, tally)) out.push_back(std::move(e));
+  return out;
+}
+
+TEST(AgentEvents, OpenCodeLinesBecomeToolMessageAndSummedUsage) {
+  AgentTally t;
+  auto events = feed(
+      "opencode",
+      {R"({"type":"step_start","part":{}})",
+       R"({"type":"tool_use","part":{"tool":"write","state":{"status":"completed","input":{"filePath":"/a"},"output":"Wrote file"}}})",
+       R"({"type":"step_finish","part":{"tokens":{"input":11,"output":7,"reasoning":1,"cache":{"read":2,"write":3}},"cost":0.5}})",
+       R"({"type":"text","part":{"text":"MOCK DONE"}})",
+       R"({"type":"step_finish","part":{"tokens":{"input":11,"output":7},"cost":0.25}})",
+       "not json", R"({"type":"tool_use","part":{"tool":5}})"},
+      t);
+  ASSERT_EQ(events.size(), 4u);
+  EXPECT_EQ(events[0].type, "tool");
+  json tool = json::parse(events[0].data_json);
+  EXPECT_EQ(tool["name"], "write");
+  EXPECT_EQ(tool["status"], "completed");
+  EXPECT_EQ(tool["output"], "Wrote file");
+  EXPECT_EQ(events[2].type, "message");
+  EXPECT_EQ(events[3].type, "usage");
+  json usage = json::parse(events[3].data_json);
+  EXPECT_EQ(usage["input_tokens"], 22);
+  EXPECT_EQ(usage["cache_write_tokens"], 3);
+  EXPECT_DOUBLE_EQ(usage["cost_usd"].get<double>(), 0.75);
+  EXPECT_EQ(t.final_message, "MOCK DONE");
+  EXPECT_TRUE(t.first_error.empty());
+}
+
+TEST(AgentEvents, ClaudeLinesPairToolResultsWithTheirToolAndReportErrors) {
+  AgentTally t;
+  auto events = feed(
+      "claude",
+      {R"({"type":"system","subtype":"init","model":"claude-x"})",
+       R"({"type":"assistant","message":{"content":[{"type":"tool_use","id":"tu1","name":"Write","input":{"file_path":"/a"}}]}})",
+       R"({"type":"user","message":{"content":[{"type":"tool_result","tool_use_id":"tu1","content":"ok"}]}})",
+       R"({"type":"assistant","message":{"content":[{"type":"text","text":"Done."}]}})",
+       R"({"type":"result","is_error":true,"result":"Limit reached","usage":{"input_tokens":5,"output_tokens":3},"total_cost_usd":0.01})"},
+      t);
+  std::vector<std::string> types;
+  for (const auto& e : events) types.push_back(e.type);
+  EXPECT_EQ(types,
+            (std::vector<std::string>{"status", "tool", "tool", "message", "usage", "error"}));
+  EXPECT_EQ(json::parse(events[2].data_json)["name"], "Write");
+  EXPECT_EQ(json::parse(events[2].data_json)["status"], "completed");
+  EXPECT_TRUE(t.agent_reported_error);
+  EXPECT_EQ(t.final_message, "Limit reached");
+  EXPECT_EQ(json::parse(events[4].data_json)["output_tokens"], 3);
+}
+
+TEST(AgentEvents, LongTextsAreCut) {
+  AgentTally t;
+  std::string big(kMaxEventText * 2, 'x');
+  auto events = feed("opencode", {json{{"type", "text"}, {"part", {{"text", big}}}}.dump()}, t);
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_LT(json::parse(events[0].data_json)["text"].get<std::string>().size(), big.size());
+}
+
+TEST(TaskRequests, ValidationAndArgv) {
+  Config c;
+  TaskRequest ok{"write a server", "claude", "claude-sonnet-4-5", 60, {{"ANTHROPIC_API_KEY", "k"}}};
+  EXPECT_TRUE(validate_task(ok, c).is_ok());
+  auto bad = [&](auto mutate) {
+    TaskRequest r = ok;
+    mutate(r);
+    return validate_task(r, c).code() == Code::kInvalidArgument;
+  };
+  EXPECT_TRUE(bad([](TaskRequest& r) { r.agent = "codex"; }));
+  EXPECT_TRUE(bad([](TaskRequest& r) { r.prompt = " \n"; }));
+  EXPECT_TRUE(bad([](TaskRequest& r) { r.model = "x; rm -rf /"; }));
+  EXPECT_TRUE(bad([](TaskRequest& r) { r.timeout_s = 0; }));
+  EXPECT_TRUE(bad([&](TaskRequest& r) { r.timeout_s = c.task_max_timeout_s + 1; }));
+  EXPECT_TRUE(bad([](TaskRequest& r) { r.env = {{"A B", "x"}}; }));
+  EXPECT_EQ(agent_argv("opencode", "mock/m"),
+            (std::vector<std::string>{"opencode", "run", "--format", "json", "-m", "mock/m"}));
+  EXPECT_EQ(agent_argv("claude", "")[0], "claude");
+}
+
+TEST(TaskStore, EventsAndTheOffsetAreWrittenTogetherWithIncreasingIds) {
+  auto store = std::move(*Store::open(":memory:"));
+  TaskRecord t;
+  t.id = "t1";
+  t.sandbox_id = "s1";
+  t.agent = "opencode";
+  t.prompt = "p";
+  t.status = kTaskRunning;
+  ASSERT_TRUE(store->insert_task(t).is_ok());
+  EXPECT_EQ(store->insert_task(t).code(), Code::kConflict);
+  t.out_offset = 100;
+  ASSERT_TRUE(store->append_task_events(t, {{"status", "{}"}, {"tool", "{\"a\":1}"}}, 5).is_ok());
+  EXPECT_EQ(t.next_seq, 3);
+  t.out_offset = 200;
+  ASSERT_TRUE(store->append_task_events(t, {{"done", "{}"}}, 6).is_ok());
+  auto events = store->task_events("t1", 0, 100);
+  ASSERT_TRUE(events);
+  ASSERT_EQ(events->size(), 3u);
+  EXPECT_EQ((*events)[0].seq, 1);
+  EXPECT_EQ((*events)[2].type, "done");
+  EXPECT_EQ(store->task_events("t1", 2, 100)->size(), 1u);
+  auto back = store->get_task("t1");
+  ASSERT_TRUE(back && back->has_value());
+  EXPECT_EQ((*back)->out_offset, 200);
+  EXPECT_EQ((*back)->next_seq, 4);
+  // A failed append writes nothing and leaves next_seq where it was.
+  TaskRecord ghost = t;
+  ghost.id = "nope";
+  EXPECT_FALSE(store->append_task_events(ghost, {{"x", "{}"}}, 7).is_ok());
+  EXPECT_EQ(ghost.next_seq, t.next_seq);
+  EXPECT_TRUE(store->task_events("nope", 0, 10)->empty());
+  ASSERT_TRUE(store->remove_tasks("s1").is_ok());
+  EXPECT_FALSE(store->get_task("t1")->has_value());
+  EXPECT_TRUE(store->task_events("t1", 0, 10)->empty());
+}
+
+}  // namespace
+}  // namespace sandboxd
