@@ -201,13 +201,14 @@ Result<TaskRecord> TaskService::create(const std::string& raw_sandbox, const Tas
     auto it = follows_.find(t.id);
     if (it == follows_.end()) return st;
     lock.unlock();
+    // The caller gets the error (e.g. 503 + Retry-After when memory is short); the task
+    // stays listed as failed (start_failed), or, if that could not be recorded, followed
+    // until a later pass records it.
     if (finish(it->second, kTaskFailed, "start_failed", st.message())) {
-      TaskRecord done = it->second.task;
       std::lock_guard relock(mu_);
       follows_.erase(t.id);
-      return done;
     }
-    return st;  // still followed: a later pass records the end
+    return st;
   };
   std::vector<std::pair<std::string, std::string>> started = {
       {"status", dump({{"phase", "starting"}, {"agent", t.agent}, {"model", t.model}})}};

@@ -5,6 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "fakes/service_harness.h"
 #include "sandboxd/store/store.h"
 #include "sandboxd/tasks/agent_events.h"
 #include "sandboxd/tasks/task_service.h"
@@ -132,6 +133,30 @@ TEST(TaskStore, EventsAndTheOffsetAreWrittenTogetherWithIncreasingIds) {
   ASSERT_TRUE(store->remove_tasks("s1").is_ok());
   EXPECT_FALSE(store->get_task("t1")->has_value());
   EXPECT_TRUE(store->task_events("t1", 0, 10)->empty());
+}
+
+TEST(TaskServiceStart, AWakeRefusedForMemoryIsTheCallersErrorAndTheTaskIsKeptFailed) {
+  ServiceHarness h("taskstart");
+  h.init();
+  h.create("s1");
+  ASSERT_TRUE(h.service->stop("s1"));
+  h.memory.available_pct = 1;  // below the refuse band: no start, no wake
+  TaskService tasks(h.config, *h.store, *h.service, h.docker, h.clock, *h.workspaces);
+  TaskRequest req{"build it", "opencode", "", std::nullopt, {}};
+  auto r = tasks.create("s1", req);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code(), Code::kUnavailable) << r.error().message();
+  auto list = tasks.list("s1");
+  ASSERT_TRUE(list);
+  ASSERT_EQ(list->size(), 1u);
+  EXPECT_EQ((*list)[0].status, kTaskFailed);
+  EXPECT_EQ((*list)[0].failure_reason, "start_failed");
+  EXPECT_TRUE(h.service->busy_ids().empty()) << "the busy hold is released";
+  // The sandbox is free for the next task.
+  h.memory.available_pct = 50;
+  auto second = tasks.create("s1", req);
+  ASSERT_TRUE(second) << second.error().message();
+  EXPECT_EQ(second->status, kTaskRunning);
 }
 
 }  // namespace

@@ -54,7 +54,8 @@ class TaskService {
   void stop();
 
   // Wakes the sandbox if needed and starts the agent. kConflict while another task of
-  // the sandbox runs.
+  // the sandbox runs; a wake or launch failure is returned as the error (the task is
+  // kept as failed with failure_reason start_failed).
   Result<TaskRecord> create(const std::string& sandbox_id, const TaskRequest& req);
   Result<TaskRecord> get(const std::string& sandbox_id, const std::string& task_id);
   Result<std::vector<TaskRecord>> list(const std::string& sandbox_id);
