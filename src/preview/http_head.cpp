@@ -140,11 +140,14 @@ std::string head_for_backend(const RequestHead& head) {
   return out + "\r\n";
 }
 
-bool is_browser_navigation(const RequestHead& head) {
-  if (head.method != "GET" && head.method != "HEAD") return false;
-  if (head.header("upgrade")) return false;
+bool accepts_html(const RequestHead& head) {
   const std::string* accept = head.header("accept");
   return accept && contains_token(*accept, "text/html");
+}
+
+bool is_browser_navigation(const RequestHead& head) {
+  if (head.method != "GET" && head.method != "HEAD") return false;
+  return !head.header("upgrade") && accepts_html(head);
 }
 
 }  // namespace sandboxd

@@ -496,10 +496,7 @@ void WakeListener::serve(Conn& conn) {
 
   // 2. Route it.
   const bool head_only = head.method == "HEAD";
-  const bool html = [&] {
-    const std::string* accept = head.header("accept");
-    return accept && accept->find("text/html") != std::string::npos;
-  }();
+  const bool html = accepts_html(head);
   int hosts = 0;
   for (const auto& header : head.headers) hosts += ::strcasecmp(header.first.c_str(), "host") == 0;
   if (hosts != 1)

@@ -741,7 +741,7 @@ void SandboxService::forget_address(const std::string& id) {
 }
 
 void SandboxService::record_activity(const std::string& id, const std::string& source) {
-  auto now = std::chrono::steady_clock::now();
+  auto now = clock_.steady_now();
   {
     std::lock_guard lock(edge_mu_);
     auto [it, fresh] = activity_written_.try_emplace(id, now);

@@ -18,10 +18,6 @@ constexpr const char* kColumns =
     "started_at, stopped_at, last_active_at, last_active_source, keepalive_until, stop_reason";
 constexpr int kColumnCount = 20;
 
-Status db_error(const std::string& op, const std::exception& e) {
-  return Status(Code::kInternal, "sqlite " + op + ": " + e.what());
-}
-
 SandboxRecord read_row(SQLite::Statement& q) {
   SandboxRecord r;
   int i = 0;

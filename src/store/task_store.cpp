@@ -16,10 +16,6 @@ constexpr const char* kTaskColumns =
     "out_offset, next_seq, created_at, started_at, finished_at";
 constexpr int kTaskColumnCount = 20;
 
-Status task_db_error(const std::string& op, const std::exception& e) {
-  return Status(Code::kInternal, "sqlite " + op + ": " + e.what());
-}
-
 void bind_task(SQLite::Statement& q, const TaskRecord& t) {
   int i = 1;
   q.bind(i++, t.id);
@@ -97,9 +93,9 @@ Status Store::insert_task(const TaskRecord& task) {
   } catch (const SQLite::Exception& e) {
     if (e.getErrorCode() == SQLITE_CONSTRAINT)
       return Status(Code::kConflict, "task " + task.id + " exists");
-    return task_db_error("insert task", e);
+    return db_error("insert task", e);
   } catch (const std::exception& e) {
-    return task_db_error("insert task", e);
+    return db_error("insert task", e);
   }
 }
 
@@ -113,7 +109,7 @@ Status Store::update_task(const TaskRecord& task) {
     if (q.exec() == 0) return Status(Code::kNotFound, "task " + task.id + " not found");
     return {};
   } catch (const std::exception& e) {
-    return task_db_error("update task", e);
+    return db_error("update task", e);
   }
 }
 
@@ -125,7 +121,7 @@ Result<std::optional<TaskRecord>> Store::get_task(const std::string& id) {
     if (!q.executeStep()) return std::optional<TaskRecord>();
     return std::optional<TaskRecord>(read_task(q));
   } catch (const std::exception& e) {
-    return task_db_error("get task", e);
+    return db_error("get task", e);
   }
 }
 
@@ -141,7 +137,7 @@ Result<std::vector<TaskRecord>> Store::list_tasks(const std::string& sandbox_id,
     while (q.executeStep()) out.push_back(read_task(q));
     return out;
   } catch (const std::exception& e) {
-    return task_db_error("list tasks", e);
+    return db_error("list tasks", e);
   }
 }
 
@@ -154,7 +150,7 @@ Result<std::vector<TaskRecord>> Store::running_tasks() {
     while (q.executeStep()) out.push_back(read_task(q));
     return out;
   } catch (const std::exception& e) {
-    return task_db_error("running tasks", e);
+    return db_error("running tasks", e);
   }
 }
 
@@ -191,7 +187,7 @@ Status Store::append_task_events(TaskRecord& task,
     return {};
   } catch (const std::exception& e) {
     task.next_seq = first_seq;
-    return task_db_error("append task events", e);
+    return db_error("append task events", e);
   }
 }
 
@@ -212,7 +208,7 @@ Result<std::vector<StoredEvent>> Store::task_events(const std::string& task_id, 
     }
     return out;
   } catch (const std::exception& e) {
-    return task_db_error("task events", e);
+    return db_error("task events", e);
   }
 }
 
@@ -231,7 +227,7 @@ Status Store::remove_tasks(const std::string& sandbox_id) {
     tx.commit();
     return {};
   } catch (const std::exception& e) {
-    return task_db_error("remove tasks", e);
+    return db_error("remove tasks", e);
   }
 }
 

@@ -22,6 +22,7 @@
 #include <string>
 
 #include "supervisor/app_spec.h"
+#include "supervisor/read_file.h"
 #include "supervisor/task_runner.h"
 
 extern char** environ;
@@ -40,18 +41,6 @@ constexpr auto kStopGrace = std::chrono::seconds(3);
 std::string getenv_or(const char* name, const std::string& fallback) {
   const char* v = std::getenv(name);
   return v && *v ? v : fallback;
-}
-
-std::optional<std::string> read_file(const std::string& path) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-  if (fd < 0) return std::nullopt;
-  std::string out;
-  char buf[8192];
-  ssize_t n;
-  while ((n = ::read(fd, buf, sizeof buf)) > 0 && out.size() < (1 << 20))
-    out.append(buf, static_cast<std::size_t>(n));
-  ::close(fd);
-  return out;
 }
 
 class Log {

@@ -32,6 +32,8 @@
 #include <thread>
 #include <vector>
 
+#include "supervisor/read_file.h"
+
 namespace sandboxd {
 namespace {
 
@@ -87,18 +89,6 @@ bool exists(const std::string& path) {
   return ::lstat(path.c_str(), &st) == 0;
 }
 
-std::string read_small(const std::string& path) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-  if (fd < 0) return "";
-  std::string out;
-  char buf[8192];
-  ssize_t n;
-  while ((n = ::read(fd, buf, sizeof buf)) > 0 && out.size() < (4 << 20))
-    out.append(buf, static_cast<std::size_t>(n));
-  ::close(fd);
-  return out;
-}
-
 // Writes `data` to dir/name via a temporary file and rename: readers never see half.
 bool write_atomically(const std::string& dir, const std::string& name, const std::string& data) {
   std::string tmp = dir + "/." + name + ".tmp";
@@ -122,7 +112,7 @@ int run_task(int argc, char** argv) {
   const long timeout_s = std::strtol(argv[3], nullptr, 10);
   const std::string app_dir = argv[4];
   std::vector<std::string> cmd(argv + 6, argv + argc);
-  std::string prompt = read_small(dir + "/prompt");
+  std::string prompt = read_file(dir + "/prompt").value_or("");
   if (!prompt.empty() && prompt[0] == '-') prompt = " " + prompt;  // never taken for an option
   cmd.push_back(prompt);
   ::signal(SIGHUP, SIG_IGN);

@@ -339,11 +339,16 @@ TEST_F(EdgeServiceTest, ActivityWritesAreThrottledToOncePerSecond) {
   h_.clock.advance(std::chrono::milliseconds(1000));
   h_.service->record_activity("web", "traefik");
   int64_t first = h_.clock.now_ms();
-  h_.clock.advance(std::chrono::milliseconds(1000));
-  h_.service->record_activity("web", "preview");  // within a real second: not written
+  h_.clock.advance(std::chrono::milliseconds(500));
+  h_.service->record_activity("web", "preview");  // within the second: not written
   auto row = h_.service->get("web");
   EXPECT_EQ(row->last_active_at, first);
   EXPECT_EQ(row->last_active_source, "traefik");
+  h_.clock.advance(std::chrono::milliseconds(600));
+  h_.service->record_activity("web", "preview");  // a second later: written
+  row = h_.service->get("web");
+  EXPECT_EQ(row->last_active_at, h_.clock.now_ms());
+  EXPECT_EQ(row->last_active_source, "preview");
 }
 
 }  // namespace

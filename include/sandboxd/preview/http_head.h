@@ -47,6 +47,9 @@ bool is_upgrade(const RequestHead& head);
 // connection, routed by this first request, never carries another request.
 std::string head_for_backend(const RequestHead& head);
 
+// True when Accept names text/html (answers for it are pages, not JSON).
+bool accepts_html(const RequestHead& head);
+
 // True when the request is a browser navigation that may get the waking page: GET or
 // HEAD, not a protocol upgrade, and Accept naming text/html.
 bool is_browser_navigation(const RequestHead& head);
