@@ -1,5 +1,6 @@
 // sandboxd entry point: parses the command line, loads config, builds the real OS seams
-// and services, serves until SIGTERM/SIGINT, then shuts down cleanly. Nothing else.
+// and services, serves until SIGTERM/SIGINT, then shuts down cleanly; or runs one of the
+// operator subcommands (doctor, ls) and exits.
 #include <fcntl.h>
 #include <signal.h>
 #include <spdlog/pattern_formatter.h>
@@ -21,6 +22,7 @@
 #include "sandboxd/base/request_context.h"
 #include "sandboxd/config/config.h"
 #include "sandboxd/docker/docker_cli.h"
+#include "sandboxd/ops/ops.h"
 #include "sandboxd/os/clock.h"
 #include "sandboxd/os/memory.h"
 #include "sandboxd/os/periodic.h"
@@ -254,6 +256,48 @@ int serve(const std::string& env_file, bool explicit_file) {
   return 0;
 }
 
+Result<Config> operator_config(const std::string& env_file, bool explicit_file) {
+  auto config = config_from_environment(env_file, explicit_file);
+  if (!config)
+    std::fprintf(stderr, "sandboxd: configuration error: %s\n", config.error().message().c_str());
+  return config;
+}
+
+int doctor(const std::string& env_file, bool explicit_file) {
+  auto config = operator_config(env_file, explicit_file);
+  if (!config) return 2;
+  PosixProcessRunner runner;
+  ProcMemoryProbe memory;
+  auto checks = run_doctor(*config, runner, memory, probe_healthz);
+  std::cout << format_doctor(checks);
+  return doctor_exit_code(checks);
+}
+
+int list_sandboxes(const std::string& env_file, bool explicit_file) {
+  auto config = operator_config(env_file, explicit_file);
+  if (!config) return 2;
+  if (::access(config->db_path().c_str(), R_OK) != 0) {
+    std::fprintf(stderr, "sandboxd: no database at %s (has sandboxd run with this data dir?)\n",
+                 config->db_path().c_str());
+    return 1;
+  }
+  auto store = Store::open(config->db_path());
+  if (!store) {
+    std::fprintf(stderr, "sandboxd: %s\n", store.error().message().c_str());
+    return 1;
+  }
+  ListQuery q;
+  q.limit = 1 << 30;
+  auto rows = (*store)->list(q);
+  if (!rows) {
+    std::fprintf(stderr, "sandboxd: %s\n", rows.error().message().c_str());
+    return 1;
+  }
+  SystemClock clock;
+  std::cout << format_sandbox_table(*rows, clock.now_ms());
+  return 0;
+}
+
 }  // namespace
 }  // namespace sandboxd
 
@@ -266,11 +310,20 @@ int main(int argc, char** argv) {
   auto* env_opt = serve->add_option("--env-file", env_file,
                                     "KEY=VALUE file (default ./.env, used when present); the "
                                     "environment overrides it");
+  auto* doctor = app.add_subcommand(
+      "doctor",
+      "check that this host can run sandboxes (docker, image, network, data dir, "
+      "disk, memory, API) and say what to fix; exits 1 on any failure");
+  auto* ls = app.add_subcommand("ls", "list the sandboxes in the database");
+  for (auto* cmd : {doctor, ls})
+    cmd->add_option("--env-file", env_file, "KEY=VALUE file (default ./.env, used when present)");
   auto* version = app.add_subcommand("version", "print the version");
   CLI11_PARSE(app, argc, argv);
   if (*version) {
     std::cout << "sandboxd " << SANDBOXD_VERSION << "\n";
     return 0;
   }
+  if (*doctor) return sandboxd::doctor(env_file, doctor->count("--env-file") > 0);
+  if (*ls) return sandboxd::list_sandboxes(env_file, ls->count("--env-file") > 0);
   return sandboxd::serve(env_file, env_opt->count() > 0);
 }

@@ -14,6 +14,7 @@
 
 #include "sandboxd/api/json_codec.h"
 #include "sandboxd/base/ids.h"
+#include "sandboxd/base/metrics.h"
 #include "sandboxd/base/request_context.h"
 
 namespace sandboxd {
@@ -248,6 +249,26 @@ struct ApiServer::Impl {
             if (auto s = sandboxes.readiness(); !s.is_ok())
               return reply_error(res, Status(Code::kUnavailable, s.message()));
             res.set_content("ready\n", "text/plain");
+          });
+    // Prometheus text format. Served only here, on the API listener (loopback by
+    // default, behind the same auth): never on the preview edge, which sandboxes and the
+    // public reach.
+    route("GET", {"/metrics"},
+          [this](const httplib::Request&, httplib::Response& res, const std::string&) {
+            auto rows = sandboxes.all();
+            if (!rows) return reply_error(res, rows.error());
+            std::vector<GaugeSample> gauges = {
+                {"sandboxd_build_info", {{"version", SANDBOXD_VERSION}}, 1}};
+            std::map<std::string, int> by_state;
+            for (const char* s : {kStatusCreating, kStatusStarting, kStatusRunning, kStatusStopping,
+                                  kStatusStopped, kStatusError, kStatusDeleting, kStatusPurging})
+              by_state[s] = 0;
+            for (const auto& r : *rows) ++by_state[r.status];
+            for (const auto& [state, n] : by_state)
+              gauges.push_back({"sandboxd_sandboxes", {{"state", state}}, double(n)});
+            if (tasks)
+              gauges.push_back({"sandboxd_tasks_running", {}, double(tasks->running_count())});
+            res.set_content(metrics().render(gauges), "text/plain; version=0.0.4; charset=utf-8");
           });
     route("POST", {"/sandbox", "/v1/sandboxes"},
           [this](const httplib::Request&, httplib::Response& res, const std::string& body) {

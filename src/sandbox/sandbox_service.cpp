@@ -6,6 +6,7 @@
 #include <set>
 
 #include "sandboxd/base/ids.h"
+#include "sandboxd/base/metrics.h"
 
 namespace sandboxd {
 namespace {
@@ -219,6 +220,7 @@ Result<std::string> SandboxService::run_container(const SandboxRecord& rec) {
 
 Result<SandboxRecord> SandboxService::create(const CreateRequest& req) {
   if (auto s = validate_create(req, config_); !s.is_ok()) return s;
+  ScopedOperation op("create", "api");
   if (auto s = admit("create"); !s.is_ok()) return s;
   int64_t now = clock_.now_ms();
   std::string id = req.id ? *normalize_id(*req.id) : new_ulid(now);
@@ -266,6 +268,7 @@ Result<SandboxRecord> SandboxService::create(const CreateRequest& req) {
   if (auto s = store_.update(rec); !s.is_ok()) return s;
   spdlog::info("sandbox {} created ({}, workspace {})", id, rec.container_name,
                *created_ws ? "new" : "re-attached");
+  op.succeeded();
   return rec;
 }
 
@@ -295,6 +298,9 @@ Result<SandboxRecord> SandboxService::start_locked(SandboxRecord rec, const std:
   if (!startable) return Status(Code::kConflict, "sandbox " + rec.id + " is " + rec.status);
   const bool was_running = rec.status == kStatusRunning;
   const bool was_error = rec.status == kStatusError;  // rebuilt from the row, not restarted
+  // A start on the API's request is a start; one on a preview hit or a task is a wake.
+  ScopedOperation op(source == "api" ? "start" : "wake", source);
+  if (was_running) op.cancel();
   forget_address(rec.id);
   if (!was_running) {
     if (auto s = admit("start of sandbox " + rec.id); !s.is_ok()) return s;
@@ -330,6 +336,7 @@ Result<SandboxRecord> SandboxService::start_locked(SandboxRecord rec, const std:
   touch(rec, source);
   if (auto s = store_.update(rec); !s.is_ok()) return s;
   spdlog::info("sandbox {} started (by {})", rec.id, source);
+  op.succeeded();
   return rec;
 }
 
@@ -357,6 +364,7 @@ Result<SandboxRecord> SandboxService::stop_locked(SandboxRecord rec, const std::
       rec.status != kStatusStopping) {
     return Status(Code::kConflict, "sandbox " + rec.id + " is " + rec.status + ", not running");
   }
+  ScopedOperation op("stop", reason);
   forget_address(rec.id);
   rec.status = kStatusStopping;  // intent first: a crash from here on leaves `stopping`
   rec.updated_at = clock_.now_ms();
@@ -371,6 +379,7 @@ Result<SandboxRecord> SandboxService::stop_locked(SandboxRecord rec, const std::
   rec.stop_reason = reason;
   if (auto s = store_.update(rec); !s.is_ok()) return s;
   spdlog::info("sandbox {} stopped ({})", rec.id, reason);
+  op.succeeded();
   return rec;
 }
 
@@ -378,7 +387,10 @@ Status SandboxService::destroy(const std::string& raw_id) {
   auto id = normalize_id(raw_id);
   if (!id) return id.error();
   auto guard = locks_.lock(*id);
-  return destroy_locked(*id);
+  ScopedOperation op("delete", "api");
+  Status st = destroy_locked(*id);
+  if (st.is_ok()) op.succeeded();
+  return st;
 }
 
 Status SandboxService::destroy_locked(const std::string& id) {
@@ -405,7 +417,10 @@ Result<int64_t> SandboxService::purge(const std::string& raw_id) {
   auto id = normalize_id(raw_id);
   if (!id) return id.error();
   auto guard = locks_.lock(*id);
-  return purge_locked(*id);
+  ScopedOperation op("purge", "api");
+  auto freed = purge_locked(*id);
+  if (freed) op.succeeded();
+  return freed;
 }
 
 Result<int64_t> SandboxService::purge_locked(const std::string& id) {
@@ -593,6 +608,7 @@ Result<bool> SandboxService::stop_if_idle(const std::string& id) {
   if (picked.empty()) return false;  // activity arrived since the tick looked
   auto stopped = stop_locked(**row, "idle");
   if (!stopped) return stopped.error();
+  metrics().inc("sandboxd_reaper_actions_total", {{"reaper", "idle"}, {"action", "stop"}});
   return true;
 }
 
@@ -804,6 +820,8 @@ Result<bool> SandboxService::stop_for_pressure(const std::string& id, bool emerg
   if (victims.empty()) return false;
   auto stopped = stop_locked(**row, emergency ? "memory emergency" : "memory pressure");
   if (!stopped) return stopped.error();
+  metrics().inc("sandboxd_reaper_actions_total",
+                {{"reaper", emergency ? "emergency" : "pressure"}, {"action", "stop"}});
   return true;
 }
 

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "sandboxd/base/ids.h"
+#include "sandboxd/base/metrics.h"
 
 namespace sandboxd {
 namespace {
@@ -490,6 +491,11 @@ void TaskService::follow(Follow& f) {
   }
 }
 
+std::size_t TaskService::running_count() {
+  std::lock_guard lock(mu_);
+  return follows_.size();
+}
+
 bool TaskService::finish(Follow& f, const std::string& status, const std::string& reason,
                          const std::string& message) {
   TaskRecord done = f.task;
@@ -521,6 +527,9 @@ bool TaskService::finish(Follow& f, const std::string& status, const std::string
   }
   f.task = std::move(done);
   sandboxes_.hold_busy(f.task.sandbox_id, false);
+  metrics().inc(
+      "sandboxd_tasks_finished_total",
+      {{"agent", f.task.agent}, {"status", f.task.status}, {"reason", f.task.failure_reason}});
   {
     std::lock_guard lock(mu_);
     last_seq_[f.task.id] = f.task.next_seq - 1;

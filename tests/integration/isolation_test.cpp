@@ -1,5 +1,6 @@
 // Integration: from inside a sandbox, another sandbox's dev-server port and sandboxd's
-// API and wake listener are unreachable, while the host and the edge still reach the app.
+// API (with its /metrics) and wake listener are unreachable, while the host and the edge
+// still reach the app; the edge never serves /metrics.
 // Connections go only to the test's own containers and the host's own address on the test's
 // network.
 #include <gtest/gtest.h>
@@ -28,7 +29,7 @@ int probe(Daemon& d, const std::string& from, const std::string& host, int port)
   return r.is_null() ? -1 : r["exit_code"].get<int>();
 }
 
-TEST(Isolation, SandboxesReachNeitherEachOtherNorTheApiButTheHostReachesThem) {
+TEST(Isolation, SandboxesReachNeitherEachOtherNorTheApiAndItsMetricsButTheHostReachesThem) {
   Daemon d("iso");
   ASSERT_TRUE(d.start()) << d.log();
   for (const char* body : {R"({"id":"a1"})", R"({"id":"b1","ports":[3000]})"}) {
@@ -58,6 +59,19 @@ TEST(Isolation, SandboxesReachNeitherEachOtherNorTheApiButTheHostReachesThem) {
   auto via_edge = d.preview("b1", 3000)->Get("/");
   ASSERT_TRUE(via_edge);
   EXPECT_EQ(via_edge->body, "app-b");
+  // /metrics is served by the API (unreachable from sandboxes, above) and never by the
+  // edge, whatever the Host.
+  auto api_metrics = d.http().Get("/metrics");
+  ASSERT_TRUE(api_metrics && api_metrics->status == 200);
+  EXPECT_NE(api_metrics->body.find("sandboxd_sandboxes{state=\"running\"} 2\n"), std::string::npos)
+      << api_metrics->body;
+  httplib::Client edge("127.0.0.1", d.wake_port());
+  for (const char* host : {"localhost", "127.0.0.1"}) {
+    auto m = edge.Get("/metrics", {{"Host", host}});
+    ASSERT_TRUE(m);
+    EXPECT_EQ(m->status, 404) << host;
+    EXPECT_EQ(m->body.find("sandboxd_"), std::string::npos) << host;
+  }
   json net = json::parse(run_cmd({"docker", "network", "inspect", d.network()}).second)[0];
   EXPECT_EQ(net["Options"]["com.docker.network.bridge.enable_icc"], "false");
 }

@@ -170,6 +170,53 @@ TEST_F(ApiTest, AuthRequiresAConfiguredBearerTokenExceptOnProbes) {
   EXPECT_EQ(docker_.container_count(), 0u);
 }
 
+// The counter value of one exposition line that starts with `series`, or -1.
+double sample(const std::string& exposition, const std::string& series) {
+  std::size_t at = 0;
+  while ((at = exposition.find(series + " ", at)) != std::string::npos) {
+    if (at == 0 || exposition[at - 1] == '\n')
+      return std::stod(exposition.substr(at + series.size()));
+    ++at;
+  }
+  return -1;
+}
+
+TEST_F(ApiTest, MetricsCountLifecycleOperationsAndSandboxesByState) {
+  start(false);
+  httplib::Headers right = {{"Authorization", std::string("Bearer ") + kToken}};
+  expect_error(client_->Get("/metrics"), 401, "unauthorized");
+  const std::string creates =
+      R"(sandboxd_sandbox_operations_total{op="create",trigger="api",result="ok"})";
+  const std::string stops =
+      R"(sandboxd_sandbox_operations_total{op="stop",trigger="api",result="ok"})";
+  auto before = client_->Get("/metrics", right);
+  ASSERT_EQ(before->status, 200);
+  double creates0 = std::max(0.0, sample(before->body, creates));
+  double stops0 = std::max(0.0, sample(before->body, stops));
+
+  ASSERT_EQ(client_->Post("/v1/sandboxes", right, R"({"id":"m1"})", "application/json")->status,
+            201);
+  ASSERT_EQ(client_->Post("/v1/sandboxes", right, R"({"id":"m2"})", "application/json")->status,
+            201);
+  ASSERT_EQ(client_->Post("/v1/sandboxes/m1/stop", right, "", "application/json")->status, 200);
+
+  auto after = client_->Get("/metrics", right);
+  ASSERT_EQ(after->status, 200);
+  EXPECT_NE(after->get_header_value("Content-Type").find("text/plain; version=0.0.4"),
+            std::string::npos);
+  const std::string& m = after->body;
+  EXPECT_EQ(sample(m, creates), creates0 + 2) << m;
+  EXPECT_EQ(sample(m, stops), stops0 + 1) << m;
+  EXPECT_EQ(sample(m, R"(sandboxd_sandboxes{state="running"})"), 1) << m;
+  EXPECT_EQ(sample(m, R"(sandboxd_sandboxes{state="stopped"})"), 1) << m;
+  EXPECT_EQ(sample(m, R"(sandboxd_sandboxes{state="error"})"), 0) << m;
+  EXPECT_GE(sample(m, R"(sandboxd_sandbox_operation_duration_seconds_count{op="create"})"), 2);
+  EXPECT_GE(
+      sample(m, R"(sandboxd_sandbox_operation_duration_seconds_bucket{op="create",le="+Inf"})"), 2);
+  EXPECT_NE(m.find("# TYPE sandboxd_reaper_actions_total counter"), std::string::npos);
+  EXPECT_NE(m.find("# TYPE sandboxd_tasks_finished_total counter"), std::string::npos);
+}
+
 TEST_F(ApiTest, ReadyzReportsDockerOutage) {
   start(true);
   docker_.fail_next("ping", Status(Code::kUnavailable, "docker daemon unreachable"));

@@ -72,6 +72,8 @@ class TaskService {
   // One pass over the running tasks. The follower thread runs one whenever inotify says a
   // running task's directory changed, and at least every 200 ms.
   void poll_once();
+  // Tasks being followed now (running, or ended but not yet recorded).
+  std::size_t running_count();
 
  private:
   struct Follow {

@@ -1,0 +1,64 @@
+// Metrics: the process-wide counters and duration histograms behind GET /metrics,
+// rendered in the Prometheus text exposition format (version 0.0.4). Every family is
+// declared once in metrics.cpp (name, type, help); recording into an undeclared family
+// is a programming error and is dropped with a log line. Thread-safe.
+#pragma once
+
+#include <map>
+#include <mutex>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace sandboxd {
+
+using MetricLabels = std::vector<std::pair<std::string, std::string>>;
+
+// A value computed at scrape time (e.g. sandboxes by state) for a declared gauge family.
+struct GaugeSample {
+  std::string family;
+  MetricLabels labels;
+  double value = 0;
+};
+
+class Metrics {
+ public:
+  void inc(const std::string& family, const MetricLabels& labels, double by = 1);
+  void observe(const std::string& family, const MetricLabels& labels, double seconds);
+  // Every declared family, with its samples and `gauges`, sorted by family then labels.
+  std::string render(const std::vector<GaugeSample>& gauges) const;
+
+ private:
+  struct Histogram {
+    std::vector<long long> buckets;  // cumulative counts are computed when rendering
+    long long count = 0;
+    double sum = 0;
+  };
+  mutable std::mutex mu_;
+  std::map<std::string, std::map<MetricLabels, double>> counters_;
+  std::map<std::string, std::map<MetricLabels, Histogram>> histograms_;
+};
+
+// The daemon's registry.
+Metrics& metrics();
+
+// Records one sandbox lifecycle operation (create, start, wake, stop, delete) in
+// metrics(): sandboxd_sandbox_operations_total{op,trigger,result} when it goes out of
+// scope, and its duration in sandboxd_sandbox_operation_duration_seconds{op} when it
+// succeeded. result is "error" unless succeeded() was called; cancel() records nothing
+// (the operation turned out to be a no-op).
+class ScopedOperation {
+ public:
+  ScopedOperation(std::string op, std::string trigger);
+  ~ScopedOperation();
+  ScopedOperation(const ScopedOperation&) = delete;
+  ScopedOperation& operator=(const ScopedOperation&) = delete;
+  void succeeded() { result_ = "ok"; }
+  void cancel() { result_.clear(); }
+
+ private:
+  std::string op_, trigger_, result_ = "error";
+  long long start_ns_;
+};
+
+}  // namespace sandboxd

@@ -1,0 +1,170 @@
+#include "sandboxd/base/metrics.h"
+
+#include <spdlog/spdlog.h>
+
+#include <array>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+
+namespace sandboxd {
+namespace {
+
+enum class Type { kCounter, kGauge, kHistogram };
+
+struct Family {
+  const char* name;
+  Type type;
+  const char* help;
+};
+
+// The exposition, in this order. Gauges are filled at scrape time by the caller.
+constexpr std::array kFamilies = {
+    Family{"sandboxd_build_info", Type::kGauge, "Always 1; the version label says which build."},
+    Family{"sandboxd_sandboxes", Type::kGauge, "Sandboxes known to the database, by state."},
+    Family{"sandboxd_tasks_running", Type::kGauge, "Agent tasks running now."},
+    Family{"sandboxd_sandbox_operations_total", Type::kCounter,
+           "Sandbox lifecycle operations by op (create, start, wake, stop, delete), trigger "
+           "(api, preview, task, idle, pressure, ...) and result (ok, error)."},
+    Family{"sandboxd_sandbox_operation_duration_seconds", Type::kHistogram,
+           "Duration of successful sandbox lifecycle operations by op."},
+    Family{"sandboxd_reaper_actions_total", Type::kCounter,
+           "Sandboxes the reapers acted on, by reaper (idle, pressure, emergency) and action."},
+    Family{"sandboxd_tasks_finished_total", Type::kCounter,
+           "Agent tasks that ended, by agent, status and failure reason (empty on success)."},
+};
+
+constexpr std::array kBuckets = {0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0};
+
+const Family* find_family(const std::string& name) {
+  for (const auto& f : kFamilies)
+    if (name == f.name) return &f;
+  return nullptr;
+}
+
+std::string escape_label(const std::string& v) {
+  std::string out;
+  for (char c : v) {
+    if (c == '\\' || c == '"') {
+      out += '\\';
+      out += c;
+    } else if (c == '\n') {
+      out += "\\n";
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+std::string label_text(const MetricLabels& labels, const std::string& extra_key = "",
+                       const std::string& extra_value = "") {
+  MetricLabels all = labels;
+  if (!extra_key.empty()) all.emplace_back(extra_key, extra_value);
+  if (all.empty()) return "";
+  std::string out = "{";
+  for (std::size_t i = 0; i < all.size(); ++i) {
+    if (i) out += ',';
+    out += all[i].first + "=\"" + escape_label(all[i].second) + "\"";
+  }
+  return out + "}";
+}
+
+std::string number(double v) {
+  if (std::isinf(v)) return v > 0 ? "+Inf" : "-Inf";
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.17g", v);
+  return buf;
+}
+
+long long steady_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+}  // namespace
+
+void Metrics::inc(const std::string& family, const MetricLabels& labels, double by) {
+  const Family* f = find_family(family);
+  if (!f || f->type != Type::kCounter) {
+    spdlog::error("metrics: {} is not a declared counter; sample dropped", family);
+    return;
+  }
+  std::lock_guard lock(mu_);
+  counters_[family][labels] += by;
+}
+
+void Metrics::observe(const std::string& family, const MetricLabels& labels, double seconds) {
+  const Family* f = find_family(family);
+  if (!f || f->type != Type::kHistogram) {
+    spdlog::error("metrics: {} is not a declared histogram; sample dropped", family);
+    return;
+  }
+  std::lock_guard lock(mu_);
+  Histogram& h = histograms_[family][labels];
+  if (h.buckets.empty()) h.buckets.assign(kBuckets.size(), 0);
+  for (std::size_t i = 0; i < kBuckets.size(); ++i)
+    if (seconds <= kBuckets[i]) ++h.buckets[i];
+  ++h.count;
+  h.sum += seconds;
+}
+
+std::string Metrics::render(const std::vector<GaugeSample>& gauges) const {
+  std::string out;
+  std::lock_guard lock(mu_);
+  for (const auto& f : kFamilies) {
+    const char* type = f.type == Type::kCounter ? "counter"
+                       : f.type == Type::kGauge ? "gauge"
+                                                : "histogram";
+    out += std::string("# HELP ") + f.name + " " + f.help + "\n";
+    out += std::string("# TYPE ") + f.name + " " + type + "\n";
+    if (f.type == Type::kGauge) {
+      std::map<MetricLabels, double> samples;
+      for (const auto& g : gauges)
+        if (g.family == f.name) samples[g.labels] = g.value;
+      for (const auto& [labels, v] : samples)
+        out += f.name + label_text(labels) + " " + number(v) + "\n";
+    } else if (f.type == Type::kCounter) {
+      if (auto it = counters_.find(f.name); it != counters_.end())
+        for (const auto& [labels, v] : it->second)
+          out += f.name + label_text(labels) + " " + number(v) + "\n";
+    } else if (auto it = histograms_.find(f.name); it != histograms_.end()) {
+      for (const auto& [labels, h] : it->second) {
+        for (std::size_t i = 0; i < kBuckets.size(); ++i)
+          out += std::string(f.name) + "_bucket" + label_text(labels, "le", number(kBuckets[i])) +
+                 " " + std::to_string(h.buckets[i]) + "\n";
+        out += std::string(f.name) + "_bucket" + label_text(labels, "le", "+Inf") + " " +
+               std::to_string(h.count) + "\n";
+        out += std::string(f.name) + "_sum" + label_text(labels) + " " + number(h.sum) + "\n";
+        out += std::string(f.name) + "_count" + label_text(labels) + " " + std::to_string(h.count) +
+               "\n";
+      }
+    }
+  }
+  for (const auto& g : gauges) {
+    const Family* f = find_family(g.family);
+    if (!f || f->type != Type::kGauge)
+      spdlog::error("metrics: {} is not a declared gauge; sample dropped", g.family);
+  }
+  return out;
+}
+
+Metrics& metrics() {
+  static Metrics registry;
+  return registry;
+}
+
+ScopedOperation::ScopedOperation(std::string op, std::string trigger)
+    : op_(std::move(op)), trigger_(std::move(trigger)), start_ns_(steady_ns()) {}
+
+ScopedOperation::~ScopedOperation() {
+  if (result_.empty()) return;
+  metrics().inc("sandboxd_sandbox_operations_total",
+                {{"op", op_}, {"trigger", trigger_}, {"result", result_}});
+  if (result_ == "ok")
+    metrics().observe("sandboxd_sandbox_operation_duration_seconds", {{"op", op_}},
+                      static_cast<double>(steady_ns() - start_ns_) / 1e9);
+}
+
+}  // namespace sandboxd

@@ -1,0 +1,133 @@
+// The operator subcommands' logic: doctor's checks against a fake docker CLI and fake
+// memory, and the ls table.
+#include "sandboxd/ops/ops.h"
+
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+
+#include <filesystem>
+
+#include "fakes/fake_memory.h"
+#include "fakes/fake_process_runner.h"
+
+namespace sandboxd {
+namespace {
+
+using Level = DoctorCheck::Level;
+
+bool healthy(const std::string&, int) { return true; }
+bool down(const std::string&, int) { return false; }
+
+class DoctorTest : public testing::Test {
+ protected:
+  DoctorTest() {
+    dir_ = std::filesystem::temp_directory_path() /
+           ("sandboxd-doctor-" + std::to_string(::getpid()) + "-" +
+            testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::remove_all(dir_);
+    config_.data_dir = dir_.string();
+    config_.image = "img:1";
+    config_.network = "net1";
+    runner_.on({"docker", "version"}, 0, "20.10.24\n");
+    runner_.on({"docker", "image", "inspect"}, 0, "761000000\n");
+  }
+  ~DoctorTest() override { std::filesystem::remove_all(dir_); }
+
+  const DoctorCheck& check(const std::vector<DoctorCheck>& checks, const std::string& name) {
+    for (const auto& c : checks)
+      if (c.name == name) return c;
+    static DoctorCheck none{"missing", Level::kFail, "no such check", ""};
+    return none;
+  }
+
+  std::filesystem::path dir_;
+  Config config_;
+  FakeProcessRunner runner_;
+  FakeMemoryProbe memory_;
+};
+
+TEST_F(DoctorTest, AHealthyHostPassesEveryCheck) {
+  std::filesystem::create_directories(dir_ / "state");
+  ::chmod((dir_ / "state").c_str(), 0700);
+  runner_.on({"docker", "network", "inspect"}, 0, "true false\n");
+  auto checks = run_doctor(config_, runner_, memory_, healthy);
+  for (const auto& c : checks) EXPECT_EQ(c.level, Level::kOk) << c.name << ": " << c.detail;
+  EXPECT_EQ(doctor_exit_code(checks), 0);
+  EXPECT_NE(check(checks, "docker").detail.find("20.10.24"), std::string::npos);
+  EXPECT_NE(format_doctor(checks).find("ready\n"), std::string::npos);
+}
+
+TEST_F(DoctorTest, ADeadEngineFailsAndSaysHowToStartIt) {
+  FakeProcessRunner dead;
+  dead.on({"docker"}, 1, "", "Cannot connect to the Docker daemon at unix:///var/run/docker.sock");
+  auto checks = run_doctor(config_, dead, memory_, down);
+  EXPECT_EQ(check(checks, "docker").level, Level::kFail);
+  EXPECT_NE(check(checks, "docker").fix.find("start dockerd"), std::string::npos);
+  EXPECT_EQ(check(checks, "image").level, Level::kWarn);  // not checked
+  EXPECT_EQ(check(checks, "api").level, Level::kWarn);
+  EXPECT_EQ(doctor_exit_code(checks), 1);
+  std::string text = format_doctor(checks);
+  EXPECT_NE(text.find("[FAIL] docker"), std::string::npos) << text;
+  EXPECT_NE(text.find("fix: start dockerd"), std::string::npos) << text;
+}
+
+TEST_F(DoctorTest, AMissingImageFailsWithTheBuildCommand) {
+  FakeProcessRunner runner;
+  runner.on({"docker", "version"}, 0, "24.0.7\n");
+  runner.on({"docker", "image", "inspect"}, 1, "", "No such image: img:1");
+  runner.on({"docker", "network", "inspect"}, 1, "", "Error: No such network: net1");
+  auto checks = run_doctor(config_, runner, memory_, healthy);
+  EXPECT_EQ(check(checks, "image").level, Level::kFail);
+  EXPECT_NE(check(checks, "image").fix.find("./install.sh"), std::string::npos);
+  EXPECT_EQ(check(checks, "network").level, Level::kOk);  // absent: created at start
+}
+
+TEST_F(DoctorTest, AForeignOrLeakyNetworkIsReported) {
+  runner_.on({"docker", "network", "inspect"}, 0, " true\n");
+  EXPECT_EQ(check(run_doctor(config_, runner_, memory_, healthy), "network").level, Level::kFail);
+  FakeProcessRunner leaky;
+  leaky.on({"docker", "version"}, 0, "24.0.7\n");
+  leaky.on({"docker", "network", "inspect"}, 0, "true true\n");
+  EXPECT_EQ(check(run_doctor(config_, leaky, memory_, healthy), "network").level, Level::kWarn);
+}
+
+TEST_F(DoctorTest, AStateDirReadableByOthersFails) {
+  std::filesystem::create_directories(dir_ / "state");
+  ::chmod((dir_ / "state").c_str(), 0755);
+  auto c = check(run_doctor(config_, runner_, memory_, healthy), "data dir");
+  EXPECT_EQ(c.level, Level::kFail) << c.detail;
+  EXPECT_NE(c.fix.find("chmod 700"), std::string::npos);
+}
+
+TEST_F(DoctorTest, MemoryBelowTheThresholdsWarnsThenFails) {
+  config_.mem_headroom_pct = 15;
+  config_.mem_refuse_pct = 10;
+  memory_.available_pct = 12;
+  EXPECT_EQ(check(run_doctor(config_, runner_, memory_, healthy), "memory").level, Level::kWarn);
+  memory_.available_pct = 8;
+  auto c = check(run_doctor(config_, runner_, memory_, healthy), "memory");
+  EXPECT_EQ(c.level, Level::kFail);
+  EXPECT_NE(c.detail.find("refused"), std::string::npos) << c.detail;
+}
+
+TEST(LsTest, TableListsEachSandboxAndCountsByStatus) {
+  SandboxRecord a;
+  a.id = "app-one";
+  a.status = "running";
+  a.ports = {3000, 5173};
+  a.last_active_at = 1'000'000;
+  SandboxRecord b;
+  b.id = "app-two";
+  b.status = "stopped";
+  b.stop_reason = "idle";
+  std::string t = format_sandbox_table({a, b}, 1'000'000 + 90'000);
+  EXPECT_NE(t.find("ID "), std::string::npos) << t;
+  EXPECT_NE(t.find("app-one"), std::string::npos);
+  EXPECT_NE(t.find("3000,5173"), std::string::npos) << t;
+  EXPECT_NE(t.find("90s ago"), std::string::npos) << t;
+  EXPECT_NE(t.find("idle\n"), std::string::npos) << t;
+  EXPECT_NE(t.find("2 sandbox(es), 1 running, 1 stopped"), std::string::npos) << t;
+}
+
+}  // namespace
+}  // namespace sandboxd
