@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
-# Stops sandboxd and removes what sandboxed created on this host: its sandbox
-# containers (label sandboxed.managed=true of this instance) and its network. With
-# --images also the sandbox image, with --data also the data dir (workspaces and the
-# database; asks first unless --yes). --all means --images --data. Never touches other
-# containers. Needs root.
+# Removes what install.sh set up, and only that: the Compose stack (project
+# "sandboxed": sandboxd and Traefik), this instance's sandbox containers (labels
+# sandboxed.managed=true and sandboxed.instance=<SANDBOXD_INSTANCE>) and the sandbox
+# network sandboxd created. Never touches other containers, networks or volumes.
+#   --images  also the images install.sh built (sandbox, control plane, offline layers)
+#   --data    also the data dir (every workspace and the database) and the stack's
+#             volumes; asks first unless --yes
+#   --all     both;  --yes  do not ask
+# Keeps .env (your settings). Needs root.
 set -euo pipefail
 cd "$(dirname "$0")"
 say() { printf '[uninstall] %s\n' "$*"; }
@@ -14,45 +18,85 @@ for arg in "$@"; do
     --data) DATA_TOO=1 ;;
     --all) IMAGES=1 DATA_TOO=1 ;;
     --yes|-y) YES=1 ;;
-    -h|--help) sed -n '2,7p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) say "unknown option $arg (use --images, --data, --all, --yes)"; exit 2 ;;
   esac
 done
 [ "$(id -u)" = 0 ] || { say "run as root: sudo ./uninstall.sh"; exit 1; }
 # shellcheck disable=SC1091
 if [ -f .env ]; then set -a; . ./.env; set +a; fi
+PROJECT=sandboxed
 DATA=${SANDBOXED_DATA_DIR:-${SANDBOXD_DATA_DIR:-/var/lib/sandboxed}}
 INSTANCE=${SANDBOXD_INSTANCE:-default}
 NETWORK=${SANDBOXD_NETWORK:-sandboxed}
-PIDFILE=$DATA/state/sandboxd.pid
+if [ "$DATA_TOO" = 1 ] && [ "$YES" != 1 ]; then
+  read -r -p "[uninstall] delete $DATA (all workspaces and the database)? [y/N] " answer
+  case "$answer" in y|Y|yes) ;; *) say "keeping $DATA"; DATA_TOO=0 ;; esac
+fi
+if ! docker version >/dev/null 2>&1; then
+  say "the Docker engine does not answer: start it and run ./uninstall.sh again"
+  exit 1
+fi
 
+if docker compose version >/dev/null 2>&1; then
+  COMPOSE=(docker compose)
+elif command -v docker-compose >/dev/null 2>&1; then
+  COMPOSE=(docker-compose)
+else
+  COMPOSE=()
+fi
+stack=$(docker ps -aq --filter "label=com.docker.compose.project=$PROJECT")
+if [ -n "$stack" ]; then
+  say "stopping the stack (sandboxd stops its event streams and finishes in-flight requests)"
+  if [ ${#COMPOSE[@]} -gt 0 ]; then
+    COMPOSE_PROFILES=traefik "${COMPOSE[@]}" -p "$PROJECT" -f docker-compose.yml down --remove-orphans 2>&1 |
+      sed -u 's/^/[uninstall]   /'
+  else
+    echo "$stack" | xargs docker rm -f >/dev/null
+  fi
+fi
+# A sandboxd run as a host process by an earlier install.sh.
+PIDFILE=$DATA/state/sandboxd.pid
 if [ -f "$PIDFILE" ] && kill -0 "$(cat "$PIDFILE")" 2>/dev/null; then
   say "stopping sandboxd (pid $(cat "$PIDFILE"))"
   kill -TERM "$(cat "$PIDFILE")"
   for _ in $(seq 1 300); do kill -0 "$(cat "$PIDFILE")" 2>/dev/null || break; sleep 0.1; done
 fi
 rm -f "$PIDFILE"
-if docker version >/dev/null 2>&1; then
-  ids=$(docker ps -aq --filter label=sandboxed.managed=true --filter "label=sandboxed.instance=$INSTANCE")
-  if [ -n "$ids" ]; then
-    say "removing $(echo "$ids" | wc -l) sandbox container(s)"
-    echo "$ids" | xargs docker rm -f >/dev/null
-  fi
-  if docker network inspect "$NETWORK" >/dev/null 2>&1 &&
-     [ "$(docker network inspect -f '{{index .Labels "sandboxed.managed"}}' "$NETWORK")" = true ]; then
-    say "removing network $NETWORK"
-    docker network rm "$NETWORK" >/dev/null || say "network $NETWORK still in use; left in place"
-  fi
-  if [ "$IMAGES" = 1 ]; then
-    img=${SANDBOXD_IMAGE:-sandboxed-sandbox:0.1.0}
-    docker image inspect "$img" >/dev/null 2>&1 && { say "removing image $img"; docker rmi "$img" >/dev/null; }
-  fi
+
+ids=$(docker ps -aq --filter label=sandboxed.managed=true --filter "label=sandboxed.instance=$INSTANCE")
+if [ -n "$ids" ]; then
+  say "removing $(echo "$ids" | wc -l) sandbox container(s) of instance $INSTANCE"
+  echo "$ids" | xargs docker rm -f >/dev/null
 fi
-if [ "$DATA_TOO" = 1 ] && [ -d "$DATA" ]; then
-  if [ "$YES" != 1 ]; then
-    read -r -p "[uninstall] delete $DATA (all workspaces and the database)? [y/N] " answer
-    case "$answer" in y|Y|yes) ;; *) say "kept $DATA"; DATA_TOO=0 ;; esac
-  fi
-  if [ "$DATA_TOO" = 1 ]; then say "deleting $DATA"; rm -rf "$DATA"; fi
+if docker network inspect "$NETWORK" >/dev/null 2>&1 &&
+   [ "$(docker network inspect -f '{{index .Labels "sandboxed.managed"}}' "$NETWORK")" = true ]; then
+  say "removing network $NETWORK"
+  docker network rm "$NETWORK" >/dev/null || say "network $NETWORK is still in use; left in place"
 fi
-say "done"
+
+if [ "$IMAGES" = 1 ]; then
+  images=("${SANDBOXD_IMAGE:-sandboxed-sandbox:0.1.0}" "${SANDBOXED_CONTROL_IMAGE:-sandboxed-sandboxd:0.1.0}")
+  # The offline builder's layers (docker/build-images.sh).
+  while read -r ref; do images+=("$ref"); done < <(docker images --format '{{.Repository}}:{{.Tag}}' \
+    --filter 'reference=sandboxed-debian' --filter 'reference=sandboxed-base' \
+    --filter 'reference=sandboxed-agents')
+  for img in "${images[@]}"; do
+    if docker image inspect "$img" >/dev/null 2>&1; then
+      say "removing image $img"
+      docker rmi "$img" >/dev/null || say "image $img is in use; left in place"
+    fi
+  done
+  # The control-plane image's build stage, left untagged by the legacy builder.
+  docker image prune -f --filter label=sandboxed.build-stage=true >/dev/null
+  say "kept the Traefik image (${SANDBOXED_TRAEFIK_IMAGE:-traefik:v3.7.6}) if present: it is Docker Hub's, not ours"
+fi
+if [ "$DATA_TOO" = 1 ]; then
+  vols=$(docker volume ls -q --filter label=sandboxed.managed=true --filter "label=com.docker.compose.project=$PROJECT")
+  if [ -n "$vols" ]; then
+    say "removing the stack's volumes: $(echo "$vols" | tr '\n' ' ')"
+    echo "$vols" | xargs docker volume rm >/dev/null
+  fi
+  if [ -d "$DATA" ]; then say "deleting $DATA"; rm -rf "$DATA"; fi
+fi
+say "done (kept .env)"

@@ -1,15 +1,14 @@
 #!/usr/bin/env bash
-# Makes this Debian 12 host ready to build and run sandboxd: installs the build and
-# runtime packages (compiler, CMake, the libraries, docker.io, debootstrap) when any is
-# missing, then starts dockerd in the background if no Docker engine answers.
-# Idempotent; needs root. Used by install.sh and tests/run.sh.
-#   DOCKERD_LOG  dockerd's log file when this script starts it (default /var/log/sandboxed-dockerd.log)
+# Makes this Debian 12 host ready to build and test sandboxd: installs the build and test
+# packages (compiler, CMake, the libraries, docker.io, docker-compose, debootstrap, npm,
+# jq) when any is missing, then has scripts/docker-engine.sh start the Docker engine if
+# none answers. Idempotent; needs root. Used by tests/run.sh.
 set -euo pipefail
 
 say() { printf '[host-deps] %s\n' "$*"; }
 PACKAGES=(g++ cmake make pkg-config curl ca-certificates
           libcpp-httplib-dev nlohmann-json3-dev libsqlitecpp-dev libsqlite3-dev libspdlog-dev
-          libcli11-dev libgtest-dev docker.io debootstrap python3 python3-yaml)
+          libcli11-dev libgtest-dev docker.io docker-compose debootstrap npm jq python3 python3-yaml)
 
 [ "$(id -u)" = 0 ] || { say "run as root (it installs packages and starts dockerd)"; exit 1; }
 
@@ -27,25 +26,5 @@ else
   say "all ${#PACKAGES[@]} packages present"
 fi
 
-if docker version --format '{{.Server.Version}}' >/dev/null 2>&1; then
-  say "dockerd answers ($(docker version --format '{{.Server.Version}}'))"
-  exit 0
-fi
-LOG=${DOCKERD_LOG:-/var/log/sandboxed-dockerd.log}
-# A daemon killed earlier leaves its pidfile; dockerd refuses to start while it names a live pid.
-if [ -f /var/run/docker.pid ] && ! kill -0 "$(cat /var/run/docker.pid)" 2>/dev/null; then
-  rm -f /var/run/docker.pid
-fi
-say "starting dockerd (log: $LOG)"
-# Fully detached: own session, no inherited stdio, so callers' pipes close.
-setsid dockerd </dev/null >>"$LOG" 2>&1 &
-for _ in $(seq 1 300); do
-  if docker version --format '{{.Server.Version}}' >/dev/null 2>&1; then
-    say "dockerd ready"
-    exit 0
-  fi
-  sleep 0.1
-done
-say "dockerd did not answer within 30 s; last lines of $LOG:"
-tail -30 "$LOG" >&2
-exit 1
+# The engine itself: started when it does not answer.
+exec "$(dirname "$0")/docker-engine.sh"

@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
 # The test command (README, .ci/run): prepares the host (packages, dockerd), builds the
-# sandbox image and the project, then runs every test with ctest: unit tests (fakes)
-# and integration tests (real dockerd, real containers, headless Chromium). Needs root.
+# sandbox image and the project, runs every test with ctest: unit tests (fakes, the
+# Traefik and Compose config checks) and integration tests (real dockerd, real
+# containers, headless Chromium); then the newcomer test (tests/newcomer/run.sh: the
+# README's quick start from a fresh clone, install to uninstall). Needs root.
 #   BUILD_DIR  (default build)   CTEST_ARGS  extra ctest arguments, e.g. "-L unit"
+#   NEWCOMER=0 skips the newcomer test, for quicker local runs: it rebuilds the images
+#              and its uninstall removes them. CI always runs it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD_DIR=${BUILD_DIR:-build}
@@ -24,3 +28,7 @@ SANDBOX_INIT="$BUILD_DIR/sandbox-init" docker/build-images.sh
 echo "[tests] running unit and integration tests"
 # shellcheck disable=SC2086
 ctest --test-dir "$BUILD_DIR" --output-on-failure -j2 ${CTEST_ARGS:-}
+if [ "${NEWCOMER:-1}" != 0 ]; then
+  echo "[tests] running the newcomer test (tests/newcomer/run.sh)"
+  tests/newcomer/run.sh
+fi

@@ -20,6 +20,11 @@
 namespace sandboxd {
 namespace {
 
+// Every state a sandbox row can be in (list filter, /metrics).
+constexpr const char* kAllStatuses[] = {kStatusCreating, kStatusStarting, kStatusRunning,
+                                        kStatusStopping, kStatusStopped,  kStatusError,
+                                        kStatusDeleting, kStatusPurging};
+
 // Per-request context. Each request is handled start to finish on one worker thread,
 // so thread-local storage carries it from the pre-routing handler to the logger. The
 // request id itself lives in current_request_id(), which the log pattern prints.
@@ -260,9 +265,7 @@ struct ApiServer::Impl {
             std::vector<GaugeSample> gauges = {
                 {"sandboxd_build_info", {{"version", SANDBOXD_VERSION}}, 1}};
             std::map<std::string, int> by_state;
-            for (const char* s : {kStatusCreating, kStatusStarting, kStatusRunning, kStatusStopping,
-                                  kStatusStopped, kStatusError, kStatusDeleting, kStatusPurging})
-              by_state[s] = 0;
+            for (const char* s : kAllStatuses) by_state[s] = 0;
             for (const auto& r : *rows) ++by_state[r.status];
             for (const auto& [state, n] : by_state)
               gauges.push_back({"sandboxd_sandboxes", {{"state", state}}, double(n)});
@@ -285,8 +288,7 @@ struct ApiServer::Impl {
             if (req.has_param("status")) {
               q.status = req.get_param_value("status");
               bool known = false;
-              for (const char* s : {kStatusCreating, kStatusRunning, kStatusStopped, kStatusError,
-                                    kStatusDeleting, kStatusPurging}) {
+              for (const char* s : kAllStatuses) {
                 known |= q.status == s;
               }
               if (!known)

@@ -1,0 +1,133 @@
+#!/usr/bin/env python3
+"""Checks docker-compose.yml (and docker-compose.tls.yml) against sandboxd's config and
+.env.example, the Traefik flags against traefik/traefik.yml, and has Compose itself
+validate both files (`docker-compose config`, Debian's Compose 1.29, or `docker compose
+config`). Prints "N passed, N failed"; exit 1 on any failure."""
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+
+import yaml
+
+ROOT = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
+results = []
+
+
+def check(name, ok, detail=""):
+    results.append(bool(ok))
+    print(("PASS " if ok else "FAIL ") + name + ("" if ok else ": " + str(detail)))
+
+
+def read(rel):
+    with open(os.path.join(ROOT, rel)) as f:
+        return f.read()
+
+
+compose = yaml.safe_load(read("docker-compose.yml"))
+tls = yaml.safe_load(read("docker-compose.tls.yml"))
+env_example = read(".env.example")
+config_cpp = read("src/config/config.cpp")
+services = compose["services"]
+sandboxd, traefik = services["sandboxd"], services["traefik"]
+
+# Every variable sandboxd reads is passed through, and documented with its default.
+read_keys = set(re.findall(r'"((?:SANDBOXD?|PREVIEW)_[A-Z_]+|HTTPS?_PORT)"', config_cpp))
+env = sandboxd["environment"]
+check("sandboxd reads at least 40 variables (the scan works)", len(read_keys) >= 40, len(read_keys))
+missing = sorted(read_keys - set(env))
+check("compose passes every sandboxd variable", not missing, missing)
+not_through = sorted(k for k, v in env.items() if not str(v).startswith("${" + k + ":-"))
+check("each passes its own .env value through", not not_through, not_through)
+documented = set(re.findall(r"^#? ?([A-Z][A-Z0-9_]+)=", env_example, re.M))
+undocumented = sorted(k for k in read_keys if k not in documented)
+check(".env.example documents every sandboxd variable", not undocumented, undocumented)
+referenced = set()
+for rel in ("docker-compose.yml", "docker-compose.tls.yml"):
+    referenced |= set(re.findall(r"\$\{([A-Z][A-Z0-9_]*)", read(rel)))
+undocumented = sorted(referenced - documented)
+check(".env.example documents every variable the compose files use", not undocumented,
+      undocumented)
+
+# Services: restart policy, networks, mounts.
+for name, svc in services.items():
+    check(f"{name} restarts unless stopped", svc.get("restart") == "unless-stopped")
+    check(f"{name} uses the host's network (it proxies to isolated sandboxes)",
+          svc.get("network_mode") == "host")
+vols = sandboxd["volumes"]
+check("sandboxd mounts the Docker socket", "/var/run/docker.sock:/var/run/docker.sock" in vols)
+data = [v for v in vols if "SANDBOXED_DATA_DIR" in v]
+check("sandboxd mounts the data dir at the same path",
+      len(data) == 1 and data[0].split(":-/var/lib/sandboxed}:")[0] + ":-/var/lib/sandboxed}" ==
+      data[0].split("}:", 1)[1], data)
+check("Traefik's Docker socket is read-only",
+      "/var/run/docker.sock:/var/run/docker.sock:ro" in traefik["volumes"])
+check("Traefik is the optional edge (profile traefik)", traefik.get("profiles") == ["traefik"])
+check("nothing publishes the API: no ports mapped", all("ports" not in s for s in services.values()))
+
+
+# The Traefik flags say what traefik/traefik.yml says.
+def flatten(node, prefix=""):
+    out = {}
+    for k, v in node.items():
+        key = f"{prefix}.{k}" if prefix else k
+        if isinstance(v, dict):
+            out.update(flatten(v, key))
+        else:
+            out[key] = v
+    return out
+
+
+def defaults(value):
+    return re.sub(r"\$\{[A-Z_]+:-([^}]*)\}", r"\1", value)
+
+
+static = {k.lower(): str(v).lower() for k, v in flatten(yaml.safe_load(read("traefik/traefik.yml"))).items()}
+flags = {}
+for flag in traefik["command"]:
+    m = re.fullmatch(r"--([^=]+)=(.*)", flag)
+    check(f"flag {flag[:40]} is --key=value", m is not None)
+    if m:
+        flags[m.group(1).lower()] = defaults(m.group(2)).lower()
+check("the flags and traefik.yml set the same keys", set(flags) == set(static),
+      sorted(set(flags) ^ set(static)))
+differ = sorted(k for k in flags if k in static and flags[k] != static[k])
+check("with default .env values they agree", not differ,
+      [(k, flags[k], static[k]) for k in differ])
+tls_cmd = tls["services"]["traefik"]["command"]
+check("the TLS override repeats every base flag", set(traefik["command"]) <= set(tls_cmd),
+      sorted(set(traefik["command"]) - set(tls_cmd)))
+check("the TLS override adds a certificate resolver",
+      any("certificatesresolvers" in f.lower() for f in tls_cmd))
+
+# Compose validates both files.
+if shutil.which("docker-compose"):
+    cmd = ["docker-compose"]
+elif subprocess.run(["docker", "compose", "version"], capture_output=True).returncode == 0:
+    cmd = ["docker", "compose"]
+else:
+    cmd = None
+check("a Compose implementation is installed (docker-compose or docker compose)", cmd)
+if cmd:
+    with tempfile.TemporaryDirectory() as tmp:
+        for rel in ("docker-compose.yml", "docker-compose.tls.yml", ".env.example"):
+            shutil.copy(os.path.join(ROOT, rel), tmp)
+        os.makedirs(os.path.join(tmp, "traefik"))
+        open(os.path.join(tmp, "traefik", "acme.env"), "w").close()
+        shutil.copy(os.path.join(tmp, ".env.example"), os.path.join(tmp, ".env"))
+        for files in (["docker-compose.yml"], ["docker-compose.yml", "docker-compose.tls.yml"]):
+            args = cmd + sum((["-f", f] for f in files), []) + ["config"]
+            r = subprocess.run(args, cwd=tmp, capture_output=True, text=True,
+                               env={**os.environ, "COMPOSE_PROFILES": "traefik"})
+            check(f"{' '.join(cmd)} config accepts {' + '.join(files)}", r.returncode == 0,
+                  r.stderr.strip()[-500:])
+            if r.returncode == 0 and len(files) == 1:
+                resolved = yaml.safe_load(r.stdout)
+                env_out = resolved["services"]["sandboxd"]["environment"]
+                check("resolved: the data dir defaults to /var/lib/sandboxed",
+                      env_out.get("SANDBOXED_DATA_DIR") == "/var/lib/sandboxed", env_out.get("SANDBOXED_DATA_DIR"))
+
+print(f"{sum(results)} passed, {len(results) - sum(results)} failed")
+sys.exit(0 if all(results) else 1)

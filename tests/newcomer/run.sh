@@ -1,0 +1,174 @@
+#!/usr/bin/env bash
+# The newcomer test: follows README.md's quick start on this host, from a fresh clone of
+# this repository's HEAD, and asserts each step:
+#   ./install.sh; create a sandbox; an agent task (OpenCode, against the local mock model
+#   server) builds an app; its preview answers through the edge; stop; the preview wakes
+#   it; sandboxd ls and /metrics see it all; a second ./install.sh changes nothing;
+#   ./uninstall.sh --all --yes leaves no labelled container, network, volume, image or
+#   data dir behind.
+# Every command it takes from the README is checked to be in the README, so the two stay
+# in step. The one departure: the task's body names the mock model instead of a real
+# provider (no network model calls in tests), and SANDBOXED_IMAGE_SOURCE=offline says
+# what the README tells airgapped hosts to say (these machines reach no registry).
+# Uses the default install (API 127.0.0.1:9090, edge :80, /var/lib/sandboxed): it
+# refuses to run where sandboxed is already installed. Needs root and a running dockerd.
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+say() { printf '[newcomer] %s\n' "$*"; }
+fail() { printf '[newcomer] FAIL: %s\n' "$*" >&2; exit 1; }
+pass() { printf '[newcomer] ok: %s\n' "$*"; }
+API=http://127.0.0.1:9090
+PREVIEW=http://s-demo-3000.preview.localhost/
+APP_TEXT="hello from the agent's app"
+
+# Fails unless README.md contains the command (as the quick start shows it).
+from_readme() { grep -qF -- "$1" "$ROOT/README.md" || fail "README.md no longer shows: $1"; }
+# Retries a command until it succeeds or `secs` pass.
+until_ok() {
+  local secs=$1
+  shift
+  local end=$((SECONDS + secs))
+  until "$@" >/dev/null 2>&1; do
+    [ $SECONDS -lt $end ] || return 1
+    sleep 0.5
+  done
+}
+sandboxd_container() {
+  docker ps -q --filter label=com.docker.compose.project=sandboxed \
+    --filter label=com.docker.compose.service=sandboxd
+}
+
+[ "$(id -u)" = 0 ] || fail "run as root"
+if [ -e /var/lib/sandboxed ] || [ -n "$(docker ps -aq --filter label=com.docker.compose.project=sandboxed)" ] ||
+   curl -fs --max-time 2 "$API/healthz" >/dev/null 2>&1; then
+  fail "sandboxed is already installed on this host (/var/lib/sandboxed, the stack or the API" \
+       "exists); the newcomer test installs and removes the default stack, so it will not run here"
+fi
+
+WORK=$(mktemp -d /tmp/sandboxed-newcomer.XXXXXX)
+CLONE=$WORK/sandboxed
+MOCK_PID=
+cleanup() {
+  local rc=$?
+  if [ -n "$MOCK_PID" ]; then kill "$MOCK_PID" 2>/dev/null || true; fi
+  if [ $rc != 0 ] && [ -x "$CLONE/uninstall.sh" ]; then
+    # Images stay (a build cache, not state); the stack, sandboxes and data go.
+    say "cleaning up after the failure: ./uninstall.sh --data --yes"
+    (cd "$CLONE" && ./uninstall.sh --data --yes >/dev/null 2>&1) || true
+  fi
+  rm -rf "$WORK"
+  exit $rc
+}
+trap cleanup EXIT
+
+say "cloning $ROOT (HEAD) into $CLONE"
+git clone -q "$ROOT" "$CLONE"
+cd "$CLONE"
+
+# Quick start: install.
+from_readme "./install.sh"
+export SANDBOXED_IMAGE_SOURCE=offline
+say "running ./install.sh (log: $WORK/install1.log)"
+if ! ./install.sh >"$WORK/install1.log" 2>&1; then
+  tail -40 "$WORK/install1.log" >&2
+  fail "./install.sh exited non-zero"
+fi
+grep -q 'sandboxed is running' "$WORK/install1.log" || fail "install.sh did not say the stack is running"
+grep -q "API:       $API" "$WORK/install1.log" || fail "install.sh did not print the API URL"
+grep -q 'previews:  http://s-<id>-<port>.preview.localhost/' "$WORK/install1.log" ||
+  fail "install.sh did not print the preview URL shape"
+grep -q '\[install\] \[3/6\]' "$WORK/install1.log" || fail "install.sh showed no progress steps"
+curl -fsS "$API/healthz" >/dev/null || fail "the API does not answer after install"
+pass "./install.sh: the API answers at $API"
+
+# Quick start: create a sandbox.
+CREATE=(curl -s -X POST "$API/v1/sandboxes" -d '{"id":"demo","ports":[3000]}')
+from_readme "curl -s -X POST $API/v1/sandboxes -d '{\"id\":\"demo\",\"ports\":[3000]}'"
+created=$("${CREATE[@]}")
+[ "$(jq -r .status <<<"$created")" = running ] || fail "create answered: $created"
+[ "$(jq -r '.previews[0].url' <<<"$created")" = "$PREVIEW" ] || fail "create gave no preview URL $PREVIEW: $created"
+pass "created sandbox demo; its preview URL is $PREVIEW"
+
+# Quick start: an agent builds the app (the mock model plays the provider).
+GATEWAY=$(docker network inspect -f '{{(index .IPAM.Config 0).Gateway}}' sandboxed)
+MOCK_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+MANIFEST=$(jq -cn --arg t "$APP_TEXT" \
+  '{command: ["node", "-e", ("require(\"http\").createServer((q, s) => s.end(" + ($t | tojson) + ")).listen(3000, \"0.0.0.0\")")]}')
+MOCK_FILE=sandbox.json MOCK_CONTENT=$MANIFEST python3 "$ROOT/tests/mock_llm/mock_llm.py" "$MOCK_PORT" "$GATEWAY" \
+  >"$WORK/mock.log" 2>&1 &
+MOCK_PID=$!
+until_ok 10 curl -fs "http://$GATEWAY:$MOCK_PORT/v1/models" || fail "the mock model server did not start"
+from_readme "$API/v1/sandboxes/demo/tasks"
+OPENCODE_CONFIG=$(jq -cn --arg url "http://$GATEWAY:$MOCK_PORT/v1" '{
+  provider: {mock: {npm: "@ai-sdk/openai-compatible", name: "Mock",
+    options: {baseURL: $url, apiKey: "mock-key"},
+    models: {"mock-model": {name: "Mock", tool_call: true}}}},
+  model: "mock/mock-model", small_model: "mock/mock-model", autoupdate: false, share: "disabled"}')
+TASK_BODY=$(jq -cn --arg cfg "$OPENCODE_CONFIG" '{agent: "opencode", model: "mock/mock-model",
+  prompt: "Create a Node.js web server on port 3000 and a sandbox.json that runs it",
+  env: {OPENCODE_CONFIG_CONTENT: $cfg, OPENCODE_DISABLE_DEFAULT_PLUGINS: "1"}}')
+task=$(curl -s -X POST "$API/v1/sandboxes/demo/tasks" -d "$TASK_BODY")
+TASK_ID=$(jq -r '.id // empty' <<<"$task")
+[ -n "$TASK_ID" ] || fail "the task was not accepted: $task"
+from_readme "curl -sN $API/v1/sandboxes/demo/tasks/"
+# The event stream ends with `done`.
+curl -sN --max-time 300 "$API/v1/sandboxes/demo/tasks/$TASK_ID/events" >"$WORK/events.txt" || true
+grep -q '^event: done' "$WORK/events.txt" || { tail -20 "$WORK/events.txt" >&2; fail "the task's event stream never said done"; }
+status=$(curl -s "$API/v1/sandboxes/demo/tasks/$TASK_ID" | jq -r .status)
+[ "$status" = succeeded ] || fail "the task ended $status: $(curl -s "$API/v1/sandboxes/demo/tasks/$TASK_ID")"
+pass "an OpenCode task wrote the app (task $TASK_ID succeeded, $(grep -c '^event: ' "$WORK/events.txt") events)"
+
+# Quick start: open the preview, through the edge.
+from_readme "curl $PREVIEW"
+until_ok 90 sh -c "curl -fs --max-time 5 '$PREVIEW' | grep -qF \"$APP_TEXT\"" ||
+  fail "the preview never served the app: $(curl -s --max-time 5 "$PREVIEW" | head -c 300)"
+pass "the preview $PREVIEW serves the agent's app"
+
+# Quick start: stop, then the preview wakes it.
+from_readme "curl -s -X POST $API/v1/sandboxes/demo/stop"
+stopped=$(curl -s -X POST "$API/v1/sandboxes/demo/stop")
+[ "$(jq -r .status <<<"$stopped")" = stopped ] || fail "stop answered: $stopped"
+[ -z "$(docker ps -q --filter label=sandboxed.id=demo --filter label=sandboxed.instance=default)" ] ||
+  fail "the sandbox's container still runs after stop"
+body=$(curl -s --max-time 90 "$PREVIEW")
+[ "$body" = "$APP_TEXT" ] || fail "the preview of the stopped sandbox answered: ${body:0:300}"
+[ "$(curl -s "$API/v1/sandboxes/demo" | jq -r .status)" = running ] || fail "the preview did not wake the sandbox"
+pass "stopped; the next preview request woke it and got the app"
+
+# Operator comforts.
+ls_out=$(docker exec "$(sandboxd_container)" sandboxd ls)
+grep -q '^demo  *running' <<<"$ls_out" || fail "sandboxd ls does not list demo as running: $ls_out"
+metrics=$(curl -s "$API/metrics")
+grep -q '^sandboxd_sandbox_operations_total{op="wake",trigger="preview",result="ok"} 1$' <<<"$metrics" ||
+  fail "/metrics did not count the wake: $(grep operations_total <<<"$metrics")"
+grep -q '^sandboxd_tasks_finished_total{agent="opencode",status="succeeded",reason=""} 1$' <<<"$metrics" ||
+  fail "/metrics did not count the task"
+pass "sandboxd ls lists it; /metrics counted the wake and the task"
+
+# A second install changes nothing that works.
+before="$(docker inspect -f '{{.Id}} {{.State.StartedAt}} {{.Image}}' "$(sandboxd_container)") $(sha256sum .env)"
+demo_before=$(docker inspect -f '{{.Id}} {{.State.StartedAt}}' "$(docker ps -q --filter label=sandboxed.id=demo)")
+say "running ./install.sh again (log: $WORK/install2.log)"
+./install.sh >"$WORK/install2.log" 2>&1 || { tail -40 "$WORK/install2.log" >&2; fail "the second ./install.sh failed"; }
+after="$(docker inspect -f '{{.Id}} {{.State.StartedAt}} {{.Image}}' "$(sandboxd_container)") $(sha256sum .env)"
+[ "$before" = "$after" ] || fail "the second install changed the stack or .env: $before -> $after"
+demo_after=$(docker inspect -f '{{.Id}} {{.State.StartedAt}}' "$(docker ps -q --filter label=sandboxed.id=demo)")
+[ "$demo_before" = "$demo_after" ] || fail "the second install disturbed sandbox demo"
+grep -Eq 'up-to-date|Running' "$WORK/install2.log" || fail "compose did not report the stack up to date"
+pass "a second ./install.sh left the stack, .env and the sandbox as they were"
+
+# Uninstall removes everything sandboxed made.
+from_readme "./uninstall.sh --all --yes"
+./uninstall.sh --all --yes >"$WORK/uninstall.log" 2>&1 || { cat "$WORK/uninstall.log" >&2; fail "./uninstall.sh failed"; }
+left=$(docker ps -aq --filter label=sandboxed.managed=true --filter label=sandboxed.instance=default)
+[ -z "$left" ] || fail "sandbox containers left: $left"
+[ -z "$(docker ps -aq --filter label=com.docker.compose.project=sandboxed)" ] || fail "stack containers left"
+! docker network inspect sandboxed >/dev/null 2>&1 || fail "network sandboxed left"
+[ -z "$(docker volume ls -q --filter label=com.docker.compose.project=sandboxed)" ] || fail "stack volumes left"
+[ ! -e /var/lib/sandboxed ] || fail "the data dir /var/lib/sandboxed is left"
+for img in sandboxed-sandbox:0.1.0 sandboxed-sandboxd:0.1.0 sandboxed-base:0.3.0 sandboxed-debian:bookworm; do
+  ! docker image inspect "$img" >/dev/null 2>&1 || fail "image $img left"
+done
+! curl -fs --max-time 2 "$API/healthz" >/dev/null 2>&1 || fail "the API still answers"
+pass "./uninstall.sh --all --yes left no container, network, volume, image or data dir"
+say "PASS"
