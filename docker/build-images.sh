@@ -57,14 +57,16 @@ say() { printf '[build-images] %s\n' "$*"; }
 
 [ "$(id -u)" = 0 ] || { say "must run as root (debootstrap, chroot and docker need it)"; exit 1; }
 case "$SOURCE" in offline|registry) ;; *) say "IMAGE_SOURCE must be offline or registry"; exit 2 ;; esac
+WORK=${WORK_DIR:-$(mktemp -d /tmp/sandboxed-image.XXXXXX)}
+trap 'rm -rf "$WORK"' EXIT
 CA_PEM=
 if [ -n "$CA_FILE" ]; then
   [ -r "$CA_FILE" ] || { say "SANDBOXED_EXTRA_CA_CERT=$CA_FILE: cannot read it"; exit 1; }
   CA_PEM=$(cat "$CA_FILE")
-  export NODE_EXTRA_CA_CERTS=$CA_FILE  # the host's npm trusts it too
+  # The host's npm trusts it too, besides any extra CAs it was already given.
+  cat ${NODE_EXTRA_CA_CERTS:+"$NODE_EXTRA_CA_CERTS"} "$CA_FILE" >"$WORK/extra-ca.pem"
+  export NODE_EXTRA_CA_CERTS=$WORK/extra-ca.pem
 fi
-WORK=${WORK_DIR:-$(mktemp -d /tmp/sandboxed-image.XXXXXX)}
-trap 'rm -rf "$WORK"' EXIT
 label() { docker image inspect -f "{{index .Config.Labels \"$2\"}}" "$1" 2>/dev/null || true; }
 have_image() { [ -z "${FORCE:-}" ] && docker image inspect "$1" >/dev/null 2>&1; }
 apt_install() {

@@ -150,6 +150,14 @@ std::string Metrics::render(const std::vector<GaugeSample>& gauges) const {
   return out;
 }
 
+double Metrics::counter(const std::string& family, const MetricLabels& labels) const {
+  std::lock_guard lock(mu_);
+  auto f = counters_.find(family);
+  if (f == counters_.end()) return 0;
+  auto it = f->second.find(labels);
+  return it == f->second.end() ? 0 : it->second;
+}
+
 Metrics& metrics() {
   static Metrics registry;
   return registry;

@@ -79,6 +79,8 @@ grep -q 'previews:  http://s-<id>-<port>.preview.localhost/' "$WORK/install1.log
   fail "install.sh did not print the preview URL shape"
 grep -q '\[install\] \[3/6\]' "$WORK/install1.log" || fail "install.sh showed no progress steps"
 curl -fsS "$API/healthz" >/dev/null || fail "the API does not answer after install"
+# What a newcomer sees (without the compiler's lines).
+grep -v '^\[build-images\]   \[' "$WORK/install1.log" | sed 's/^/    /'
 pass "./install.sh: the API answers at $API"
 
 # Quick start: create a sandbox.

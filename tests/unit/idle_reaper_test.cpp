@@ -6,6 +6,7 @@
 #include <thread>
 
 #include "fakes/service_harness.h"
+#include "sandboxd/base/metrics.h"
 
 namespace sandboxd {
 namespace {
@@ -67,10 +68,13 @@ TEST_F(IdleReaperTest, StopsTheIdleAndSparesKeptAliveAlwaysOnAndBusySandboxes) {
   h_.clock.advance(seconds(61));
   ASSERT_TRUE(h_.service->keepalive("fresh1", std::nullopt));
 
+  const MetricLabels idle_stop = {{"reaper", "idle"}, {"action", "stop"}};
+  const double reaped_before = metrics().counter("sandboxd_reaper_actions_total", idle_stop);
   IdleReaper reaper(*h_.service, h_.clock, 60'000);
   auto stopped = reaper.tick();
   ASSERT_TRUE(stopped) << stopped.error().message();
   EXPECT_EQ(*stopped, 1);
+  EXPECT_EQ(metrics().counter("sandboxd_reaper_actions_total", idle_stop), reaped_before + 1);
   EXPECT_EQ(status("idle1"), kStatusStopped);
   EXPECT_EQ((**h_.store->get("idle1")).stop_reason, "idle");
   EXPECT_EQ(status("kept1"), kStatusRunning);

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "fakes/service_harness.h"
+#include "sandboxd/base/metrics.h"
 
 namespace sandboxd {
 namespace {
@@ -74,9 +75,12 @@ TEST_F(PressureTest, AlwaysOnIsStoppedOnlyInTheEmergencyBand) {
   EXPECT_EQ(*reaper.tick(), 0);
   EXPECT_EQ(status("on1"), kStatusRunning);
   h_.memory.available_pct = 3;
+  const MetricLabels emergency = {{"reaper", "emergency"}, {"action", "stop"}};
+  const double before = metrics().counter("sandboxd_reaper_actions_total", emergency);
   EXPECT_EQ(*reaper.tick(), 1);
   EXPECT_EQ(status("on1"), kStatusStopped);
   EXPECT_EQ((**h_.store->get("on1")).stop_reason, "memory emergency");
+  EXPECT_EQ(metrics().counter("sandboxd_reaper_actions_total", emergency), before + 1);
 }
 
 TEST_F(PressureTest, CreatesAndStartsAreRefusedBelowTheRefuseBand) {
@@ -95,6 +99,10 @@ TEST_F(PressureTest, CreatesAndStartsAreRefusedBelowTheRefuseBand) {
   EXPECT_EQ(status("a1"), kStatusStopped);
   h_.memory.available_pct = 50;
   EXPECT_TRUE(h_.service->start("a1", "api"));
+  // The refused create and start count as failed operations.
+  EXPECT_GE(metrics().counter("sandboxd_sandbox_operations_total",
+                              {{"op", "start"}, {"trigger", "api"}, {"result", "error"}}),
+            1);
 }
 
 TEST(ParseMeminfo, ReadsTotalAndAvailable) {

@@ -27,6 +27,8 @@ class Metrics {
   void observe(const std::string& family, const MetricLabels& labels, double seconds);
   // Every declared family, with its samples and `gauges`, sorted by family then labels.
   std::string render(const std::vector<GaugeSample>& gauges) const;
+  // A counter's current value (0 when never incremented).
+  double counter(const std::string& family, const MetricLabels& labels) const;
 
  private:
   struct Histogram {
