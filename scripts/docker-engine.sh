@@ -10,8 +10,12 @@ say() { printf '[docker] %s\n' "$*"; }
 die() { printf '[docker] %s\n' "$@" >&2; exit 1; }
 
 have_compose() { docker compose version >/dev/null 2>&1 || command -v docker-compose >/dev/null 2>&1; }
+engine_up() { docker version --format '{{.Server.Version}}' >/dev/null 2>&1; }
 missing=()
-command -v docker >/dev/null 2>&1 || missing+=(docker.io)
+# A docker CLI alone is not an engine: without an answering one, dockerd must be here.
+if ! command -v docker >/dev/null 2>&1 || { ! engine_up && ! command -v dockerd >/dev/null 2>&1; }; then
+  missing+=(docker.io)
+fi
 have_compose || missing+=(docker-compose)
 if [ ${#missing[@]} -gt 0 ]; then
   if [ -n "${SANDBOXED_NO_APT:-}" ] || ! command -v apt-get >/dev/null 2>&1; then
@@ -25,7 +29,7 @@ if [ ${#missing[@]} -gt 0 ]; then
     { grep --line-buffered -E '^Setting up ' || true; } | sed -u 's/^/[docker]   /'
 fi
 
-if docker version --format '{{.Server.Version}}' >/dev/null 2>&1; then exit 0; fi
+if engine_up; then exit 0; fi
 if [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; then
   say "starting the Docker engine (systemctl start docker)"
   systemctl start docker
@@ -41,7 +45,7 @@ else
   setsid dockerd </dev/null >>"$LOG" 2>&1 &
 fi
 for _ in $(seq 1 300); do
-  if docker version --format '{{.Server.Version}}' >/dev/null 2>&1; then
+  if engine_up; then
     say "Docker engine $(docker version --format '{{.Server.Version}}') is ready"
     exit 0
   fi

@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # Makes this Debian 12 host ready to build and test sandboxd: installs the build and test
-# packages (compiler, CMake, the libraries, docker.io, docker-compose, debootstrap, npm,
-# jq) when any is missing, then has scripts/docker-engine.sh start the Docker engine if
-# none answers. Idempotent; needs root. Used by tests/run.sh.
+# packages (compiler, CMake, the libraries, docker.io, docker-compose, debootstrap, jq)
+# when any is missing, then has scripts/docker-engine.sh start the Docker engine if none
+# answers. (npm, for the offline image build, is installed by docker/build-images.sh when
+# no npm is on PATH.) Idempotent; needs root. Used by tests/run.sh.
 set -euo pipefail
 
 say() { printf '[host-deps] %s\n' "$*"; }
 PACKAGES=(g++ cmake make pkg-config curl ca-certificates
           libcpp-httplib-dev nlohmann-json3-dev libsqlitecpp-dev libsqlite3-dev libspdlog-dev
-          libcli11-dev libgtest-dev docker.io docker-compose debootstrap npm jq python3 python3-yaml)
+          libcli11-dev libgtest-dev docker.io docker-compose debootstrap jq python3 python3-yaml)
 
 [ "$(id -u)" = 0 ] || { say "run as root (it installs packages and starts dockerd)"; exit 1; }
 
