@@ -140,6 +140,22 @@ std::string head_for_backend(const RequestHead& head) {
   return out + "\r\n";
 }
 
+std::optional<std::size_t> request_body_length(const RequestHead& head) {
+  if (is_upgrade(head) || head.header("transfer-encoding")) return std::nullopt;
+  const std::string* length = nullptr;
+  for (const auto& [name, value] : head.headers) {
+    if (!iequals(name, "content-length")) continue;
+    if (length && *length != value) return std::nullopt;  // conflicting lengths
+    length = &value;
+  }
+  if (!length) return 0;
+  std::size_t n = 0;
+  auto [end, ec] = std::from_chars(length->data(), length->data() + length->size(), n);
+  if (length->empty() || ec != std::errc() || end != length->data() + length->size())
+    return std::nullopt;
+  return n;
+}
+
 bool accepts_html(const RequestHead& head) {
   const std::string* accept = head.header("accept");
   return accept && contains_token(*accept, "text/html");

@@ -357,10 +357,12 @@ namespace {
 
 // Relays bytes both ways between the client and the backend until the backend has
 // finished sending (a client's half-close is passed on) or either side fails. `pending` is what was
-// read from the client but not yet sent. `on_traffic` runs at most once per kActivityEvery while
-// bytes move.
+// read from the client but not yet sent. With `up_limit`, at most that many more client bytes
+// reach the backend; the rest is read and dropped (requests pipelined after the one
+// being served). `on_traffic` runs at most once per kActivityEvery while bytes move.
 template <class OnTraffic>
-void relay(int client, int backend, std::string pending, OnTraffic on_traffic) {
+void relay(int client, int backend, std::string pending, std::optional<std::size_t> up_limit,
+           OnTraffic on_traffic) {
   struct Direction {
     int from, to;
     std::string buf;
@@ -423,8 +425,13 @@ void relay(int client, int backend, std::string pending, OnTraffic on_traffic) {
         if (n == 0) {
           d->closed_read = true;
         } else {
-          d->buf.assign(chunk, static_cast<std::size_t>(n));
-          moved = true;
+          std::size_t take = static_cast<std::size_t>(n);
+          if (d == &up && up_limit) {
+            take = std::min(take, *up_limit);
+            *up_limit -= take;
+          }
+          d->buf.assign(chunk, take);
+          moved = moved || take > 0;
         }
       }
       if (d->closed_read && d->buf.empty() && !d->eof) {
@@ -594,8 +601,16 @@ void WakeListener::serve(Conn& conn) {
     ::close(fd);
     return;
   }
-  std::string pending = head_for_backend(head) + buf.substr(head_len);
-  relay(fd, backend, std::move(pending), [&] { sandboxes_.record_activity(id, "preview"); });
+  // Only this request goes to this backend: the connection ends after its response, so a
+  // request pipelined behind it (perhaps for another sandbox) is never forwarded.
+  std::optional<std::size_t> body = request_body_length(head);
+  std::string rest = buf.substr(head_len);
+  if (body) {
+    rest.resize(std::min(rest.size(), *body));
+    *body -= rest.size();
+  }
+  std::string pending = head_for_backend(head) + rest;
+  relay(fd, backend, std::move(pending), body, [&] { sandboxes_.record_activity(id, "preview"); });
   untrack(backend);
   untrack(fd);
   ::close(backend);

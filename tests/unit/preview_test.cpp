@@ -107,6 +107,25 @@ TEST(RequestHead, TheBackendGetsConnectionCloseUnlessItIsAnUpgrade) {
             "Upgrade: websocket\r\n\r\n");
 }
 
+TEST(RequestHead, TheBodyLengthIsKnownOnlyFromOnePlainContentLength) {
+  auto body = [](const std::string& headers) {
+    RequestHead head;
+    std::size_t len = 0;
+    EXPECT_EQ(parse_request_head("POST / HTTP/1.1\r\nHost: h\r\n" + headers + "\r\n", head, len),
+              HeadParse::kOk);
+    return request_body_length(head);
+  };
+  EXPECT_EQ(body(""), std::optional<std::size_t>(0));
+  EXPECT_EQ(body("Content-Length: 12\r\n"), std::optional<std::size_t>(12));
+  EXPECT_EQ(body("content-length: 12\r\nContent-Length: 12\r\n"), std::optional<std::size_t>(12));
+  EXPECT_EQ(body("Content-Length: 12\r\nContent-Length: 13\r\n"), std::nullopt);
+  EXPECT_EQ(body("Content-Length: 1x\r\n"), std::nullopt);
+  EXPECT_EQ(body("Content-Length: -1\r\n"), std::nullopt);
+  EXPECT_EQ(body("Content-Length:\r\n"), std::nullopt);
+  EXPECT_EQ(body("Transfer-Encoding: chunked\r\n"), std::nullopt);
+  EXPECT_EQ(body("Connection: Upgrade\r\nUpgrade: websocket\r\n"), std::nullopt);
+}
+
 TEST(RequestHead, ABareLineFeedFailsAtOnce) {
   RequestHead head;
   std::size_t len = 0;

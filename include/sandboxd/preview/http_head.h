@@ -1,6 +1,7 @@
 // Pure parsing for the preview edge: preview host names and HTTP/1.x request heads.
 // The wake listener parses only the first request head of a connection (to route it);
-// everything after it is relayed byte for byte.
+// it relays that request byte for byte, and nothing after it (the connection closes
+// after the first response).
 #pragma once
 
 #include <cstddef>
@@ -46,6 +47,11 @@ bool is_upgrade(const RequestHead& head);
 // Proxy-Connection), so the app closes the connection after its response and the
 // connection, routed by this first request, never carries another request.
 std::string head_for_backend(const RequestHead& head);
+// How many body bytes follow the head when that is known from the head alone:
+// Content-Length (0 without one). nullopt when the end is not known from the head: an
+// upgrade (the connection becomes a tunnel), Transfer-Encoding, or a Content-Length that
+// is not one plain number.
+std::optional<std::size_t> request_body_length(const RequestHead& head);
 
 // True when Accept names text/html (answers for it are pages, not JSON).
 bool accepts_html(const RequestHead& head);
