@@ -142,9 +142,9 @@ cat <<MSG
     curl -s -X POST $API/v1/sandboxes/demo/exec -d '{"cmd":["bash","-lc","echo hello from \$(hostname)"]}'
     then have an agent build an app: README.md, "Quick start"
   operate:
-    ${COMPOSE[*]} -p $PROJECT exec sandboxd sandboxd ls        (sandboxes)
+    ${COMPOSE[*]} -p $PROJECT exec sandboxd sandboxd ls    (sandboxes)
     ${COMPOSE[*]} -p $PROJECT exec sandboxd sandboxd doctor    (host checks)
-    ${COMPOSE[*]} -p $PROJECT logs -f sandboxd                 (logs)
-    curl -s $API/metrics                                        (Prometheus)
+    ${COMPOSE[*]} -p $PROJECT logs -f sandboxd    (logs)
+    curl -s $API/metrics    (Prometheus)
   remove:    ./uninstall.sh   (--data also deletes workspaces, --images the images, --all both)
 MSG
