@@ -287,7 +287,10 @@ TEST(Preview, TraefikAccessLogLinesCountAsActivityWhateverTheHostsCase) {
     std::string path;
     ~Remove() { std::remove(path.c_str()); }
   } remove_log{log_path};
-  Daemon d("prvtraefik", {{"SANDBOXD_IDLE_THRESHOLD_SECONDS", "3"},
+  // The tailer polls every 2 s and its first poll only finds the log's end, so seen1's
+  // first recorded activity may come ~4 s after its create: the threshold leaves margin
+  // over that on a loaded machine, while unseen1 still idles out.
+  Daemon d("prvtraefik", {{"SANDBOXD_IDLE_THRESHOLD_SECONDS", "8"},
                           {"SANDBOXD_IDLE_REAP_INTERVAL_SECONDS", "1"},
                           {"SANDBOXD_TRAEFIK_ACCESS_LOG", log_path}});
   ASSERT_TRUE(d.start()) << d.log();
