@@ -42,6 +42,18 @@ const Family* find_family(const std::string& name) {
   return nullptr;
 }
 
+const char* type_name(Type t) {
+  return t == Type::kCounter ? "counter" : t == Type::kGauge ? "gauge" : "histogram";
+}
+
+// Whether `family` is declared with `type`; logs the programming error when not.
+bool declared(const std::string& family, Type type) {
+  const Family* f = find_family(family);
+  if (f && f->type == type) return true;
+  spdlog::error("metrics: {} is not a declared {}; sample dropped", family, type_name(type));
+  return false;
+}
+
 std::string escape_label(const std::string& v) {
   std::string out;
   for (char c : v) {
@@ -86,21 +98,13 @@ long long steady_ns() {
 }  // namespace
 
 void Metrics::inc(const std::string& family, const MetricLabels& labels, double by) {
-  const Family* f = find_family(family);
-  if (!f || f->type != Type::kCounter) {
-    spdlog::error("metrics: {} is not a declared counter; sample dropped", family);
-    return;
-  }
+  if (!declared(family, Type::kCounter)) return;
   std::lock_guard lock(mu_);
   counters_[family][labels] += by;
 }
 
 void Metrics::observe(const std::string& family, const MetricLabels& labels, double seconds) {
-  const Family* f = find_family(family);
-  if (!f || f->type != Type::kHistogram) {
-    spdlog::error("metrics: {} is not a declared histogram; sample dropped", family);
-    return;
-  }
+  if (!declared(family, Type::kHistogram)) return;
   std::lock_guard lock(mu_);
   Histogram& h = histograms_[family][labels];
   if (h.buckets.empty()) h.buckets.assign(kBuckets.size(), 0);
@@ -114,11 +118,8 @@ std::string Metrics::render(const std::vector<GaugeSample>& gauges) const {
   std::string out;
   std::lock_guard lock(mu_);
   for (const auto& f : kFamilies) {
-    const char* type = f.type == Type::kCounter ? "counter"
-                       : f.type == Type::kGauge ? "gauge"
-                                                : "histogram";
     out += std::string("# HELP ") + f.name + " " + f.help + "\n";
-    out += std::string("# TYPE ") + f.name + " " + type + "\n";
+    out += std::string("# TYPE ") + f.name + " " + type_name(f.type) + "\n";
     if (f.type == Type::kGauge) {
       std::map<MetricLabels, double> samples;
       for (const auto& g : gauges)
@@ -142,11 +143,7 @@ std::string Metrics::render(const std::vector<GaugeSample>& gauges) const {
       }
     }
   }
-  for (const auto& g : gauges) {
-    const Family* f = find_family(g.family);
-    if (!f || f->type != Type::kGauge)
-      spdlog::error("metrics: {} is not a declared gauge; sample dropped", g.family);
-  }
+  for (const auto& g : gauges) (void)declared(g.family, Type::kGauge);
   return out;
 }
 

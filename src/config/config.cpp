@@ -5,15 +5,10 @@
 #include <fstream>
 #include <limits>
 
+#include "sandboxd/base/text.h"
+
 namespace sandboxd {
 namespace {
-
-std::string trim(const std::string& s) {
-  std::size_t b = 0, e = s.size();
-  while (b < e && std::isspace(static_cast<unsigned char>(s[b]))) ++b;
-  while (e > b && std::isspace(static_cast<unsigned char>(s[e - 1]))) --e;
-  return s.substr(b, e - b);
-}
 
 Status bad(const std::string& var, const std::string& why) {
   return Status(Code::kInvalidArgument, var + ": " + why);

@@ -9,6 +9,8 @@
 #include <cstring>
 #include <nlohmann/json.hpp>
 
+#include "sandboxd/base/text.h"
+
 namespace sandboxd {
 namespace {
 
@@ -47,12 +49,6 @@ class EnvFile {
   explicit EnvFile(std::string path) : path_(std::move(path)) {}
   std::string path_;
 };
-
-std::string first_line(const std::string& s) {
-  std::string t = s.substr(0, s.find('\n'));
-  if (t.size() > 300) t.resize(300);
-  return t;
-}
 
 bool contains(const std::string& hay, const char* needle) {
   return hay.find(needle) != std::string::npos;

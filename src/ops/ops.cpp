@@ -11,24 +11,12 @@
 #include <filesystem>
 #include <map>
 
+#include "sandboxd/base/text.h"
+
 namespace sandboxd {
 namespace {
 
 using Level = DoctorCheck::Level;
-
-std::string first_line(const std::string& s) {
-  std::string line = s.substr(0, s.find('\n'));
-  if (line.size() > 200) {
-    line.resize(200);
-    line.append("...");
-  }
-  return line;
-}
-
-std::string trim(std::string s) {
-  while (!s.empty() && (s.back() == '\n' || s.back() == '\r' || s.back() == ' ')) s.pop_back();
-  return s;
-}
 
 Result<ProcessOutput> docker(ProcessRunner& runner, const Config& c,
                              std::vector<std::string> args) {

@@ -151,8 +151,7 @@ std::optional<std::size_t> request_body_length(const RequestHead& head) {
   if (!length) return 0;
   std::size_t n = 0;
   auto [end, ec] = std::from_chars(length->data(), length->data() + length->size(), n);
-  if (length->empty() || ec != std::errc() || end != length->data() + length->size())
-    return std::nullopt;
+  if (ec != std::errc() || end != length->data() + length->size()) return std::nullopt;
   return n;
 }
 

@@ -58,10 +58,9 @@ for name, svc in services.items():
           svc.get("network_mode") == "host")
 vols = sandboxd["volumes"]
 check("sandboxd mounts the Docker socket", "/var/run/docker.sock:/var/run/docker.sock" in vols)
-data = [v for v in vols if "SANDBOXED_DATA_DIR" in v]
+data = [v.split("}:", 1) for v in vols if "SANDBOXED_DATA_DIR" in v]
 check("sandboxd mounts the data dir at the same path",
-      len(data) == 1 and data[0].split(":-/var/lib/sandboxed}:")[0] + ":-/var/lib/sandboxed}" ==
-      data[0].split("}:", 1)[1], data)
+      len(data) == 1 and data[0][0] + "}" == data[0][1], data)
 check("Traefik's Docker socket is read-only",
       "/var/run/docker.sock:/var/run/docker.sock:ro" in traefik["volumes"])
 check("Traefik is the optional edge (profile traefik)", traefik.get("profiles") == ["traefik"])
