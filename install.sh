@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Installs and starts sandboxed on this host as a Docker Compose stack: checks Docker and
-# Compose, writes .env from .env.example when absent, builds the sandbox image and the
-# control-plane image, starts the stack (docker-compose.yml), waits for the API's
-# /healthz and prints how to use it. Idempotent: a second run rebuilds nothing that is
-# current and leaves running services alone. Undo with ./uninstall.sh.
+# Compose, writes .env from .env.example when absent (mode 0600, with a random API token
+# unless .env turns auth off), builds the sandbox image and the control-plane image,
+# starts the stack (docker-compose.yml), waits for the API's /healthz and prints how to
+# use it; the token's secret is never printed (`sandboxd token` prints it). Idempotent:
+# a second run changes nothing in .env, rebuilds nothing that is current and leaves
+# running services alone. Undo with ./uninstall.sh.
 #
 # Images come from a registry when one answers, else they are built offline from
 # Debian's packages and npm, and sandboxd's own listener is the preview edge instead of
@@ -28,11 +30,11 @@ say "Docker engine $server, ${COMPOSE[*]} $("${COMPOSE[@]}" version --short 2>/d
 step 2 "configuration (.env)"
 if [ ! -f .env ]; then
   cp .env.example .env
-  chmod 600 .env  # it will hold API tokens
   say "wrote .env from .env.example (edit it to change settings; ./install.sh again applies them)"
 else
   say "using the existing .env"
 fi
+chmod 600 .env  # it holds the API tokens: root only, on every run
 # Sets KEY=value in .env, replacing its line or appending one.
 set_env() {
   if grep -q "^$1=" .env; then sed -i "s|^$1=.*|$1=$2|" .env; else printf '%s=%s\n' "$1" "$2" >>.env; fi
@@ -42,6 +44,22 @@ set -a
 # shellcheck disable=SC1091
 . ./.env
 set +a
+# The API's auth: on unless .env says SANDBOXD_API_AUTH_DISABLED=true (sandboxd's spellings).
+case "$(printf '%s' "${SANDBOXD_API_AUTH_DISABLED:-false}" | tr '[:upper:]' '[:lower:]')" in
+  true|1|yes|on) AUTH=off ;;
+  *) AUTH=on ;;
+esac
+if [ "$AUTH" = on ] && [ -z "${SANDBOXD_API_TOKENS:-}" ]; then
+  # First install: one random token, kept in .env from now on. Never echoed here.
+  SANDBOXD_API_TOKENS="operator:$(od -An -N32 -tx1 /dev/urandom | tr -d ' \n')"
+  export SANDBOXD_API_TOKENS
+  set_env SANDBOXD_API_TOKENS "$SANDBOXD_API_TOKENS"
+  say "generated the API token \"operator\" into .env (SANDBOXD_API_TOKENS, mode 0600)"
+elif [ "$AUTH" = off ]; then
+  say "WARNING: API auth is off (SANDBOXD_API_AUTH_DISABLED=$SANDBOXD_API_AUTH_DISABLED in .env):" \
+      "every local account can drive the API. Set it to false (or remove the line) and run" \
+      "./install.sh again to get a token."
+fi
 SOURCE=${ENV_SOURCE:-${SANDBOXED_IMAGE_SOURCE:-auto}}
 EDGE=${ENV_EDGE:-${SANDBOXED_EDGE:-auto}}
 case "$SOURCE" in auto|registry|offline) ;; *) die "SANDBOXED_IMAGE_SOURCE=$SOURCE: use auto, registry or offline" ;; esac
@@ -120,6 +138,19 @@ if [ "$healthy" != 1 ]; then
   "${COMPOSE[@]}" "${COMPOSE_ARGS[@]}" logs --tail 30 sandboxd >&2 || true
   exit 1
 fi
+TOKEN_CMD="${COMPOSE[*]} -p $PROJECT exec -T sandboxd sandboxd token"
+if [ "$AUTH" = on ]; then
+  # The operator's way to the token (README), checked against the API. The secret goes to
+  # curl on stdin, never on a command line that `ps` shows.
+  token=$("${COMPOSE[@]}" "${COMPOSE_ARGS[@]}" exec -T sandboxd sandboxd token) ||
+    die "\`$TOKEN_CMD\` failed: is SANDBOXD_API_TOKENS in .env a list of name:secret?"
+  code=$(printf 'Authorization: Bearer %s\n' "$token" |
+    curl -sS --max-time 5 -o /dev/null -w '%{http_code}' -H @- "$API/v1/sandboxes?limit=1") || true
+  unset token
+  [ "$code" = 200 ] || die "the API answered $code to the token from .env (expected 200): see" \
+    "${COMPOSE[*]} -p $PROJECT logs sandboxd"
+  say "the API accepts the token in .env"
+fi
 
 step 6 "checking the host (sandboxd doctor)"
 "${COMPOSE[@]}" "${COMPOSE_ARGS[@]}" exec -T sandboxd sandboxd doctor | sed -u 's/^/[install]   /' ||
@@ -133,18 +164,29 @@ else
 fi
 EDGE_TEXT="Traefik on port ${HTTP_PORT}"
 [ "$EDGE" = sandboxd ] && EDGE_TEXT="sandboxd's own listener on ${SANDBOXD_WAKE_BIND}"
+JSON="-H 'Content-Type: application/json'"
+if [ "$AUTH" = on ]; then
+  AUTH_TEXT='bearer token, kept in .env'
+  # shellcheck disable=SC2016  # printed for the operator's shell to expand
+  BEARER=' -H "Authorization: Bearer $SANDBOXED_TOKEN"'
+  TOKEN_TEXT="  token:     export SANDBOXED_TOKEN=\$($TOKEN_CMD)"
+else
+  AUTH_TEXT='OFF (SANDBOXD_API_AUTH_DISABLED=true): any local account can drive it'
+  BEARER='' TOKEN_TEXT=''
+fi
 cat <<MSG
 [install] sandboxed is running.
-  API:       $API   (auth: $([ "${SANDBOXD_API_AUTH_DISABLED:-true}" = true ] && echo "off, loopback only" || echo "bearer tokens"))
+  API:       $API   (auth: $AUTH_TEXT)
   previews:  $SCHEME://s-<id>-<port>.preview.$DOMAIN$PORT_SUFFIX/   (edge: $EDGE_TEXT)
-  try:
-    curl -s -X POST $API/v1/sandboxes -d '{"id":"demo","ports":[3000]}'
-    curl -s -X POST $API/v1/sandboxes/demo/exec -d '{"cmd":["bash","-lc","echo hello from \$(hostname)"]}'
+${TOKEN_TEXT:+$TOKEN_TEXT
+}  try:
+    curl -s -X POST $API/v1/sandboxes$BEARER $JSON -d '{"id":"demo","ports":[3000]}'
+    curl -s -X POST $API/v1/sandboxes/demo/exec$BEARER $JSON -d '{"cmd":["bash","-lc","echo hello from \$(hostname)"]}'
     then have an agent build an app: README.md, "Quick start"
   operate:
     ${COMPOSE[*]} -p $PROJECT exec sandboxd sandboxd ls    (sandboxes)
     ${COMPOSE[*]} -p $PROJECT exec sandboxd sandboxd doctor    (host checks)
     ${COMPOSE[*]} -p $PROJECT logs -f sandboxd    (logs)
-    curl -s $API/metrics    (Prometheus)
+    curl -s $API/metrics$BEARER    (Prometheus)
   remove:    ./uninstall.sh   (--data also deletes workspaces, --images the images, --all both)
 MSG

@@ -21,7 +21,7 @@ RUN if [ -n "$EXTRA_CA_CERT" ]; then \
  && apt-get update -q \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
       ca-certificates g++ cmake make pkg-config libcpp-httplib-dev nlohmann-json3-dev \
-      libsqlitecpp-dev libsqlite3-dev libspdlog-dev libcli11-dev \
+      libsqlitecpp-dev libsqlite3-dev libspdlog-dev libcli11-dev libssl-dev \
  && update-ca-certificates \
  # The Docker CLI: Debian's docker.io unpacked, not installed (its scripts want an init
  # system); /usr/bin/docker is a static binary.
@@ -48,7 +48,7 @@ RUN if [ -n "$EXTRA_CA_CERT" ]; then \
     fi \
  && apt-get update -q \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
-      ca-certificates tini libspdlog1.10 libfmt9 libcpp-httplib0.11 libsqlite3-0 libstdc++6 \
+      ca-certificates tini libspdlog1.10 libfmt9 libcpp-httplib0.11 libsqlite3-0 libssl3 libstdc++6 \
  && update-ca-certificates \
  && rm -rf /var/lib/apt/lists/* /var/cache/apt/archives/*.deb
 COPY --from=build /usr/local/bin/docker /usr/local/bin/docker

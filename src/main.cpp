@@ -118,6 +118,10 @@ int serve(const std::string& env_file, bool explicit_file) {
     std::fprintf(stderr, "sandboxd: configuration error: %s\n", config.error().message().c_str());
     return 2;
   }
+  if (auto s = check_serve_auth(*config); !s.is_ok()) {
+    std::fprintf(stderr, "sandboxd: configuration error: %s\n", s.message().c_str());
+    return 2;
+  }
   const Config& c = *config;
   setup_logging(c.log_level);
 
@@ -196,7 +200,8 @@ int serve(const std::string& env_file, bool explicit_file) {
     // Traefik-routed preview requests are activity too; one write per sandbox per poll.
     access_log = std::make_unique<AccessLogTailer>(
         c.traefik_access_log,
-        [&access_hosts](const std::string& host) { access_hosts.insert(host); });
+        [&access_hosts](const std::string& host) { access_hosts.insert(host); },
+        c.traefik_access_log_max_bytes);
     timers.push_back(std::make_unique<Periodic>("access log", std::chrono::seconds(2), [&] {
       access_log->poll();
       std::set<std::string> ids;
@@ -221,7 +226,7 @@ int serve(const std::string& env_file, bool explicit_file) {
         });
     events->start();
   }
-  WakeListener wake(c, sandboxes);
+  WakeListener wake(c, sandboxes, clock);
   if (auto s = wake.start(c.wake_host, c.wake_port); !s.is_ok()) {
     spdlog::critical("startup: {}", s.message());
     return 1;
@@ -229,6 +234,11 @@ int serve(const std::string& env_file, bool explicit_file) {
   // Tasks left running by an earlier sandboxd (their agents kept running) are followed again.
   TaskService tasks(c, **store, sandboxes, docker, clock, workspaces);
   tasks.start();
+  // Task retention: at boot, then hourly (declared after `tasks`, so stopped before it).
+  (void)tasks.prune_finished();
+  Periodic retention("task retention", std::chrono::hours(1),
+                     [&] { (void)tasks.prune_finished(); });
+  retention.start();
   Authenticator auth(c.auth_disabled, c.tokens);
   ApiServer api(c, sandboxes, auth, clock, &tasks);
   if (auto s = api.start(c.api_host, c.api_port); !s.is_ok()) {
@@ -273,6 +283,26 @@ int doctor(const std::string& env_file, bool explicit_file) {
   return doctor_exit_code(checks);
 }
 
+// Prints the secret of the token `name` (default: the first configured), so an operator
+// can hand it to a client without reading .env. Exit 1 when there is none.
+int print_token(const std::string& env_file, bool explicit_file, const std::string& name) {
+  auto config = operator_config(env_file, explicit_file);
+  if (!config) return 2;
+  if (config->auth_disabled) {
+    std::fprintf(stderr, "sandboxd: auth is disabled (SANDBOXD_API_AUTH_DISABLED=true): "
+                         "the API takes no token\n");
+    return 1;
+  }
+  for (const auto& t : config->tokens) {
+    if (name.empty() || t.name == name) {
+      std::cout << t.secret << "\n";
+      return 0;
+    }
+  }
+  std::fprintf(stderr, "sandboxd: no token named '%s' in SANDBOXD_API_TOKENS\n", name.c_str());
+  return 1;
+}
+
 int list_sandboxes(const std::string& env_file, bool explicit_file) {
   auto config = operator_config(env_file, explicit_file);
   if (!config) return 2;
@@ -281,7 +311,8 @@ int list_sandboxes(const std::string& env_file, bool explicit_file) {
                  config->db_path().c_str());
     return 1;
   }
-  auto store = Store::open(config->db_path());
+  // Read-only: safe beside the running daemon, which owns the database (and migrates it).
+  auto store = Store::open_read_only(config->db_path());
   if (!store) {
     std::fprintf(stderr, "sandboxd: %s\n", store.error().message().c_str());
     return 1;
@@ -315,7 +346,12 @@ int main(int argc, char** argv) {
       "check that this host can run sandboxes (docker, image, network, data dir, "
       "disk, memory, API) and say what to fix; exits 1 on any failure");
   auto* ls = app.add_subcommand("ls", "list the sandboxes in the database");
-  for (auto* cmd : {doctor, ls})
+  std::string token_name;
+  auto* token = app.add_subcommand(
+      "token", "print the secret of an API token (for `Authorization: Bearer <secret>`)");
+  token->add_option("--name", token_name,
+                    "the token's name in SANDBOXD_API_TOKENS (default: the first one)");
+  for (auto* cmd : {doctor, ls, token})
     cmd->add_option("--env-file", env_file, "KEY=VALUE file (default ./.env, used when present)");
   auto* version = app.add_subcommand("version", "print the version");
   CLI11_PARSE(app, argc, argv);
@@ -325,5 +361,7 @@ int main(int argc, char** argv) {
   }
   if (*doctor) return sandboxd::doctor(env_file, doctor->count("--env-file") > 0);
   if (*ls) return sandboxd::list_sandboxes(env_file, ls->count("--env-file") > 0);
+  if (*token)
+    return sandboxd::print_token(env_file, token->count("--env-file") > 0, token_name);
   return sandboxd::serve(env_file, env_opt->count() > 0);
 }

@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "sandboxd/api/json_codec.h"
+#include "sandboxd/api/request_guard.h"
 #include "sandboxd/base/ids.h"
 #include "sandboxd/base/metrics.h"
 #include "sandboxd/base/request_context.h"
@@ -35,6 +36,7 @@ struct RequestContext {
 thread_local RequestContext t_request;
 
 constexpr const char* kJson = "application/json";
+constexpr const char* kOctetStream = "application/octet-stream";
 constexpr int kUnpagedLimit = 1'000'000;
 constexpr std::size_t kDefaultLogTail = 64 * 1024;
 constexpr std::size_t kMaxLogTail = 1 << 20;
@@ -59,8 +61,9 @@ std::string printable(const std::string& s) {
 void reply_error(httplib::Response& res, const Status& st) {
   res.status = http_status(st.code());
   if (st.code() == Code::kUnavailable) res.set_header("Retry-After", "5");
-  if (st.code() == Code::kUnauthorized) {
-    res.set_header("WWW-Authenticate", "Bearer");
+  if (st.code() == Code::kUnauthorized) res.set_header("WWW-Authenticate", "Bearer");
+  if (st.code() == Code::kUnauthorized || st.code() == Code::kForbidden ||
+      st.code() == Code::kUnsupportedMediaType) {
     res.set_header("Connection", "close");  // an unread body must not become the next request
   }
   if (st.code() == Code::kInternal) {
@@ -79,10 +82,12 @@ Code code_for_http(int status) {
   switch (status) {
     case 400: return Code::kInvalidArgument;
     case 401: return Code::kUnauthorized;
+    case 403: return Code::kForbidden;
     case 404:
     case 405: return Code::kNotFound;
     case 409: return Code::kConflict;
     case 413: return Code::kTooLarge;
+    case 415: return Code::kUnsupportedMediaType;
     case 503: return Code::kUnavailable;
     case 504: return Code::kTimeout;
     default: return status >= 500 ? Code::kInternal : Code::kInvalidArgument;
@@ -96,6 +101,8 @@ int http_status(Code code) {
     case Code::kOk: return 200;
     case Code::kInvalidArgument: return 400;
     case Code::kUnauthorized: return 401;
+    case Code::kForbidden: return 403;
+    case Code::kUnsupportedMediaType: return 415;
     case Code::kNotFound: return 404;
     case Code::kConflict: return 409;
     case Code::kTooLarge: return 413;
@@ -178,6 +185,20 @@ struct ApiServer::Impl {
     return encode_sandbox(rec, config, &idle);
   }
 
+  // Logs readiness when it changes (probes come every few seconds: no line per probe).
+  std::mutex ready_mu;
+  std::string last_readiness = "ready";
+  void log_readiness_change(const Status& s) {
+    std::string now = s.is_ok() ? "ready" : s.message();
+    std::lock_guard lock(ready_mu);
+    if (now == last_readiness) return;
+    last_readiness = now;
+    if (s.is_ok())
+      spdlog::info("readyz: ready again");
+    else
+      spdlog::warn("readyz: not ready: {}", now);
+  }
+
   // Handlers get the request body already read (empty when there is none).
   using Handler =
       std::function<void(const httplib::Request&, httplib::Response&, const std::string& body)>;
@@ -213,16 +234,38 @@ struct ApiServer::Impl {
     return static_cast<std::size_t>(config.files_max_bytes) / 3 * 4 + 4 + (64 << 10);
   }
 
+  // A POST or PUT that carries a body, or names a Content-Type, must name one of `types`:
+  // anything else is what a web page can send without a CORS preflight (text/plain, a
+  // form), so it is refused before the body is read.
+  static Status check_media_type(const httplib::Request& req,
+                                 const std::vector<std::string>& types) {
+    const std::string type = req.get_header_value("Content-Type");
+    bool chunked = req.get_header_value("Transfer-Encoding").find("chunked") != std::string::npos;
+    bool body = chunked || (req.has_header("Content-Length") &&
+                            req.get_header_value("Content-Length") != "0");
+    if (!body && !req.has_header("Content-Type")) return {};
+    for (const auto& t : types)
+      if (media_type_is(type, t)) return {};
+    std::string want = types[0];
+    for (std::size_t i = 1; i < types.size(); ++i) want += " or " + types[i];
+    return Status(Code::kUnsupportedMediaType,
+                  "Content-Type must be " + want + " (got '" + printable(type.substr(0, 100)) +
+                      "')");
+  }
+
   // Registers `handler` for each path pattern (the legacy path and its /v1 alias). A
-  // POST or PUT body is read first, up to `max_body` (default SANDBOXD_MAX_BODY_BYTES).
+  // POST or PUT body must be one of `types` (default JSON) and is read first, up to
+  // `max_body` (default SANDBOXD_MAX_BODY_BYTES).
   void route(const std::string& method, std::initializer_list<const char*> patterns,
-             Handler handler, std::size_t max_body = 0) {
+             Handler handler, std::size_t max_body = 0,
+             std::vector<std::string> types = {kJson}) {
     if (max_body == 0) max_body = static_cast<std::size_t>(config.max_body_bytes);
     for (const char* p : patterns) {
       if (method == "POST" || method == "PUT") {
-        auto with_body = [this, handler, max_body](const httplib::Request& req,
-                                                   httplib::Response& res,
-                                                   const httplib::ContentReader& reader) {
+        auto with_body = [this, handler, max_body, types](const httplib::Request& req,
+                                                          httplib::Response& res,
+                                                          const httplib::ContentReader& reader) {
+          if (auto s = check_media_type(req, types); !s.is_ok()) return reply_error(res, s);
           std::string body;
           if (auto s = read_body(req, res, reader, body, max_body); !s.is_ok())
             return reply_error(res, s);
@@ -249,11 +292,18 @@ struct ApiServer::Impl {
           [](const httplib::Request&, httplib::Response& res, const std::string&) {
             res.set_content("ok\n", "text/plain");
           });
+    // Anyone may ask whether sandboxd is ready; only an authenticated caller learns why
+    // not (docker's and SQLite's own words name paths and versions), the log says it too.
     route("GET", {"/readyz"},
           [this](const httplib::Request&, httplib::Response& res, const std::string&) {
-            if (auto s = sandboxes.readiness(); !s.is_ok())
-              return reply_error(res, Status(Code::kUnavailable, s.message()));
-            res.set_content("ready\n", "text/plain");
+            Status s = sandboxes.readiness();
+            log_readiness_change(s);
+            if (s.is_ok()) return res.set_content("ready\n", "text/plain");
+            bool authenticated = !auth.disabled() && !t_request.actor.empty();
+            reply_error(res, Status(Code::kUnavailable,
+                                    authenticated ? s.message()
+                                                  : "not ready: docker or the database does not "
+                                                    "answer (details in the sandboxd log)"));
           });
     // Prometheus text format. Served only here, on the API listener (loopback by
     // default, behind the same auth): never on the preview edge, which sandboxes and the
@@ -391,7 +441,7 @@ struct ApiServer::Impl {
               if (node->type != "file")
                 return reply_error(
                     res, Status(Code::kInvalidArgument, "raw: only a file can be read raw"));
-              return res.set_content(node->content, "application/octet-stream");
+              return res.set_content(node->content, kOctetStream);
             }
             res.set_content(encode_file_node(path, *node), kJson);
           });
@@ -399,7 +449,7 @@ struct ApiServer::Impl {
         "PUT", {R"(/sandbox/([^/]+)/files)", R"(/v1/sandboxes/([^/]+)/files)"},
         [this](const httplib::Request& req, httplib::Response& res, const std::string& body) {
           // Raw bytes (application/octet-stream, path and append in the query) skip JSON.
-          const bool raw = req.get_header_value("Content-Type") == "application/octet-stream";
+          const bool raw = media_type_is(req.get_header_value("Content-Type"), kOctetStream);
           Result<FilePut> put =
               FilePut{req.get_param_value("path"), body, req.get_param_value("append") == "true"};
           if (!raw) put = decode_file_put(body);
@@ -409,7 +459,7 @@ struct ApiServer::Impl {
             return reply_error(res, s);
           res.set_content(encode_file_written(put->path, put->content.size(), put->append), kJson);
         },
-        files_body_max());
+        files_body_max(), {kJson, kOctetStream});
     route("DELETE", {R"(/sandbox/([^/]+)/files)", R"(/v1/sandboxes/([^/]+)/files)"},
           [this](const httplib::Request& req, httplib::Response& res, const std::string&) {
             if (auto s = sandboxes.delete_file(req.matches[1], req.get_param_value("path"));
@@ -526,6 +576,44 @@ struct ApiServer::Impl {
         [this](bool) { --open_streams; });
   }
 
+  // The browser defences, before auth and any work (see request_guard.h): a foreign Host
+  // or Origin, or a cross-site fetch without one, is refused; a listed Origin gets CORS
+  // headers, and its preflight is answered here. True when the request was answered.
+  bool guard(const httplib::Request& req, httplib::Response& res) {
+    auto refuse = [&](const std::string& why) {
+      reply_error(res, Status(Code::kForbidden, why));
+      return true;
+    };
+    const std::string host = req.get_header_value("Host");
+    if (!host_allowed(host, config.api_hostnames))
+      return refuse("Host '" + printable(host.substr(0, 100)) +
+                    "' is not a name of this API: use an IP address or localhost, or list the "
+                    "name in SANDBOXD_API_HOSTNAMES");
+    if (!req.has_header("Origin")) {
+      if (cross_site_fetch(req.get_header_value("Sec-Fetch-Site")))
+        return refuse("a request a browser sent for another site is refused");
+      return false;
+    }
+    const std::string origin = req.get_header_value("Origin");
+    if (!origin_allowed(origin, config.api_allowed_origins))
+      return refuse("Origin '" + printable(origin.substr(0, 100)) +
+                    "' may not use this API: list it in SANDBOXD_API_ALLOWED_ORIGINS");
+    // Echo the listed spelling, never the client's bytes.
+    std::string listed = origin;
+    for (const auto& o : config.api_allowed_origins)
+      if (origin_allowed(origin, {o})) listed = o;
+    res.set_header("Access-Control-Allow-Origin", listed);
+    res.set_header("Vary", "Origin");
+    res.set_header("Access-Control-Expose-Headers", "X-Request-Id, X-Next-After, Retry-After");
+    if (req.method != "OPTIONS") return false;
+    res.status = 204;
+    res.set_header("Access-Control-Allow-Methods", "GET, POST, PUT, DELETE");
+    res.set_header("Access-Control-Allow-Headers",
+                   "Authorization, Content-Type, Last-Event-ID, X-Request-Id");
+    res.set_header("Access-Control-Max-Age", "600");
+    return true;
+  }
+
   void install_middleware() {
     server.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
       std::string given = req.get_header_value("X-Request-Id");
@@ -537,18 +625,18 @@ struct ApiServer::Impl {
       t_request.start = std::chrono::steady_clock::now();
       t_request.actor.clear();
       res.set_header("X-Request-Id", current_request_id());
-      if (req.path == "/healthz" || req.path == "/readyz")
-        return httplib::Server::HandlerResponse::Unhandled;
+      if (guard(req, res)) return httplib::Server::HandlerResponse::Handled;
+      const bool probe = req.path == "/healthz" || req.path == "/readyz";
       if (auth.disabled()) {
         t_request.actor = "auth-disabled";
         return httplib::Server::HandlerResponse::Unhandled;
       }
       auto actor = auth.authenticate(req.get_header_value("Authorization"));
-      if (!actor) {
+      if (actor) t_request.actor = *actor;
+      if (!actor && !probe) {
         reply_error(res, Status(Code::kUnauthorized, "missing or invalid bearer token"));
         return httplib::Server::HandlerResponse::Handled;
       }
-      t_request.actor = *actor;
       return httplib::Server::HandlerResponse::Unhandled;
     });
     server.set_error_handler([](const httplib::Request& req, httplib::Response& res) {

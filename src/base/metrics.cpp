@@ -32,6 +32,8 @@ constexpr std::array kFamilies = {
            "Sandboxes the reapers acted on, by reaper (idle, pressure, emergency) and action."},
     Family{"sandboxd_tasks_finished_total", Type::kCounter,
            "Agent tasks that ended, by agent, status and failure reason (empty on success)."},
+    Family{"sandboxd_tasks_pruned_total", Type::kCounter,
+           "Finished agent tasks deleted by retention, by reason (age, count)."},
 };
 
 constexpr std::array kBuckets = {0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0};

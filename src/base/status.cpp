@@ -10,6 +10,8 @@ const char* code_name(Code code) {
     case Code::kConflict: return "conflict";
     case Code::kTooLarge: return "too_large";
     case Code::kUnauthorized: return "unauthorized";
+    case Code::kForbidden: return "forbidden";
+    case Code::kUnsupportedMediaType: return "unsupported_media_type";
     case Code::kUnavailable: return "unavailable";
     case Code::kTimeout: return "timeout";
     case Code::kInternal: return "internal";

@@ -115,13 +115,7 @@ Status parse_bind(const std::string& key, const std::string& v, std::string& hos
 }
 
 Status parse_tokens(const std::string& key, const std::string& v, std::vector<ApiToken>& out) {
-  std::size_t start = 0;
-  while (start <= v.size()) {
-    std::size_t comma = v.find(',', start);
-    std::string item =
-        trim(v.substr(start, comma == std::string::npos ? std::string::npos : comma - start));
-    start = comma == std::string::npos ? v.size() + 1 : comma + 1;
-    if (item.empty()) continue;
+  for (const std::string& item : split_list(v)) {
     // name:secret (documented) or name=secret (the original's parser): first separator wins.
     std::size_t sep = item.find_first_of(":=");
     if (sep == std::string::npos || sep == 0 || sep + 1 == item.size()) {
@@ -135,6 +129,47 @@ Status parse_tokens(const std::string& key, const std::string& v, std::vector<Ap
     if (t.secret.size() < 16)
       return bad(key, "the secret of token '" + t.name + "' is shorter than 16 characters");
     out.push_back(std::move(t));
+  }
+  return {};
+}
+
+std::string lower(std::string s) {
+  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+bool host_chars(const std::string& s) {
+  if (s.empty() || s.size() > 253) return false;
+  for (char c : s)
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '.')) return false;
+  return true;
+}
+
+// Origins as browsers send them: http(s)://host[:port], nothing after.
+Status parse_origins(const std::string& key, const std::string& v, std::vector<std::string>& out) {
+  for (std::string item : split_list(v)) {
+    item = lower(item);
+    std::size_t rest = item.rfind("https://", 0) == 0 ? 8 : item.rfind("http://", 0) == 0 ? 7 : 0;
+    std::string hostport = rest ? item.substr(rest) : "";
+    std::size_t colon = hostport.rfind(':');
+    std::string host = hostport.substr(0, colon);
+    std::string port = colon == std::string::npos ? "" : hostport.substr(colon + 1);
+    bool port_ok = colon == std::string::npos ||
+                   (!port.empty() && port.size() <= 5 &&
+                    port.find_first_not_of("0123456789") == std::string::npos);
+    if (!rest || !host_chars(host) || !port_ok)
+      return bad(key, "'" + item + "' is not an origin like https://app.example.com[:port]");
+    out.push_back(item);
+  }
+  return {};
+}
+
+Status parse_hostnames(const std::string& key, const std::string& v,
+                       std::vector<std::string>& out) {
+  for (std::string item : split_list(v)) {
+    item = lower(item);
+    if (!host_chars(item)) return bad(key, "'" + item + "' is not a host name");
+    out.push_back(item);
   }
   return {};
 }
@@ -209,6 +244,16 @@ Result<std::map<std::string, std::string>> read_env_file(const std::string& path
   return out;
 }
 
+Status check_serve_auth(const Config& c) {
+  if (!c.auth_disabled && c.tokens.empty()) {
+    return bad("SANDBOXD_API_TOKENS",
+               "auth is on by default but no token is configured: set "
+               "SANDBOXD_API_TOKENS=name:secret (./install.sh generates one), or, on a loopback "
+               "bind only, SANDBOXD_API_AUTH_DISABLED=true");
+  }
+  return {};
+}
+
 Result<Config> load_config(const std::map<std::string, std::string>& env) {
   Config c;
   Reader r(env);
@@ -236,9 +281,12 @@ Result<Config> load_config(const std::map<std::string, std::string>& env) {
   check(r.str("SANDBOXD_INSTANCE", c.instance));
   check(r.str("SANDBOXD_DOCKER", c.docker_binary));
   check(r.boolean("SANDBOXD_API_AUTH_DISABLED", c.auth_disabled));
-  check(r.boolean("SANDBOXD_ALLOW_PUBLIC_UNAUTHENTICATED", c.allow_public_unauthenticated));
   if (const auto* v = r.raw("SANDBOXD_API_TOKENS"); v)
     check(parse_tokens("SANDBOXD_API_TOKENS", *v, c.tokens));
+  if (const auto* v = r.raw("SANDBOXD_API_ALLOWED_ORIGINS"); v)
+    check(parse_origins("SANDBOXD_API_ALLOWED_ORIGINS", *v, c.api_allowed_origins));
+  if (const auto* v = r.raw("SANDBOXD_API_HOSTNAMES"); v)
+    check(parse_hostnames("SANDBOXD_API_HOSTNAMES", *v, c.api_hostnames));
   check(r.size("SANDBOXD_DEFAULT_MEMORY", c.default_limits.memory_bytes, 6LL << 20));
   check(r.size("SANDBOXD_MAX_MEMORY", c.max_limits.memory_bytes, 6LL << 20));
   check(r.integer("SANDBOXD_DEFAULT_PIDS", c.default_limits.pids, 16, 1 << 22));
@@ -256,6 +304,8 @@ Result<Config> load_config(const std::map<std::string, std::string>& env) {
   check(r.integer("SANDBOXD_HTTP_THREADS", c.http_threads, 8, 1024));
   check(r.integer("SANDBOXD_MAX_CONCURRENT_EXECS", c.max_concurrent_execs, 1, 1024));
   check(r.integer("SANDBOXD_TASK_MAX_TIMEOUT_SECONDS", c.task_max_timeout_s, 1, 7 * 86400));
+  check(r.integer("SANDBOXD_TASK_RETENTION_DAYS", c.task_retention_days, 1, 3650));
+  check(r.integer("SANDBOXD_TASK_MAX_FINISHED_PER_SANDBOX", c.task_max_finished, 1, 100000));
   check(r.integer("SANDBOXD_KEEPALIVE_MAX_SECONDS", c.keepalive_max_s, 60, 30 * 86400));
   check(r.integer("SANDBOXD_IDLE_THRESHOLD_SECONDS", c.idle_threshold_s, 1, 365 * 86400));
   check(r.integer("SANDBOXD_IDLE_REAP_INTERVAL_SECONDS", c.idle_reap_interval_s, 0, 86400));
@@ -267,6 +317,7 @@ Result<Config> load_config(const std::map<std::string, std::string>& env) {
   check(r.integer("SANDBOXD_WAKE_TIMEOUT_SECONDS", c.wake_timeout_s, 1, 3600));
   check(r.integer("SANDBOXD_WAKE_MAX_CONNECTIONS", c.wake_max_connections, 16, 1 << 20));
   check(r.str("SANDBOXD_TRAEFIK_ACCESS_LOG", c.traefik_access_log));
+  check(r.size("SANDBOXD_TRAEFIK_ACCESS_LOG_MAX_BYTES", c.traefik_access_log_max_bytes, 1LL << 20));
   check(r.boolean("SANDBOXD_DOCKER_EVENTS", c.docker_events));
   check(r.str("PREVIEW_DOMAIN", c.preview_domain));
   check(r.integer("HTTP_PORT", c.http_port, 1, 65535));
@@ -327,16 +378,18 @@ Result<Config> load_config(const std::map<std::string, std::string>& env) {
     return bad("SANDBOXD_TRAEFIK_ACCESS_LOG", "must be an absolute path");
   if (c.wake_host == c.api_host && c.wake_port == c.api_port && c.api_port != 0)
     return bad("SANDBOXD_WAKE_BIND", "must differ from SANDBOXED_API_BIND");
-  if (!c.auth_disabled && c.tokens.empty()) {
-    return bad("SANDBOXD_API_TOKENS",
-               "auth is enabled (SANDBOXD_API_AUTH_DISABLED=false) but no token is configured");
+  if (c.auth_disabled && !is_loopback_host(c.api_host)) {
+    return bad("SANDBOXD_API_AUTH_DISABLED",
+               "auth may be disabled only on a loopback bind, and SANDBOXED_API_BIND binds " +
+                   c.api_host + ": keep auth on (SANDBOXD_API_TOKENS) or bind 127.0.0.1");
   }
-  if (c.auth_disabled && !is_loopback_host(c.api_host) && !c.allow_public_unauthenticated) {
-    return bad("SANDBOXED_API_BIND",
-               "binds " + c.api_host +
-                   ", which is not loopback, while auth is disabled; enable auth "
-                   "(SANDBOXD_API_AUTH_DISABLED=false with SANDBOXD_API_TOKENS) or set "
-                   "SANDBOXD_ALLOW_PUBLIC_UNAUTHENTICATED=true");
+  // The old escape hatch for a public unauthenticated API is gone: say so, not ignore it.
+  if (const auto* v = r.raw("SANDBOXD_ALLOW_PUBLIC_UNAUTHENTICATED"); v && !v->empty()) {
+    bool on = false;
+    if (auto s = r.boolean("SANDBOXD_ALLOW_PUBLIC_UNAUTHENTICATED", on); !s.is_ok()) return s;
+    if (on)
+      return bad("SANDBOXD_ALLOW_PUBLIC_UNAUTHENTICATED",
+                 "no longer supported: an API off loopback always needs a token");
   }
   return c;
 }

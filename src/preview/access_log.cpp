@@ -1,9 +1,12 @@
 #include "sandboxd/preview/access_log.h"
 
 #include <fcntl.h>
+#include <spdlog/spdlog.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <cstring>
 #include <nlohmann/json.hpp>
 
 namespace sandboxd {
@@ -25,8 +28,8 @@ std::string access_log_host(std::string_view line) {
   return {};
 }
 
-AccessLogTailer::AccessLogTailer(std::string path, OnHost on_host)
-    : path_(std::move(path)), on_host_(std::move(on_host)) {}
+AccessLogTailer::AccessLogTailer(std::string path, OnHost on_host, int64_t max_bytes)
+    : path_(std::move(path)), on_host_(std::move(on_host)), max_bytes_(max_bytes) {}
 
 AccessLogTailer::~AccessLogTailer() {
   if (fd_ >= 0) ::close(fd_);
@@ -59,7 +62,35 @@ int AccessLogTailer::poll() {
     offset_ = 0;  // truncated in place (copytruncate)
     partial_.clear();
   }
-  return lines + read_lines(kPollBudget);
+  lines += read_lines(kPollBudget);
+  truncate_if_over_cap();
+  return lines;
+}
+
+void AccessLogTailer::truncate_if_over_cap() {
+  struct stat st {};
+  // Only at a line boundary with nothing left unread, so no line is cut in two.
+  if (max_bytes_ <= 0 || offset_ <= max_bytes_ || !partial_.empty() || ::fstat(fd_, &st) != 0 ||
+      st.st_size != offset_)
+    return;
+  // A second descriptor for writing: the tailer itself reads (and the file may be on a
+  // read-only mount, in which case it is only followed).
+  int wfd = ::open(path_.c_str(), O_WRONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+  struct stat wst {};
+  bool same = wfd >= 0 && ::fstat(wfd, &wst) == 0 && wst.st_ino == ino_ && wst.st_dev == dev_;
+  bool ok = same && ::ftruncate(wfd, 0) == 0;
+  int err = errno;
+  if (wfd >= 0) ::close(wfd);
+  if (ok) {
+    offset_ = 0;
+    return;
+  }
+  // A file replaced meanwhile (`!same` after a successful open) is the next poll's.
+  if ((wfd < 0 || same) && !truncate_warned_) {
+    truncate_warned_ = true;
+    spdlog::warn("access log {}: cannot truncate it past {} bytes (a read-only mount?): {}", path_,
+                 max_bytes_, std::strerror(err));
+  }
 }
 
 int AccessLogTailer::read_lines(std::size_t budget) {

@@ -33,6 +33,16 @@ constexpr auto kConnectTimeout = std::chrono::milliseconds(1000);
 constexpr auto kActivityEvery = std::chrono::seconds(1);
 // A relay with bytes waiting that a peer does not take for this long is closed.
 constexpr auto kStallTimeout = std::chrono::minutes(5);
+// Per-request log lines: at most this many of a kind per window.
+constexpr auto kLogWindow = std::chrono::minutes(1);
+constexpr int kLogBurst = 10;
+
+// A client-supplied string as it may appear in the log: printable ASCII, bounded.
+std::string loggable(std::string_view s) {
+  std::string out;
+  for (char c : s.substr(0, 100)) out += (c >= 0x20 && c < 0x7f) ? c : '?';
+  return s.size() > 100 ? out + "..." : out;
+}
 
 int ms_until(SteadyClock::time_point deadline) {
   auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - SteadyClock::now());
@@ -228,12 +238,28 @@ struct WakeListener::Conn {
   int fd;
 };
 
-WakeListener::WakeListener(const Config& config, SandboxService& sandboxes)
+WakeListener::WakeListener(const Config& config, SandboxService& sandboxes, Clock& clock)
     : config_(config),
       sandboxes_(sandboxes),
+      clock_(clock),
+      log_limiter_(kLogWindow, kLogBurst),
       flights_([this](const std::string& id) { return sandboxes_.wake(id, "preview"); }) {}
 
 WakeListener::~WakeListener() { stop(); }
+
+template <class Message>
+void WakeListener::log_limited(const char* kind, spdlog::level::level_enum level, Message message) {
+  auto v = log_limiter_.admit(kind, clock_.steady_now());
+  if (!v.log) return;
+  if (v.suppressed > 0)
+    spdlog::log(level, "wake listener: suppressed {} similar lines ({})", v.suppressed, kind);
+  if (v.last) {
+    spdlog::log(level, "{} (similar lines are suppressed for up to {} s)", message(),
+                std::chrono::duration_cast<std::chrono::seconds>(kLogWindow).count());
+  } else {
+    spdlog::log(level, "{}", message());
+  }
+}
 
 Status WakeListener::start(const std::string& host, int port) {
   addrinfo hints{};
@@ -297,7 +323,10 @@ void WakeListener::accept_loop() {
     if (fd < 0) {
       if (stopping_) return;
       if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
-        spdlog::warn("wake listener: accept: {}; pausing 100 ms", std::strerror(errno));
+        int err = errno;
+        log_limited("accept", spdlog::level::warn, [&] {
+          return fmt::format("wake listener: accept: {}; pausing 100 ms", std::strerror(err));
+        });
         std::this_thread::sleep_for(std::chrono::milliseconds(100));
       }
       continue;
@@ -343,7 +372,10 @@ void WakeListener::accept_loop() {
         conn);
     pthread_attr_destroy(&attr);
     if (rc != 0) {
-      spdlog::warn("wake listener: cannot start a connection thread: {}", std::strerror(rc));
+      log_limited("thread", spdlog::level::warn, [&] {
+        return fmt::format("wake listener: cannot start a connection thread: {}",
+                           std::strerror(rc));
+      });
       delete conn;
       std::lock_guard lock(mu_);
       fds_.erase(fd);
@@ -512,6 +544,9 @@ void WakeListener::serve(Conn& conn) {
   const std::string& host = *head.header("host");
   auto preview = parse_preview_host(host, config_.preview_domain);
   if (!preview) {
+    log_limited("not_found", spdlog::level::info, [&] {
+      return fmt::format("preview: 404 for host {} (request {})", loggable(host), request_id);
+    });
     return fail(Status(Code::kNotFound,
                        "no preview is served at this host (expected "
                        "s-<id>-<port>.preview." +
@@ -524,12 +559,19 @@ void WakeListener::serve(Conn& conn) {
       head.target == kWakePath || head.target.rfind(std::string(kWakePath) + "?", 0) == 0;
   auto known = sandboxes_.preview_address(id, port);
   if (!known) {
-    if (known.error().code() == Code::kNotFound)
+    if (known.error().code() == Code::kNotFound) {
+      log_limited("not_found", spdlog::level::info, [&] {
+        return fmt::format("preview {}:{}: 404, {} (request {})", id, port, known.error().message(),
+                           request_id);
+      });
       return fail(
           Status(Code::kNotFound, "no sandbox " + id + " with port " + std::to_string(port)), html,
           head_only);
-    spdlog::error("preview {}:{}: lookup failed (request {}): {}", id, port, request_id,
-                  known.error().message());
+    }
+    log_limited("lookup_failed", spdlog::level::err, [&] {
+      return fmt::format("preview {}:{}: lookup failed (request {}): {}", id, port, request_id,
+                         known.error().message());
+    });
     return fail(Status(Code::kUnavailable, "preview lookup failed (request " + request_id + ")"),
                 html, head_only);
   }
@@ -544,7 +586,8 @@ void WakeListener::serve(Conn& conn) {
   }
   if (backend < 0 && !wake_poll && is_browser_navigation(head)) {
     if (!refused) flights_.begin(id);
-    spdlog::info("preview {}:{}: serving the waking page", id, port);
+    log_limited("waking_page", spdlog::level::info,
+                [&] { return fmt::format("preview {}:{}: serving the waking page", id, port); });
     return respond(Reply{503, "text/html; charset=utf-8", kWakingPage, false}, head_only);
   }
   if (backend < 0) {
@@ -556,8 +599,10 @@ void WakeListener::serve(Conn& conn) {
       if (!woken) {
         // The detail (docker's words, host figures) goes to the log; preview clients are
         // anonymous and get the gist.
-        spdlog::warn("preview {}:{}: wake failed (request {}): {}", id, port, request_id,
-                     woken.error().message());
+        log_limited("wake_failed", spdlog::level::warn, [&] {
+          return fmt::format("preview {}:{}: wake failed (request {}): {}", id, port, request_id,
+                             woken.error().message());
+        });
         Status st =
             woken.error().code() == Code::kTimeout
                 ? Status(Code::kTimeout, "sandbox " + id + " did not start within " +
@@ -584,7 +629,8 @@ void WakeListener::serve(Conn& conn) {
                 "sandbox " + id + " runs but nothing accepted connections on port " +
                     std::to_string(port) + " within " + std::to_string(config_.wake_timeout_s) +
                     " s; see its dev server log (GET /v1/sandboxes/" + id + "/logs)");
-      spdlog::warn("preview {}:{}: {}", id, port, st.message());
+      log_limited("no_listener", spdlog::level::warn,
+                  [&] { return fmt::format("preview {}:{}: {}", id, port, st.message()); });
       return fail(st, html, head_only);
     }
   }

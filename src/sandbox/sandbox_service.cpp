@@ -7,6 +7,7 @@
 
 #include "sandboxd/base/ids.h"
 #include "sandboxd/base/metrics.h"
+#include "sandboxd/base/redactor.h"
 
 namespace sandboxd {
 namespace {
@@ -182,6 +183,13 @@ void SandboxService::touch(SandboxRecord& rec, const std::string& source) {
 }
 
 Result<std::string> SandboxService::run_container(const SandboxRecord& rec) {
+  auto id = run_container_unredacted(rec);
+  if (id) return id;
+  // docker's words about a failed run may quote the env it was given.
+  return Redactor(Redactor::values_of(rec.env)).status(id.error());
+}
+
+Result<std::string> SandboxService::run_container_unredacted(const SandboxRecord& rec) {
   RunSpec spec = run_spec(rec);
   auto id = docker_.run(spec);
   if (id) {
@@ -210,11 +218,11 @@ Result<std::string> SandboxService::run_container(const SandboxRecord& rec) {
       return s;
   } else {
     // docker run may have created the container and then failed to start it.
-    (void)docker_.remove(rec.container_name);
+    (void)remove_own_container(rec.id, rec.container_name, /*has_row=*/true);
     return err;
   }
   auto again = docker_.run(spec);
-  if (!again) (void)docker_.remove(rec.container_name);
+  if (!again) (void)remove_own_container(rec.id, rec.container_name, /*has_row=*/true);
   return again;
 }
 
@@ -393,6 +401,27 @@ Status SandboxService::destroy(const std::string& raw_id) {
   return st;
 }
 
+Status SandboxService::remove_own_container(const std::string& id, const std::string& name,
+                                            bool has_row) {
+  auto c = docker_.inspect(name);
+  if (!c) return c.error().code() == Code::kNotFound ? Status() : c.error();
+  auto label = [&](const char* key) {
+    auto it = c->labels.find(key);
+    return it == c->labels.end() ? std::string() : it->second;
+  };
+  bool ours = label("sandboxed.managed") == "true" &&
+              label("sandboxed.instance") == config_.instance && label("sandboxed.id") == id;
+  if (!ours) {
+    spdlog::warn("sandbox {}: container {} lacks this instance's labels; left alone", id, name);
+    if (has_row) return {};
+    return Status(Code::kNotFound, "no sandbox " + id + " (container " + name +
+                                       " does not belong to this sandboxd and was left alone)");
+  }
+  // By its id: a container that took the name meanwhile is not hit.
+  Status st = docker_.remove(c->id);
+  return st.code() == Code::kNotFound ? Status() : st;
+}
+
 Status SandboxService::destroy_locked(const std::string& id) {
   auto row = store_.get(id);
   if (!row) return row.error();
@@ -405,8 +434,8 @@ Status SandboxService::destroy_locked(const std::string& id) {
     if (auto s = store_.update(rec); !s.is_ok()) return s;
     name = rec.container_name;
   }
-  if (auto s = docker_.remove(name); !s.is_ok() && s.code() != Code::kNotFound) {
-    return s.with_context("delete sandbox " + id);
+  if (auto s = remove_own_container(id, name, row->has_value()); !s.is_ok()) {
+    return s.code() == Code::kNotFound ? s : s.with_context("delete sandbox " + id);
   }
   if (auto s = store_.remove(id); !s.is_ok()) return s;
   spdlog::info("sandbox {} deleted (workspace kept)", id);
@@ -435,14 +464,13 @@ Result<int64_t> SandboxService::purge_locked(const std::string& id) {
     if (auto s = store_.update(rec); !s.is_ok()) return s;
     name = rec.container_name;
   }
-  if (auto s = docker_.remove(name); !s.is_ok() && s.code() != Code::kNotFound) {
-    return s.with_context("purge sandbox " + id);
+  if (auto s = remove_own_container(id, name, row->has_value()); !s.is_ok()) {
+    return s.code() == Code::kNotFound ? s : s.with_context("purge sandbox " + id);
   }
   // The container is gone, so the tenant can no longer change the tree under us.
   auto freed = workspaces_.remove(id);
   if (!freed) return freed.error().with_context("purge sandbox " + id);
-  if (auto s = store_.remove(id); !s.is_ok()) return s;
-  if (auto s = store_.remove_tasks(id); !s.is_ok()) return s;
+  if (auto s = store_.remove_with_tasks(id); !s.is_ok()) return s;
   spdlog::info("sandbox {} purged ({} bytes freed)", id, *freed);
   return freed;
 }
@@ -488,6 +516,7 @@ Result<ExecResult> SandboxService::exec(const std::string& raw_id, const ExecReq
   // The lock covers bringing the sandbox up, not the command itself, so a long exec
   // does not block stop or delete of the same sandbox. `verify` makes sure a row that
   // says running really has a running container (after a dockerd restart it may not).
+  std::vector<std::string> secrets = Redactor::values_of(req.env);
   auto bring_up = [&](bool verify) -> Status {
     auto guard = locks_.lock(*id);
     auto rec = load(*id);
@@ -497,6 +526,7 @@ Result<ExecResult> SandboxService::exec(const std::string& raw_id, const ExecReq
     touch(*running, "exec");
     if (auto s = store_.update(*running); !s.is_ok()) return s;
     spec.container = running->container_name;
+    for (auto& v : Redactor::values_of(running->env)) secrets.push_back(std::move(v));
     return {};
   };
   if (auto s = bring_up(false); !s.is_ok()) return s;
@@ -527,6 +557,11 @@ Result<ExecResult> SandboxService::exec(const std::string& raw_id, const ExecReq
   if (!result && result.error().code() == Code::kNotFound) {
     return Status(Code::kConflict, "sandbox " + *id + " stopped or was removed during exec");
   }
+  // The answer shows no secret of the sandbox's env or of this call's.
+  const Redactor redactor(secrets);
+  if (!result) return redactor.status(result.error());
+  result->stdout_data = redactor.text(result->stdout_data);
+  result->stderr_data = redactor.text(result->stderr_data);
   return result;
 }
 
@@ -845,7 +880,10 @@ bool needs_convergence(const SandboxRecord& row, const ContainerState* c) {
 Result<std::string> SandboxService::logs(const std::string& raw_id, std::size_t max_bytes) {
   auto rec = load(raw_id);
   if (!rec) return rec.error();
-  return workspaces_.read_tail(rec->id, {".sandboxed", "logs", "dev.log"}, max_bytes);
+  auto tail = workspaces_.read_tail(rec->id, {".sandboxed", "logs", "dev.log"}, max_bytes);
+  if (!tail) return tail;
+  // The app may print its env: the tail shows none of the sandbox's secrets.
+  return Redactor(Redactor::values_of(rec->env)).text(*tail);
 }
 
 Status SandboxService::readiness() {

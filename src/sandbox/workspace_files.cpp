@@ -12,6 +12,7 @@
 #include <cstring>
 #include <utility>
 
+#include "sandbox/remove_tree.h"
 #include "sandboxd/base/ids.h"
 
 namespace sandboxd {
@@ -316,6 +317,31 @@ Status WorkspaceFiles::remove(const std::string& id, std::string_view path) {
   if (::fstatat(parent.get(), leaf.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0)
     return fs_error(errno, path);
   if (::unlinkat(parent.get(), leaf.c_str(), S_ISDIR(st.st_mode) ? AT_REMOVEDIR : 0) != 0)
+    return fs_error(errno, path);
+  return {};
+}
+
+Status WorkspaceFiles::remove_tree(const std::string& id, std::string_view path) {
+  auto parts = split_workspace_path(path, /*allow_root=*/false);
+  if (!parts) return parts.error();
+  auto ws = open_workspace(id);
+  if (!ws) return ws.error();
+  Fd root(*ws);
+  Fd parent(open_beneath(root.get(), join(*parts, parts->size() - 1), O_RDONLY | O_DIRECTORY));
+  if (parent.get() < 0) return fs_error(errno, path);
+  const std::string& leaf = parts->back();
+  struct stat st {};
+  if (::fstatat(parent.get(), leaf.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0)
+    return fs_error(errno, path);
+  const bool dir = S_ISDIR(st.st_mode);
+  if (dir) {
+    Fd below(::openat(parent.get(), leaf.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    if (below.get() < 0) return fs_error(errno, path);
+    int64_t freed = 0;
+    if (auto s = remove_all_below(below.get(), freed); !s.is_ok())
+      return s.with_context("remove " + std::string(path));
+  }
+  if (::unlinkat(parent.get(), leaf.c_str(), dir ? AT_REMOVEDIR : 0) != 0)
     return fs_error(errno, path);
   return {};
 }

@@ -11,6 +11,8 @@
 #include <string>
 #include <vector>
 
+#include "sandbox/remove_tree.h"
+
 namespace sandboxd {
 namespace {
 
@@ -108,7 +110,10 @@ Status remove_below(int dirfd, int root_fd, int depth, int64_t& freed, int64_t& 
   return {};
 }
 
-// Empties the directory root_fd, however deep its tree.
+constexpr const char* kSeedPrefix = ".seed-";
+
+}  // namespace
+
 Status remove_all_below(int root_fd, int64_t& freed) {
   int64_t serial = 0;
   for (;;) {
@@ -117,10 +122,6 @@ Status remove_all_below(int root_fd, int64_t& freed) {
     if (moved == 0) return {};
   }
 }
-
-constexpr const char* kSeedPrefix = ".seed-";
-
-}  // namespace
 
 Workspaces::Workspaces(std::string root, uid_t uid, gid_t gid)
     : root_(std::move(root)), uid_(uid), gid_(gid) {}

@@ -101,6 +101,27 @@ Result<std::unique_ptr<Store>> Store::open(const std::string& path) {
   return store;
 }
 
+Result<std::unique_ptr<Store>> Store::open_read_only(const std::string& path) {
+  std::unique_ptr<SQLite::Database> db;
+  try {
+    db = std::make_unique<SQLite::Database>(path, SQLite::OPEN_READONLY);
+    db->setBusyTimeout(5000);
+  } catch (const std::exception& e) {
+    return Status(Code::kUnavailable, "open database " + path + " read-only: " + e.what());
+  }
+  std::unique_ptr<Store> store(new Store(std::move(db)));
+  auto version = store->schema_version();
+  if (!version) return version.error();
+  const int latest = embedded_migrations().empty() ? 0 : embedded_migrations().back().version;
+  if (*version < latest) {
+    return Status(Code::kUnavailable, "database " + path + " has schema " +
+                                          std::to_string(*version) + ", this sandboxd needs " +
+                                          std::to_string(latest) +
+                                          " (start the daemon once to migrate it)");
+  }
+  return store;
+}
+
 Status Store::migrate() {
   std::lock_guard lock(mu_);
   try {
@@ -256,6 +277,25 @@ Status Store::remove(const std::string& id) {
     return {};
   } catch (const std::exception& e) {
     return db_error("remove " + id, e);
+  }
+}
+
+Status Store::remove_with_tasks(const std::string& id) {
+  std::lock_guard lock(mu_);
+  try {
+    SQLite::Transaction tx(*db_);
+    for (const char* sql :
+         {"DELETE FROM task_events WHERE task_id IN "
+          "(SELECT id FROM tasks WHERE sandbox_id = ?)",
+          "DELETE FROM tasks WHERE sandbox_id = ?", "DELETE FROM sandboxes WHERE id = ?"}) {
+      SQLite::Statement q(*db_, sql);
+      q.bind(1, id);
+      q.exec();
+    }
+    tx.commit();
+    return {};
+  } catch (const std::exception& e) {
+    return db_error("remove " + id + " with its tasks", e);
   }
 }
 

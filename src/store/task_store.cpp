@@ -13,8 +13,8 @@ namespace {
 constexpr const char* kTaskColumns =
     "id, sandbox_id, agent, model, prompt, env_keys_json, timeout_s, status, failure_reason, "
     "error_message, final_message, files_changed_json, usage_json, exit_code, cancel_requested, "
-    "out_offset, next_seq, created_at, started_at, finished_at";
-constexpr int kTaskColumnCount = 20;
+    "out_offset, next_seq, created_at, started_at, finished_at, sealed_env";
+constexpr int kTaskColumnCount = 21;
 
 void bind_task(SQLite::Statement& q, const TaskRecord& t) {
   int i = 1;
@@ -42,6 +42,7 @@ void bind_task(SQLite::Statement& q, const TaskRecord& t) {
   q.bind(i++, static_cast<int64_t>(t.created_at));
   q.bind(i++, static_cast<int64_t>(t.started_at));
   q.bind(i++, static_cast<int64_t>(t.finished_at));
+  q.bind(i++, t.sealed_env);
 }
 
 TaskRecord read_task(SQLite::Statement& q) {
@@ -69,6 +70,7 @@ TaskRecord read_task(SQLite::Statement& q) {
   t.created_at = q.getColumn(i++).getInt64();
   t.started_at = q.getColumn(i++).getInt64();
   t.finished_at = q.getColumn(i++).getInt64();
+  t.sealed_env = q.getColumn(i++).getString();
   return t;
 }
 
@@ -212,22 +214,46 @@ Result<std::vector<StoredEvent>> Store::task_events(const std::string& task_id, 
   }
 }
 
-Status Store::remove_tasks(const std::string& sandbox_id) {
+Result<std::vector<PrunedTask>> Store::prune_finished_tasks(int64_t finished_before,
+                                                            int keep_per_sandbox, int limit) {
   std::lock_guard lock(mu_);
   try {
     SQLite::Transaction tx(*db_);
-    SQLite::Statement ev(*db_,
-                         "DELETE FROM task_events WHERE task_id IN "
-                         "(SELECT id FROM tasks WHERE sandbox_id = ?)");
-    ev.bind(1, sandbox_id);
-    ev.exec();
-    SQLite::Statement t(*db_, "DELETE FROM tasks WHERE sandbox_id = ?");
-    t.bind(1, sandbox_id);
-    t.exec();
+    std::vector<PrunedTask> out;
+    // The WHERE clauses repeat the partial indexes' `status != 'running'` (0005).
+    SQLite::Statement old(*db_,
+                          "SELECT id, sandbox_id FROM tasks WHERE status != 'running' "
+                          "AND finished_at < ? ORDER BY finished_at LIMIT ?");
+    old.bind(1, static_cast<int64_t>(finished_before));
+    old.bind(2, limit);
+    while (old.executeStep())
+      out.push_back({old.getColumn(0).getString(), old.getColumn(1).getString(), false});
+    if (static_cast<int>(out.size()) < limit) {
+      SQLite::Statement over(
+          *db_,
+          "SELECT id, sandbox_id FROM (SELECT id, sandbox_id, finished_at, ROW_NUMBER() OVER ("
+          "PARTITION BY sandbox_id ORDER BY finished_at DESC, id DESC) AS n "
+          "FROM tasks WHERE status != 'running') WHERE n > ? AND finished_at >= ? LIMIT ?");
+      over.bind(1, keep_per_sandbox);
+      over.bind(2, static_cast<int64_t>(finished_before));  // those are in `out` already
+      over.bind(3, limit - static_cast<int>(out.size()));
+      while (over.executeStep())
+        out.push_back({over.getColumn(0).getString(), over.getColumn(1).getString(), true});
+    }
+    SQLite::Statement ev(*db_, "DELETE FROM task_events WHERE task_id = ?");
+    SQLite::Statement task(*db_, "DELETE FROM tasks WHERE id = ? AND status != 'running'");
+    for (const auto& p : out) {
+      ev.reset();
+      ev.bind(1, p.id);
+      ev.exec();
+      task.reset();
+      task.bind(1, p.id);
+      task.exec();
+    }
     tx.commit();
-    return {};
+    return out;
   } catch (const std::exception& e) {
-    return db_error("remove tasks", e);
+    return db_error("prune tasks", e);
   }
 }
 

@@ -3,18 +3,20 @@
 // restarts. Everything it reports goes to files in the task directory, which sandboxd
 // reads from the host side:
 //   out.jsonl   the agent's stdout (its JSON lines), appended
-//   stderr.log  the agent's stderr (first 1 MiB)
+//   stderr.log  the agent's stderr: its first 1 MiB (the rest is read and dropped)
 //   pid         the agent's pid, which is also its process group id
 //   exit.json   written last (atomically): exit code or signal, timed_out, cancelled,
 //               and the files under the app directory it added, changed or removed
-// The agent runs in the app directory in its own process group, stdin from /dev/null,
-// with the prompt (read from the file `prompt`) as its last argument. A `cancel` file
+// The agent runs in the app directory in its own process group, with the file `prompt`
+// as its stdin, so the prompt is on no command line (`ps` shows every process's argv to
+// every user of the host). A `cancel` file
 // appearing in the task directory, or the timeout, ends the whole group: SIGTERM, then
 // SIGKILL after 5 s. When the agent exits, stragglers in its group are killed too.
 #include "supervisor/task_runner.h"
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -32,8 +34,6 @@
 #include <thread>
 #include <vector>
 
-#include "supervisor/read_file.h"
-
 namespace sandboxd {
 namespace {
 
@@ -41,6 +41,7 @@ using SteadyClock = std::chrono::steady_clock;
 constexpr auto kKillGrace = std::chrono::seconds(5);
 constexpr std::size_t kMaxSnapshot = 50000;  // files compared for files_changed
 constexpr std::size_t kMaxChanged = 1000;    // paths reported (files_changed_truncated past it)
+constexpr std::size_t kMaxStderr = 1 << 20;  // bytes of the agent's stderr kept
 
 struct FileState {
   int64_t mtime_ns = 0;
@@ -100,6 +101,51 @@ bool write_atomically(const std::string& dir, const std::string& name, const std
   return ok && ::rename(tmp.c_str(), (dir + "/" + name).c_str()) == 0;
 }
 
+// The agent's stderr: a pipe whose first kMaxStderr bytes go to stderr.log. Everything
+// is read, so the agent never blocks on a full pipe however much it writes.
+class StderrSink {
+ public:
+  StderrSink(int pipe_fd, int log_fd) : in_(pipe_fd), log_(log_fd) {
+    ::fcntl(in_, F_SETFL, ::fcntl(in_, F_GETFL) | O_NONBLOCK);
+  }
+  ~StderrSink() {
+    if (in_ >= 0) ::close(in_);
+    ::close(log_);
+  }
+  // Waits up to `ms` for output and copies what is there; after EOF it only sleeps.
+  void pump(int ms) {
+    if (in_ < 0) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(ms));
+      return;
+    }
+    pollfd p{in_, POLLIN, 0};
+    if (::poll(&p, 1, ms) > 0) drain();
+  }
+  // Copies what can be read now, at most 4 MiB (a chatty agent must not hold up the
+  // runner's checks of the deadline and the cancel file).
+  void drain() {
+    char buf[65536];
+    for (int i = 0; i < 64 && in_ >= 0; ++i) {
+      ssize_t n = ::read(in_, buf, sizeof buf);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0 && errno == EAGAIN) return;
+      if (n <= 0) {  // EOF (or an error): every writer is gone
+        ::close(in_);
+        in_ = -1;
+        return;
+      }
+      std::size_t keep = std::min(static_cast<std::size_t>(n), kMaxStderr - kept_);
+      ssize_t w = keep > 0 ? ::write(log_, buf, keep) : 0;
+      if (w > 0) kept_ += static_cast<std::size_t>(w);
+    }
+  }
+
+ private:
+  int in_;
+  int log_;
+  std::size_t kept_ = 0;
+};
+
 }  // namespace
 
 int run_task(int argc, char** argv) {
@@ -111,10 +157,8 @@ int run_task(int argc, char** argv) {
   const std::string dir = argv[2];
   const long timeout_s = std::strtol(argv[3], nullptr, 10);
   const std::string app_dir = argv[4];
-  std::vector<std::string> cmd(argv + 6, argv + argc);
-  std::string prompt = read_file(dir + "/prompt").value_or("");
-  if (!prompt.empty() && prompt[0] == '-') prompt = " " + prompt;  // never taken for an option
-  cmd.push_back(prompt);
+  std::vector<char*> args(argv + 6, argv + argc);
+  args.push_back(nullptr);
   ::signal(SIGHUP, SIG_IGN);
   ::signal(SIGPIPE, SIG_IGN);
 
@@ -123,25 +167,27 @@ int run_task(int argc, char** argv) {
 
   int out = ::open((dir + "/out.jsonl").c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
   int err = ::open((dir + "/stderr.log").c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  int null = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
-  if (out < 0 || err < 0 || null < 0) {
+  int in = ::open((dir + "/prompt").c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+  if (in < 0) in = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+  int err_pipe[2];
+  if (out < 0 || err < 0 || in < 0 || ::pipe2(err_pipe, O_CLOEXEC) != 0) {
     std::perror("sandbox-init task-run: open task files");
     return 1;
   }
+  StderrSink agent_stderr(err_pipe[0], err);
   pid_t pid = ::fork();
   if (pid == 0) {
     ::setpgid(0, 0);
-    ::dup2(null, 0);
+    ::dup2(in, 0);
     ::dup2(out, 1);
-    ::dup2(err, 2);
+    ::dup2(err_pipe[1], 2);
     if (::chdir(app_dir.c_str()) != 0) _exit(126);
-    std::vector<char*> args;
-    for (auto& a : cmd) args.push_back(a.data());
-    args.push_back(nullptr);
     ::execvp(args[0], args.data());
-    std::fprintf(stderr, "sandbox-init task-run: exec %s: %s\n", args[0], std::strerror(errno));
+    dprintf(2, "sandbox-init task-run: exec %s: %s\n", args[0], std::strerror(errno));
     _exit(127);
   }
+  ::close(err_pipe[1]);
+  ::close(in);
   if (pid < 0) {
     std::perror("sandbox-init task-run: fork");
     return 1;
@@ -169,9 +215,10 @@ int run_task(int argc, char** argv) {
     } else if (now >= *kill_at) {
       ::kill(-pid, SIGKILL);
     }
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    agent_stderr.pump(100);
   }
   ::kill(-pid, SIGKILL);  // what the agent left running in its group
+  agent_stderr.drain();   // what is left; a process outside the group may keep it open
 
   std::map<std::string, FileState> after;
   snapshot(app_dir, "", after);

@@ -16,12 +16,10 @@ namespace {
 
 using nlohmann::json;
 
-// One argv string may be at most 128 KiB (MAX_ARG_STRLEN): the prompt travels as one.
 constexpr std::size_t kMaxPrompt = 100 * 1024;
 constexpr std::size_t kReadChunk = 1 << 20;      // per task per pass
 constexpr int64_t kMaxOutputBytes = 64LL << 20;  // an agent's output beyond this fails it
 constexpr int64_t kMaxEvents = 100000;           // events per task
-constexpr std::size_t kMinSecretLength = 8;
 constexpr int kDefaultTimeoutS = 600;
 constexpr int64_t kLostGraceMs = 120 * 1000;  // past the timeout with no exit.json: lost
 constexpr const char* kRunner = "/usr/local/bin/sandbox-init";
@@ -120,7 +118,8 @@ void TaskService::start() {
     std::lock_guard lock(mu_);
     for (auto& t : *running) {
       auto sb = sandboxes_.get(t.sandbox_id);
-      Follow f{t, tally_from(t), sb ? sb->container_name : "", /*launched=*/true, {}};
+      Follow f{t, tally_from(t), sb ? sb->container_name : "", /*launched=*/true,
+               redactor_after_restart(t)};
       last_seq_[t.id] = t.next_seq - 1;
       sandboxes_.hold_busy(t.sandbox_id, true);
       spdlog::info("task {} of sandbox {}: following it again (from byte {})", t.id, t.sandbox_id,
@@ -176,6 +175,10 @@ Result<TaskRecord> TaskService::create(const std::string& raw_sandbox, const Tas
   t.model = req.model;
   t.prompt = req.prompt;
   for (const auto& [k, v] : req.env) t.env_keys.push_back(k);
+  t.sealed_env = seal_env(t.id, req.env);
+  std::vector<std::string> secrets = Redactor::values_of(sandbox->env);
+  for (auto& v : Redactor::values_of(req.env)) secrets.push_back(std::move(v));
+  const Redactor redactor(secrets);
   t.timeout_s = req.timeout_s.value_or(std::min(kDefaultTimeoutS, config_.task_max_timeout_s));
   t.status = kTaskRunning;
   t.created_at = t.started_at = clock_.now_ms();
@@ -190,13 +193,12 @@ Result<TaskRecord> TaskService::create(const std::string& raw_sandbox, const Tas
     }
     if (auto s = store_.insert_task(t); !s.is_ok()) return s;
     last_seq_[t.id] = 0;
-    Follow f{t, AgentTally{}, sandbox->container_name, /*launched=*/false, {}};
-    for (const auto& [k, v] : req.env)
-      if (v.size() >= kMinSecretLength) f.secrets.push_back(v);
-    follows_.emplace(t.id, std::move(f));
+    follows_.emplace(
+        t.id, Follow{t, AgentTally{}, sandbox->container_name, /*launched=*/false, redactor});
     sandboxes_.hold_busy(*sid, true);
   }
-  auto fail_start = [&](const Status& st) -> Result<TaskRecord> {
+  auto fail_start = [&](const Status& raw) -> Result<TaskRecord> {
+    const Status st = redactor.status(raw);  // docker's words may quote the env
     std::lock_guard poll(poll_mu_);
     std::unique_lock lock(mu_);
     auto it = follows_.find(t.id);
@@ -406,19 +408,17 @@ void TaskService::follow(Follow& f) {
     if (consumed == 0) break;
     const int64_t advance = static_cast<int64_t>(consumed);
     data->resize(consumed);
-    for (const auto& secret : f.secrets) {
-      for (auto at = data->find(secret); at != std::string::npos; at = data->find(secret, at + 3))
-        data->replace(at, secret.size(), "***");
-    }
-    consumed = data->size();
     std::vector<std::pair<std::string, std::string>> events;
     std::size_t start = 0;
     while (start < consumed) {
       std::size_t nl = data->find('\n', start);
       if (nl == std::string::npos || nl >= consumed) nl = consumed;
-      for (auto& e : normalize_agent_line(
-               f.task.agent, std::string_view(*data).substr(start, nl - start), f.tally))
-        events.emplace_back(std::move(e.type), std::move(e.data_json));
+      // Redacted before it is read, so the tally (final message, errors) never holds a
+      // secret either; stored_json is the last check on what normalising made of it.
+      const std::string line =
+          f.redactor.agent_line(std::string_view(*data).substr(start, nl - start));
+      for (auto& e : normalize_agent_line(f.task.agent, line, f.tally))
+        events.emplace_back(std::move(e.type), f.redactor.stored_json(e.data_json));
       start = nl + 1;
     }
     TaskRecord next = f.task;
@@ -445,7 +445,7 @@ void TaskService::follow(Follow& f) {
     if (x.contains("files_changed") && x["files_changed"].is_array()) {
       f.task.files_changed.clear();
       for (const auto& p : x["files_changed"])
-        if (p.is_string()) f.task.files_changed.push_back(p.get<std::string>());
+        if (p.is_string()) f.task.files_changed.push_back(f.redactor.text(p.get<std::string>()));
     }
     // The tenant can write this file: every field is read only if it has the right type.
     auto integer = [&](const char* key, int fallback) {
@@ -491,6 +491,58 @@ void TaskService::follow(Follow& f) {
   }
 }
 
+const SecretBox* TaskService::secret_box(bool create) {
+  std::lock_guard lock(box_mu_);
+  if (box_) return &*box_;
+  auto box = SecretBox::open(config_.state_dir() + "/redaction.key", create);
+  if (!box) {
+    spdlog::warn("tasks: no redaction key: {}", box.error().message());
+    return nullptr;
+  }
+  box_.emplace(std::move(*box));
+  return &*box_;  // set once, never reset: the pointer stays valid
+}
+
+std::string TaskService::seal_env(const std::string& task_id,
+                                  const std::map<std::string, std::string>& env) {
+  auto values = Redactor::values_of(env);
+  if (values.empty()) return "";
+  std::string plain;
+  for (const auto& v : values) plain += v + '\0';  // env values never hold NUL
+  const SecretBox* box = secret_box(/*create=*/true);
+  auto sealed = box ? box->seal(plain, task_id)
+                    : Result<std::string>(Status(Code::kUnavailable, "no redaction key"));
+  std::fill(plain.begin(), plain.end(), '\0');
+  if (!sealed) {
+    spdlog::warn(
+        "task {}: its env values are not kept for a restart ({}): after one, only "
+        "the sandbox's env is redacted from its output",
+        task_id, sealed.error().message());
+    return "";
+  }
+  return *sealed;
+}
+
+Redactor TaskService::redactor_after_restart(const TaskRecord& t) {
+  std::vector<std::string> values;
+  if (auto sb = sandboxes_.get(t.sandbox_id)) values = Redactor::values_of(sb->env);
+  if (t.sealed_env.empty()) return Redactor(values);
+  const SecretBox* box = secret_box(/*create=*/false);
+  auto plain = box ? box->unseal(t.sealed_env, t.id)
+                   : Result<std::string>(Status(Code::kUnavailable, "no redaction key"));
+  if (!plain) {
+    spdlog::warn(
+        "task {}: its env values cannot be recovered ({}): only the sandbox's env "
+        "is redacted from its output",
+        t.id, plain.error().message());
+    return Redactor(values);
+  }
+  for (std::size_t at = 0, nul; (nul = plain->find('\0', at)) != std::string::npos; at = nul + 1)
+    values.push_back(plain->substr(at, nul - at));
+  std::fill(plain->begin(), plain->end(), '\0');
+  return Redactor(values);
+}
+
 std::size_t TaskService::running_count() {
   std::lock_guard lock(mu_);
   return follows_.size();
@@ -501,8 +553,10 @@ bool TaskService::finish(Follow& f, const std::string& status, const std::string
   TaskRecord done = f.task;
   done.status = status;
   done.failure_reason = reason;
-  if (!message.empty()) done.error_message = message;
-  done.final_message = f.tally.final_message.empty() ? done.final_message : f.tally.final_message;
+  if (!message.empty()) done.error_message = f.redactor.text(message);
+  done.final_message =
+      f.redactor.whole(f.tally.final_message.empty() ? done.final_message : f.tally.final_message);
+  done.sealed_env.clear();  // in the same write as the end
   if (f.tally.has_usage) done.usage_json = f.tally.usage_json();
   done.finished_at = clock_.now_ms();
   json result = {{"id", done.id},
@@ -514,7 +568,8 @@ bool TaskService::finish(Follow& f, const std::string& status, const std::string
                  {"usage", json::parse(done.usage_json, nullptr, false)},
                  {"exit_code", done.exit_code ? json(*done.exit_code) : json(nullptr)},
                  {"duration_ms", done.finished_at - done.started_at}};
-  Status st = store_.append_task_events(done, {{"done", dump(result)}}, done.finished_at);
+  Status st = store_.append_task_events(done, {{"done", f.redactor.stored_json(dump(result))}},
+                                        done.finished_at);
   if (st.code() == Code::kNotFound) {
     // Its row is gone (the sandbox was purged): stop following it.
     f.task.status = status;

@@ -33,8 +33,10 @@ config_cpp = read("src/config/config.cpp")
 services = compose["services"]
 sandboxd, traefik = services["sandboxd"], services["traefik"]
 
-# Every variable sandboxd reads is passed through, and documented with its default.
-read_keys = set(re.findall(r'"((?:SANDBOXD?|PREVIEW)_[A-Z_]+|HTTPS?_PORT)"', config_cpp))
+# Every variable sandboxd reads is passed through, and documented with its default; a
+# removed one (which sandboxd names only to refuse it) appears in neither.
+REMOVED = {"SANDBOXD_ALLOW_PUBLIC_UNAUTHENTICATED"}
+read_keys = set(re.findall(r'"((?:SANDBOXD?|PREVIEW)_[A-Z_]+|HTTPS?_PORT)"', config_cpp)) - REMOVED
 env = sandboxd["environment"]
 check("sandboxd reads at least 40 variables (the scan works)", len(read_keys) >= 40, len(read_keys))
 missing = sorted(read_keys - set(env))
@@ -44,6 +46,10 @@ check("each passes its own .env value through", not not_through, not_through)
 documented = set(re.findall(r"^#? ?([A-Z][A-Z0-9_]+)=", env_example, re.M))
 undocumented = sorted(k for k in read_keys if k not in documented)
 check(".env.example documents every sandboxd variable", not undocumented, undocumented)
+lingering = sorted(k for k in REMOVED if k in env or k in env_example)
+check("no removed variable is passed or documented", not lingering, lingering)
+check(".env.example keeps auth on (SANDBOXD_API_AUTH_DISABLED=false)",
+      re.search(r"^SANDBOXD_API_AUTH_DISABLED=false$", env_example, re.M))
 referenced = set()
 for rel in ("docker-compose.yml", "docker-compose.tls.yml"):
     referenced |= set(re.findall(r"\$\{([A-Z][A-Z0-9_]*)", read(rel)))
@@ -64,6 +70,7 @@ check("sandboxd mounts the data dir at the same path",
 check("Traefik's Docker socket is read-only",
       "/var/run/docker.sock:/var/run/docker.sock:ro" in traefik["volumes"])
 check("Traefik is the optional edge (profile traefik)", traefik.get("profiles") == ["traefik"])
+
 check("nothing publishes the API: no ports mapped", all("ports" not in s for s in services.values()))
 
 
@@ -100,6 +107,30 @@ check("the TLS override repeats every base flag", set(traefik["command"]) <= set
       sorted(set(traefik["command"]) - set(tls_cmd)))
 check("the TLS override adds a certificate resolver",
       any("certificatesresolvers" in f.lower() for f in tls_cmd))
+
+
+def size_bytes(text):
+    m = re.fullmatch(r"(\d+)([kmg]?)", str(text).lower())
+    units = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30}
+    return int(m.group(1)) * units[m.group(2)] if m else None
+
+
+for name, svc in services.items():
+    logging = svc.get("logging") or {}
+    opts = logging.get("options") or {}
+    size, files = size_bytes(opts.get("max-size", "")), str(opts.get("max-file", ""))
+    check(f"{name} caps its Docker log (json-file, max-size, max-file)",
+          logging.get("driver") == "json-file" and size and size <= 100 << 20
+          and files.isdigit() and 1 <= int(files) <= 10, logging)
+# Traefik never rotates its access log: sandboxd truncates it, so it mounts the volume
+# writable, at the directory the access log is written to.
+log_path = defaults(env["SANDBOXD_TRAEFIK_ACCESS_LOG"])
+log_mounts = [v for v in vols if v.startswith("traefik-logs:")]
+check("sandboxd mounts Traefik's log volume writable (it truncates the access log)",
+      log_mounts == ["traefik-logs:" + os.path.dirname(log_path)], log_mounts)
+check("Traefik writes its access log where sandboxd reads it",
+      "--accessLog.filePath=" + log_path in traefik["command"]
+      and "traefik-logs:" + os.path.dirname(log_path) in traefik["volumes"], log_path)
 
 # Compose validates both files.
 if shutil.which("docker-compose"):

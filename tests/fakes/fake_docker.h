@@ -68,12 +68,18 @@ class FakeDocker final : public Docker {
     return {};
   }
 
+  // By name or by container id, as docker rm.
   Status remove(const std::string& name) override {
     std::lock_guard lock(mu_);
     calls_.push_back("remove " + name);
     if (auto f = take("remove")) return *f;
-    if (!containers_.erase(name)) return Status(Code::kNotFound, "No such container: " + name);
-    return {};
+    for (auto it = containers_.begin(); it != containers_.end(); ++it) {
+      if (it->first == name || it->second.id == name) {
+        containers_.erase(it);
+        return {};
+      }
+    }
+    return Status(Code::kNotFound, "No such container: " + name);
   }
 
   Result<ContainerState> inspect(const std::string& name) override {

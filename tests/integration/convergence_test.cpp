@@ -160,6 +160,7 @@ TEST(Convergence, TheIdleReaperStopsOnlyTheIdleSandbox) {
       200);
   std::thread busy([&] {
     httplib::Client c("127.0.0.1", d.port());
+    c.set_bearer_token_auth(d.token());
     c.set_read_timeout(60, 0);
     c.Post("/sandbox/busy1/exec", R"({"cmd":["sleep","8"]})", "application/json");
   });

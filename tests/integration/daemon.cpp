@@ -79,9 +79,12 @@ Daemon::Daemon(const std::string& tag, std::map<std::string, std::string> extra_
           {"PREVIEW_DOMAIN", "localhost"},
           {"SANDBOXD_IMAGE", test_image()},
           {"SANDBOXD_DEFAULT_MEMORY", "256m"},
-          {"SANDBOXD_STOP_TIMEOUT_SECONDS", "5"}};
+          {"SANDBOXD_STOP_TIMEOUT_SECONDS", "5"},
+          {"SANDBOXD_API_TOKENS", "it:" + token_}};
   for (auto& [k, v] : extra_env) env_[k] = v;
   client_ = std::make_unique<httplib::Client>("127.0.0.1", port_);
+  // Auth is on by default, as in production: the harness's client carries the token.
+  client_->set_bearer_token_auth(token_);
   client_->set_read_timeout(120, 0);
   client_->set_connection_timeout(5, 0);
 }

@@ -5,6 +5,7 @@
 
 #include <httplib.h>
 #include <sys/types.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <map>
@@ -44,6 +45,9 @@ class Daemon {
   Daemon(const Daemon&) = delete;
   Daemon& operator=(const Daemon&) = delete;
 
+  // Sets one variable of the daemon's environment (before start), e.g. one that names a
+  // port known only after construction.
+  void set_env(const std::string& key, const std::string& value) { env_[key] = value; }
   // Starts the process and waits (deadline 20 s) until /healthz answers.
   bool start();
   // SIGTERM (or SIGKILL when hard) and reap; true when it exited by itself in time.
@@ -74,8 +78,12 @@ class Daemon {
   // Containers (any state) that carry this instance's label.
   std::vector<std::string> containers() const;
   httplib::Headers auth_headers;
+  // The bearer secret of the token `it` the daemon is started with (SANDBOXD_API_TOKENS
+  // unless extra_env replaces it); http() sends it on every request.
+  const std::string& token() const { return token_; }
 
  private:
+  std::string token_ = "integration-" + std::to_string(::getpid()) + "-token-secret";
   std::string instance_;
   std::string network_;
   std::string base_dir_;

@@ -88,9 +88,13 @@ TEST_F(Lifecycle, CreateRunsAContainerWithEveryHardeningFlag) {
   ASSERT_EQ(::stat(d.workspace("hard1").c_str(), &sb), 0);
   EXPECT_EQ(sb.st_uid, 1000u);
   EXPECT_TRUE(fs::is_directory(d.workspace("hard1") + "/workspace/app"));
-  // The secret reached the sandbox but not the log, the API or the database file's neighbours.
-  json env = exec(d, "hard1", {{"cmd", {"sh", "-c", "printf %s \"$API_KEY\""}}});
-  EXPECT_EQ(env["stdout"], "sk-very-secret-123");
+  // The secret reached the sandbox but not the log, the API (exec output masks it) or the
+  // database file's neighbours.
+  json env = exec(d, "hard1",
+                  {{"cmd", {"sh", "-c", "test \"$API_KEY\" = sk-very-secret-123 && echo same"}}});
+  EXPECT_EQ(env["stdout"], "same\n");
+  env = exec(d, "hard1", {{"cmd", {"sh", "-c", "printf %s \"$API_KEY\""}}});
+  EXPECT_EQ(env["stdout"], "***");
   EXPECT_EQ(d.log().find("sk-very-secret-123"), std::string::npos);
   EXPECT_EQ(d.http().Get("/sandbox/hard1")->body.find("sk-very-secret-123"), std::string::npos);
   EXPECT_TRUE(fs::is_empty(d.data_dir() + "/state/run")) << "env file left behind";
@@ -282,10 +286,48 @@ TEST_F(Lifecycle, AuthEnabledRequiresTheBearerToken) {
   EXPECT_EQ(d.log().find("integration-secret-0123"), std::string::npos);
 }
 
-TEST_F(Lifecycle, AuthDisabledServesWithoutAToken) {
-  Daemon d("noauth");
+TEST_F(Lifecycle, AuthIsOnByDefaultAndServeRefusesToStartWithoutAToken) {
+  Daemon d("notoken", {{"SANDBOXD_API_TOKENS", ""}});
+  EXPECT_FALSE(d.start());
+  EXPECT_NE(d.log().find("SANDBOXD_API_TOKENS"), std::string::npos) << d.log();
+  // The harness's own daemons run with a token: without it, every call is 401.
+  Daemon with_token("deftoken");
+  ASSERT_TRUE(with_token.start()) << with_token.log();
+  httplib::Client anonymous("127.0.0.1", with_token.port());
+  EXPECT_EQ(anonymous.Get("/v1/sandboxes")->status, 401);
+  EXPECT_EQ(with_token.http().Get("/v1/sandboxes")->status, 200);
+}
+
+TEST_F(Lifecycle, AuthDisabledExplicitlyServesWithoutATokenOnLoopbackOnly) {
+  Daemon d("noauth", {{"SANDBOXD_API_AUTH_DISABLED", "true"}, {"SANDBOXD_API_TOKENS", ""}});
   ASSERT_TRUE(d.start()) << d.log();
-  EXPECT_EQ(d.http().Get("/sandboxes")->status, 200);
+  httplib::Client anonymous("127.0.0.1", d.port());
+  EXPECT_EQ(anonymous.Get("/sandboxes")->status, 200);
+  Daemon public_bind("pubnoauth", {{"SANDBOXD_API_AUTH_DISABLED", "true"},
+                                   {"SANDBOXED_API_BIND", "0.0.0.0:0"}});
+  EXPECT_FALSE(public_bind.start());
+  EXPECT_NE(public_bind.log().find("loopback"), std::string::npos) << public_bind.log();
+}
+
+TEST_F(Lifecycle, TheTokenCommandPrintsAConfiguredSecret) {
+  std::string dir = "/tmp/sandboxd-it-token-" + std::to_string(::getpid());
+  std::filesystem::create_directories(dir);
+  {
+    std::ofstream env(dir + "/.env");
+    env << "SANDBOXD_API_TOKENS=backend:first-secret-0123456789,ops:second-secret-0123456789\n";
+  }
+  auto [rc, out] = run_cmd({SANDBOXD_BINARY, "token", "--env-file", dir + "/.env"});
+  EXPECT_EQ(rc, 0);
+  EXPECT_EQ(out, "first-secret-0123456789\n");
+  auto [rc_ops, ops] =
+      run_cmd({SANDBOXD_BINARY, "token", "--env-file", dir + "/.env", "--name", "ops"});
+  EXPECT_EQ(rc_ops, 0);
+  EXPECT_EQ(ops, "second-secret-0123456789\n");
+  auto [rc_none, none] =
+      run_cmd({SANDBOXD_BINARY, "token", "--env-file", dir + "/.env", "--name", "nobody"});
+  EXPECT_EQ(rc_none, 1);
+  EXPECT_TRUE(none.empty());
+  std::filesystem::remove_all(dir);
 }
 
 TEST_F(Lifecycle, BadInputGetsA4xxAndLeavesNothingBehind) {

@@ -3,15 +3,23 @@
 // test network's gateway, the host's own address there: no request leaves the machine.
 // Covers the event stream (tool call, done, resume with Last-Event-ID), the result
 // (files changed, final message, usage), cancel and timeout (the agent's process group
-// is gone), a sandbox stop mid-task, kill -9 of sandboxd mid-task, and bad input.
+// is gone), a sandbox stop mid-task, kill -9 of sandboxd mid-task, bad input, and that
+// secrets never leak: env values the model echoes (whole, JSON-escaped, split across two
+// output lines, also after a restart mid-task) and the prompt on the host's `ps`.
+#include <SQLiteCpp/SQLiteCpp.h>
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <random>
 
 #include "integration/daemon.h"
 
@@ -29,10 +37,12 @@ std::string gateway(const Daemon& d) {
   return rc == 0 ? gw : "";
 }
 
-// The mock model server on host:<free port> for the life of the object.
+// The mock model server on host:<free port> for the life of the object; `env` adds to
+// its environment (MOCK_SAY_FIRST, MOCK_LOG, ...).
 class MockModel {
  public:
-  explicit MockModel(const std::string& host) : host_(host) {
+  explicit MockModel(const std::string& host, const std::map<std::string, std::string>& env = {})
+      : host_(host) {
     int fd = ::socket(AF_INET, SOCK_STREAM, 0);
     sockaddr_in a{};
     a.sin_family = AF_INET;
@@ -46,10 +56,16 @@ class MockModel {
     std::string port = std::to_string(port_);
     std::vector<char*> argv = {const_cast<char*>("python3"), script.data(), port.data(),
                                const_cast<char*>(host_.c_str()), nullptr};
+    std::vector<std::string> env_strings;
+    for (char** e = environ; *e; ++e) env_strings.emplace_back(*e);
+    for (const auto& [k, v] : env) env_strings.push_back(k + "=" + v);
+    std::vector<char*> envp;
+    for (auto& e : env_strings) envp.push_back(e.data());
+    envp.push_back(nullptr);
     posix_spawn_file_actions_t fa;
     posix_spawn_file_actions_init(&fa);
     posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
-    ::posix_spawnp(&pid_, "python3", &fa, nullptr, argv.data(), environ);
+    ::posix_spawnp(&pid_, "python3", &fa, nullptr, argv.data(), envp.data());
     posix_spawn_file_actions_destroy(&fa);
     eventually(
         [&] {
@@ -83,6 +99,7 @@ struct Event {
 std::vector<Event> stream(Daemon& d, const std::string& sandbox, const std::string& task,
                           int64_t after = 0) {
   httplib::Client c("127.0.0.1", d.port());
+  c.set_bearer_token_auth(d.token());
   c.set_read_timeout(120, 0);
   httplib::Headers h;
   if (after > 0) h.emplace("Last-Event-ID", std::to_string(after));
@@ -295,6 +312,213 @@ TEST(Tasks, BadInputIsA4xxAndStartsNothing) {
   EXPECT_EQ(d.http().Get("/v1/sandboxes/b1/tasks/nosuchtask")->status, 404);
   EXPECT_EQ(json::parse(d.http().Get("/v1/sandboxes/b1/tasks")->body)["tasks"].size(), 0u);
   EXPECT_EQ(d.http().Get("/v1/sandboxes/b1/tasks/x/events?since=abc")->status, 404);
+}
+
+// --- secrets ---
+
+std::string random_token(std::size_t n) {
+  static const char kChars[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+  std::random_device rd;
+  std::string out;
+  for (std::size_t i = 0; i < n; ++i) out += kChars[rd() % 62];
+  return out;
+}
+
+// What the model echoes: the sandbox's env value (JSON-special bytes, a tab, non-ASCII)
+// and the task's, which it says whole and then split across its two texts (two output
+// lines of the agent, with the tool call between them).
+struct Secrets {
+  std::string sandbox = "sb\"q\\s/t\t\xc3\xa9-" + random_token(16);
+  std::string task = "tk" + random_token(22);
+  std::string head() const { return task.substr(0, 12); }
+  std::string tail() const { return task.substr(12); }
+  std::map<std::string, std::string> model_env() const {
+    return {{"MOCK_SAY_FIRST", "sandbox " + sandbox + " task " + task + " first half " + head()},
+            {"MOCK_SAY_LAST", tail() + " is the rest. MOCK DONE"}};
+  }
+  // Every spelling a leak could take: raw, JSON-escaped (as nlohmann and Python write
+  // it, "/" escaped or not), and the task's two halves.
+  std::vector<std::string> spellings() const {
+    std::vector<std::string> out = {head(), tail()};
+    for (const auto& s : {sandbox, task}) {
+      out.push_back(s);
+      for (bool ascii : {false, true}) {
+        std::string q = json(s).dump(-1, ' ', ascii);
+        q = q.substr(1, q.size() - 2);
+        out.push_back(q);
+        std::string slashed;
+        for (char c : q) slashed += c == '/' ? std::string("\\/") : std::string(1, c);
+        out.push_back(slashed);
+      }
+    }
+    return out;
+  }
+};
+
+void expect_no_secret(const Secrets& s, const std::string& where, const std::string& text) {
+  for (const auto& needle : s.spellings())
+    EXPECT_EQ(text.find(needle), std::string::npos) << where << " shows a secret";
+}
+
+// The task secret never in clear text in sandboxd's own files (database, WAL, key).
+void expect_state_files_clean(const Secrets& s, Daemon& d) {
+  int files = 0;
+  for (const auto& e : std::filesystem::recursive_directory_iterator(d.data_dir() + "/state")) {
+    if (!e.is_regular_file()) continue;
+    ++files;
+    std::ifstream f(e.path(), std::ios::binary);
+    std::string bytes(std::istreambuf_iterator<char>(f), {});
+    for (const auto& needle : {s.task, s.head(), s.tail()})
+      EXPECT_EQ(bytes.find(needle), std::string::npos) << e.path() << " holds the task secret";
+  }
+  EXPECT_GE(files, 2) << "the database and the key were looked at";
+}
+
+// The task's sealed env column, read from the database file.
+std::string sealed_env(Daemon& d, const std::string& task) {
+  SQLite::Database db(d.data_dir() + "/state/sandboxd.db", SQLite::OPEN_READONLY);
+  SQLite::Statement q(db, "SELECT sealed_env FROM tasks WHERE id = ?");
+  q.bind(1, task);
+  return q.executeStep() ? q.getColumn(0).getString() : "(no row)";
+}
+
+void create_with_secret(Daemon& d, const std::string& id, const Secrets& s) {
+  json body = {{"id", id}, {"memory", "1g"}, {"env", {{"SB_SECRET", s.sandbox}}}};
+  auto r = d.http().Post("/v1/sandboxes", body.dump(), "application/json");
+  ASSERT_TRUE(r && r->status == 201) << (r ? r->body : "") << d.log();
+  expect_no_secret(s, "the create answer", r->body);
+}
+
+json with_task_secret(json body, const Secrets& s) {
+  body["env"]["TASK_SECRET"] = s.task;
+  return body;
+}
+
+// A finished task that ran with the Secrets: every view of it is clean, and the texts the
+// model said show the redaction.
+void expect_redacted_run(Daemon& d, const Secrets& s, const std::string& sandbox,
+                         const std::string& task) {
+  auto events = stream(d, sandbox, task);
+  ASSERT_FALSE(events.empty()) << d.log();
+  EXPECT_EQ(events.back().type, "done");
+  EXPECT_EQ(events.back().data["status"], "succeeded") << events.back().data.dump();
+  int masked = 0;
+  for (const auto& e : events) {
+    expect_no_secret(s, "event " + e.type, e.data.dump());
+    if (e.type == "message")
+      masked += e.data["text"].get<std::string>().find("***") != std::string::npos;
+  }
+  EXPECT_EQ(masked, 2) << "both texts the model said";
+  EXPECT_EQ(get_task(d, sandbox, task)["final_message"], "*** is the rest. MOCK DONE");
+  std::string views;
+  for (const auto& path :
+       {"/v1/sandboxes/" + sandbox + "/tasks/" + task + "/events",
+        "/v1/sandboxes/" + sandbox + "/tasks/" + task, "/v1/sandboxes/" + sandbox + "/tasks"}) {
+    auto r = d.http().Get(path);
+    ASSERT_TRUE(r && r->status == 200) << path;
+    views += r->body;
+  }
+  EXPECT_NE(views.find("***"), std::string::npos);
+  expect_no_secret(s, "the task's API answers", views);
+  expect_no_secret(s, "sandboxd's log", d.log());
+
+  // The agent did print them, the sandbox's JSON-escaped, the task's split across two of
+  // its lines: its own output file (tenant data, which the files API serves byte-exact).
+  auto out = d.http().Get("/v1/sandboxes/" + sandbox + "/files?path=.sandboxed/tasks/" + task +
+                          "/out.jsonl&raw=true");
+  ASSERT_TRUE(out && out->status == 200);
+  std::string escaped = json(s.sandbox).dump();
+  EXPECT_NE(out->body.find(escaped.substr(1, escaped.size() - 2)), std::string::npos);
+  auto line_of = [&](const std::string& needle) {
+    auto at = out->body.find(needle);
+    EXPECT_NE(at, std::string::npos) << needle;
+    return at == std::string::npos ? -1
+                                   : std::count(out->body.begin(), out->body.begin() + at, '\n');
+  };
+  EXPECT_LT(line_of("first half " + s.head()), line_of(s.tail() + " is the rest"));
+}
+
+TEST(TaskSecrets, EnvValuesTheModelEchoesNeverReachEventsResultsOrTheLog) {
+  Secrets s;
+  Daemon d("tasksec");
+  ASSERT_TRUE(d.start()) << d.log();
+  MockModel m(gateway(d), s.model_env());
+  create_with_secret(d, "sec1", s);
+  create_with_secret(d, "sec2", s);
+  std::string oc = start_task(d, "sec1", with_task_secret(opencode_task(m, "Create hello.txt"), s));
+  std::string cc = start_task(d, "sec2", with_task_secret(claude_task(m, "Create hello.txt"), s));
+  ASSERT_FALSE(oc.empty() || cc.empty());
+  expect_redacted_run(d, s, "sec1", oc);
+  expect_redacted_run(d, s, "sec2", cc);
+  expect_state_files_clean(s, d);
+}
+
+TEST(TaskSecrets, StayHiddenAfterAKill9MidTaskAndAreKeptOnlySealed) {
+  Secrets s;
+  Daemon d("tasksecr");
+  ASSERT_TRUE(d.start()) << d.log();
+  MockModel m(gateway(d), s.model_env());
+  create_with_secret(d, "r1", s);
+  // The model answers only after the restart: everything it says is redacted by the
+  // new sandboxd, from the sandbox's row and the task's sealed values.
+  std::string task =
+      start_task(d, "r1", with_task_secret(opencode_task(m, "SLOW:12 create hello.txt"), s));
+  ASSERT_FALSE(task.empty());
+  ASSERT_TRUE(eventually([&] { return agents_running(d, "r1") > 0; })) << d.log();
+  d.stop(/*hard=*/true);
+
+  const std::string key = d.data_dir() + "/state/redaction.key";
+  struct stat st {};
+  ASSERT_EQ(::stat(key.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  EXPECT_EQ(st.st_size, 32);
+  EXPECT_EQ(sealed_env(d, task).rfind("v1:", 0), 0u) << "sealed while it runs";
+  expect_state_files_clean(s, d);
+
+  ASSERT_TRUE(d.start()) << d.log();
+  expect_redacted_run(d, s, "r1", task);
+  EXPECT_EQ(sealed_env(d, task), "") << "dropped when the task ended";
+  expect_state_files_clean(s, d);
+  EXPECT_EQ(d.log().find("cannot be recovered"), std::string::npos) << d.log();
+}
+
+TEST(TaskSecrets, ThePromptIsOnNoCommandLineOfTheHost) {
+  const std::string marker = "PROMPTMARK" + random_token(12);
+  const std::string mock_log = "/tmp/sandboxd-it-mock-" + std::to_string(::getpid()) + ".jsonl";
+  std::filesystem::remove(mock_log);
+  Daemon d("taskps");
+  ASSERT_TRUE(d.start()) << d.log();
+  MockModel m(gateway(d), {{"MOCK_LOG", mock_log}, {"MOCK_MARKER", marker}});
+  create(d, "ps1");
+  create(d, "ps2");
+  std::string oc = start_task(d, "ps1", opencode_task(m, "SLOW:120 " + marker));
+  std::string cc = start_task(d, "ps2", claude_task(m, "SLOW:120 " + marker));
+  ASSERT_FALSE(oc.empty() || cc.empty());
+  // Both agents passed the prompt to the model (so they read it from stdin)...
+  auto saw = [&](const std::string& path) {
+    std::ifstream f(mock_log);
+    for (std::string line; std::getline(f, line);) {
+      json e = json::parse(line, nullptr, false);
+      if (e.is_object() && e.value("path", "") == path && e.value("marker_seen", false))
+        return true;
+    }
+    return false;
+  };
+  EXPECT_TRUE(eventually([&] { return saw("/v1/chat/completions") && saw("/v1/messages"); },
+                         std::chrono::seconds(90)))
+      << d.log();
+  // ... and while they wait for its answer, no process on the host shows it.
+  auto [rc, ps] = run_cmd({"ps", "-eo", "args"});
+  ASSERT_EQ(rc, 0);
+  EXPECT_NE(ps.find("run --format json"), std::string::npos) << "OpenCode runs: " << ps;
+  EXPECT_NE(ps.find("-p --output-format stream-json"), std::string::npos) << "Claude runs: " << ps;
+  EXPECT_EQ(ps.find(marker), std::string::npos) << ps;
+  for (const auto& [sandbox, task] : {std::pair{"ps1", oc}, {"ps2", cc}}) {
+    d.http().Post("/v1/sandboxes/" + std::string(sandbox) + "/tasks/" + task + "/cancel", "",
+                  "application/json");
+    EXPECT_TRUE(eventually([&] { return get_task(d, sandbox, task)["status"] == "cancelled"; }));
+  }
+  std::filesystem::remove(mock_log);
 }
 
 }  // namespace

@@ -9,8 +9,11 @@ It speaks the two APIs the agent CLIs use:
 Script: while the conversation has no tool result yet and the request offers a
 file-writing tool, the answer is one tool call writing MOCK_FILE (relative to the
 agent's working directory) with MOCK_CONTENT; after that it is the text "MOCK DONE".
-A prompt containing "SLOW:<seconds>" delays the first answer by that long (for the
-cancel, timeout and crash tests). Each request is appended to MOCK_LOG (JSON lines).
+MOCK_SAY_FIRST, when set, is said as text before that tool call (in the same answer);
+MOCK_SAY_LAST, when set, replaces "MOCK DONE". The agents print the two as separate
+output lines (the redaction tests split a secret across them). A prompt containing "SLOW:<seconds>" delays the first answer by that long (for the
+cancel, timeout and crash tests). Each request is appended to MOCK_LOG (JSON lines), with
+whether it contained MOCK_MARKER (so a test sees that the agent passed its prompt on).
 
 Usage: MOCK_FILE=hello.txt MOCK_CONTENT=hi python3 mock_llm.py PORT HOST
 It binds HOST:PORT only (tests bind their own network's gateway address).
@@ -26,6 +29,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 FILE = os.environ.get("MOCK_FILE", "hello.txt")
 CONTENT = os.environ.get("MOCK_CONTENT", "hello from mock\n")
 LOG = os.environ.get("MOCK_LOG")
+SAY_FIRST = os.environ.get("MOCK_SAY_FIRST", "")
+SAY_LAST = os.environ.get("MOCK_SAY_LAST", "MOCK DONE")
+MARKER = os.environ.get("MOCK_MARKER")
 USAGE_OPENAI = {"prompt_tokens": 11, "completion_tokens": 7, "total_tokens": 18}
 USAGE_ANTHROPIC = {"input_tokens": 11, "output_tokens": 7,
                    "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0}
@@ -104,7 +110,8 @@ class Handler(BaseHTTPRequestHandler):
         tools = [t.get("name") or (t.get("function") or {}).get("name")
                  for t in body.get("tools") or []]
         record({"method": "POST", "path": path, "model": body.get("model"),
-                "stream": body.get("stream"), "tools": tools})
+                "stream": body.get("stream"), "tools": tools,
+                "marker_seen": bool(MARKER) and MARKER in json.dumps(body)})
         if path.endswith("/chat/completions"):
             return self.openai(body, tools)
         if path.endswith("/messages/count_tokens"):
@@ -128,7 +135,8 @@ class Handler(BaseHTTPRequestHandler):
         now = int(time.time())
         model = body.get("model", "mock-model")
         if not body.get("stream"):
-            message = {"role": "assistant", "content": None if call else "MOCK DONE"}
+            message = {"role": "assistant",
+                       "content": (SAY_FIRST or None) if call else SAY_LAST}
             if call:
                 message["tool_calls"] = [{"id": "call_1", "type": "function", "function": {
                     "name": call[0], "arguments": json.dumps(call[1])}}]
@@ -147,13 +155,15 @@ class Handler(BaseHTTPRequestHandler):
             self.wfile.write(b"data: " + json.dumps(chunk).encode() + b"\n\n")
             self.wfile.flush()
         send({"role": "assistant", "content": ""})
+        if call and SAY_FIRST:
+            send({"content": SAY_FIRST})
         if call:
             send({"tool_calls": [{"index": 0, "id": "call_1", "type": "function",
                                   "function": {"name": call[0], "arguments": ""}}]})
             send({"tool_calls": [{"index": 0, "function": {"arguments": json.dumps(call[1])}}]})
             send({}, "tool_calls", USAGE_OPENAI)
         else:
-            send({"content": "MOCK DONE"})
+            send({"content": SAY_LAST})
             send({}, "stop", USAGE_OPENAI)
         self.wfile.write(b"data: [DONE]\n\n")
         self.wfile.flush()
@@ -167,11 +177,12 @@ class Handler(BaseHTTPRequestHandler):
         all_text = text_of(system) + "\n" + "\n".join(text_of(m.get("content")) for m in messages)
         maybe_slow(all_text, has_result)
         if not has_result and "Write" in tools:
-            blocks = [{"type": "tool_use", "id": "toolu_mock1", "name": "Write",
-                       "input": {"file_path": target(all_text), "content": CONTENT}}]
+            blocks = [{"type": "text", "text": SAY_FIRST}] if SAY_FIRST else []
+            blocks.append({"type": "tool_use", "id": "toolu_mock1", "name": "Write",
+                           "input": {"file_path": target(all_text), "content": CONTENT}})
         else:
-            blocks = [{"type": "text", "text": "MOCK DONE"}]
-        stop = "tool_use" if blocks[0]["type"] == "tool_use" else "end_turn"
+            blocks = [{"type": "text", "text": SAY_LAST}]
+        stop = "tool_use" if blocks[-1]["type"] == "tool_use" else "end_turn"
         mid = "msg_" + uuid.uuid4().hex[:20]
         model = body.get("model", "mock-model")
         if not body.get("stream"):

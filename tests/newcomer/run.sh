@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # The newcomer test: follows README.md's quick start on this host, from a fresh clone of
 # this repository's HEAD, and asserts each step:
-#   ./install.sh; create a sandbox; an agent task (OpenCode, against the local mock model
-#   server) builds an app; its preview answers through the edge; stop; the preview wakes
-#   it; sandboxd ls and /metrics see it all; a second ./install.sh changes nothing;
+#   ./install.sh (auth on: a generated token in .env at mode 0600, fetched with
+#   `sandboxd token`, never printed by the install; 401 without it, 415 for a body that
+#   is not JSON); create a sandbox; an agent task (OpenCode, against the local mock
+#   model server) builds an app; its preview answers through the edge; stop; the
+#   preview wakes it; sandboxd ls and /metrics see it all; a second ./install.sh
+#   changes nothing (.env included);
 #   ./uninstall.sh --all --yes leaves no labelled container, network, volume, image or
 #   data dir behind.
 # Every command it takes from the README is checked to be in the README, so the two stay
@@ -83,9 +86,32 @@ curl -fsS "$API/healthz" >/dev/null || fail "the API does not answer after insta
 grep -v '^\[build-images\]   \[' "$WORK/install1.log" | sed 's/^/    /'
 pass "./install.sh: the API answers at $API"
 
+# Quick start: the API token, the README's way (Debian's docker-compose when present, as
+# the README writes it; else the Compose plugin, which takes the same arguments).
+# shellcheck disable=SC2016  # the README's text, unexpanded
+from_readme 'export SANDBOXED_TOKEN=$(docker-compose -p sandboxed exec -T sandboxd sandboxd token)'
+if command -v docker-compose >/dev/null; then COMPOSE=(docker-compose); else COMPOSE=(docker compose); fi
+SANDBOXED_TOKEN=$("${COMPOSE[@]}" -p sandboxed exec -T sandboxd sandboxd token) || fail "sandboxd token failed"
+export SANDBOXED_TOKEN
+[[ $SANDBOXED_TOKEN =~ ^[0-9a-f]{64}$ ]] || fail "sandboxd token printed no 64-hex secret"
+grep -qx "SANDBOXD_API_TOKENS=operator:$SANDBOXED_TOKEN" .env || fail ".env does not hold the operator token"
+[ "$(stat -c %a .env)" = 600 ] || fail ".env has mode $(stat -c %a .env), not 600"
+! grep -qF "$SANDBOXED_TOKEN" "$WORK/install1.log" || fail "install.sh printed the token's secret"
+grep -qF "sandboxd token" "$WORK/install1.log" || fail "install.sh did not say how to get the token"
+AUTH=(-H "Authorization: Bearer $SANDBOXED_TOKEN")
+JSON=(-H 'Content-Type: application/json')
+# Auth is on, and a body that is not JSON is refused: neither creates anything.
+code=$(curl -s -o /dev/null -w '%{http_code}' -X POST "$API/v1/sandboxes" "${JSON[@]}" -d '{"id":"demo"}')
+[ "$code" = 401 ] || fail "a create without the token answered $code, not 401"
+code=$(curl -s -o /dev/null -w '%{http_code}' -X POST "$API/v1/sandboxes" "${AUTH[@]}" -d '{"id":"demo"}')
+[ "$code" = 415 ] || fail "a create without Content-Type: application/json answered $code, not 415"
+code=$(curl -s -o /dev/null -w '%{http_code}' "$API/v1/sandboxes/demo" "${AUTH[@]}")
+[ "$code" = 404 ] || fail "a refused create left sandbox demo behind (GET answered $code)"
+pass "the token from sandboxd token works; without it 401, without the JSON type 415, nothing created"
+
 # Quick start: create a sandbox.
-CREATE=(curl -s -X POST "$API/v1/sandboxes" -d '{"id":"demo","ports":[3000]}')
-from_readme "curl -s -X POST $API/v1/sandboxes -d '{\"id\":\"demo\",\"ports\":[3000]}'"
+CREATE=(curl -s -X POST "$API/v1/sandboxes" "${AUTH[@]}" "${JSON[@]}" -d '{"id":"demo","ports":[3000]}')
+from_readme "curl -s -X POST $API/v1/sandboxes -H \"Authorization: Bearer \$SANDBOXED_TOKEN\" -H 'Content-Type: application/json' -d '{\"id\":\"demo\",\"ports\":[3000]}'"
 created=$("${CREATE[@]}")
 [ "$(jq -r .status <<<"$created")" = running ] || fail "create answered: $created"
 [ "$(jq -r '.previews[0].url' <<<"$created")" = "$PREVIEW" ] || fail "create gave no preview URL $PREVIEW: $created"
@@ -100,7 +126,7 @@ MOCK_FILE=sandbox.json MOCK_CONTENT=$MANIFEST python3 "$ROOT/tests/mock_llm/mock
   >"$WORK/mock.log" 2>&1 &
 MOCK_PID=$!
 until_ok 10 curl -fs "http://$GATEWAY:$MOCK_PORT/v1/models" || fail "the mock model server did not start"
-from_readme "$API/v1/sandboxes/demo/tasks"
+from_readme "curl -s -X POST $API/v1/sandboxes/demo/tasks -H \"Authorization: Bearer \$SANDBOXED_TOKEN\" -H 'Content-Type: application/json' -d '{"
 OPENCODE_CONFIG=$(jq -cn --arg url "http://$GATEWAY:$MOCK_PORT/v1" '{
   provider: {mock: {npm: "@ai-sdk/openai-compatible", name: "Mock",
     options: {baseURL: $url, apiKey: "mock-key"},
@@ -109,15 +135,15 @@ OPENCODE_CONFIG=$(jq -cn --arg url "http://$GATEWAY:$MOCK_PORT/v1" '{
 TASK_BODY=$(jq -cn --arg cfg "$OPENCODE_CONFIG" '{agent: "opencode", model: "mock/mock-model",
   prompt: "Create a Node.js web server on port 3000 and a sandbox.json that runs it",
   env: {OPENCODE_CONFIG_CONTENT: $cfg, OPENCODE_DISABLE_DEFAULT_PLUGINS: "1"}}')
-task=$(curl -s -X POST "$API/v1/sandboxes/demo/tasks" -d "$TASK_BODY")
+task=$(curl -s -X POST "$API/v1/sandboxes/demo/tasks" "${AUTH[@]}" "${JSON[@]}" -d "$TASK_BODY")
 TASK_ID=$(jq -r '.id // empty' <<<"$task")
 [ -n "$TASK_ID" ] || fail "the task was not accepted: $task"
-from_readme "curl -sN $API/v1/sandboxes/demo/tasks/"
+from_readme "curl -sN $API/v1/sandboxes/demo/tasks/\$TASK/events -H \"Authorization: Bearer \$SANDBOXED_TOKEN\""
 # The event stream ends with `done`.
-curl -sN --max-time 300 "$API/v1/sandboxes/demo/tasks/$TASK_ID/events" >"$WORK/events.txt" || true
+curl -sN --max-time 300 "$API/v1/sandboxes/demo/tasks/$TASK_ID/events" "${AUTH[@]}" >"$WORK/events.txt" || true
 grep -q '^event: done' "$WORK/events.txt" || { tail -20 "$WORK/events.txt" >&2; fail "the task's event stream never said done"; }
-status=$(curl -s "$API/v1/sandboxes/demo/tasks/$TASK_ID" | jq -r .status)
-[ "$status" = succeeded ] || fail "the task ended $status: $(curl -s "$API/v1/sandboxes/demo/tasks/$TASK_ID")"
+status=$(curl -s "$API/v1/sandboxes/demo/tasks/$TASK_ID" "${AUTH[@]}" | jq -r .status)
+[ "$status" = succeeded ] || fail "the task ended $status: $(curl -s "$API/v1/sandboxes/demo/tasks/$TASK_ID" "${AUTH[@]}")"
 pass "an OpenCode task wrote the app (task $TASK_ID succeeded, $(grep -c '^event: ' "$WORK/events.txt") events)"
 
 # Quick start: open the preview, through the edge.
@@ -127,20 +153,21 @@ until_ok 90 sh -c "curl -fs --max-time 5 '$PREVIEW' | grep -qF \"$APP_TEXT\"" ||
 pass "the preview $PREVIEW serves the agent's app"
 
 # Quick start: stop, then the preview wakes it.
-from_readme "curl -s -X POST $API/v1/sandboxes/demo/stop"
-stopped=$(curl -s -X POST "$API/v1/sandboxes/demo/stop")
+from_readme "curl -s -X POST $API/v1/sandboxes/demo/stop -H \"Authorization: Bearer \$SANDBOXED_TOKEN\""
+stopped=$(curl -s -X POST "$API/v1/sandboxes/demo/stop" "${AUTH[@]}")
 [ "$(jq -r .status <<<"$stopped")" = stopped ] || fail "stop answered: $stopped"
 [ -z "$(docker ps -q --filter label=sandboxed.id=demo --filter label=sandboxed.instance=default)" ] ||
   fail "the sandbox's container still runs after stop"
 body=$(curl -s --max-time 90 "$PREVIEW")
 [ "$body" = "$APP_TEXT" ] || fail "the preview of the stopped sandbox answered: ${body:0:300}"
-[ "$(curl -s "$API/v1/sandboxes/demo" | jq -r .status)" = running ] || fail "the preview did not wake the sandbox"
+[ "$(curl -s "$API/v1/sandboxes/demo" "${AUTH[@]}" | jq -r .status)" = running ] || fail "the preview did not wake the sandbox"
 pass "stopped; the next preview request woke it and got the app"
 
 # Operator comforts.
 ls_out=$(docker exec "$(sandboxd_container)" sandboxd ls)
 grep -q '^demo  *running' <<<"$ls_out" || fail "sandboxd ls does not list demo as running: $ls_out"
-metrics=$(curl -s "$API/metrics")
+from_readme "curl -s $API/metrics -H \"Authorization: Bearer \$SANDBOXED_TOKEN\""
+metrics=$(curl -s "$API/metrics" "${AUTH[@]}")
 grep -q '^sandboxd_sandbox_operations_total{op="wake",trigger="preview",result="ok"} 1$' <<<"$metrics" ||
   fail "/metrics did not count the wake: $(grep operations_total <<<"$metrics")"
 grep -q '^sandboxd_tasks_finished_total{agent="opencode",status="succeeded",reason=""} 1$' <<<"$metrics" ||

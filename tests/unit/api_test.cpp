@@ -131,7 +131,7 @@ TEST_F(ApiTest, BodilessPostDoesNotWaitForABody) {
   // Neither Content-Length nor chunked encoding: the request has no body.
   auto t0 = std::chrono::steady_clock::now();
   std::string reply =
-      raw_exchange(server_->port(), "POST /v1/sandboxes/a1/stop HTTP/1.1\r\nHost: x\r\n\r\n");
+      raw_exchange(server_->port(), "POST /v1/sandboxes/a1/stop HTTP/1.1\r\nHost: localhost\r\n\r\n");
   EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(3));
   EXPECT_EQ(reply.rfind("HTTP/1.1 200", 0), 0u) << reply;
   EXPECT_NE(reply.find("\"stopped\""), std::string::npos) << reply;
@@ -225,6 +225,126 @@ TEST_F(ApiTest, ReadyzReportsDockerOutage) {
   auto r = client_->Get("/readyz");
   expect_error(r, 503, "unavailable");
   EXPECT_FALSE(r->get_header_value("Retry-After").empty());
+}
+
+TEST_F(ApiTest, ReadyzTellsDockersOwnWordsOnlyToAuthenticatedCallers) {
+  start(false);
+  docker_.fail_next("ping", Status(Code::kUnavailable, "Cannot connect at unix:///secret.sock"));
+  auto anonymous = client_->Get("/readyz");  // the answer is cached for 3 s (fake clock)
+  expect_error(anonymous, 503, "unavailable");
+  EXPECT_EQ(anonymous->body.find("secret.sock"), std::string::npos) << anonymous->body;
+  httplib::Headers right = {{"Authorization", std::string("Bearer ") + kToken}};
+  auto operator_view = client_->Get("/readyz", right);
+  expect_error(operator_view, 503, "unavailable");
+  EXPECT_NE(operator_view->body.find("secret.sock"), std::string::npos) << operator_view->body;
+}
+
+TEST_F(ApiTest, JsonRoutesRefuseBodiesOfOtherTypesAndChangeNothing) {
+  start(true);
+  expect_error(client_->Post("/v1/sandboxes", R"({"id":"t1"})", "text/plain"), 415,
+               "unsupported_media_type");
+  expect_error(client_->Post("/sandbox", "id=t1", "application/x-www-form-urlencoded"), 415,
+               "unsupported_media_type");
+  expect_error(client_->Post("/sandbox", R"({"id":"t1"})", "multipart/form-data; boundary=x"),
+               415, "unsupported_media_type");
+  // A body with no Content-Type at all.
+  std::string reply = raw_exchange(server_->port(),
+                                   "POST /v1/sandboxes HTTP/1.1\r\nHost: localhost\r\n"
+                                   "Content-Length: 11\r\n\r\n{\"id\":\"t1\"}");
+  EXPECT_EQ(reply.rfind("HTTP/1.1 415", 0), 0u) << reply;
+  EXPECT_EQ(docker_.container_count(), 0u);
+  EXPECT_TRUE(h_.store->list({})->empty());
+
+  ASSERT_EQ(client_->Post("/sandbox", R"({"id":"t2"})", "Application/JSON; charset=utf-8")->status,
+            201);
+  docker_.clear_calls();
+  expect_error(client_->Post("/v1/sandboxes/t2/exec", R"({"cmd":["touch","x"]})", "text/plain"),
+               415, "unsupported_media_type");
+  expect_error(client_->Post("/v1/sandboxes/t2/keepalive", "{}", "text/plain"), 415,
+               "unsupported_media_type");
+  expect_error(client_->Post("/v1/sandboxes/t2/stop", "", "text/plain"), 415,
+               "unsupported_media_type");
+  expect_error(client_->Put("/v1/sandboxes/t2/files?path=a.txt", "hi", "text/plain"), 415,
+               "unsupported_media_type");
+  EXPECT_TRUE(docker_.calls().empty());
+  EXPECT_EQ(h_.store->get("t2")->value().status, "running");
+  EXPECT_EQ(client_->Put("/v1/sandboxes/t2/files?path=raw.bin", "raw bytes",
+                         "application/octet-stream")
+                ->status,
+            200);
+  EXPECT_EQ(client_->Post("/v1/sandboxes/t2/stop")->status, 200);  // no body, no type
+}
+
+// Refused even with a valid token (a page cannot hold one, but an extension might); the
+// integration tests show the same with auth disabled.
+TEST_F(ApiTest, AForeignOriginIsForbiddenBeforeAnyWork) {
+  start(false);
+  httplib::Headers evil = {{"Origin", "http://s-evil-3000.preview.localhost"},
+                           {"Authorization", std::string("Bearer ") + kToken}};
+  auto r = client_->Post("/v1/sandboxes", evil, R"({"id":"o1"})", "application/json");
+  expect_error(r, 403, "forbidden");
+  EXPECT_TRUE(r->get_header_value("Access-Control-Allow-Origin").empty());
+  expect_error(client_->Get("/v1/sandboxes", evil), 403, "forbidden");
+  httplib::Headers null_origin = {{"Origin", "null"},
+                                  {"Authorization", std::string("Bearer ") + kToken}};
+  expect_error(client_->Get("/v1/sandboxes", null_origin), 403, "forbidden");
+  auto preflight = client_->Options("/v1/sandboxes", evil);
+  ASSERT_TRUE(preflight);
+  EXPECT_EQ(preflight->status, 403);
+  EXPECT_TRUE(preflight->get_header_value("Access-Control-Allow-Origin").empty());
+  // A cross-site request without an Origin (an <img>, a no-cors GET) is refused too.
+  httplib::Headers no_origin = {{"Sec-Fetch-Site", "cross-site"},
+                                {"Authorization", std::string("Bearer ") + kToken}};
+  expect_error(client_->Get("/v1/sandboxes", no_origin), 403, "forbidden");
+  EXPECT_EQ(docker_.container_count(), 0u);
+  EXPECT_TRUE(h_.store->list({})->empty());
+}
+
+TEST_F(ApiTest, AListedOriginGetsCorsAnswersIncludingThePreflight) {
+  h_.config.api_allowed_origins = {"https://app.example.com"};
+  start(false);
+  httplib::Headers preflight_headers = {{"Origin", "https://app.example.com"},
+                                        {"Access-Control-Request-Method", "POST"},
+                                        {"Access-Control-Request-Headers",
+                                         "authorization,content-type"}};
+  auto preflight = client_->Options("/v1/sandboxes", preflight_headers);
+  ASSERT_TRUE(preflight);
+  EXPECT_EQ(preflight->status, 204);
+  EXPECT_EQ(preflight->get_header_value("Access-Control-Allow-Origin"), "https://app.example.com");
+  EXPECT_NE(preflight->get_header_value("Access-Control-Allow-Methods").find("POST"),
+            std::string::npos);
+  EXPECT_NE(preflight->get_header_value("Access-Control-Allow-Headers").find("Authorization"),
+            std::string::npos);
+  httplib::Headers app = {{"Origin", "HTTPS://APP.EXAMPLE.COM"},
+                          {"Authorization", std::string("Bearer ") + kToken}};
+  auto created = client_->Post("/v1/sandboxes", app, R"({"id":"c1"})", "application/json");
+  ASSERT_TRUE(created);
+  EXPECT_EQ(created->status, 201) << created->body;
+  EXPECT_EQ(created->get_header_value("Access-Control-Allow-Origin"), "https://app.example.com");
+  EXPECT_EQ(created->get_header_value("Vary"), "Origin");
+  // The origin does not stand in for the token.
+  auto anonymous = client_->Get("/v1/sandboxes", {{"Origin", "https://app.example.com"}});
+  expect_error(anonymous, 401, "unauthorized");
+  EXPECT_EQ(anonymous->get_header_value("Access-Control-Allow-Origin"), "https://app.example.com");
+}
+
+TEST_F(ApiTest, AForeignHostIsForbiddenAgainstDnsRebinding) {
+  h_.config.api_hostnames = {"sandboxd.internal"};
+  start(true);
+  std::string rebinding = raw_exchange(
+      server_->port(),
+      "POST /v1/sandboxes HTTP/1.1\r\nHost: rebind.evil.test:9090\r\n"
+      "Content-Type: application/json\r\nContent-Length: 11\r\n\r\n{\"id\":\"h1\"}");
+  EXPECT_EQ(rebinding.rfind("HTTP/1.1 403", 0), 0u) << rebinding;
+  EXPECT_NE(rebinding.find("\"forbidden\""), std::string::npos) << rebinding;
+  std::string no_host = raw_exchange(server_->port(), "GET /v1/sandboxes HTTP/1.0\r\n\r\n");
+  EXPECT_EQ(no_host.rfind("HTTP/1.1 403", 0), 0u) << no_host;
+  EXPECT_EQ(docker_.container_count(), 0u);
+  for (const char* host : {"sandboxd.internal:9090", "127.0.0.1", "[::1]:9090", "localhost"}) {
+    std::string ok = raw_exchange(server_->port(), std::string("GET /v1/sandboxes HTTP/1.1\r\nHost: ") +
+                                                       host + "\r\nConnection: close\r\n\r\n");
+    EXPECT_EQ(ok.rfind("HTTP/1.1 200", 0), 0u) << host << ": " << ok;
+  }
 }
 
 TEST_F(ApiTest, ASecondServerCannotBindTheSamePort) {

@@ -16,7 +16,11 @@ TEST(LoadConfig, DefaultsMatchTheSpec) {
   EXPECT_EQ(c->api_host, "127.0.0.1");
   EXPECT_EQ(c->api_port, 9090);
   EXPECT_EQ(c->data_dir, "/var/lib/sandboxed");
-  EXPECT_TRUE(c->auth_disabled);
+  EXPECT_FALSE(c->auth_disabled);
+  EXPECT_TRUE(c->api_allowed_origins.empty());
+  EXPECT_TRUE(c->api_hostnames.empty());
+  EXPECT_EQ(c->task_retention_days, 30);
+  EXPECT_EQ(c->task_max_finished, 100);
   EXPECT_EQ(c->instance, "default");
   EXPECT_EQ(c->preview_domain, "localhost");
   EXPECT_EQ(c->db_path(), "/var/lib/sandboxed/state/sandboxd.db");
@@ -111,25 +115,54 @@ TEST(LoadConfig, ParsesTokensWithColonOrEquals) {
   EXPECT_EQ(c->tokens[1].name, "ops");
 }
 
-TEST(LoadConfig, RefusesAuthWithoutTokensAndShortSecrets) {
-  EXPECT_FALSE(load_config({{"SANDBOXD_API_AUTH_DISABLED", "false"}}));
-  auto short_secret =
-      load_config({{"SANDBOXD_API_AUTH_DISABLED", "false"}, {"SANDBOXD_API_TOKENS", "a:short"}});
+TEST(LoadConfig, ServingNeedsATokenUnlessAuthIsExplicitlyDisabled) {
+  auto by_default = load_config({});
+  ASSERT_TRUE(by_default);
+  Status refused = check_serve_auth(*by_default);
+  EXPECT_FALSE(refused.is_ok());
+  EXPECT_NE(refused.message().find("SANDBOXD_API_TOKENS"), std::string::npos);
+  EXPECT_FALSE(check_serve_auth(*load_config({{"SANDBOXD_API_AUTH_DISABLED", "false"}})).is_ok());
+  EXPECT_TRUE(check_serve_auth(*load_config({{"SANDBOXD_API_AUTH_DISABLED", "true"}})).is_ok());
+  EXPECT_TRUE(
+      check_serve_auth(*load_config({{"SANDBOXD_API_TOKENS", "a:0123456789abcdef"}})).is_ok());
+  auto short_secret = load_config({{"SANDBOXD_API_TOKENS", "a:short"}});
   ASSERT_FALSE(short_secret);
   EXPECT_NE(short_secret.error().message().find("SANDBOXD_API_TOKENS"), std::string::npos);
   // The secret is never echoed in the error.
   EXPECT_EQ(short_secret.error().message().find("short\""), std::string::npos);
 }
 
-TEST(LoadConfig, RefusesPublicBindWithAuthDisabledUnlessOverridden) {
-  auto refused = load_config({{"SANDBOXED_API_BIND", "0.0.0.0:9090"}});
+TEST(LoadConfig, AuthMayBeDisabledOnlyOnALoopbackBind) {
+  auto refused =
+      load_config({{"SANDBOXED_API_BIND", "0.0.0.0:9090"}, {"SANDBOXD_API_AUTH_DISABLED", "true"}});
   ASSERT_FALSE(refused);
-  EXPECT_NE(refused.error().message().find("SANDBOXED_API_BIND"), std::string::npos);
-  EXPECT_TRUE(load_config(
-      {{"SANDBOXED_API_BIND", "0.0.0.0:9090"}, {"SANDBOXD_ALLOW_PUBLIC_UNAUTHENTICATED", "true"}}));
+  EXPECT_NE(refused.error().message().find("SANDBOXD_API_AUTH_DISABLED"), std::string::npos);
+  // The old escape hatch is an error, not silently ignored.
+  auto hatch = load_config({{"SANDBOXED_API_BIND", "0.0.0.0:9090"},
+                            {"SANDBOXD_API_AUTH_DISABLED", "true"},
+                            {"SANDBOXD_ALLOW_PUBLIC_UNAUTHENTICATED", "true"}});
+  ASSERT_FALSE(hatch);
+  EXPECT_TRUE(load_config({{"SANDBOXED_API_BIND", "127.0.0.1:9090"},
+                           {"SANDBOXD_API_AUTH_DISABLED", "true"}}));
   EXPECT_TRUE(load_config({{"SANDBOXED_API_BIND", "0.0.0.0:9090"},
-                           {"SANDBOXD_API_AUTH_DISABLED", "false"},
                            {"SANDBOXD_API_TOKENS", "a:0123456789abcdef"}}));
+}
+
+TEST(LoadConfig, ReadsAllowedOriginsAndApiHostNames) {
+  auto c = load_config(
+      {{"SANDBOXD_API_ALLOWED_ORIGINS", " https://App.Example.com, http://localhost:5173 "},
+       {"SANDBOXD_API_HOSTNAMES", "sandboxd.internal,API.example.com"}});
+  ASSERT_TRUE(c) << c.error().message();
+  EXPECT_EQ(c->api_allowed_origins,
+            (std::vector<std::string>{"https://app.example.com", "http://localhost:5173"}));
+  EXPECT_EQ(c->api_hostnames, (std::vector<std::string>{"sandboxd.internal", "api.example.com"}));
+  for (const char* bad : {"app.example.com", "https://app.example.com/", "ftp://x", "https://",
+                          "https://a.com:99999x", "*"}) {
+    auto r = load_config({{"SANDBOXD_API_ALLOWED_ORIGINS", bad}});
+    ASSERT_FALSE(r) << bad;
+    EXPECT_NE(r.error().message().find("SANDBOXD_API_ALLOWED_ORIGINS"), std::string::npos);
+  }
+  EXPECT_FALSE(load_config({{"SANDBOXD_API_HOSTNAMES", "evil.test/x"}}));
 }
 
 TEST(ParseSize, AcceptsSuffixesAndRejectsGarbage) {

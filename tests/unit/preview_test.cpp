@@ -1,6 +1,7 @@
 // Unit tests of the preview edge's logic: host and request-head parsing, single-flight
 // wakes, the Traefik access-log tailer, docker event lines, and the service's address
 // cache and activity writes (on fakes).
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -265,6 +266,40 @@ TEST_F(AccessLogTailerTest, FollowsRotationAndTruncation) {
   std::ofstream(path_, std::ios::trunc) << line("truncated");
   tail.poll();
   EXPECT_EQ(hosts_.back(), "truncated");
+}
+
+TEST_F(AccessLogTailerTest, TruncatesPastItsCapAndKeepsReportingHostsWrittenAfter) {
+  // Traefik's writer: O_APPEND, held open across the truncation.
+  int w = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  ASSERT_GE(w, 0);
+  auto write_line = [&](const std::string& host) {
+    std::string l = line(host);
+    ASSERT_EQ(::write(w, l.data(), l.size()), static_cast<ssize_t>(l.size()));
+  };
+  AccessLogTailer tail(
+      path_, [&](const std::string& h) { hosts_.push_back(h); }, 100);
+  tail.poll();
+  write_line("under-the-cap");
+  tail.poll();
+  EXPECT_EQ(std::filesystem::file_size(path_), line("under-the-cap").size());
+  for (int i = 0; i < 5; ++i) write_line("h" + std::to_string(i));
+  write_line("unfinished");
+  ASSERT_EQ(::ftruncate(w, static_cast<off_t>(std::filesystem::file_size(path_) - 3)), 0);
+  tail.poll();
+  EXPECT_EQ(hosts_.size(), 6u);
+  EXPECT_GT(std::filesystem::file_size(path_), 100u) << "not in the middle of a line";
+  ASSERT_EQ(::write(w, "\"}\n", 3), 3);
+  tail.poll();
+  ASSERT_EQ(hosts_.size(), 7u);
+  EXPECT_EQ(hosts_.back(), "unfinished");
+  EXPECT_EQ(std::filesystem::file_size(path_), 0u) << "read whole and over the cap: truncated";
+  write_line("after");
+  tail.poll();
+  EXPECT_EQ(hosts_.back(), "after");
+  std::ifstream f(path_);
+  std::string content((std::istreambuf_iterator<char>(f)), {});
+  EXPECT_EQ(content, line("after")) << "the writer goes on at the new start, no hole";
+  ::close(w);
 }
 
 TEST(DockerEvents, OnlyThisInstancesManagedContainersAreReported) {

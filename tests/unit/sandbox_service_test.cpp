@@ -306,10 +306,64 @@ TEST_F(SandboxServiceTest, PurgeRemovesEverythingAndIsIdempotent) {
   EXPECT_GE(*freed, 50000);
   EXPECT_FALSE(fs::exists(ws_->path("a1")));
   EXPECT_FALSE(store_->get("a1")->has_value());
+  EXPECT_TRUE(store_->list_tasks("a1", 10)->empty());
   EXPECT_EQ(docker_.container_count(), 0u);
   auto again = svc_->purge("a1");
   ASSERT_TRUE(again);
   EXPECT_EQ(*again, 0);
+}
+
+// A container under the name sandbox x1 would get, made by someone else (issue 10).
+void plant_foreign(FakeDocker& docker, const std::map<std::string, std::string>& labels) {
+  RunSpec spec;
+  spec.name = "t1-s-x1";
+  spec.network = "net-t1";
+  spec.labels = labels;
+  ASSERT_TRUE(docker.run(spec));
+}
+
+TEST_F(SandboxServiceTest, DeleteAndPurgeOfAnIdWithoutARowLeaveOtherContainersAlone) {
+  struct Case {
+    const char* what;
+    std::map<std::string, std::string> labels;
+  };
+  const Case cases[] = {
+      {"no labels", {}},
+      {"another instance's",
+       {{"sandboxed.managed", "true"}, {"sandboxed.instance", "other"}, {"sandboxed.id", "x1"}}},
+      {"no sandbox id", {{"sandboxed.managed", "true"}, {"sandboxed.instance", "t1"}}},
+      {"not managed", {{"sandboxed.instance", "t1"}, {"sandboxed.id", "x1"}}},
+  };
+  fs::create_directories(ws_->path("x1") + "/workspace");
+  for (const auto& c : cases) {
+    plant_foreign(docker_, c.labels);
+    EXPECT_EQ(svc_->destroy("x1").code(), Code::kNotFound) << c.what;
+    EXPECT_TRUE(docker_.container("t1-s-x1")) << c.what << ": DELETE removed it";
+    auto purged = svc_->purge("x1");
+    ASSERT_FALSE(purged) << c.what;
+    EXPECT_EQ(purged.error().code(), Code::kNotFound) << c.what;
+    EXPECT_TRUE(docker_.container("t1-s-x1")) << c.what << ": purge removed it";
+    EXPECT_TRUE(fs::exists(ws_->path("x1"))) << c.what << ": a refused purge changes nothing";
+    docker_.drop_container("t1-s-x1");
+  }
+}
+
+TEST_F(SandboxServiceTest, DeleteOfAnIdWithoutARowRemovesThisInstancesLeftoverContainer) {
+  plant_foreign(
+      docker_,
+      {{"sandboxed.managed", "true"}, {"sandboxed.instance", "t1"}, {"sandboxed.id", "x1"}});
+  EXPECT_TRUE(svc_->destroy("x1").is_ok());
+  EXPECT_FALSE(docker_.container("t1-s-x1"));
+  EXPECT_TRUE(svc_->destroy("x1").is_ok()) << "idempotent without any container";
+}
+
+TEST_F(SandboxServiceTest, DeleteOfASandboxWhoseNameAForeignContainerHoldsRemovesOnlyTheRow) {
+  create("x1");
+  docker_.drop_container("t1-s-x1");
+  plant_foreign(docker_, {});
+  EXPECT_TRUE(svc_->destroy("x1").is_ok());
+  EXPECT_FALSE(store_->get("x1")->has_value());
+  EXPECT_TRUE(docker_.container("t1-s-x1"));
 }
 
 TEST_F(SandboxServiceTest, FailedRemoveLeavesARowMarkedForRetry) {

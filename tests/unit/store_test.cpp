@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 
 #include <filesystem>
+#include <map>
 
 namespace sandboxd {
 namespace {
@@ -121,6 +122,143 @@ TEST(Store, FileIsOwnerOnlyInWalModeAndSurvivesReopen) {
   ASSERT_TRUE(again);
   EXPECT_TRUE((*again)->get("keep")->has_value());
   std::filesystem::remove_all(dir);
+}
+
+TaskRecord task_of(const std::string& id, const std::string& sandbox, const std::string& status,
+                   int64_t finished_at) {
+  TaskRecord t;
+  t.id = id;
+  t.sandbox_id = sandbox;
+  t.agent = "opencode";
+  t.prompt = "p";
+  t.status = status;
+  t.created_at = t.started_at = finished_at ? finished_at - 10 : 1;
+  t.finished_at = finished_at;
+  return t;
+}
+
+class StoreFileTest : public testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = testing::TempDir() + "/store-file-" + std::to_string(::getpid());
+    std::filesystem::create_directories(dir_);
+    path_ = dir_ + "/sandboxd.db";
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+  std::string dir_, path_;
+};
+
+TEST_F(StoreFileTest, ReadOnlyStoreReadsBesideAWriterAndRefusesWrites) {
+  auto writer = Store::open(path_);
+  ASSERT_TRUE(writer) << writer.error().message();
+  ASSERT_TRUE((*writer)->insert(sample("a")).is_ok());
+  auto reader = Store::open_read_only(path_);
+  ASSERT_TRUE(reader) << reader.error().message();
+  auto rows = (*reader)->list({});
+  ASSERT_TRUE(rows);
+  ASSERT_EQ(rows->size(), 1u);
+  EXPECT_EQ((*rows)[0].id, "a");
+  EXPECT_FALSE((*reader)->insert(sample("b")).is_ok());
+  EXPECT_FALSE((*reader)->touch("a", 9999, "x").is_ok());
+  EXPECT_FALSE((*reader)->remove("a").is_ok());
+  ASSERT_TRUE((*writer)->insert(sample("c")).is_ok());
+  EXPECT_EQ((*reader)->list({})->size(), 2u) << "sees the writer's later rows";
+  EXPECT_EQ((*(*writer)->get("a"))->last_active_at, 2000);
+}
+
+TEST_F(StoreFileTest, ReadOnlyOpenCreatesNothingAndRefusesAnOlderSchema) {
+  auto missing = Store::open_read_only(path_);
+  ASSERT_FALSE(missing);
+  EXPECT_EQ(missing.error().code(), Code::kUnavailable);
+  EXPECT_FALSE(std::filesystem::exists(path_));
+  ASSERT_TRUE(Store::open(path_));
+  {
+    SQLite::Database db(path_, SQLite::OPEN_READWRITE);
+    db.exec(
+        "DELETE FROM schema_migrations WHERE version = (SELECT MAX(version) FROM "
+        "schema_migrations)");
+  }
+  auto old = Store::open_read_only(path_);
+  ASSERT_FALSE(old);
+  EXPECT_NE(old.error().message().find("start the daemon once"), std::string::npos)
+      << old.error().message();
+}
+
+TEST_F(StoreFileTest, PurgeRemovesTheRowAndItsTasksInOneTransaction) {
+  auto store = std::move(*Store::open(path_));
+  ASSERT_TRUE(store->insert(sample("a")).is_ok());
+  ASSERT_TRUE(store->insert(sample("b")).is_ok());
+  for (auto t : {task_of("t1", "a", kTaskSucceeded, 100), task_of("t2", "a", kTaskRunning, 0),
+                 task_of("t3", "b", kTaskFailed, 100)}) {
+    ASSERT_TRUE(store->insert_task(t).is_ok());
+    ASSERT_TRUE(store->append_task_events(t, {{"status", "{}"}}, 5).is_ok());
+  }
+  // The last statement fails: nothing of the purge may remain done.
+  {
+    SQLite::Database db(path_, SQLite::OPEN_READWRITE);
+    db.exec(
+        "CREATE TRIGGER refuse BEFORE DELETE ON sandboxes BEGIN SELECT RAISE(ABORT, 'no'); "
+        "END");
+  }
+  EXPECT_FALSE(store->remove_with_tasks("a").is_ok());
+  EXPECT_TRUE(store->get("a")->has_value());
+  EXPECT_EQ(store->list_tasks("a", 10)->size(), 2u);
+  EXPECT_EQ(store->task_events("t1", 0, 10)->size(), 1u);
+  {
+    SQLite::Database db(path_, SQLite::OPEN_READWRITE);
+    db.exec("DROP TRIGGER refuse");
+  }
+  ASSERT_TRUE(store->remove_with_tasks("a").is_ok());
+  EXPECT_FALSE(store->get("a")->has_value());
+  EXPECT_TRUE(store->list_tasks("a", 10)->empty());
+  EXPECT_TRUE(store->task_events("t1", 0, 10)->empty());
+  EXPECT_TRUE(store->task_events("t2", 0, 10)->empty());
+  EXPECT_TRUE(store->get("b")->has_value()) << "other sandboxes are untouched";
+  EXPECT_EQ(store->task_events("t3", 0, 10)->size(), 1u);
+  EXPECT_TRUE(store->remove_with_tasks("a").is_ok()) << "idempotent";
+}
+
+// Retention: rows by age and per-sandbox count, in batches; running tasks never.
+TEST(Store, PruneFinishedTasksByAgeThenPerSandboxCount) {
+  auto store = memory_store();
+  const int64_t cutoff = 1000;
+  struct Row {
+    const char* id;
+    const char* sandbox;
+    const char* status;
+    int64_t finished_at;
+  };
+  const Row rows[] = {
+      {"old1", "a", kTaskSucceeded, 10},  // past the age
+      {"old2", "b", kTaskFailed, 20},     // past the age
+      {"run1", "a", kTaskRunning, 0},     // running: kept, however old
+      {"a1", "a", kTaskSucceeded, 1100},  // a: 4 recent finished, keep 2
+      {"a2", "a", kTaskCancelled, 1200},
+      {"a3", "a", kTaskSucceeded, 1300},
+      {"a4", "a", kTaskFailed, 1400},
+      {"b1", "b", kTaskSucceeded, 1500},  // b: 1 recent finished, kept
+  };
+  for (const auto& r : rows) {
+    TaskRecord t = task_of(r.id, r.sandbox, r.status, r.finished_at);
+    ASSERT_TRUE(store->insert_task(t).is_ok());
+    ASSERT_TRUE(store->append_task_events(t, {{"status", "{}"}, {"done", "{}"}}, 5).is_ok());
+  }
+  std::map<std::string, bool> pruned;  // id -> over_cap
+  for (int pass = 0; pass < 10; ++pass) {
+    auto batch = store->prune_finished_tasks(cutoff, /*keep_per_sandbox=*/2, /*limit=*/3);
+    ASSERT_TRUE(batch) << batch.error().message();
+    EXPECT_LE(batch->size(), 3u);
+    for (const auto& p : *batch) EXPECT_TRUE(pruned.emplace(p.id, p.over_cap).second) << p.id;
+    if (batch->size() < 3) break;
+  }
+  EXPECT_EQ(pruned, (std::map<std::string, bool>{
+                        {"old1", false}, {"old2", false}, {"a1", true}, {"a2", true}}));
+  for (const auto& r : rows) {
+    bool gone = pruned.count(r.id) > 0;
+    EXPECT_EQ(!store->get_task(r.id)->has_value(), gone) << r.id;
+    EXPECT_EQ(store->task_events(r.id, 0, 10)->empty(), gone) << r.id << ": its events";
+  }
+  EXPECT_TRUE(store->prune_finished_tasks(cutoff, 2, 3)->empty()) << "nothing more is due";
 }
 
 }  // namespace

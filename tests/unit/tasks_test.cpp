@@ -3,6 +3,8 @@
 // exactly-once event append.
 #include <gtest/gtest.h>
 
+#include <filesystem>
+#include <fstream>
 #include <nlohmann/json.hpp>
 
 #include "fakes/service_harness.h"
@@ -130,7 +132,7 @@ TEST(TaskStore, EventsAndTheOffsetAreWrittenTogetherWithIncreasingIds) {
   EXPECT_FALSE(store->append_task_events(ghost, {{"x", "{}"}}, 7).is_ok());
   EXPECT_EQ(ghost.next_seq, t.next_seq);
   EXPECT_TRUE(store->task_events("nope", 0, 10)->empty());
-  ASSERT_TRUE(store->remove_tasks("s1").is_ok());
+  ASSERT_TRUE(store->remove_with_tasks("s1").is_ok());
   EXPECT_FALSE(store->get_task("t1")->has_value());
   EXPECT_TRUE(store->task_events("t1", 0, 10)->empty());
 }
@@ -157,6 +159,107 @@ TEST(TaskServiceStart, AWakeRefusedForMemoryIsTheCallersErrorAndTheTaskIsKeptFai
   auto second = tasks.create("s1", req);
   ASSERT_TRUE(second) << second.error().message();
   EXPECT_EQ(second->status, kTaskRunning);
+}
+
+// The agent's output lines land in the task's out.jsonl in the workspace (as the runner
+// would write them).
+void agent_says(ServiceHarness& h, const std::string& sandbox, const std::string& task,
+                const std::vector<json>& lines) {
+  std::ofstream out(
+      h.config.workspaces_dir() + "/" + sandbox + "/.sandboxed/tasks/" + task + "/out.jsonl",
+      std::ios::app);
+  for (const auto& l : lines) out << l.dump() << "\n";
+}
+
+json text_line(const std::string& text) { return {{"type", "text"}, {"part", {{"text", text}}}}; }
+
+std::string all_events(TaskService& tasks, const std::string& task) {
+  auto events = tasks.events(task, 0, 1000);
+  EXPECT_TRUE(events);
+  std::string out;
+  if (events)
+    for (const auto& e : *events) out += e.type + " " + e.data_json + "\n";
+  return out;
+}
+
+TEST(TaskSecretsTest, EnvValuesAreRedactedAndAfterARestartStillAreFromTheSealedCopy) {
+  ServiceHarness h("tasksecrets");
+  h.init();
+  std::filesystem::create_directories(h.config.state_dir());
+  const std::string sandbox_secret = "sandbox-\"secret\"-0123456789";
+  const std::string task_secret = "task-secret-abcdefghijkl";
+  CreateRequest create;
+  create.id = "s1";
+  create.env = {{"SB_KEY", sandbox_secret}};
+  ASSERT_TRUE(h.service->create(create));
+  std::string id;
+  {
+    TaskService tasks(h.config, *h.store, *h.service, h.docker, h.clock, *h.workspaces);
+    auto t = tasks.create("s1", {"the prompt",
+                                 "opencode",
+                                 "",
+                                 std::nullopt,
+                                 {{"TASK_KEY", task_secret}, {"SHORT", "abc"}}});
+    ASSERT_TRUE(t) << t.error().message();
+    id = t->id;
+    for (const auto& arg : h.docker.last_exec().cmd) EXPECT_NE(arg, "the prompt") << "not on argv";
+    agent_says(h, "s1", id, {text_line("keys " + sandbox_secret + " " + task_secret)});
+    tasks.poll_once();
+    std::string events = all_events(tasks, id);
+    EXPECT_NE(events.find("keys *** ***"), std::string::npos) << events;
+    // sandboxd stops; the agent runs on.
+  }
+  auto row = h.store->get_task(id);
+  ASSERT_TRUE(row && row->has_value());
+  const std::string sealed = (*row)->sealed_env;
+  EXPECT_EQ(sealed.rfind("v1:", 0), 0u);
+  EXPECT_EQ(sealed.find(task_secret), std::string::npos);
+  EXPECT_TRUE(std::filesystem::exists(h.config.state_dir() + "/redaction.key"));
+
+  agent_says(h, "s1", id, {text_line("again " + task_secret + " and " + sandbox_secret)});
+  TaskService tasks(h.config, *h.store, *h.service, h.docker, h.clock, *h.workspaces);
+  tasks.start();
+  tasks.poll_once();
+  const std::string dir = h.config.workspaces_dir() + "/s1/.sandboxed/tasks/" + id;
+  std::ofstream(dir + "/.exit.json.tmp") << R"({"exit_code":0})";
+  std::filesystem::rename(dir + "/.exit.json.tmp", dir + "/exit.json");  // as the runner does
+  tasks.poll_once();
+  tasks.stop();
+  std::string events = all_events(tasks, id);
+  EXPECT_NE(events.find("again *** and ***"), std::string::npos) << events;
+  EXPECT_EQ(events.find(task_secret), std::string::npos);
+  EXPECT_EQ(events.find("0123456789"), std::string::npos);
+  row = h.store->get_task(id);
+  EXPECT_EQ((*row)->status, kTaskSucceeded) << (*row)->error_message;
+  EXPECT_EQ((*row)->final_message, "again *** and ***");
+  EXPECT_TRUE((*row)->sealed_env.empty()) << "dropped when the task ended";
+}
+
+TEST(TaskSecretsTest, AnUnusableKeyAfterARestartStillRedactsTheSandboxEnv) {
+  ServiceHarness h("tasksecretskey");
+  h.init();
+  std::filesystem::create_directories(h.config.state_dir());
+  CreateRequest create;
+  create.id = "s1";
+  create.env = {{"SB_KEY", "sandbox-secret-0123456789"}};
+  ASSERT_TRUE(h.service->create(create));
+  std::string id;
+  {
+    TaskService tasks(h.config, *h.store, *h.service, h.docker, h.clock, *h.workspaces);
+    auto t = tasks.create("s1", {"p", "claude", "", std::nullopt, {{"K", "task-secret-value"}}});
+    ASSERT_TRUE(t);
+    id = t->id;
+  }
+  std::ofstream(h.config.state_dir() + "/redaction.key", std::ios::trunc) << "short";
+  json line = {{"type", "result"}, {"result", "x sandbox-secret-0123456789"}};
+  agent_says(h, "s1", id, {line});
+  TaskService tasks(h.config, *h.store, *h.service, h.docker, h.clock, *h.workspaces);
+  tasks.start();
+  tasks.poll_once();
+  tasks.stop();
+  auto row = h.store->get_task(id);
+  ASSERT_TRUE(row && row->has_value());
+  EXPECT_EQ((*row)->final_message, "x ***");
 }
 
 }  // namespace

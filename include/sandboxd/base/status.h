@@ -16,6 +16,8 @@ enum class Code {
   kConflict,         // state does not allow the operation -> 409
   kTooLarge,         // body or content over a limit -> 413
   kUnauthorized,     // -> 401
+  kForbidden,        // refused whoever asks (foreign Origin or Host) -> 403
+  kUnsupportedMediaType,  // a body of a type the route does not take -> 415
   kUnavailable,      // a dependency (dockerd, disk) is down or at capacity -> 503
   kTimeout,          // -> 504
   kInternal,         // -> 500

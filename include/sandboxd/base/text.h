@@ -4,6 +4,7 @@
 #include <cctype>
 #include <cstddef>
 #include <string>
+#include <vector>
 
 namespace sandboxd {
 
@@ -20,6 +21,20 @@ inline std::string first_line(const std::string& s, std::size_t max_len = 300) {
   std::string t = s.substr(0, s.find('\n'));
   if (t.size() > max_len) t.resize(max_len);
   return t;
+}
+
+// The comma-separated items of `s`, each trimmed; empty items are dropped.
+inline std::vector<std::string> split_list(const std::string& s) {
+  std::vector<std::string> out;
+  std::size_t start = 0;
+  while (start <= s.size()) {
+    std::size_t comma = s.find(',', start);
+    if (comma == std::string::npos) comma = s.size();
+    std::string item = trim(s.substr(start, comma - start));
+    if (!item.empty()) out.push_back(std::move(item));
+    start = comma + 1;
+  }
+  return out;
 }
 
 }  // namespace sandboxd

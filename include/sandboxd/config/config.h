@@ -30,9 +30,14 @@ struct Config {
   std::string network = "sandboxed";
   std::string instance = "default";
   std::string docker_binary = "docker";
-  bool auth_disabled = true;
-  bool allow_public_unauthenticated = false;
+  // Auth is on unless explicitly disabled (and then only on a loopback bind).
+  bool auth_disabled = false;
   std::vector<ApiToken> tokens;
+  // Browser defences of the API, whatever the auth setting: a request with an Origin
+  // header must name one of these (exact scheme://host[:port], lower case), and the Host
+  // header must be an IP literal, `localhost` or one of api_hostnames (lower case).
+  std::vector<std::string> api_allowed_origins;
+  std::vector<std::string> api_hostnames;
   Limits default_limits{2LL << 30, 1024, 8192};
   Limits max_limits{8LL << 30, 8192, 65536};
   int64_t tmpfs_bytes = 512LL << 20;
@@ -46,6 +51,8 @@ struct Config {
   int http_threads = 256;          // connections served at once (threads made on demand)
   int max_concurrent_execs = 32;   // default: min(32, http_threads - 4)
   int task_max_timeout_s = 3600;   // longest timeout_s a task may ask for (default 600)
+  int task_retention_days = 30;    // finished tasks (and events) older than this are pruned
+  int task_max_finished = 100;     // finished tasks kept per sandbox (oldest pruned first)
   int keepalive_max_s = 86400;
   int idle_threshold_s = 2100;    // stop a `sleep` sandbox after this long without activity
   int idle_reap_interval_s = 30;  // idle reaper tick; 0 disables it
@@ -65,6 +72,8 @@ struct Config {
   int wake_max_connections = 4096;  // open edge connections; more get 503
   std::string traefik_access_log;   // Traefik's JSON access log to tail; empty: none
   bool docker_events = true;        // converge on `docker events` as well as on the timer
+  // Once read past this size, the access log is truncated (Traefik appends, O_APPEND).
+  int64_t traefik_access_log_max_bytes = 64LL << 20;
   std::string preview_domain = "localhost";
   int http_port = 80;
   int https_port = 443;
@@ -84,6 +93,10 @@ Result<std::map<std::string, std::string>> read_env_file(const std::string& path
 // Builds the Config from `env` (the process environment merged over the .env file).
 // Any bad value is kInvalidArgument naming the variable.
 Result<Config> load_config(const std::map<std::string, std::string>& env);
+
+// What `serve` needs beyond a valid Config: a token unless auth is explicitly disabled.
+// (Operator commands such as `ls` and `doctor` run without one.)
+Status check_serve_auth(const Config& config);
 
 // Parses sizes like "512m", "2g", "1048576", "64k" into bytes.
 Result<int64_t> parse_size(const std::string& text);

@@ -17,7 +17,11 @@
 // streamed responses and WebSocket frames are relayed byte for byte both ways; relayed
 // traffic counts as the sandbox's activity.
 // One thread per connection (small stacks); at most SANDBOXD_WAKE_MAX_CONNECTIONS.
+// Per-request log lines (404s, waking pages, failed wakes) are rate-limited per kind
+// (LogLimiter), so anonymous clients cannot flood sandboxd's log.
 #pragma once
+
+#include <spdlog/spdlog.h>
 
 #include <atomic>
 #include <condition_variable>
@@ -26,7 +30,9 @@
 #include <string>
 #include <thread>
 
+#include "sandboxd/base/log_limiter.h"
 #include "sandboxd/config/config.h"
+#include "sandboxd/os/clock.h"
 #include "sandboxd/preview/wake_flights.h"
 #include "sandboxd/sandbox/sandbox_service.h"
 
@@ -37,7 +43,8 @@ inline constexpr const char* kWakePath = "/__sandboxed__/wake";
 
 class WakeListener {
  public:
-  WakeListener(const Config& config, SandboxService& sandboxes);
+  // `clock` paces the per-request log lines.
+  WakeListener(const Config& config, SandboxService& sandboxes, Clock& clock);
   ~WakeListener();
   WakeListener(const WakeListener&) = delete;
   WakeListener& operator=(const WakeListener&) = delete;
@@ -54,9 +61,14 @@ class WakeListener {
   void serve(Conn& conn);
   bool track(int fd);
   void untrack(int fd);
+  // Logs the line `message()` makes, unless too many of `kind` were logged lately.
+  template <class Message>
+  void log_limited(const char* kind, spdlog::level::level_enum level, Message message);
 
   const Config& config_;
   SandboxService& sandboxes_;
+  Clock& clock_;
+  LogLimiter log_limiter_;
   WakeFlights flights_;
   int listen_fd_ = -1;
   int port_ = 0;

@@ -100,14 +100,19 @@ class SandboxService {
   Result<SandboxRecord> start(const std::string& id, const std::string& source);
   // Stops a running sandbox gracefully. Idempotent for a stopped one.
   Result<SandboxRecord> stop(const std::string& id);
-  // Removes the container and the row, keeps the workspace. Idempotent.
+  // Removes the container and the row, keeps the workspace. Idempotent. Only a container
+  // with this instance's labels is removed: for an id without a row whose container name
+  // is held by another container, kNotFound and nothing is changed.
   Status destroy(const std::string& id);
-  // Removes container, row and workspace; returns the bytes freed. Idempotent.
+  // Removes container, row, tasks and workspace; returns the bytes freed. Idempotent;
+  // the same rule as destroy for containers that are not this instance's.
   Result<int64_t> purge(const std::string& id);
-  // Runs a command as the sandbox user, starting a stopped sandbox first.
+  // Runs a command as the sandbox user, starting a stopped sandbox first. Its output and
+  // errors are redacted with the sandbox's and the request's env values (Redactor).
   Result<ExecResult> exec(const std::string& id, const ExecRequest& req);
   // The tail (up to max_bytes) of the dev server's log that sandbox-init keeps in the
-  // workspace (~/.sandboxed/logs/dev.log). Works whether the sandbox runs or not.
+  // workspace (~/.sandboxed/logs/dev.log), the sandbox's env values redacted (Redactor).
+  // Works whether the sandbox runs or not.
   Result<std::string> logs(const std::string& id, std::size_t max_bytes);
   // Records activity now and optionally holds off the idle reaper for `seconds`.
   Result<SandboxRecord> keepalive(const std::string& id, std::optional<int64_t> seconds);
@@ -171,7 +176,9 @@ class SandboxService {
   Result<SandboxRecord> load(const std::string& id);
   // docker run for rec; retries once after creating a missing network or removing a
   // stale container that holds the name. Returns the container id.
+  // Its error is redacted with the sandbox's env (run_container_unredacted does the work).
   Result<std::string> run_container(const SandboxRecord& rec);
+  Result<std::string> run_container_unredacted(const SandboxRecord& rec);
   // Requires the id lock. Brings rec to running (start, or recreate a vanished
   // container) and saves it. A running row is returned as is unless `verify`, which
   // makes sure its container really runs.
@@ -179,6 +186,10 @@ class SandboxService {
   // The bodies of stop/destroy/purge; require the id lock.
   Result<SandboxRecord> stop_locked(SandboxRecord rec, const std::string& reason);
   Status destroy_locked(const std::string& id);
+  // Removes container `name` of sandbox `id` only if it carries this instance's labels
+  // (sandboxed.managed, sandboxed.instance, sandboxed.id); ok when there is none. Any
+  // other container is left alone: ok when the sandbox `has_row`, else kNotFound.
+  Status remove_own_container(const std::string& id, const std::string& name, bool has_row);
   Result<int64_t> purge_locked(const std::string& id);
   Status finish_create_locked(SandboxRecord rec);
   void touch(SandboxRecord& rec, const std::string& source);

@@ -62,6 +62,9 @@ class WorkspaceFiles {
   // Removes a file, a symlink (itself) or an empty directory. kConflict for a non-empty
   // directory; the workspace itself cannot be removed.
   Status remove(const std::string& id, std::string_view path);
+  // Removes a directory with everything below it (or a file, or a symlink itself),
+  // never following a symlink inside it. kNotFound when absent.
+  Status remove_tree(const std::string& id, std::string_view path);
 
  private:
   Result<int> open_workspace(const std::string& id);

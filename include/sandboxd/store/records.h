@@ -76,7 +76,17 @@ struct TaskRecord {
   int64_t created_at = 0;
   int64_t started_at = 0;
   int64_t finished_at = 0;
+  // While it runs: its env values sealed for redaction after a restart (SecretBox;
+  // migrations/0006). Empty once finished. Never returned by the API.
+  std::string sealed_env;
   bool finished() const { return status != kTaskRunning; }
+};
+
+// A task deleted by retention (Store::prune_finished_tasks).
+struct PrunedTask {
+  std::string id;
+  std::string sandbox_id;
+  bool over_cap = false;  // beyond the per-sandbox cap (else: past the retention age)
 };
 
 struct StoredEvent {

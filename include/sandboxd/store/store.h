@@ -1,6 +1,7 @@
 // Store: the only code that knows SQL. One SQLite connection in WAL mode, guarded by a
 // mutex, so every method is thread-safe and each call is atomic. Migrations are applied
-// by open(). Calls block for the duration of one small transaction.
+// by open(); open_read_only() is for operator commands beside a running daemon. Calls
+// block for the duration of one small transaction.
 #pragma once
 
 #include <memory>
@@ -23,6 +24,10 @@ class Store {
   // Opens (creating if needed) the database at `path` (":memory:" for tests), makes the
   // file readable by its owner only, and applies pending migrations.
   static Result<std::unique_ptr<Store>> open(const std::string& path);
+  // Opens an existing database read-only (SQLite OPEN_READONLY): no migration, no chmod,
+  // and every write fails. Safe while the daemon uses it. kUnavailable when it cannot be
+  // opened or its schema is older than this binary's (the daemon migrates it at start).
+  static Result<std::unique_ptr<Store>> open_read_only(const std::string& path);
   ~Store();
   Store(const Store&) = delete;
   Store& operator=(const Store&) = delete;
@@ -46,6 +51,9 @@ class Store {
   Status touch(const std::string& id, int64_t at, const std::string& source);
   // Deletes the row; succeeds when there is none.
   Status remove(const std::string& id);
+  // Purge: deletes the row, the sandbox's tasks and their events in one transaction;
+  // succeeds when there are none.
+  Status remove_with_tasks(const std::string& id);
 
   // --- tasks (task_store.cpp) ---
   // kConflict if the id exists.
@@ -66,8 +74,12 @@ class Store {
   // Events of a task with seq > after, oldest first (at most `limit`).
   Result<std::vector<StoredEvent>> task_events(const std::string& task_id, int64_t after,
                                                int limit);
-  // Deletes a sandbox's tasks and their events (purge).
-  Status remove_tasks(const std::string& sandbox_id);
+  // Retention, in one transaction: deletes up to `limit` finished tasks and their
+  // events, first those that finished before `finished_before` (unix ms), then, per
+  // sandbox, those beyond its `keep_per_sandbox` most recently finished. Running tasks
+  // are never deleted. Fewer than `limit` returned means nothing more is due.
+  Result<std::vector<PrunedTask>> prune_finished_tasks(int64_t finished_before,
+                                                       int keep_per_sandbox, int limit);
 
  private:
   explicit Store(std::unique_ptr<SQLite::Database> db);

@@ -17,9 +17,11 @@
 #include <thread>
 #include <vector>
 
+#include "sandboxd/base/redactor.h"
 #include "sandboxd/config/config.h"
 #include "sandboxd/docker/docker.h"
 #include "sandboxd/os/clock.h"
+#include "sandboxd/os/secret_box.h"
 #include "sandboxd/sandbox/sandbox_service.h"
 #include "sandboxd/sandbox/workspace_files.h"
 #include "sandboxd/store/store.h"
@@ -32,12 +34,21 @@ struct TaskRequest {
   std::string agent;  // opencode | claude
   std::string model;  // optional
   std::optional<int> timeout_s;
-  std::map<std::string, std::string> env;  // secret: never stored, logged or returned
+  // Secret: never logged or returned, stored only sealed (TaskRecord::sealed_env).
+  std::map<std::string, std::string> env;
+};
+
+// What one retention pass removed (TaskService::prune_finished).
+struct TaskPrune {
+  int64_t expired = 0;   // finished longer ago than SANDBOXD_TASK_RETENTION_DAYS
+  int64_t over_cap = 0;  // beyond SANDBOXD_TASK_MAX_FINISHED_PER_SANDBOX of their sandbox
+  int64_t dirs_removed = 0;
 };
 
 // Checks a task request (pure).
 Status validate_task(const TaskRequest& req, const Config& config);
-// The agent's argv before the prompt, which sandbox-init appends (pure).
+// The agent's argv (pure). sandbox-init gives the agent the prompt on its stdin, so it is
+// on no command line.
 std::vector<std::string> agent_argv(const std::string& agent, const std::string& model);
 
 class TaskService {
@@ -74,6 +85,11 @@ class TaskService {
   void poll_once();
   // Tasks being followed now (running, or ended but not yet recorded).
   std::size_t running_count();
+  // Retention (task_retention.cpp): deletes finished tasks past the retention age or
+  // beyond the per-sandbox cap (oldest first): rows, events, and their directories in
+  // the workspace (never through a symlink). Running tasks are kept. Logs one line and
+  // counts them in metrics. Blocks for a few SQLite batches and file removals.
+  Result<TaskPrune> prune_finished();
 
  private:
   struct Follow {
@@ -81,10 +97,20 @@ class TaskService {
     AgentTally tally;
     std::string container;
     bool launched = false;  // the runner was started (until then a stopped sandbox is normal)
-    // The task's env values (memory only): redacted from the agent's output before it
-    // becomes events, so an agent echoing a key does not store it. Lost on a restart.
-    std::vector<std::string> secrets;
+    // The sandbox's and the task's env values: hidden in the agent's output before it
+    // becomes events, and in the task's result and errors.
+    Redactor redactor;
   };
+  // The redactor of a task taken up again after a restart: the sandbox's env (from its
+  // row) and the task's own values (unsealed). What cannot be recovered is logged (never
+  // the values) and left out.
+  Redactor redactor_after_restart(const TaskRecord& task);
+  // The task env values worth redacting, sealed for redactor_after_restart ("" when there
+  // are none or they cannot be sealed, which is logged).
+  std::string seal_env(const std::string& task_id, const std::map<std::string, std::string>& env);
+  // The key for sealed task env values (<state_dir>/redaction.key), loaded once; made
+  // when missing if `create`. nullptr when unavailable (logged).
+  const SecretBox* secret_box(bool create);
   // Adds or drops inotify watches to match the running tasks (follower thread only).
   void sync_watches(const std::vector<std::string>& running);
   // Reads new output of one task, stores its events, finishes it when the runner is done.
@@ -113,6 +139,8 @@ class TaskService {
   int inotify_fd_ = -1;                 // wakes the follower when a task's files change
   std::map<std::string, int> watches_;  // task id -> inotify watch (follower thread only)
   std::mutex poll_mu_;                  // one pass at a time
+  std::mutex box_mu_;
+  std::optional<SecretBox> box_;  // guarded by box_mu_
 };
 
 }  // namespace sandboxd

@@ -1,0 +1,35 @@
+// SecretBox: seals small secrets with AES-256-GCM (OpenSSL) under a 32-byte key kept in
+// a file of its own (mode 0600), so a sealed value is useless without that file. Used to
+// keep a running task's env values across a restart for redaction without storing them
+// in clear text. Immutable after open(), so thread-safe.
+#pragma once
+
+#include <array>
+#include <string>
+#include <string_view>
+
+#include "sandboxd/base/status.h"
+
+namespace sandboxd {
+
+class SecretBox {
+ public:
+  // Loads the key at `path`. With `create`, a missing key is made first (32 random bytes
+  // written to a 0600 temporary file, then linked into place, so concurrent creators end
+  // up with one key). kNotFound when it is missing and not created; kInternal when it is
+  // not a regular 32-byte file or cannot be read or written. Blocks for a few file calls.
+  static Result<SecretBox> open(const std::string& path, bool create);
+
+  // `plain` sealed and bound to `context` (which unseal must be given again): "v1:" and
+  // the hex of a fresh random nonce, the ciphertext and the tag. kInternal if OpenSSL fails.
+  Result<std::string> seal(std::string_view plain, std::string_view context) const;
+  // The plain text; kInvalidArgument when `sealed` is malformed, was changed, or was
+  // sealed under another key or context.
+  Result<std::string> unseal(std::string_view sealed, std::string_view context) const;
+
+ private:
+  SecretBox() = default;
+  std::array<unsigned char, 32> key_{};
+};
+
+}  // namespace sandboxd
