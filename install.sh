@@ -44,6 +44,21 @@ set -a
 # shellcheck disable=SC1091
 . ./.env
 set +a
+# An .env written from an older .env.example holds that template's default, auth off,
+# under its own comment: that was no choice of the operator's, so it becomes auth on (a
+# value the operator edited, or wrote under another comment, is kept).
+OLD_DEFAULT='# "Authorization: Bearer <secret>".'
+if grep -A1 -xF "$OLD_DEFAULT" .env | grep -qx 'SANDBOXD_API_AUTH_DISABLED=true'; then
+  set_env SANDBOXD_API_AUTH_DISABLED false
+  SANDBOXD_API_AUTH_DISABLED=false
+  say "upgrade: .env had the old template's default SANDBOXD_API_AUTH_DISABLED=true;" \
+      "auth is now on (set it to true again to opt out, loopback only)"
+fi
+# Removed in favour of auth on any non-loopback bind: refuse rather than ignore it.
+case "$(printf '%s' "${SANDBOXD_ALLOW_PUBLIC_UNAUTHENTICATED:-}" | tr '[:upper:]' '[:lower:]')" in
+  true|1|yes|on) die "SANDBOXD_ALLOW_PUBLIC_UNAUTHENTICATED is no longer supported: remove it" \
+    "from .env; an API off loopback always needs a token (SANDBOXD_API_TOKENS)" ;;
+esac
 # The API's auth: on unless .env says SANDBOXD_API_AUTH_DISABLED=true (sandboxd's spellings).
 case "$(printf '%s' "${SANDBOXD_API_AUTH_DISABLED:-false}" | tr '[:upper:]' '[:lower:]')" in
   true|1|yes|on) AUTH=off ;;

@@ -234,11 +234,11 @@ int serve(const std::string& env_file, bool explicit_file) {
   // Tasks left running by an earlier sandboxd (their agents kept running) are followed again.
   TaskService tasks(c, **store, sandboxes, docker, clock, workspaces);
   tasks.start();
-  // Task retention: at boot, then hourly (declared after `tasks`, so stopped before it).
-  (void)tasks.prune_finished();
+  // Task retention: at boot, then hourly, on its own thread so a backlog never delays
+  // serving (declared after `tasks`, so stopped before it).
   Periodic retention("task retention", std::chrono::hours(1),
                      [&] { (void)tasks.prune_finished(); });
-  retention.start();
+  retention.start(/*run_first_now=*/true);
   Authenticator auth(c.auth_disabled, c.tokens);
   ApiServer api(c, sandboxes, auth, clock, &tasks);
   if (auto s = api.start(c.api_host, c.api_port); !s.is_ok()) {
@@ -289,8 +289,9 @@ int print_token(const std::string& env_file, bool explicit_file, const std::stri
   auto config = operator_config(env_file, explicit_file);
   if (!config) return 2;
   if (config->auth_disabled) {
-    std::fprintf(stderr, "sandboxd: auth is disabled (SANDBOXD_API_AUTH_DISABLED=true): "
-                         "the API takes no token\n");
+    std::fprintf(stderr,
+                 "sandboxd: auth is disabled (SANDBOXD_API_AUTH_DISABLED=true): "
+                 "the API takes no token\n");
     return 1;
   }
   for (const auto& t : config->tokens) {
@@ -299,7 +300,10 @@ int print_token(const std::string& env_file, bool explicit_file, const std::stri
       return 0;
     }
   }
-  std::fprintf(stderr, "sandboxd: no token named '%s' in SANDBOXD_API_TOKENS\n", name.c_str());
+  if (config->tokens.empty())
+    std::fprintf(stderr, "sandboxd: SANDBOXD_API_TOKENS is empty (./install.sh generates one)\n");
+  else
+    std::fprintf(stderr, "sandboxd: no token named '%s' in SANDBOXD_API_TOKENS\n", name.c_str());
   return 1;
 }
 
@@ -361,7 +365,6 @@ int main(int argc, char** argv) {
   }
   if (*doctor) return sandboxd::doctor(env_file, doctor->count("--env-file") > 0);
   if (*ls) return sandboxd::list_sandboxes(env_file, ls->count("--env-file") > 0);
-  if (*token)
-    return sandboxd::print_token(env_file, token->count("--env-file") > 0, token_name);
+  if (*token) return sandboxd::print_token(env_file, token->count("--env-file") > 0, token_name);
   return sandboxd::serve(env_file, env_opt->count() > 0);
 }

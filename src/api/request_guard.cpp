@@ -3,17 +3,11 @@
 #include <arpa/inet.h>
 
 #include <algorithm>
-#include <cctype>
 
 #include "sandboxd/base/text.h"
 
 namespace sandboxd {
 namespace {
-
-std::string lower(std::string s) {
-  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return s;
-}
 
 bool contains(const std::vector<std::string>& list, const std::string& value) {
   return std::find(list.begin(), list.end(), value) != list.end();
@@ -22,15 +16,15 @@ bool contains(const std::vector<std::string>& list, const std::string& value) {
 }  // namespace
 
 bool host_allowed(const std::string& host_header, const std::vector<std::string>& names) {
-  std::string host = lower(trim(host_header));
+  std::string host = to_lower(trim(host_header));
   if (host.empty()) return false;
   unsigned char addr[16];
   if (host.front() == '[') {
     auto close = host.find(']');
     if (close == std::string::npos) return false;
     std::string rest = host.substr(close + 1);
-    if (!rest.empty() && (rest[0] != ':' || rest.find_first_not_of("0123456789", 1) !=
-                                                 std::string::npos))
+    if (!rest.empty() &&
+        (rest[0] != ':' || rest.find_first_not_of("0123456789", 1) != std::string::npos))
       return false;
     return ::inet_pton(AF_INET6, host.substr(1, close - 1).c_str(), addr) == 1;
   }
@@ -44,17 +38,17 @@ bool host_allowed(const std::string& host_header, const std::vector<std::string>
 }
 
 bool origin_allowed(const std::string& origin, const std::vector<std::string>& allowed) {
-  std::string o = lower(trim(origin));
+  std::string o = to_lower(trim(origin));
   return !o.empty() && o != "null" && contains(allowed, o);
 }
 
 bool cross_site_fetch(const std::string& sec_fetch_site) {
-  std::string v = lower(trim(sec_fetch_site));
+  std::string v = to_lower(trim(sec_fetch_site));
   return v == "cross-site" || v == "same-site";
 }
 
 bool media_type_is(const std::string& content_type, const std::string& type) {
-  return lower(trim(content_type.substr(0, content_type.find(';')))) == type;
+  return to_lower(trim(content_type.substr(0, content_type.find(';')))) == type;
 }
 
 }  // namespace sandboxd

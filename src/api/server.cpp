@@ -17,6 +17,7 @@
 #include "sandboxd/base/ids.h"
 #include "sandboxd/base/metrics.h"
 #include "sandboxd/base/request_context.h"
+#include "sandboxd/base/text.h"
 
 namespace sandboxd {
 namespace {
@@ -40,23 +41,6 @@ constexpr const char* kOctetStream = "application/octet-stream";
 constexpr int kUnpagedLimit = 1'000'000;
 constexpr std::size_t kDefaultLogTail = 64 * 1024;
 constexpr std::size_t kMaxLogTail = 1 << 20;
-
-// For log lines: the path and method come URL-decoded from the client, so control
-// characters are escaped (no forged log lines) and the length is bounded.
-std::string printable(const std::string& s) {
-  std::string out;
-  for (char c : s.substr(0, 512)) {
-    auto u = static_cast<unsigned char>(c);
-    if (u < 0x20 || u == 0x7f) {
-      char buf[8];
-      std::snprintf(buf, sizeof buf, "\\x%02x", u);
-      out += buf;
-    } else {
-      out += c;
-    }
-  }
-  return out;
-}
 
 void reply_error(httplib::Response& res, const Status& st) {
   res.status = http_status(st.code());
@@ -203,12 +187,17 @@ struct ApiServer::Impl {
   using Handler =
       std::function<void(const httplib::Request&, httplib::Response&, const std::string& body)>;
 
+  // True when the request says a body follows (Content-Length, even 0, or chunked).
+  static bool declares_body(const httplib::Request& req) {
+    return req.has_header("Content-Length") ||
+           req.get_header_value("Transfer-Encoding").find("chunked") != std::string::npos;
+  }
+
   // Reads the body only when the request declares one (Content-Length or chunked): a
   // bodiless POST must not wait for more bytes. Over max_body_bytes is kTooLarge.
   Status read_body(const httplib::Request& req, httplib::Response& res,
                    const httplib::ContentReader& reader, std::string& body, std::size_t max) {
-    bool chunked = req.get_header_value("Transfer-Encoding").find("chunked") != std::string::npos;
-    if (!chunked && !req.has_header("Content-Length")) return {};
+    if (!declares_body(req)) return {};
     bool too_large = false;
     // Over `max`, the rest is read and dropped (up to the server-wide payload limit), so
     // the client, still sending, gets the 413 instead of a reset.
@@ -240,25 +229,21 @@ struct ApiServer::Impl {
   static Status check_media_type(const httplib::Request& req,
                                  const std::vector<std::string>& types) {
     const std::string type = req.get_header_value("Content-Type");
-    bool chunked = req.get_header_value("Transfer-Encoding").find("chunked") != std::string::npos;
-    bool body = chunked || (req.has_header("Content-Length") &&
-                            req.get_header_value("Content-Length") != "0");
+    bool body = declares_body(req) && req.get_header_value("Content-Length") != "0";
     if (!body && !req.has_header("Content-Type")) return {};
     for (const auto& t : types)
       if (media_type_is(type, t)) return {};
     std::string want = types[0];
     for (std::size_t i = 1; i < types.size(); ++i) want += " or " + types[i];
-    return Status(Code::kUnsupportedMediaType,
-                  "Content-Type must be " + want + " (got '" + printable(type.substr(0, 100)) +
-                      "')");
+    return Status(Code::kUnsupportedMediaType, "Content-Type must be " + want + " (got '" +
+                                                   printable(type.substr(0, 100)) + "')");
   }
 
   // Registers `handler` for each path pattern (the legacy path and its /v1 alias). A
   // POST or PUT body must be one of `types` (default JSON) and is read first, up to
   // `max_body` (default SANDBOXD_MAX_BODY_BYTES).
   void route(const std::string& method, std::initializer_list<const char*> patterns,
-             Handler handler, std::size_t max_body = 0,
-             std::vector<std::string> types = {kJson}) {
+             Handler handler, std::size_t max_body = 0, std::vector<std::string> types = {kJson}) {
     if (max_body == 0) max_body = static_cast<std::size_t>(config.max_body_bytes);
     for (const char* p : patterns) {
       if (method == "POST" || method == "PUT") {
@@ -445,21 +430,21 @@ struct ApiServer::Impl {
             }
             res.set_content(encode_file_node(path, *node), kJson);
           });
-    route(
-        "PUT", {R"(/sandbox/([^/]+)/files)", R"(/v1/sandboxes/([^/]+)/files)"},
-        [this](const httplib::Request& req, httplib::Response& res, const std::string& body) {
-          // Raw bytes (application/octet-stream, path and append in the query) skip JSON.
-          const bool raw = media_type_is(req.get_header_value("Content-Type"), kOctetStream);
-          Result<FilePut> put =
-              FilePut{req.get_param_value("path"), body, req.get_param_value("append") == "true"};
-          if (!raw) put = decode_file_put(body);
-          if (!put) return reply_error(res, put.error());
-          if (auto s = sandboxes.put_file(req.matches[1], put->path, put->content, put->append);
-              !s.is_ok())
-            return reply_error(res, s);
-          res.set_content(encode_file_written(put->path, put->content.size(), put->append), kJson);
-        },
-        files_body_max(), {kJson, kOctetStream});
+    route("PUT", {R"(/sandbox/([^/]+)/files)", R"(/v1/sandboxes/([^/]+)/files)"},
+          [this](const httplib::Request& req, httplib::Response& res, const std::string& body) {
+            // Raw bytes (application/octet-stream, path and append in the query) skip JSON.
+            const bool raw = media_type_is(req.get_header_value("Content-Type"), kOctetStream);
+            Result<FilePut> put =
+                FilePut{req.get_param_value("path"), body, req.get_param_value("append") == "true"};
+            if (!raw) put = decode_file_put(body);
+            if (!put) return reply_error(res, put.error());
+            if (auto s = sandboxes.put_file(req.matches[1], put->path, put->content, put->append);
+                !s.is_ok())
+              return reply_error(res, s);
+            res.set_content(encode_file_written(put->path, put->content.size(), put->append),
+                            kJson);
+          },
+          files_body_max(), {kJson, kOctetStream});
     route("DELETE", {R"(/sandbox/([^/]+)/files)", R"(/v1/sandboxes/([^/]+)/files)"},
           [this](const httplib::Request& req, httplib::Response& res, const std::string&) {
             if (auto s = sandboxes.delete_file(req.matches[1], req.get_param_value("path"));

@@ -9,6 +9,7 @@ namespace sandboxd {
 namespace {
 
 constexpr std::size_t kMinFragment = 4;  // the shortest piece hidden at a word's edge
+constexpr std::size_t kMinRun = 12;      // the floor of the half rule
 constexpr std::size_t kMinWord = 8;      // the shortest word hidden for being part of one
 constexpr std::string_view kMask = "***";
 constexpr std::string_view kOpeners = "\"'`([{<";
@@ -35,10 +36,12 @@ void replace_all(std::string& s, std::string_view what, std::string_view with) {
     s.replace(at, what.size(), with);
 }
 
-// `json` with every string replaced by strings(s) and every key by keys(k), written back
-// compactly with its key order; nullopt when it is not JSON.
-template <class Strings, class Keys>
-std::optional<std::string> rewrite_json(std::string_view json, Strings strings, Keys keys) {
+// `json` with every string replaced by strings(s), every key by keys(k) and every number
+// whose text numbers(t) changes by that string, written back compactly with its key
+// order; nullopt when it is not JSON.
+template <class Strings, class Keys, class Numbers>
+std::optional<std::string> rewrite_json(std::string_view json, Strings strings, Keys keys,
+                                        Numbers numbers) {
   using nlohmann::ordered_json;
   ordered_json j = ordered_json::parse(json, nullptr, /*allow_exceptions=*/false);
   if (j.is_discarded()) return std::nullopt;
@@ -62,6 +65,9 @@ std::optional<std::string> rewrite_json(std::string_view json, Strings strings, 
       for (auto& v : *node) todo.push_back(&v);
     } else if (node->is_array()) {
       for (auto& v : *node) todo.push_back(&v);
+    } else if (node->is_number()) {
+      const std::string t = node->dump();
+      if (std::string r = numbers(t); r != t) *node = std::move(r);
     }
   }
   return j.dump(-1, ' ', false, ordered_json::error_handler_t::replace);
@@ -177,8 +183,8 @@ struct Redactor::Secret {
     return out;
   }
 
-  // Marks in `hide` (a difference array over text) what the rules hide; with `words`
-  // false only whole secrets and runs of half of one.
+  // Marks in `hide` (a difference array over text) what the agent-output rules hide;
+  // with `words` false only whole secrets and the half rule.
   void mark(std::string_view text, std::vector<int>& hide, bool words) const {
     const std::size_t n = text.size();
     auto cover = [&](std::size_t begin, std::size_t end) {
@@ -186,9 +192,10 @@ struct Redactor::Secret {
       --hide[end];
     };
     const auto part = part_lengths(text);
-    const std::size_t half = (value.size() + 1) / 2;
+    // The whole value is a run too when it is shorter than the floor.
+    const std::size_t run = std::min(value.size(), std::max((value.size() + 1) / 2, kMinRun));
     for (std::size_t i = 0; i < n; ++i)
-      if (static_cast<std::size_t>(part[i]) >= half) cover(i + 1 - part[i], i + 1);
+      if (static_cast<std::size_t>(part[i]) >= run) cover(i + 1 - part[i], i + 1);
     if (!words) return;
     const auto starts = matches(text, value, prefix_borders);
     // ends_at(i): the longest piece of text from i on that ends value (KMP read backwards).
@@ -248,8 +255,10 @@ Redactor::Redactor(const std::vector<std::string>& values) {
   std::vector<std::string> sorted;
   for (const auto& v : values)
     if (v.size() >= kMinSecretLength) sorted.push_back(v);
-  std::sort(sorted.begin(), sorted.end(),
-            [](const std::string& a, const std::string& b) { return a.size() > b.size(); });
+  // Longest first; equal values end up adjacent, so unique drops the repeats.
+  std::sort(sorted.begin(), sorted.end(), [](const std::string& a, const std::string& b) {
+    return a.size() != b.size() ? a.size() > b.size() : a < b;
+  });
   sorted.erase(std::unique(sorted.begin(), sorted.end()), sorted.end());
   for (auto& v : sorted) secrets_.push_back(std::make_shared<const Secret>(std::move(v)));
 }
@@ -261,7 +270,7 @@ std::vector<std::string> Redactor::values_of(const std::map<std::string, std::st
   return out;
 }
 
-std::string Redactor::text(std::string_view text) const {
+std::string Redactor::agent_text(std::string_view text) const {
   std::string s(text);
   for (const auto& secret : secrets_) s = secret->redact(s, /*words=*/true);
   return s;
@@ -278,7 +287,7 @@ std::string Redactor::whole(std::string_view text) const {
 
 Status Redactor::status(const Status& status) const {
   if (status.is_ok() || empty()) return status;
-  return Status(status.code(), text(status.message()));
+  return Status(status.code(), whole(status.message()));
 }
 
 std::string Redactor::agent_line(std::string_view line) const {
@@ -288,15 +297,16 @@ std::string Redactor::agent_line(std::string_view line) const {
     for (const auto& secret : secrets_) s = secret->redact(s, /*words=*/false);
     return s;
   };
+  auto hide = [&](const std::string& s) { return whole(s); };
   auto out = rewrite_json(
-      line, [&](const std::string& s) { return text(s); }, key);
-  return out ? std::move(*out) : text(line);
+      line, [&](const std::string& s) { return agent_text(s); }, key, hide);
+  return out ? std::move(*out) : agent_text(line);
 }
 
 std::string Redactor::stored_json(std::string_view json) const {
   if (empty()) return std::string(json);
   auto hide = [&](const std::string& s) { return whole(s); };
-  auto out = rewrite_json(json, hide, hide);
+  auto out = rewrite_json(json, hide, hide, hide);
   return out ? std::move(*out) : whole(json);
 }
 

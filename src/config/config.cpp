@@ -31,8 +31,7 @@ class Reader {
   Status boolean(const std::string& key, bool& out) const {
     const auto* v = raw(key);
     if (!v || v->empty()) return {};
-    std::string s;
-    for (char c : *v) s.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
+    const std::string s = to_lower(*v);
     if (s == "1" || s == "true" || s == "yes" || s == "on")
       out = true;
     else if (s == "0" || s == "false" || s == "no" || s == "off")
@@ -133,11 +132,6 @@ Status parse_tokens(const std::string& key, const std::string& v, std::vector<Ap
   return {};
 }
 
-std::string lower(std::string s) {
-  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return s;
-}
-
 bool host_chars(const std::string& s) {
   if (s.empty() || s.size() > 253) return false;
   for (char c : s)
@@ -145,21 +139,29 @@ bool host_chars(const std::string& s) {
   return true;
 }
 
-// Origins as browsers send them: http(s)://host[:port], nothing after.
+// Origins as browsers send them: http(s)://host[:port], nothing after; the host a name
+// or an IPv6 literal in brackets. A default port (:80, :443) is dropped, as browsers do.
 Status parse_origins(const std::string& key, const std::string& v, std::vector<std::string>& out) {
   for (std::string item : split_list(v)) {
-    item = lower(item);
-    std::size_t rest = item.rfind("https://", 0) == 0 ? 8 : item.rfind("http://", 0) == 0 ? 7 : 0;
-    std::string hostport = rest ? item.substr(rest) : "";
-    std::size_t colon = hostport.rfind(':');
-    std::string host = hostport.substr(0, colon);
-    std::string port = colon == std::string::npos ? "" : hostport.substr(colon + 1);
-    bool port_ok = colon == std::string::npos ||
-                   (!port.empty() && port.size() <= 5 &&
-                    port.find_first_not_of("0123456789") == std::string::npos);
-    if (!rest || !host_chars(host) || !port_ok)
+    item = to_lower(item);
+    const bool https = item.rfind("https://", 0) == 0;
+    const std::size_t rest = https ? 8 : item.rfind("http://", 0) == 0 ? 7 : 0;
+    const std::string hostport = rest ? item.substr(rest) : "";
+    const bool v6 = !hostport.empty() && hostport[0] == '[';
+    const std::size_t host_end = v6 ? hostport.find(']') + 1 : hostport.find(':');
+    const std::string host = hostport.substr(0, host_end);
+    const std::string tail =
+        host_end == 0 || host_end > hostport.size() ? "" : hostport.substr(host_end);
+    const std::string port = tail.empty() ? "" : tail.substr(1);
+    bool host_ok = v6 ? host.size() > 2 && host.back() == ']' &&
+                            host.find_first_not_of("0123456789abcdef:.", 1) == host.size() - 1
+                      : host_chars(host);
+    bool port_ok = tail.empty() || (tail[0] == ':' && !port.empty() && port.size() <= 5 &&
+                                    port.find_first_not_of("0123456789") == std::string::npos);
+    if (!rest || (v6 && host_end == 0) || !host_ok || !port_ok)
       return bad(key, "'" + item + "' is not an origin like https://app.example.com[:port]");
-    out.push_back(item);
+    const bool default_port = port == (https ? "443" : "80");
+    out.push_back(item.substr(0, rest) + host + (tail.empty() || default_port ? "" : tail));
   }
   return {};
 }
@@ -167,7 +169,7 @@ Status parse_origins(const std::string& key, const std::string& v, std::vector<s
 Status parse_hostnames(const std::string& key, const std::string& v,
                        std::vector<std::string>& out) {
   for (std::string item : split_list(v)) {
-    item = lower(item);
+    item = to_lower(item);
     if (!host_chars(item)) return bad(key, "'" + item + "' is not a host name");
     out.push_back(item);
   }

@@ -89,14 +89,21 @@ Result<SecretBox> SecretBox::open(const std::string& path, bool create) {
   if (fd < 0 && errno == ENOENT) return Status(Code::kNotFound, "no key at " + path);
   if (fd < 0) return os_error("open " + path, errno);
   struct stat st {};
+  const bool regular = ::fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
+  if (regular && ((st.st_mode & 077) != 0 || st.st_uid != ::geteuid())) {
+    ::close(fd);
+    return Status(Code::kInternal,
+                  path + " must be mode 0600 and owned by uid " + std::to_string(::geteuid()));
+  }
   SecretBox box;
-  bool ok = ::fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
-            st.st_size == static_cast<off_t>(kKeyBytes) &&
+  bool ok = regular && st.st_size == static_cast<off_t>(kKeyBytes) &&
             ::read(fd, box.key_.data(), kKeyBytes) == static_cast<ssize_t>(kKeyBytes);
   ::close(fd);
   if (!ok) return Status(Code::kInternal, path + " is not a 32-byte key file");
   return box;
 }
+
+SecretBox::~SecretBox() { OPENSSL_cleanse(key_.data(), key_.size()); }
 
 Result<std::string> SecretBox::seal(std::string_view plain, std::string_view context) const {
   std::vector<unsigned char> out(kNonceBytes + plain.size() + kTagBytes);

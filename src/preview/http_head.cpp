@@ -3,6 +3,8 @@
 #include <cctype>
 #include <charconv>
 
+#include "sandboxd/base/text.h"
+
 namespace sandboxd {
 namespace {
 
@@ -13,12 +15,6 @@ bool iequals(std::string_view a, std::string_view b) {
         std::tolower(static_cast<unsigned char>(b[i])))
       return false;
   return true;
-}
-
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
 }
 
 bool is_tchar(char c) {
@@ -33,21 +29,21 @@ std::string_view trim_ows(std::string_view v) {
 }
 
 bool contains_token(std::string_view list, std::string_view token) {
-  std::string l = lower(list);
+  std::string l = to_lower(list);
   return l.find(token) != std::string::npos;
 }
 
 }  // namespace
 
 std::optional<PreviewHost> parse_preview_host(std::string_view host, std::string_view domain) {
-  std::string h = lower(host);
+  std::string h = to_lower(host);
   if (auto colon = h.rfind(':'); colon != std::string::npos) {
     std::string_view p = std::string_view(h).substr(colon + 1);
     if (p.empty() || p.find_first_not_of("0123456789") != std::string_view::npos) return {};
     h.resize(colon);
   }
   if (!h.empty() && h.back() == '.') h.pop_back();  // fully qualified form
-  std::string suffix = ".preview." + lower(domain);
+  std::string suffix = ".preview." + to_lower(domain);
   if (domain.empty() || h.size() <= suffix.size() ||
       h.compare(h.size() - suffix.size(), suffix.size(), suffix) != 0)
     return {};

@@ -18,6 +18,7 @@
 
 #include "sandboxd/api/json_codec.h"
 #include "sandboxd/base/ids.h"
+#include "sandboxd/base/text.h"
 #include "sandboxd/preview/http_head.h"
 
 namespace sandboxd {
@@ -37,11 +38,20 @@ constexpr auto kStallTimeout = std::chrono::minutes(5);
 constexpr auto kLogWindow = std::chrono::minutes(1);
 constexpr int kLogBurst = 10;
 
-// A client-supplied string as it may appear in the log: printable ASCII, bounded.
-std::string loggable(std::string_view s) {
-  std::string out;
-  for (char c : s.substr(0, 100)) out += (c >= 0x20 && c < 0x7f) ? c : '?';
-  return s.size() > 100 ? out + "..." : out;
+// Logs the line `message()` makes, unless too many of `kind` were logged lately.
+template <class Message>
+void log_limited(LogLimiter& limiter, Clock& clock, const char* kind,
+                 spdlog::level::level_enum level, Message message) {
+  auto v = limiter.admit(kind, clock.steady_now());
+  if (!v.log) return;
+  if (v.suppressed > 0)
+    spdlog::log(level, "wake listener: suppressed {} similar lines ({})", v.suppressed, kind);
+  if (v.last) {
+    spdlog::log(level, "{} (similar lines are suppressed for up to {} s)", message(),
+                std::chrono::duration_cast<std::chrono::seconds>(kLogWindow).count());
+  } else {
+    spdlog::log(level, "{}", message());
+  }
 }
 
 int ms_until(SteadyClock::time_point deadline) {
@@ -247,20 +257,6 @@ WakeListener::WakeListener(const Config& config, SandboxService& sandboxes, Cloc
 
 WakeListener::~WakeListener() { stop(); }
 
-template <class Message>
-void WakeListener::log_limited(const char* kind, spdlog::level::level_enum level, Message message) {
-  auto v = log_limiter_.admit(kind, clock_.steady_now());
-  if (!v.log) return;
-  if (v.suppressed > 0)
-    spdlog::log(level, "wake listener: suppressed {} similar lines ({})", v.suppressed, kind);
-  if (v.last) {
-    spdlog::log(level, "{} (similar lines are suppressed for up to {} s)", message(),
-                std::chrono::duration_cast<std::chrono::seconds>(kLogWindow).count());
-  } else {
-    spdlog::log(level, "{}", message());
-  }
-}
-
 Status WakeListener::start(const std::string& host, int port) {
   addrinfo hints{};
   hints.ai_family = AF_UNSPEC;
@@ -324,7 +320,7 @@ void WakeListener::accept_loop() {
       if (stopping_) return;
       if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
         int err = errno;
-        log_limited("accept", spdlog::level::warn, [&] {
+        log_limited(log_limiter_, clock_, "accept", spdlog::level::warn, [&] {
           return fmt::format("wake listener: accept: {}; pausing 100 ms", std::strerror(err));
         });
         std::this_thread::sleep_for(std::chrono::milliseconds(100));
@@ -372,7 +368,7 @@ void WakeListener::accept_loop() {
         conn);
     pthread_attr_destroy(&attr);
     if (rc != 0) {
-      log_limited("thread", spdlog::level::warn, [&] {
+      log_limited(log_limiter_, clock_, "thread", spdlog::level::warn, [&] {
         return fmt::format("wake listener: cannot start a connection thread: {}",
                            std::strerror(rc));
       });
@@ -544,8 +540,8 @@ void WakeListener::serve(Conn& conn) {
   const std::string& host = *head.header("host");
   auto preview = parse_preview_host(host, config_.preview_domain);
   if (!preview) {
-    log_limited("not_found", spdlog::level::info, [&] {
-      return fmt::format("preview: 404 for host {} (request {})", loggable(host), request_id);
+    log_limited(log_limiter_, clock_, "not_found", spdlog::level::info, [&] {
+      return fmt::format("preview: 404 for host {} (request {})", printable(host, 100), request_id);
     });
     return fail(Status(Code::kNotFound,
                        "no preview is served at this host (expected "
@@ -560,7 +556,7 @@ void WakeListener::serve(Conn& conn) {
   auto known = sandboxes_.preview_address(id, port);
   if (!known) {
     if (known.error().code() == Code::kNotFound) {
-      log_limited("not_found", spdlog::level::info, [&] {
+      log_limited(log_limiter_, clock_, "not_found", spdlog::level::info, [&] {
         return fmt::format("preview {}:{}: 404, {} (request {})", id, port, known.error().message(),
                            request_id);
       });
@@ -568,7 +564,7 @@ void WakeListener::serve(Conn& conn) {
           Status(Code::kNotFound, "no sandbox " + id + " with port " + std::to_string(port)), html,
           head_only);
     }
-    log_limited("lookup_failed", spdlog::level::err, [&] {
+    log_limited(log_limiter_, clock_, "lookup_failed", spdlog::level::err, [&] {
       return fmt::format("preview {}:{}: lookup failed (request {}): {}", id, port, request_id,
                          known.error().message());
     });
@@ -586,7 +582,7 @@ void WakeListener::serve(Conn& conn) {
   }
   if (backend < 0 && !wake_poll && is_browser_navigation(head)) {
     if (!refused) flights_.begin(id);
-    log_limited("waking_page", spdlog::level::info,
+    log_limited(log_limiter_, clock_, "waking_page", spdlog::level::info,
                 [&] { return fmt::format("preview {}:{}: serving the waking page", id, port); });
     return respond(Reply{503, "text/html; charset=utf-8", kWakingPage, false}, head_only);
   }
@@ -599,7 +595,7 @@ void WakeListener::serve(Conn& conn) {
       if (!woken) {
         // The detail (docker's words, host figures) goes to the log; preview clients are
         // anonymous and get the gist.
-        log_limited("wake_failed", spdlog::level::warn, [&] {
+        log_limited(log_limiter_, clock_, "wake_failed", spdlog::level::warn, [&] {
           return fmt::format("preview {}:{}: wake failed (request {}): {}", id, port, request_id,
                              woken.error().message());
         });
@@ -629,7 +625,7 @@ void WakeListener::serve(Conn& conn) {
                 "sandbox " + id + " runs but nothing accepted connections on port " +
                     std::to_string(port) + " within " + std::to_string(config_.wake_timeout_s) +
                     " s; see its dev server log (GET /v1/sandboxes/" + id + "/logs)");
-      log_limited("no_listener", spdlog::level::warn,
+      log_limited(log_limiter_, clock_, "no_listener", spdlog::level::warn,
                   [&] { return fmt::format("preview {}:{}: {}", id, port, st.message()); });
       return fail(st, html, head_only);
     }

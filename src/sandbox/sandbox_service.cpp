@@ -560,8 +560,8 @@ Result<ExecResult> SandboxService::exec(const std::string& raw_id, const ExecReq
   // The answer shows no secret of the sandbox's env or of this call's.
   const Redactor redactor(secrets);
   if (!result) return redactor.status(result.error());
-  result->stdout_data = redactor.text(result->stdout_data);
-  result->stderr_data = redactor.text(result->stderr_data);
+  result->stdout_data = redactor.whole(result->stdout_data);
+  result->stderr_data = redactor.whole(result->stderr_data);
   return result;
 }
 
@@ -883,7 +883,7 @@ Result<std::string> SandboxService::logs(const std::string& raw_id, std::size_t 
   auto tail = workspaces_.read_tail(rec->id, {".sandboxed", "logs", "dev.log"}, max_bytes);
   if (!tail) return tail;
   // The app may print its env: the tail shows none of the sandbox's secrets.
-  return Redactor(Redactor::values_of(rec->env)).text(*tail);
+  return Redactor(Redactor::values_of(rec->env)).whole(*tail);
 }
 
 Status SandboxService::readiness() {

@@ -305,23 +305,26 @@ Result<std::string> WorkspaceFiles::read_from(const std::string& id, std::string
 }
 
 Status WorkspaceFiles::remove(const std::string& id, std::string_view path) {
-  auto parts = split_workspace_path(path, /*allow_root=*/false);
-  if (!parts) return parts.error();
-  auto ws = open_workspace(id);
-  if (!ws) return ws.error();
-  Fd root(*ws);
-  Fd parent(open_beneath(root.get(), join(*parts, parts->size() - 1), O_RDONLY | O_DIRECTORY));
-  if (parent.get() < 0) return fs_error(errno, path);
-  const std::string& leaf = parts->back();
-  struct stat st {};
-  if (::fstatat(parent.get(), leaf.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0)
-    return fs_error(errno, path);
-  if (::unlinkat(parent.get(), leaf.c_str(), S_ISDIR(st.st_mode) ? AT_REMOVEDIR : 0) != 0)
-    return fs_error(errno, path);
-  return {};
+  return remove_entry(id, path, /*tree=*/false);
 }
 
 Status WorkspaceFiles::remove_tree(const std::string& id, std::string_view path) {
+  return remove_entry(id, path, /*tree=*/true);
+}
+
+Result<std::vector<std::string>> WorkspaceFiles::workspace_ids() {
+  DIR* dir = ::opendir(root_.c_str());
+  if (!dir) return fs_error(errno, root_);
+  std::vector<std::string> out;
+  while (dirent* e = ::readdir(dir)) {
+    auto id = normalize_id(e->d_name);
+    if (id && *id == e->d_name) out.push_back(*id);
+  }
+  ::closedir(dir);
+  return out;
+}
+
+Status WorkspaceFiles::remove_entry(const std::string& id, std::string_view path, bool tree) {
   auto parts = split_workspace_path(path, /*allow_root=*/false);
   if (!parts) return parts.error();
   auto ws = open_workspace(id);
@@ -334,7 +337,7 @@ Status WorkspaceFiles::remove_tree(const std::string& id, std::string_view path)
   if (::fstatat(parent.get(), leaf.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0)
     return fs_error(errno, path);
   const bool dir = S_ISDIR(st.st_mode);
-  if (dir) {
+  if (dir && tree) {
     Fd below(::openat(parent.get(), leaf.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
     if (below.get() < 0) return fs_error(errno, path);
     int64_t freed = 0;

@@ -445,7 +445,7 @@ void TaskService::follow(Follow& f) {
     if (x.contains("files_changed") && x["files_changed"].is_array()) {
       f.task.files_changed.clear();
       for (const auto& p : x["files_changed"])
-        if (p.is_string()) f.task.files_changed.push_back(f.redactor.text(p.get<std::string>()));
+        if (p.is_string()) f.task.files_changed.push_back(f.redactor.whole(p.get<std::string>()));
     }
     // The tenant can write this file: every field is read only if it has the right type.
     auto integer = [&](const char* key, int fallback) {
@@ -553,7 +553,7 @@ bool TaskService::finish(Follow& f, const std::string& status, const std::string
   TaskRecord done = f.task;
   done.status = status;
   done.failure_reason = reason;
-  if (!message.empty()) done.error_message = f.redactor.text(message);
+  if (!message.empty()) done.error_message = f.redactor.whole(message);
   done.final_message =
       f.redactor.whole(f.tally.final_message.empty() ? done.final_message : f.tally.final_message);
   done.sealed_env.clear();  // in the same write as the end

@@ -70,7 +70,6 @@ check("sandboxd mounts the data dir at the same path",
 check("Traefik's Docker socket is read-only",
       "/var/run/docker.sock:/var/run/docker.sock:ro" in traefik["volumes"])
 check("Traefik is the optional edge (profile traefik)", traefik.get("profiles") == ["traefik"])
-
 check("nothing publishes the API: no ports mapped", all("ports" not in s for s in services.values()))
 
 

@@ -16,8 +16,8 @@ using nlohmann::json;
 
 // curl's status code for one request to the API (no body printed).
 int curl_status(Daemon& d, std::vector<std::string> args) {
-  std::vector<std::string> argv = {"curl", "-s", "-o", "/dev/null", "-w", "%{http_code}",
-                                   "--max-time", "20"};
+  std::vector<std::string> argv = {"curl", "-s",           "-o",         "/dev/null",
+                                   "-w",   "%{http_code}", "--max-time", "20"};
   argv.insert(argv.end(), args.begin(), args.end());
   std::string& last = argv.back();
   last = "http://127.0.0.1:" + std::to_string(d.port()) + last;
@@ -45,14 +45,14 @@ TEST(ApiGuard, CurlWithWhatAPageCouldSendIsRefusedAndChangesNothing) {
   Daemon d("guardcurl", {{"SANDBOXD_API_AUTH_DISABLED", "true"}, {"SANDBOXD_API_TOKENS", ""}});
   ASSERT_TRUE(d.start()) << d.log();
   const std::string create = R"({"id":"evil1"})";
-  EXPECT_EQ(curl_status(d, {"-X", "POST", "-H", "Content-Type: text/plain", "--data-binary",
-                            create, "/v1/sandboxes"}),
+  EXPECT_EQ(curl_status(d, {"-X", "POST", "-H", "Content-Type: text/plain", "--data-binary", create,
+                            "/v1/sandboxes"}),
             415);
   EXPECT_EQ(curl_status(d, {"-d", create, "/sandbox"}), 415);  // curl -d: a form body
-  EXPECT_EQ(curl_status(d, {"-H", "Content-Type: application/json", "-H",
-                            "Origin: http://s-x-3000.preview.localhost", "-d", create,
-                            "/v1/sandboxes"}),
-            403);
+  EXPECT_EQ(
+      curl_status(d, {"-H", "Content-Type: application/json", "-H",
+                      "Origin: http://s-x-3000.preview.localhost", "-d", create, "/v1/sandboxes"}),
+      403);
   EXPECT_EQ(curl_status(d, {"-X", "OPTIONS", "-H", "Origin: https://evil.test", "-H",
                             "Access-Control-Request-Method: POST", "/v1/sandboxes"}),
             403);
@@ -76,7 +76,8 @@ std::string page_app(int api_port) {
   const std::string api = "http://127.0.0.1:" + std::to_string(api_port);
   const std::string port = std::to_string(api_port);
   std::string attack =
-      "const api='" + api + "';"
+      "const api='" + api +
+      "';"
       "const tries=["
       "fetch(api+'/v1/sandboxes',{method:'POST',mode:'no-cors',headers:{'Content-Type':"
       "'text/plain'},body:'{\"id\":\"evil1\"}'}),"
@@ -84,21 +85,25 @@ std::string page_app(int api_port) {
       "body:'{\"id\":\"evil2\"}'}),"
       "fetch(api+'/v1/sandboxes/web1/exec',{method:'POST',mode:'no-cors',body:"
       "'{\"cmd\":[\"touch\",\"pwned1\"]}'}),"
-      "fetch('http://localhost:" + port + "/v1/sandboxes/web1/exec',{method:'POST',mode:"
+      "fetch('http://localhost:" +
+      port +
+      "/v1/sandboxes/web1/exec',{method:'POST',mode:"
       "'no-cors',headers:{'Content-Type':'application/x-www-form-urlencoded'},body:"
       "'{\"cmd\":[\"touch\",\"pwned2\"]}'}),"
-      "fetch('http://rebind.evil.test:" + port + "/v1/sandboxes',{method:'POST',mode:'no-cors',"
+      "fetch('http://rebind.evil.test:" +
+      port +
+      "/v1/sandboxes',{method:'POST',mode:'no-cors',"
       "body:'{\"id\":\"evil3\"}'}),"
       "fetch(api+'/v1/sandboxes/web1/purge',{method:'POST',mode:'no-cors'}),"
       "fetch(api+'/v1/sandboxes/web1',{method:'DELETE'}),"
       "fetch(api+'/v1/sandboxes',{mode:'no-cors'})];"
       "Promise.allSettled(tries).then(rs=>document.body.setAttribute('data-done',"
       "'attack:'+rs.map(r=>r.status).join(',')));";
-  std::string reader =
-      "fetch('" + api + "/v1/sandboxes',{headers:{'X-Request-Id':'cors-reader'}})"
-      ".then(r=>r.json()).then(j=>document.body.setAttribute('data-done','cors:'+"
-      "j.sandboxes.map(s=>s.id).join(',')))"
-      ".catch(e=>document.body.setAttribute('data-done','cors-failed:'+e));";
+  std::string reader = "fetch('" + api +
+                       "/v1/sandboxes',{headers:{'X-Request-Id':'cors-reader'}})"
+                       ".then(r=>r.json()).then(j=>document.body.setAttribute('data-done','cors:'+"
+                       "j.sandboxes.map(s=>s.id).join(',')))"
+                       ".catch(e=>document.body.setAttribute('data-done','cors-failed:'+e));";
   return "const http=require('http');const pages={3000:" + json(attack).dump() +
          ",3001:" + json(reader).dump() +
          "};for(const p of [3000,3001]){http.createServer((req,res)=>{"
@@ -107,15 +112,8 @@ std::string page_app(int api_port) {
 }
 
 std::string chromium_dom(Daemon& d, const std::string& host) {
-  std::string url = "http://" + host + ":" + std::to_string(d.wake_port()) + "/";
-  auto [rc, dom] =
-      run_cmd({"chromium", "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-               "--disable-background-networking", "--disable-component-update", "--disable-sync",
-               "--no-first-run", "--host-resolver-rules=MAP * 127.0.0.1",
-               "--user-data-dir=" + d.data_dir() + "/chromium", "--virtual-time-budget=20000",
-               "--dump-dom", url});
-  EXPECT_EQ(rc, 0) << "chromium failed (tests/run.sh installs it): " << dom;
-  return dom;
+  return headless_dom("http://" + host + ":" + std::to_string(d.wake_port()) + "/",
+                      d.data_dir() + "/chromium");
 }
 
 TEST(ApiGuard, APageOnAPreviewHostCannotDriveTheApiEvenWithAuthDisabled) {

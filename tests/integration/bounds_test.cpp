@@ -1,7 +1,8 @@
 // Integration (issue 10): nothing grows without bound and operations stay inside the
 // instance. A container that is not this instance's survives DELETE and purge of the id
 // its name belongs to; a flood of anonymous preview requests leaves a bounded log; task
-// retention runs at startup; `sandboxd ls` reads the database while the daemon runs.
+// retention runs at startup (on its own thread, beside the API); `sandboxd ls` reads the
+// database while the daemon runs.
 // Requests go only to the daemon on loopback; the foreign container has no network.
 #include <gtest/gtest.h>
 
@@ -21,12 +22,7 @@ using nlohmann::json;
 
 class Bounds : public testing::Test {
  protected:
-  static void SetUpTestSuite() {
-    auto [rc, out] = run_cmd({"docker", "version", "--format", "{{.Server.Version}}"});
-    ASSERT_EQ(rc, 0) << "integration tests need a running dockerd (tests/run.sh starts one)";
-    auto [img_rc, img_out] = run_cmd({"docker", "image", "inspect", test_image()});
-    ASSERT_EQ(img_rc, 0) << "image " << test_image() << " missing: run docker/build-images.sh";
-  }
+  static void SetUpTestSuite() { require_docker_and_image(); }
 };
 
 // Removes a container at the end of a test, whatever happened.
@@ -107,10 +103,13 @@ TEST_F(Bounds, FinishedTasksPastTheirRetentionArePrunedAtStartupWithTheirFiles) 
                           std::chrono::system_clock::now().time_since_epoch())
                           .count();
   const int64_t day = 86'400'000;
+  // Task ids have the shape of a ULID (26 lower-case letters and digits).
+  auto tid = [](std::string label) { return label + std::string(26 - label.size(), '0'); };
+  const std::string expired = tid("expired1"), older = tid("older1"), newest = tid("newest1");
   {
     auto store = Store::open(d.data_dir() + "/state/sandboxd.db");
     ASSERT_TRUE(store) << store.error().message();
-    for (auto [id, age_days] : {std::pair{"expired1", 40}, {"older1", 2}, {"newest1", 1}}) {
+    for (auto [id, age_days] : {std::pair{expired, 40}, {older, 2}, {newest, 1}}) {
       TaskRecord t;
       t.id = id;
       t.sandbox_id = "r1";
@@ -125,16 +124,17 @@ TEST_F(Bounds, FinishedTasksPastTheirRetentionArePrunedAtStartupWithTheirFiles) 
     }
   }
   ASSERT_TRUE(d.start()) << d.log();
-  EXPECT_NE(d.log().find("tasks: pruned 2 finished tasks (1 older than 30 days, 1 beyond 1 per "
-                         "sandbox), 2 directories removed"),
-            std::string::npos)
-      << d.log();
-  EXPECT_EQ(d.http().Get("/v1/sandboxes/r1/tasks/expired1")->status, 404);
-  EXPECT_EQ(d.http().Get("/v1/sandboxes/r1/tasks/older1")->status, 404);
-  EXPECT_EQ(d.http().Get("/v1/sandboxes/r1/tasks/newest1")->status, 200);
-  EXPECT_FALSE(fs::exists(d.workspace("r1") + "/.sandboxed/tasks/expired1"));
-  EXPECT_FALSE(fs::exists(d.workspace("r1") + "/.sandboxed/tasks/older1"));
-  EXPECT_TRUE(fs::exists(d.workspace("r1") + "/.sandboxed/tasks/newest1/out.jsonl"));
+  ASSERT_TRUE(eventually([&] {
+    return d.log().find(
+               "tasks: pruned 2 finished tasks (1 older than 30 days, 1 beyond 1 per "
+               "sandbox), 2 directories removed") != std::string::npos;
+  })) << d.log();
+  EXPECT_EQ(d.http().Get("/v1/sandboxes/r1/tasks/" + expired)->status, 404);
+  EXPECT_EQ(d.http().Get("/v1/sandboxes/r1/tasks/" + older)->status, 404);
+  EXPECT_EQ(d.http().Get("/v1/sandboxes/r1/tasks/" + newest)->status, 200);
+  EXPECT_FALSE(fs::exists(d.workspace("r1") + "/.sandboxed/tasks/" + expired));
+  EXPECT_FALSE(fs::exists(d.workspace("r1") + "/.sandboxed/tasks/" + older));
+  EXPECT_TRUE(fs::exists(d.workspace("r1") + "/.sandboxed/tasks/" + newest + "/out.jsonl"));
   auto metrics = d.http().Get("/metrics");
   ASSERT_TRUE(metrics);
   EXPECT_NE(metrics->body.find("sandboxd_tasks_pruned_total{reason=\"age\"} 1"), std::string::npos);

@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <spawn.h>
@@ -12,6 +13,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <random>
 #include <thread>
 
 #include "sandboxd/os/process_runner.h"
@@ -55,6 +57,31 @@ nlohmann::json docker_inspect(const std::string& name) {
 std::string test_image() {
   const char* img = std::getenv("SANDBOXD_IMAGE");
   return img && *img ? img : "sandboxed-sandbox:0.1.0";
+}
+
+void require_docker_and_image() {
+  auto [rc, out] = run_cmd({"docker", "version", "--format", "{{.Server.Version}}"});
+  ASSERT_EQ(rc, 0) << "integration tests need a running dockerd (tests/run.sh starts one)";
+  auto [img_rc, img_out] = run_cmd({"docker", "image", "inspect", test_image()});
+  ASSERT_EQ(img_rc, 0) << "image " << test_image() << " missing: run docker/build-images.sh";
+}
+
+std::string random_token(std::size_t n) {
+  static const char kChars[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+  std::random_device rd;
+  std::string out;
+  for (std::size_t i = 0; i < n; ++i) out += kChars[rd() % 62];
+  return out;
+}
+
+std::string headless_dom(const std::string& url, const std::string& profile_dir) {
+  auto [rc, dom] =
+      run_cmd({"chromium", "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+               "--disable-background-networking", "--disable-component-update", "--disable-sync",
+               "--no-first-run", "--host-resolver-rules=MAP * 127.0.0.1",
+               "--user-data-dir=" + profile_dir, "--virtual-time-budget=20000", "--dump-dom", url});
+  EXPECT_EQ(rc, 0) << "chromium failed (tests/run.sh installs it): " << dom;
+  return rc == 0 ? dom : "";
 }
 
 Daemon::Daemon(const std::string& tag, std::map<std::string, std::string> extra_env) {

@@ -23,6 +23,14 @@ std::pair<int, std::string> run_cmd(const std::vector<std::string>& argv);
 nlohmann::json docker_inspect(const std::string& name);
 // The sandbox image tests use (SANDBOXD_IMAGE or the default).
 std::string test_image();
+// A gtest failure unless dockerd answers and test_image() exists (for SetUpTestSuite).
+void require_docker_and_image();
+// `n` random characters of [A-Za-z0-9] (unique secrets and markers).
+std::string random_token(std::size_t n);
+// The DOM of `url` after headless Chromium ran its scripts (up to 20 s of page time;
+// pending fetches do not use it up), every host name resolving to 127.0.0.1, with a
+// fresh profile in `profile_dir`. Empty (and a test failure) when Chromium fails.
+std::string headless_dom(const std::string& url, const std::string& profile_dir);
 
 // Polls `pred` every 100 ms until it holds or `deadline` passes; returns its last value.
 template <class Pred>

@@ -16,12 +16,7 @@ using nlohmann::json;
 
 class Lifecycle : public testing::Test {
  protected:
-  static void SetUpTestSuite() {
-    auto [rc, out] = run_cmd({"docker", "version", "--format", "{{.Server.Version}}"});
-    ASSERT_EQ(rc, 0) << "integration tests need a running dockerd (tests/run.sh starts one)";
-    auto [img_rc, img_out] = run_cmd({"docker", "image", "inspect", test_image()});
-    ASSERT_EQ(img_rc, 0) << "image " << test_image() << " missing: run docker/build-images.sh";
-  }
+  static void SetUpTestSuite() { require_docker_and_image(); }
 
   static json body(const httplib::Result& r) {
     EXPECT_TRUE(r) << "no HTTP response";
@@ -303,8 +298,8 @@ TEST_F(Lifecycle, AuthDisabledExplicitlyServesWithoutATokenOnLoopbackOnly) {
   ASSERT_TRUE(d.start()) << d.log();
   httplib::Client anonymous("127.0.0.1", d.port());
   EXPECT_EQ(anonymous.Get("/sandboxes")->status, 200);
-  Daemon public_bind("pubnoauth", {{"SANDBOXD_API_AUTH_DISABLED", "true"},
-                                   {"SANDBOXED_API_BIND", "0.0.0.0:0"}});
+  Daemon public_bind("pubnoauth",
+                     {{"SANDBOXD_API_AUTH_DISABLED", "true"}, {"SANDBOXED_API_BIND", "0.0.0.0:0"}});
   EXPECT_FALSE(public_bind.start());
   EXPECT_NE(public_bind.log().find("loopback"), std::string::npos) << public_bind.log();
 }

@@ -184,12 +184,12 @@ TEST(Preview, TheListenerServesTheAppByHostAndAnswers404ForAnythingElse) {
   // the sandbox the first one chose: the connection ends after the first response.
   make_app(d, "web2");
   bool eof = false;
-  std::string two = raw_exchange(
-      d.wake_port(),
-      "GET /first HTTP/1.1\r\nHost: " + Daemon::preview_host("web1", 3000) +
-          "\r\nConnection: keep-alive\r\n\r\nGET /second HTTP/1.1\r\nHost: " +
-          Daemon::preview_host("web2", 3000) + "\r\n\r\n",
-      eof);
+  std::string two =
+      raw_exchange(d.wake_port(),
+                   "GET /first HTTP/1.1\r\nHost: " + Daemon::preview_host("web1", 3000) +
+                       "\r\nConnection: keep-alive\r\n\r\nGET /second HTTP/1.1\r\nHost: " +
+                       Daemon::preview_host("web2", 3000) + "\r\n\r\n",
+                   eof);
   EXPECT_TRUE(eof) << "the listener kept the connection open";
   EXPECT_EQ(count(two, "HTTP/1.1 200"), 1) << two;
   EXPECT_EQ(count(two, "hello from app"), 1) << two;
@@ -338,13 +338,8 @@ TEST(Preview, ABrowserGetsTheWakingPageWhichSwitchesToTheAppInHeadlessChromium) 
   // covers only the page's own work, not the wake.
   std::string url =
       "http://" + Daemon::preview_host("page1", 3000) + ":" + std::to_string(d.wake_port()) + "/";
-  auto [rc, dom] =
-      run_cmd({"chromium", "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-               "--disable-background-networking", "--disable-component-update", "--disable-sync",
-               "--no-first-run", "--host-resolver-rules=MAP * 127.0.0.1",
-               "--user-data-dir=" + d.data_dir() + "/chromium", "--virtual-time-budget=20000",
-               "--dump-dom", url});
-  ASSERT_EQ(rc, 0) << "chromium failed (tests/run.sh installs it): " << dom;
+  std::string dom = headless_dom(url, d.data_dir() + "/chromium");
+  ASSERT_FALSE(dom.empty());
   EXPECT_NE(dom.find("hello from app GET"), std::string::npos) << dom << d.log();
   EXPECT_EQ(dom.find("Waking up"), std::string::npos) << dom;
   EXPECT_GE(count(d.log(), "preview page1:3000: serving the waking page"), 2) << d.log();

@@ -19,7 +19,6 @@
 
 #include <filesystem>
 #include <fstream>
-#include <random>
 
 #include "integration/daemon.h"
 
@@ -315,14 +314,6 @@ TEST(Tasks, BadInputIsA4xxAndStartsNothing) {
 }
 
 // --- secrets ---
-
-std::string random_token(std::size_t n) {
-  static const char kChars[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
-  std::random_device rd;
-  std::string out;
-  for (std::size_t i = 0; i < n; ++i) out += kChars[rd() % 62];
-  return out;
-}
 
 // What the model echoes: the sandbox's env value (JSON-special bytes, a tab, non-ASCII)
 // and the task's, which it says whole and then split across its two texts (two output

@@ -130,8 +130,8 @@ TEST_F(ApiTest, BodilessPostDoesNotWaitForABody) {
   ASSERT_EQ(client_->Post("/sandbox", R"({"id":"a1"})", "application/json")->status, 201);
   // Neither Content-Length nor chunked encoding: the request has no body.
   auto t0 = std::chrono::steady_clock::now();
-  std::string reply =
-      raw_exchange(server_->port(), "POST /v1/sandboxes/a1/stop HTTP/1.1\r\nHost: localhost\r\n\r\n");
+  std::string reply = raw_exchange(
+      server_->port(), "POST /v1/sandboxes/a1/stop HTTP/1.1\r\nHost: localhost\r\n\r\n");
   EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(3));
   EXPECT_EQ(reply.rfind("HTTP/1.1 200", 0), 0u) << reply;
   EXPECT_NE(reply.find("\"stopped\""), std::string::npos) << reply;
@@ -245,8 +245,8 @@ TEST_F(ApiTest, JsonRoutesRefuseBodiesOfOtherTypesAndChangeNothing) {
                "unsupported_media_type");
   expect_error(client_->Post("/sandbox", "id=t1", "application/x-www-form-urlencoded"), 415,
                "unsupported_media_type");
-  expect_error(client_->Post("/sandbox", R"({"id":"t1"})", "multipart/form-data; boundary=x"),
-               415, "unsupported_media_type");
+  expect_error(client_->Post("/sandbox", R"({"id":"t1"})", "multipart/form-data; boundary=x"), 415,
+               "unsupported_media_type");
   // A body with no Content-Type at all.
   std::string reply = raw_exchange(server_->port(),
                                    "POST /v1/sandboxes HTTP/1.1\r\nHost: localhost\r\n"
@@ -268,10 +268,10 @@ TEST_F(ApiTest, JsonRoutesRefuseBodiesOfOtherTypesAndChangeNothing) {
                "unsupported_media_type");
   EXPECT_TRUE(docker_.calls().empty());
   EXPECT_EQ(h_.store->get("t2")->value().status, "running");
-  EXPECT_EQ(client_->Put("/v1/sandboxes/t2/files?path=raw.bin", "raw bytes",
-                         "application/octet-stream")
-                ->status,
-            200);
+  EXPECT_EQ(
+      client_->Put("/v1/sandboxes/t2/files?path=raw.bin", "raw bytes", "application/octet-stream")
+          ->status,
+      200);
   EXPECT_EQ(client_->Post("/v1/sandboxes/t2/stop")->status, 200);  // no body, no type
 }
 
@@ -303,10 +303,10 @@ TEST_F(ApiTest, AForeignOriginIsForbiddenBeforeAnyWork) {
 TEST_F(ApiTest, AListedOriginGetsCorsAnswersIncludingThePreflight) {
   h_.config.api_allowed_origins = {"https://app.example.com"};
   start(false);
-  httplib::Headers preflight_headers = {{"Origin", "https://app.example.com"},
-                                        {"Access-Control-Request-Method", "POST"},
-                                        {"Access-Control-Request-Headers",
-                                         "authorization,content-type"}};
+  httplib::Headers preflight_headers = {
+      {"Origin", "https://app.example.com"},
+      {"Access-Control-Request-Method", "POST"},
+      {"Access-Control-Request-Headers", "authorization,content-type"}};
   auto preflight = client_->Options("/v1/sandboxes", preflight_headers);
   ASSERT_TRUE(preflight);
   EXPECT_EQ(preflight->status, 204);
@@ -331,18 +331,19 @@ TEST_F(ApiTest, AListedOriginGetsCorsAnswersIncludingThePreflight) {
 TEST_F(ApiTest, AForeignHostIsForbiddenAgainstDnsRebinding) {
   h_.config.api_hostnames = {"sandboxd.internal"};
   start(true);
-  std::string rebinding = raw_exchange(
-      server_->port(),
-      "POST /v1/sandboxes HTTP/1.1\r\nHost: rebind.evil.test:9090\r\n"
-      "Content-Type: application/json\r\nContent-Length: 11\r\n\r\n{\"id\":\"h1\"}");
+  std::string rebinding =
+      raw_exchange(server_->port(),
+                   "POST /v1/sandboxes HTTP/1.1\r\nHost: rebind.evil.test:9090\r\n"
+                   "Content-Type: application/json\r\nContent-Length: 11\r\n\r\n{\"id\":\"h1\"}");
   EXPECT_EQ(rebinding.rfind("HTTP/1.1 403", 0), 0u) << rebinding;
   EXPECT_NE(rebinding.find("\"forbidden\""), std::string::npos) << rebinding;
   std::string no_host = raw_exchange(server_->port(), "GET /v1/sandboxes HTTP/1.0\r\n\r\n");
   EXPECT_EQ(no_host.rfind("HTTP/1.1 403", 0), 0u) << no_host;
   EXPECT_EQ(docker_.container_count(), 0u);
   for (const char* host : {"sandboxd.internal:9090", "127.0.0.1", "[::1]:9090", "localhost"}) {
-    std::string ok = raw_exchange(server_->port(), std::string("GET /v1/sandboxes HTTP/1.1\r\nHost: ") +
-                                                       host + "\r\nConnection: close\r\n\r\n");
+    std::string ok =
+        raw_exchange(server_->port(), std::string("GET /v1/sandboxes HTTP/1.1\r\nHost: ") + host +
+                                          "\r\nConnection: close\r\n\r\n");
     EXPECT_EQ(ok.rfind("HTTP/1.1 200", 0), 0u) << host << ": " << ok;
   }
 }

@@ -142,10 +142,10 @@ TEST(LoadConfig, AuthMayBeDisabledOnlyOnALoopbackBind) {
                             {"SANDBOXD_API_AUTH_DISABLED", "true"},
                             {"SANDBOXD_ALLOW_PUBLIC_UNAUTHENTICATED", "true"}});
   ASSERT_FALSE(hatch);
-  EXPECT_TRUE(load_config({{"SANDBOXED_API_BIND", "127.0.0.1:9090"},
-                           {"SANDBOXD_API_AUTH_DISABLED", "true"}}));
-  EXPECT_TRUE(load_config({{"SANDBOXED_API_BIND", "0.0.0.0:9090"},
-                           {"SANDBOXD_API_TOKENS", "a:0123456789abcdef"}}));
+  EXPECT_TRUE(load_config(
+      {{"SANDBOXED_API_BIND", "127.0.0.1:9090"}, {"SANDBOXD_API_AUTH_DISABLED", "true"}}));
+  EXPECT_TRUE(load_config(
+      {{"SANDBOXED_API_BIND", "0.0.0.0:9090"}, {"SANDBOXD_API_TOKENS", "a:0123456789abcdef"}}));
 }
 
 TEST(LoadConfig, ReadsAllowedOriginsAndApiHostNames) {
@@ -156,8 +156,15 @@ TEST(LoadConfig, ReadsAllowedOriginsAndApiHostNames) {
   EXPECT_EQ(c->api_allowed_origins,
             (std::vector<std::string>{"https://app.example.com", "http://localhost:5173"}));
   EXPECT_EQ(c->api_hostnames, (std::vector<std::string>{"sandboxd.internal", "api.example.com"}));
-  for (const char* bad : {"app.example.com", "https://app.example.com/", "ftp://x", "https://",
-                          "https://a.com:99999x", "*"}) {
+  auto ports = load_config({{"SANDBOXD_API_ALLOWED_ORIGINS",
+                             "https://a.example:443,http://b.example:80,http://[::1]:3000"}});
+  ASSERT_TRUE(ports) << ports.error().message();
+  EXPECT_EQ(
+      ports->api_allowed_origins,
+      (std::vector<std::string>{"https://a.example", "http://b.example", "http://[::1]:3000"}));
+  for (const char* bad :
+       {"app.example.com", "https://app.example.com/", "ftp://x", "https://",
+        "https://a.com:99999x", "*", "http://[::1", "http://[x]:80", "http://[::1]x"}) {
     auto r = load_config({{"SANDBOXD_API_ALLOWED_ORIGINS", bad}});
     ASSERT_FALSE(r) << bad;
     EXPECT_NE(r.error().message().find("SANDBOXD_API_ALLOWED_ORIGINS"), std::string::npos);

@@ -1,6 +1,7 @@
-// Unit tests of the Redactor: what it hides in text (whole secrets, JSON-escaped forms,
-// halves, the pieces of a secret split across two strings), what it leaves alone, and
-// agent JSON lines (strings redacted, structure kept).
+// Unit tests of the Redactor: what it hides in agent output (whole secrets, JSON-escaped
+// forms, halves, the pieces of a secret split across two strings) and in what sandboxd
+// passes on as it came (whole values only), what it leaves alone, and JSON (strings
+// redacted, numbers that are secrets made strings, structure kept).
 #include "sandboxd/base/redactor.h"
 
 #include <gtest/gtest.h>
@@ -22,7 +23,7 @@ struct Case {
   std::string out;
 };
 
-TEST(Redactor, HidesSecretsTheirHalvesAndTheirSplitPiecesButNotOrdinaryText) {
+TEST(Redactor, AgentOutputHidesSecretsTheirHalvesAndTheirSplitPiecesButNotOrdinaryText) {
   const std::string key = kKey;
   const std::vector<Case> cases = {
       {"whole", {key}, "export KEY=" + key + " done", "export KEY=*** done"},
@@ -54,8 +55,38 @@ TEST(Redactor, HidesSecretsTheirHalvesAndTheirSplitPiecesButNotOrdinaryText) {
        "open https://example.com/v1 now",
        "open https://example.com/v1 now"},
       {"nothing to hide", {}, "sk-ant-api03-Zq8Xw2Lm9Kp4Rt7Vb", "sk-ant-api03-Zq8Xw2Lm9Kp4Rt7Vb"},
+      {"a word-like value: words sharing less than 12 bytes survive",
+       {"production"},
+       "function f(){} for a reduction in production",
+       "function f(){} for a reduction in ***"},
+      {"a word-like value: a word that starts like it is a piece of it",
+       {"production"},
+       "product",
+       "***"},
+      {"a run under 12 bytes inside a word",
+       {"abcdefghijklmnop"},
+       "xcdefghijklmx",
+       "xcdefghijklmx"},
+      {"a run of 12 bytes inside a word", {"abcdefghijklmnop"}, "xcdefghijklmnx", "x***x"},
+      {"a value given twice", {key, key}, "k=" + key, "k=***"},
   };
-  for (const auto& c : cases) EXPECT_EQ(Redactor(c.secrets).text(c.in), c.out) << c.name;
+  for (const auto& c : cases) EXPECT_EQ(Redactor(c.secrets).agent_line(c.in), c.out) << c.name;
+}
+
+TEST(Redactor, PassedOnTextHidesWholeValuesOnlySoOrdinaryWordsSurvive) {
+  const std::string key = kKey;
+  const std::vector<Case> cases = {
+      {"a word-like value, whole", {"production"}, "NODE_ENV=production", "NODE_ENV=***"},
+      {"a word-like value in a path", {"production"}, "src/production.js", "src/***.js"},
+      {"words that share bytes with it",
+       {"production"},
+       "function product reduction f(){}",
+       "function product reduction f(){}"},
+      {"an escaped form", {"pa\"ss/w\\rd1"}, R"(v="pa\"ss\/w\\rd1")", "v=\"***\""},
+      {"half of a key", {key}, "first half sk-ant-api03-Zq8", "first half sk-ant-api03-Zq8"},
+      {"every secret", {key, kUrl}, key + " " + kUrl, "*** ***"},
+  };
+  for (const auto& c : cases) EXPECT_EQ(Redactor(c.secrets).whole(c.in), c.out) << c.name;
 }
 
 TEST(Redactor, NoPlaceShowsHalfOfASecret) {
@@ -63,7 +94,7 @@ TEST(Redactor, NoPlaceShowsHalfOfASecret) {
   Redactor r({key});
   for (std::size_t len = key.size() / 2; len <= key.size(); ++len) {
     for (std::size_t at = 0; at + len <= key.size(); ++at) {
-      std::string out = r.text("a" + key.substr(at, len) + "b");
+      std::string out = r.agent_line("a" + key.substr(at, len) + "b");
       for (std::size_t i = 0; i + key.size() / 2 <= out.size(); ++i)
         EXPECT_EQ(key.find(out.substr(i, key.size() / 2)), std::string::npos) << out;
     }
@@ -96,6 +127,18 @@ TEST(Redactor, AgentLinesAreDecodedRedactedAndKeepTheirShape) {
   }
   EXPECT_EQ(r.agent_line("not json " + tricky), "not json ***");
   EXPECT_EQ(Redactor().agent_line("{\"a\": 1}"), "{\"a\": 1}") << "no secrets: untouched";
+}
+
+TEST(Redactor, AnAllDigitSecretPrintedAsAJsonNumberBecomesAString) {
+  Redactor r({"1234567890", kKey});
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {R"({"pin":1234567890,"n":7})", R"({"pin":"***","n":7})"},
+      {R"([-1234567890, 12345678901, 123456789, 1.5])", R"(["-***","***1",123456789,1.5])"},
+      {"1234567890", R"("***")"},
+      {"pin 1234567890 here", "pin *** here"},
+  };
+  for (const auto& [in, out] : cases) EXPECT_EQ(r.agent_line(in), out) << in;
+  EXPECT_EQ(r.stored_json(R"({"pin":1234567890,"ms":12})"), R"({"pin":"***","ms":12})");
 }
 
 TEST(Redactor, StoredJsonAndStatusesHideWholeSecrets) {

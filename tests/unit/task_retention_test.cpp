@@ -1,6 +1,6 @@
 // Task retention (TaskService::prune_finished) on the in-memory store: finished tasks go
-// by age and per-sandbox count, with their events and their directories in the
-// workspace (never through a symlink); running tasks stay.
+// by age and per-sandbox count, with their events; every pass removes the task
+// directories that have no row (never through a symlink); running tasks stay.
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -30,10 +30,15 @@ class TaskRetentionTest : public testing::Test {
                                            *h_.workspaces);
   }
 
+  // A task id (the shape of a ULID) for a readable label.
+  static std::string tid(const std::string& label) {
+    return label + std::string(26 - label.size(), '0');
+  }
   // A stored task (with two events) that finished `age_days` ago (running: started then),
   // and its directory in the sandbox's workspace.
-  void add(const std::string& id, const std::string& sandbox, double age_days,
+  void add(const std::string& label, const std::string& sandbox, double age_days,
            const std::string& status = kTaskSucceeded) {
+    const std::string id = tid(label);
     TaskRecord t;
     t.id = id;
     t.sandbox_id = sandbox;
@@ -45,14 +50,14 @@ class TaskRetentionTest : public testing::Test {
     if (status != kTaskRunning) t.finished_at = at;
     ASSERT_TRUE(h_.store->insert_task(t).is_ok());
     ASSERT_TRUE(h_.store->append_task_events(t, {{"status", "{}"}, {"done", "{}"}}, at).is_ok());
-    fs::create_directories(dir(sandbox, id));
-    std::ofstream(dir(sandbox, id) + "/out.jsonl") << "{}\n";
+    fs::create_directories(dir(sandbox, label));
+    std::ofstream(dir(sandbox, label) + "/out.jsonl") << "{}\n";
   }
-  std::string dir(const std::string& sandbox, const std::string& id) {
-    return h_.workspaces->path(sandbox) + "/.sandboxed/tasks/" + id;
+  std::string dir(const std::string& sandbox, const std::string& label) {
+    return h_.workspaces->path(sandbox) + "/.sandboxed/tasks/" + tid(label);
   }
-  bool kept(const std::string& id) {
-    auto t = h_.store->get_task(id);
+  bool kept(const std::string& label) {
+    auto t = h_.store->get_task(tid(label));
     return t && t->has_value();
   }
 
@@ -71,12 +76,12 @@ TEST_F(TaskRetentionTest, PrunesTasksFinishedBeforeTheRetentionAgeWithEventsAndD
   EXPECT_EQ(r->over_cap, 0);
   EXPECT_EQ(r->dirs_removed, 1);
   EXPECT_FALSE(kept("old"));
-  EXPECT_TRUE(h_.store->task_events("old", 0, 10)->empty());
+  EXPECT_TRUE(h_.store->task_events(tid("old"), 0, 10)->empty());
   EXPECT_FALSE(fs::exists(dir("s1", "old")));
   EXPECT_TRUE(kept("recent"));
   EXPECT_TRUE(fs::exists(dir("s1", "recent")));
   EXPECT_TRUE(kept("oldrun")) << "a running task is never pruned";
-  EXPECT_EQ(h_.store->task_events("oldrun", 0, 10)->size(), 2u);
+  EXPECT_EQ(h_.store->task_events(tid("oldrun"), 0, 10)->size(), 2u);
   EXPECT_TRUE(fs::exists(dir("s2", "oldrun")));
   EXPECT_EQ(metrics().counter("sandboxd_tasks_pruned_total", {{"reason", "age"}}), before + 1);
 }
@@ -130,6 +135,34 @@ TEST_F(TaskRetentionTest, TasksOfAPurgedSandboxArePrunedWithoutItsWorkspace) {
   EXPECT_EQ(r->expired, 1);
   EXPECT_EQ(r->dirs_removed, 0);
   EXPECT_FALSE(kept("gone"));
+}
+
+TEST_F(TaskRetentionTest, EveryPassRemovesTaskDirectoriesWhoseRowIsGoneAndNothingElse) {
+  // Left by a crash or a failed removal after their rows were deleted, also in the
+  // workspace of a sandbox deleted meanwhile (DELETE keeps the workspace).
+  ASSERT_TRUE(h_.workspaces->ensure("deleted"));
+  for (const auto& [sandbox, label] :
+       {std::pair{"s1", "orphan"}, std::pair{"s2", "orphan2"}, std::pair{"deleted", "orphan3"}}) {
+    fs::create_directories(dir(sandbox, label) + "/deep/er");
+    std::ofstream(dir(sandbox, label) + "/deep/er/out.jsonl") << "{}\n";
+  }
+  add("running", "s1", 400, kTaskRunning);
+  add("recent", "s2", 1);
+  const std::string tenants = h_.workspaces->path("s1") + "/.sandboxed/tasks/notes";
+  fs::create_directories(tenants);
+  auto r = tasks_->prune_finished();
+  ASSERT_TRUE(r) << r.error().message();
+  EXPECT_EQ(r->expired + r->over_cap, 0);
+  EXPECT_EQ(r->dirs_removed, 3);
+  EXPECT_FALSE(fs::exists(dir("s1", "orphan")));
+  EXPECT_FALSE(fs::exists(dir("s2", "orphan2")));
+  EXPECT_FALSE(fs::exists(dir("deleted", "orphan3")));
+  EXPECT_TRUE(fs::exists(dir("s1", "running") + "/out.jsonl")) << "a running task's is kept";
+  EXPECT_TRUE(fs::exists(dir("s2", "recent") + "/out.jsonl"));
+  EXPECT_TRUE(fs::exists(tenants)) << "a name that is no task id is not ours";
+  auto again = tasks_->prune_finished();
+  ASSERT_TRUE(again);
+  EXPECT_EQ(again->dirs_removed, 0);
 }
 
 }  // namespace

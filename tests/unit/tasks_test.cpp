@@ -236,30 +236,38 @@ TEST(TaskSecretsTest, EnvValuesAreRedactedAndAfterARestartStillAreFromTheSealedC
 }
 
 TEST(TaskSecretsTest, AnUnusableKeyAfterARestartStillRedactsTheSandboxEnv) {
-  ServiceHarness h("tasksecretskey");
-  h.init();
-  std::filesystem::create_directories(h.config.state_dir());
-  CreateRequest create;
-  create.id = "s1";
-  create.env = {{"SB_KEY", "sandbox-secret-0123456789"}};
-  ASSERT_TRUE(h.service->create(create));
-  std::string id;
-  {
+  // A key cut short, and a key others could read: both refused, neither fatal.
+  for (bool open_to_others : {false, true}) {
+    ServiceHarness h(open_to_others ? "tasksecretsmode" : "tasksecretskey");
+    h.init();
+    std::filesystem::create_directories(h.config.state_dir());
+    CreateRequest create;
+    create.id = "s1";
+    create.env = {{"SB_KEY", "sandbox-secret-0123456789"}};
+    ASSERT_TRUE(h.service->create(create));
+    std::string id;
+    {
+      TaskService tasks(h.config, *h.store, *h.service, h.docker, h.clock, *h.workspaces);
+      auto t = tasks.create("s1", {"p", "claude", "", std::nullopt, {{"K", "task-secret-value"}}});
+      ASSERT_TRUE(t);
+      id = t->id;
+    }
+    const std::string key = h.config.state_dir() + "/redaction.key";
+    if (open_to_others)
+      std::filesystem::permissions(key, std::filesystem::perms::others_read,
+                                   std::filesystem::perm_options::add);
+    else
+      std::ofstream(key, std::ios::trunc) << "short";
+    json line = {{"type", "result"}, {"result", "x sandbox-secret-0123456789"}};
+    agent_says(h, "s1", id, {line});
     TaskService tasks(h.config, *h.store, *h.service, h.docker, h.clock, *h.workspaces);
-    auto t = tasks.create("s1", {"p", "claude", "", std::nullopt, {{"K", "task-secret-value"}}});
-    ASSERT_TRUE(t);
-    id = t->id;
+    tasks.start();
+    tasks.poll_once();
+    tasks.stop();
+    auto row = h.store->get_task(id);
+    ASSERT_TRUE(row && row->has_value());
+    EXPECT_EQ((*row)->final_message, "x ***") << open_to_others;
   }
-  std::ofstream(h.config.state_dir() + "/redaction.key", std::ios::trunc) << "short";
-  json line = {{"type", "result"}, {"result", "x sandbox-secret-0123456789"}};
-  agent_says(h, "s1", id, {line});
-  TaskService tasks(h.config, *h.store, *h.service, h.docker, h.clock, *h.workspaces);
-  tasks.start();
-  tasks.poll_once();
-  tasks.stop();
-  auto row = h.store->get_task(id);
-  ASSERT_TRUE(row && row->has_value());
-  EXPECT_EQ((*row)->final_message, "x ***");
 }
 
 }  // namespace

@@ -150,5 +150,14 @@ TEST_F(WorkspaceFilesTest, SizeLimitsAreEnforcedOnReadWriteAndAppend) {
   EXPECT_EQ(files_.put("a", "workspace", "x", false).code(), Code::kConflict) << "a directory";
 }
 
+TEST_F(WorkspaceFilesTest, WorkspaceIdsAreTheRootsEntriesNamedLikeIds) {
+  fs::create_directories(base_ + "/workspaces/.seed-b");
+  fs::create_directories(base_ + "/workspaces/Upper");
+  auto ids = files_.workspace_ids();
+  ASSERT_TRUE(ids) << ids.error().message();
+  EXPECT_EQ(std::set<std::string>(ids->begin(), ids->end()),
+            (std::set<std::string>{"a", "victim"}));
+}
+
 }  // namespace
 }  // namespace sandboxd

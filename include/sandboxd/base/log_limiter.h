@@ -27,7 +27,6 @@ class LogLimiter {
 
   // Whether a line of `kind` may be written at `now`.
   Verdict admit(const std::string& kind, TimePoint now);
-  std::chrono::steady_clock::duration window() const { return window_; }
 
  private:
   struct State {

@@ -4,6 +4,7 @@
 #include <cctype>
 #include <cstddef>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace sandboxd {
@@ -23,6 +24,13 @@ inline std::string first_line(const std::string& s, std::size_t max_len = 300) {
   return t;
 }
 
+// `s` in ASCII lower case.
+inline std::string to_lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
 // The comma-separated items of `s`, each trimmed; empty items are dropped.
 inline std::vector<std::string> split_list(const std::string& s) {
   std::vector<std::string> out;
@@ -35,6 +43,23 @@ inline std::vector<std::string> split_list(const std::string& s) {
     start = comma + 1;
   }
   return out;
+}
+
+// `s`, which a client chose, fit for a log line or an error message: bytes outside
+// printable ASCII become \xNN (no forged lines, no terminal escapes), and it is cut to
+// `max_len` bytes, marked with "...".
+inline std::string printable(std::string_view s, std::size_t max_len = 512) {
+  std::string out;
+  for (char c : s.substr(0, max_len)) {
+    auto u = static_cast<unsigned char>(c);
+    if (u < 0x20 || u >= 0x7f) {
+      static constexpr char kHex[] = "0123456789abcdef";
+      out += {'\\', 'x', kHex[u >> 4], kHex[u & 15]};
+    } else {
+      out += c;
+    }
+  }
+  return s.size() > max_len ? out + "..." : out;
 }
 
 }  // namespace sandboxd

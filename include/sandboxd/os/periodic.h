@@ -1,6 +1,6 @@
 // Periodic: runs a function on its own thread every `interval` until stopped. The first
-// run happens one interval after start(). stop() wakes the thread and joins it; a run in
-// progress finishes first. Not copyable.
+// run happens one interval after start(), or at once when start(/*run_first_now=*/true).
+// stop() wakes the thread and joins it; a run in progress finishes first. Not copyable.
 #pragma once
 
 #include <chrono>
@@ -20,11 +20,12 @@ class Periodic {
   Periodic(const Periodic&) = delete;
   Periodic& operator=(const Periodic&) = delete;
 
-  void start() {
-    thread_ = std::thread([this] {
+  void start(bool run_first_now = false) {
+    thread_ = std::thread([this, due = run_first_now]() mutable {
       std::unique_lock lock(mu_);
       while (!stopping_) {
-        if (cv_.wait_for(lock, interval_, [this] { return stopping_; })) break;
+        if (!due && cv_.wait_for(lock, interval_, [this] { return stopping_; })) break;
+        due = false;
         lock.unlock();
         fn_();
         lock.lock();

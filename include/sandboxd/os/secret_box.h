@@ -17,8 +17,14 @@ class SecretBox {
   // Loads the key at `path`. With `create`, a missing key is made first (32 random bytes
   // written to a 0600 temporary file, then linked into place, so concurrent creators end
   // up with one key). kNotFound when it is missing and not created; kInternal when it is
-  // not a regular 32-byte file or cannot be read or written. Blocks for a few file calls.
+  // not a regular 32-byte file, is open to group or others or owned by another user (a
+  // key someone else could have read or planted), or cannot be read or written. Blocks
+  // for a few file calls.
   static Result<SecretBox> open(const std::string& path, bool create);
+  // Copies hold the key too; each wipes its own when destroyed.
+  SecretBox(const SecretBox&) = default;
+  SecretBox& operator=(const SecretBox&) = default;
+  ~SecretBox();
 
   // `plain` sealed and bound to `context` (which unseal must be given again): "v1:" and
   // the hex of a fresh random nonce, the ciphertext and the tag. kInternal if OpenSSL fails.

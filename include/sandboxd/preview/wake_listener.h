@@ -21,8 +21,6 @@
 // (LogLimiter), so anonymous clients cannot flood sandboxd's log.
 #pragma once
 
-#include <spdlog/spdlog.h>
-
 #include <atomic>
 #include <condition_variable>
 #include <mutex>
@@ -61,9 +59,6 @@ class WakeListener {
   void serve(Conn& conn);
   bool track(int fd);
   void untrack(int fd);
-  // Logs the line `message()` makes, unless too many of `kind` were logged lately.
-  template <class Message>
-  void log_limited(const char* kind, spdlog::level::level_enum level, Message message);
 
   const Config& config_;
   SandboxService& sandboxes_;

@@ -108,10 +108,10 @@ class SandboxService {
   // the same rule as destroy for containers that are not this instance's.
   Result<int64_t> purge(const std::string& id);
   // Runs a command as the sandbox user, starting a stopped sandbox first. Its output and
-  // errors are redacted with the sandbox's and the request's env values (Redactor).
+  // errors show the sandbox's and the request's env values as "***" (Redactor::whole).
   Result<ExecResult> exec(const std::string& id, const ExecRequest& req);
   // The tail (up to max_bytes) of the dev server's log that sandbox-init keeps in the
-  // workspace (~/.sandboxed/logs/dev.log), the sandbox's env values redacted (Redactor).
+  // workspace (~/.sandboxed/logs/dev.log), the sandbox's env values hidden (Redactor::whole).
   // Works whether the sandbox runs or not.
   Result<std::string> logs(const std::string& id, std::size_t max_bytes);
   // Records activity now and optionally holds off the idle reaper for `seconds`.

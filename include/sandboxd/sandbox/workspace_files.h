@@ -65,6 +65,9 @@ class WorkspaceFiles {
   // Removes a directory with everything below it (or a file, or a symlink itself),
   // never following a symlink inside it. kNotFound when absent.
   Status remove_tree(const std::string& id, std::string_view path);
+  // The ids that have a workspace: the root's entries named like ids (the root and its
+  // entries are sandboxd's, not a tenant's).
+  Result<std::vector<std::string>> workspace_ids();
 
  private:
   Result<int> open_workspace(const std::string& id);
@@ -72,6 +75,8 @@ class WorkspaceFiles {
   // cannot hang it), with its fstat in *st. The caller closes the descriptor.
   Result<int> open_existing(const std::string& id, std::string_view path, bool allow_root,
                             struct stat* st);
+  // remove() (`tree` false) or remove_tree() (`tree` true).
+  Status remove_entry(const std::string& id, std::string_view path, bool tree);
   std::string root_;
   uid_t uid_;
   gid_t gid_;

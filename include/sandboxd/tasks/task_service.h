@@ -40,9 +40,9 @@ struct TaskRequest {
 
 // What one retention pass removed (TaskService::prune_finished).
 struct TaskPrune {
-  int64_t expired = 0;   // finished longer ago than SANDBOXD_TASK_RETENTION_DAYS
-  int64_t over_cap = 0;  // beyond SANDBOXD_TASK_MAX_FINISHED_PER_SANDBOX of their sandbox
-  int64_t dirs_removed = 0;
+  int64_t expired = 0;       // finished longer ago than SANDBOXD_TASK_RETENTION_DAYS
+  int64_t over_cap = 0;      // beyond SANDBOXD_TASK_MAX_FINISHED_PER_SANDBOX of their sandbox
+  int64_t dirs_removed = 0;  // task directories without a row (see sweep_task_dirs)
 };
 
 // Checks a task request (pure).
@@ -86,9 +86,9 @@ class TaskService {
   // Tasks being followed now (running, or ended but not yet recorded).
   std::size_t running_count();
   // Retention (task_retention.cpp): deletes finished tasks past the retention age or
-  // beyond the per-sandbox cap (oldest first): rows, events, and their directories in
-  // the workspace (never through a symlink). Running tasks are kept. Logs one line and
-  // counts them in metrics. Blocks for a few SQLite batches and file removals.
+  // beyond the per-sandbox cap (oldest first), with their events, then sweeps the task
+  // directories that have no row. Running tasks are kept. Logs one line and counts them
+  // in metrics. Blocks for a few SQLite batches and a listing of every workspace.
   Result<TaskPrune> prune_finished();
 
  private:
@@ -98,7 +98,7 @@ class TaskService {
     std::string container;
     bool launched = false;  // the runner was started (until then a stopped sandbox is normal)
     // The sandbox's and the task's env values: hidden in the agent's output before it
-    // becomes events, and in the task's result and errors.
+    // becomes events (agent_line), and as whole values in its paths and errors.
     Redactor redactor;
   };
   // The redactor of a task taken up again after a restart: the sandbox's env (from its
@@ -122,6 +122,11 @@ class TaskService {
   bool finish(Follow& f, const std::string& status, const std::string& reason,
               const std::string& message);
   std::string task_dir(const std::string& task_id) const;  // workspace-relative
+  // Removes, in every workspace, the entries of ~/.sandboxed/tasks named like task ids
+  // that have no task row (never through a symlink): those of pruned tasks, and any a
+  // crash or a failed removal left, so each pass retries them. Returns how many went;
+  // failures are logged.
+  int64_t sweep_task_dirs();
 
   const Config& config_;
   Store& store_;
