@@ -26,7 +26,7 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
-#include "fakes/fake_docker.h"
+#include "fakes/fake_runtime.h"
 #include "sandboxd/api/server.h"
 #include "sandboxd/auth/auth.h"
 #include "sandboxd/os/memory.h"
@@ -106,7 +106,8 @@ struct Rig {
   std::string dir = "/tmp/sandboxd-bench-tasks-" + std::to_string(::getpid());
   Config config;
   std::unique_ptr<Store> store;
-  FakeDocker docker;
+  FakeRuntime docker;
+  Metrics metrics;
   SystemClock clock;
   ProcMemoryProbe memory;
   std::unique_ptr<Workspaces> workspaces;
@@ -122,13 +123,13 @@ struct Rig {
     store = std::move(*Store::open(config.db_path()));
     workspaces = std::make_unique<Workspaces>(config.workspaces_dir(), ::getuid(), ::getgid());
     if (!workspaces->init().is_ok()) die("workspaces");
-    sandboxes =
-        std::make_unique<SandboxService>(config, *store, docker, clock, *workspaces, memory);
+    sandboxes = std::make_unique<SandboxService>(config, *store, docker, clock, *workspaces, memory,
+                                                 metrics);
     if (!sandboxes->init().is_ok()) die("sandbox service");
-    tasks = std::make_unique<TaskService>(config, *store, *sandboxes, docker, clock, *workspaces);
+    tasks = std::make_unique<TaskService>(config, *store, *sandboxes, clock, *workspaces, metrics);
     tasks->start();
     auth = std::make_unique<Authenticator>(true, std::vector<ApiToken>{});
-    api = std::make_unique<ApiServer>(config, *sandboxes, *auth, clock, tasks.get());
+    api = std::make_unique<ApiServer>(config, *sandboxes, *auth, clock, metrics, tasks.get());
     if (!api->start("127.0.0.1", 0).is_ok()) die("api");
   }
   ~Rig() {
@@ -143,7 +144,7 @@ struct Rig {
     if (!sandboxes->create(req)) die("create sandbox");
     TaskRequest tr;
     tr.prompt = "bench";
-    tr.agent = "opencode";
+    tr.agent = Agent::kOpenCode;
     auto t = tasks->create(sandbox, tr);
     if (!t) die("create task: " + t.error().message());
     return {"/v1/sandboxes/" + sandbox + "/tasks/" + t->id + "/events",

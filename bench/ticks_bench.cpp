@@ -4,7 +4,7 @@
 // tick do not grow with N (the ratio of calls at 100 to calls at 10 is 1.00).
 //
 // It drives sandboxd's own SandboxService, Reconciler and reapers in-process against the
-// real dockerd (real DockerCli, a real SQLite file), with its own instance, network and
+// real dockerd (real DockerCliRuntime, a real SQLite file), with its own instance, network and
 // data dir; the sandboxes are real running containers. Removes everything on exit.
 // Usage: build/bench_ticks [TICKS]   (default 20 ticks per measurement; root, dockerd, image)
 #include <spdlog/spdlog.h>
@@ -18,12 +18,12 @@
 #include <vector>
 
 #include "integration/daemon.h"
-#include "sandboxd/docker/docker_cli.h"
 #include "sandboxd/os/clock.h"
 #include "sandboxd/os/memory.h"
 #include "sandboxd/reaper/idle_reaper.h"
 #include "sandboxd/reaper/pressure_reaper.h"
 #include "sandboxd/reconcile/reconciler.h"
+#include "sandboxd/runtime/docker_cli_runtime.h"
 #include "sandboxd/sandbox/sandbox_service.h"
 #include "sandboxd/store/store.h"
 
@@ -88,15 +88,16 @@ int main(int argc, char** argv) {
   auto store = Store::open(config.db_path());
   if (!store) die(store.error().message());
   CountingRunner runner;
-  DockerCli docker(runner, "docker", config.state_dir() + "/run", std::chrono::seconds(120));
+  DockerCliRuntime docker(runner, "docker", config.state_dir() + "/run", std::chrono::seconds(120));
+  Metrics metrics;
   SystemClock clock;
   Workspaces workspaces(config.workspaces_dir(), kSandboxUid, kSandboxUid);
   ProcMemoryProbe memory;
-  SandboxService sandboxes(config, **store, docker, clock, workspaces, memory);
+  SandboxService sandboxes(config, **store, docker, clock, workspaces, memory, metrics);
   if (auto s = sandboxes.init(); !s.is_ok()) die(s.message());
   Reconciler reconciler(sandboxes);
-  IdleReaper idle(sandboxes, clock, int64_t{config.idle_threshold_s} * 1000);
-  PressureReaper pressure(sandboxes, memory, config);
+  IdleReaper idle(sandboxes, clock, int64_t{config.idle_threshold_s} * 1000, metrics);
+  PressureReaper pressure(sandboxes, memory, config, metrics);
 
   int exit_code = 0;
   std::vector<TickCost> rec, idl, prs;

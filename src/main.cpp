@@ -21,7 +21,6 @@
 #include "sandboxd/auth/auth.h"
 #include "sandboxd/base/request_context.h"
 #include "sandboxd/config/config.h"
-#include "sandboxd/docker/docker_cli.h"
 #include "sandboxd/ops/ops.h"
 #include "sandboxd/os/clock.h"
 #include "sandboxd/os/memory.h"
@@ -34,6 +33,7 @@
 #include "sandboxd/reaper/pressure_reaper.h"
 #include "sandboxd/reconcile/event_watcher.h"
 #include "sandboxd/reconcile/reconciler.h"
+#include "sandboxd/runtime/docker_cli_runtime.h"
 #include "sandboxd/sandbox/sandbox_service.h"
 #include "sandboxd/sandbox/workspaces.h"
 #include "sandboxd/store/store.h"
@@ -158,10 +158,12 @@ int serve(const std::string& env_file, bool explicit_file) {
   }
   SystemClock clock;
   PosixProcessRunner runner;
-  DockerCli docker(runner, c.docker_binary, secrets_dir, std::chrono::seconds(c.docker_timeout_s));
+  DockerCliRuntime docker(runner, c.docker_binary, secrets_dir,
+                          std::chrono::seconds(c.docker_timeout_s));
   Workspaces workspaces(c.workspaces_dir(), kSandboxUid, kSandboxUid);
   ProcMemoryProbe memory;
-  SandboxService sandboxes(c, **store, docker, clock, workspaces, memory);
+  Metrics metrics;
+  SandboxService sandboxes(c, **store, docker, clock, workspaces, memory, metrics);
   if (auto s = sandboxes.init(); !s.is_ok()) {
     // dockerd may come up later: serve anyway, /readyz reports it, creates retry the network.
     spdlog::error("startup: {} (is dockerd running? /readyz will say when it answers)",
@@ -170,8 +172,8 @@ int serve(const std::string& env_file, bool explicit_file) {
   // Converge before serving: a crash or a dockerd restart may have left rows mid-operation.
   Reconciler reconciler(sandboxes);
   if (auto r = reconciler.tick(); !r) spdlog::error("boot reconcile: {}", r.error().message());
-  IdleReaper reaper(sandboxes, clock, int64_t{c.idle_threshold_s} * 1000);
-  PressureReaper pressure(sandboxes, memory, c);
+  IdleReaper reaper(sandboxes, clock, int64_t{c.idle_threshold_s} * 1000, metrics);
+  PressureReaper pressure(sandboxes, memory, c, metrics);
   std::set<std::string> access_hosts;  // filled by access_log during one poll
   std::unique_ptr<AccessLogTailer> access_log;
   // Declared after everything the timer callbacks use, so they are stopped first.
@@ -209,17 +211,17 @@ int serve(const std::string& env_file, bool explicit_file) {
         if (auto p = parse_preview_host(h, c.preview_domain)) ids.insert(p->id);
       access_hosts.clear();
       for (const auto& id : ids)
-        if (auto row = sandboxes.get(id); row) sandboxes.record_activity(id, "traefik");
+        if (auto row = sandboxes.get(id); row) sandboxes.record_activity(id, Trigger::kTraefik);
     }));
   }
   for (auto& t : timers) t->start();
   std::unique_ptr<EventWatcher> events;
   if (c.docker_events) {
     events = std::make_unique<EventWatcher>(
-        c.docker_binary, c.instance,
+        docker, c.instance,
         [&](const std::string& id) {
           if (auto s = sandboxes.converge(id); !s.is_ok())
-            spdlog::warn("converge sandbox {} after a docker event: {}", id, s.message());
+            spdlog::warn("converge sandbox {} after a runtime event: {}", id, s.message());
         },
         [&] {
           if (auto r = reconciler.tick(); !r) spdlog::warn("{}", r.error().message());
@@ -232,7 +234,7 @@ int serve(const std::string& env_file, bool explicit_file) {
     return 1;
   }
   // Tasks left running by an earlier sandboxd (their agents kept running) are followed again.
-  TaskService tasks(c, **store, sandboxes, docker, clock, workspaces);
+  TaskService tasks(c, **store, sandboxes, clock, workspaces, metrics);
   tasks.start();
   // Task retention: at boot, then hourly, on its own thread so a backlog never delays
   // serving (declared after `tasks`, so stopped before it).
@@ -240,7 +242,7 @@ int serve(const std::string& env_file, bool explicit_file) {
                      [&] { (void)tasks.prune_finished(); });
   retention.start(/*run_first_now=*/true);
   Authenticator auth(c.auth_disabled, c.tokens);
-  ApiServer api(c, sandboxes, auth, clock, &tasks);
+  ApiServer api(c, sandboxes, auth, clock, metrics, &tasks);
   if (auto s = api.start(c.api_host, c.api_port); !s.is_ok()) {
     spdlog::critical("startup: {}", s.message());
     return 1;

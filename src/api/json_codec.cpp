@@ -3,6 +3,9 @@
 #include <limits>
 #include <nlohmann/json.hpp>
 
+#include "base/json_dump.h"
+
+#include "sandboxd/base/text.h"
 #include "sandboxd/os/clock.h"
 
 namespace sandboxd {
@@ -10,15 +13,13 @@ namespace {
 
 using nlohmann::json;
 
-std::string dump(const json& j) {
-  // Command output may be any bytes: replace invalid UTF-8 instead of throwing.
-  return j.dump(-1, ' ', false, json::error_handler_t::replace);
-}
-
 Status invalid(const std::string& msg) { return Status(Code::kInvalidArgument, msg); }
 
-// Parses body as a JSON object; an empty body is {} when allow_empty.
-Result<json> parse_object(const std::string& body, bool allow_empty) {
+// Parses body as a JSON object (an empty body is {} when allow_empty) whose keys are all
+// in `fields`: every body decoder is strict, so a misspelt field is a 400 naming it
+// rather than a silently ignored option.
+Result<json> parse_object(const std::string& body, bool allow_empty,
+                          std::initializer_list<const char*> fields) {
   bool blank = body.find_first_not_of(" \t\r\n") == std::string::npos;
   if (blank) {
     if (allow_empty) return json::object();
@@ -27,6 +28,15 @@ Result<json> parse_object(const std::string& body, bool allow_empty) {
   json j = json::parse(body, nullptr, /*allow_exceptions=*/false);
   if (j.is_discarded()) return invalid("malformed JSON in request body");
   if (!j.is_object()) return invalid("request body must be a JSON object");
+  for (auto it = j.begin(); it != j.end(); ++it) {
+    bool known = false;
+    std::string list;
+    for (const char* f : fields) {
+      known |= it.key() == f;
+      list.append(list.empty() ? "" : ", ").append(f);
+    }
+    if (!known) return invalid(printable(it.key(), 64) + ": unknown field (known: " + list + ")");
+  }
   return j;
 }
 
@@ -74,14 +84,14 @@ json sandbox_json(const SandboxRecord& r, const Config& c) {
   for (const auto& [k, v] : r.env) env_keys.push_back(k);
   json j = {
       {"id", r.id},
-      {"status", r.status},
+      {"status", to_string(r.status)},
       {"image", r.image},
       {"container_name", r.container_name},
       {"container_id", r.container_id.empty() ? json(nullptr) : json(r.container_id)},
       {"ports", r.ports},
       {"previews", previews},
       {"env_keys", env_keys},
-      {"idle_policy", r.idle_policy},
+      {"idle_policy", to_string(r.idle_policy)},
       {"limits",
        {{"memory_bytes", r.limits.memory_bytes},
         {"pids", r.limits.pids},
@@ -92,7 +102,7 @@ json sandbox_json(const SandboxRecord& r, const Config& c) {
       {"stopped_at", opt_time(r.stopped_at)},
       {"last_active_at", opt_time(r.last_active_at)},
       {"last_active_source",
-       r.last_active_source.empty() ? json(nullptr) : json(r.last_active_source)},
+       r.last_active_source ? json(to_string(*r.last_active_source)) : json(nullptr)},
       {"keepalive_until", opt_time(r.keepalive_until)},
   };
   if (!r.error_message.empty()) j["error_message"] = r.error_message;
@@ -103,7 +113,8 @@ json sandbox_json(const SandboxRecord& r, const Config& c) {
 }  // namespace
 
 Result<CreateRequest> decode_create(const std::string& body) {
-  auto parsed = parse_object(body, /*allow_empty=*/true);
+  auto parsed = parse_object(body, /*allow_empty=*/true,
+                             {"id", "ports", "env", "idle_policy", "memory", "pids_limit", "nofile"});
   if (!parsed) return parsed.error();
   const json& j = *parsed;
   CreateRequest req;
@@ -130,7 +141,9 @@ Result<CreateRequest> decode_create(const std::string& body) {
   if (j.contains("idle_policy") && !j["idle_policy"].is_null()) {
     auto s = get_string(j["idle_policy"], "idle_policy");
     if (!s) return s.error();
-    req.idle_policy = *s;
+    auto policy = parse_idle_policy(*s);
+    if (!policy) return invalid("idle_policy: must be 'sleep' or 'always_on'");
+    req.idle_policy = *policy;
   }
   if (j.contains("memory") && !j["memory"].is_null()) {
     const json& m = j["memory"];
@@ -154,7 +167,7 @@ Result<CreateRequest> decode_create(const std::string& body) {
 }
 
 Result<ExecRequest> decode_exec(const std::string& body) {
-  auto parsed = parse_object(body, /*allow_empty=*/false);
+  auto parsed = parse_object(body, /*allow_empty=*/false, {"cmd", "timeout_s", "env", "workdir"});
   if (!parsed) return parsed.error();
   const json& j = *parsed;
   ExecRequest req;
@@ -186,7 +199,7 @@ Result<ExecRequest> decode_exec(const std::string& body) {
 }
 
 Result<std::optional<int64_t>> decode_keepalive(const std::string& body, int64_t now_ms) {
-  auto parsed = parse_object(body, /*allow_empty=*/true);
+  auto parsed = parse_object(body, /*allow_empty=*/true, {"seconds", "until"});
   if (!parsed) return parsed.error();
   const json& j = *parsed;
   if (j.contains("seconds") && !j["seconds"].is_null()) {
@@ -211,19 +224,19 @@ std::string encode_sandbox(const SandboxRecord& rec, const Config& config, const
                  {"stops_at", opt_time(idle->stops_at_ms)},
                  {"reason", idle->reason}};
   }
-  return dump(j);
+  return dump_json(j);
 }
 
 std::string encode_sandbox_list(const ListResult& page, const Config& config, bool wrapped) {
   json arr = json::array();
   for (const auto& r : page.sandboxes) arr.push_back(sandbox_json(r, config));
-  if (!wrapped) return dump(arr);
-  return dump({{"sandboxes", arr},
+  if (!wrapped) return dump_json(arr);
+  return dump_json({{"sandboxes", arr},
                {"next_after", page.next_after.empty() ? json(nullptr) : json(page.next_after)}});
 }
 
 std::string encode_exec(const ExecResult& r) {
-  return dump({{"stdout", r.stdout_data},
+  return dump_json({{"stdout", r.stdout_data},
                {"stderr", r.stderr_data},
                {"exit_code", r.exit_code},
                {"duration_ms", r.duration_ms},
@@ -232,105 +245,12 @@ std::string encode_exec(const ExecResult& r) {
 }
 
 std::string encode_purge(int64_t freed_bytes) {
-  return dump({{"purged", true}, {"freed_bytes", freed_bytes}});
-}
-
-std::string base64_encode(std::string_view in) {
-  static constexpr char kAlphabet[] =
-      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  out.reserve((in.size() + 2) / 3 * 4);
-  std::size_t i = 0;
-  for (; i + 2 < in.size(); i += 3) {
-    uint32_t v = (uint8_t(in[i]) << 16) | (uint8_t(in[i + 1]) << 8) | uint8_t(in[i + 2]);
-    for (int shift : {18, 12, 6, 0}) out += kAlphabet[(v >> shift) & 63];
-  }
-  if (i < in.size()) {
-    uint32_t v = uint8_t(in[i]) << 16;
-    if (i + 1 < in.size()) v |= uint8_t(in[i + 1]) << 8;
-    out += kAlphabet[(v >> 18) & 63];
-    out += kAlphabet[(v >> 12) & 63];
-    out += i + 1 < in.size() ? kAlphabet[(v >> 6) & 63] : '=';
-    out += '=';
-  }
-  return out;
-}
-
-Result<std::string> base64_decode(std::string_view in) {
-  auto value = [](char c) -> int {
-    if (c >= 'A' && c <= 'Z') return c - 'A';
-    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-    if (c >= '0' && c <= '9') return c - '0' + 52;
-    if (c == '+') return 62;
-    if (c == '/') return 63;
-    return -1;
-  };
-  if (in.size() % 4 != 0) return invalid("content: not valid base64 (length)");
-  std::string out;
-  out.reserve(in.size() / 4 * 3);
-  for (std::size_t i = 0; i < in.size(); i += 4) {
-    int pad = 0;
-    uint32_t v = 0;
-    for (std::size_t k = 0; k < 4; ++k) {
-      char c = in[i + k];
-      if (c == '=' && i + 4 == in.size() && k >= 2 && (k == 3 || in[i + 3] == '=')) {
-        ++pad;
-        v <<= 6;
-        continue;
-      }
-      int d = value(c);
-      if (d < 0 || pad) return invalid("content: not valid base64");
-      v = (v << 6) | static_cast<uint32_t>(d);
-    }
-    out += static_cast<char>((v >> 16) & 0xff);
-    if (pad < 2) out += static_cast<char>((v >> 8) & 0xff);
-    if (pad < 1) out += static_cast<char>(v & 0xff);
-  }
-  return out;
-}
-
-bool is_valid_utf8(std::string_view s) {
-  std::size_t i = 0;
-  while (i < s.size()) {
-    auto c = static_cast<unsigned char>(s[i]);
-    if (c < 0x80) {
-      ++i;
-      continue;
-    }
-    std::size_t n = 0;
-    uint32_t cp = 0;
-    if ((c >> 5) == 0x6) {
-      n = 1, cp = c & 0x1f;
-    } else if ((c >> 4) == 0xe) {
-      n = 2, cp = c & 0x0f;
-    } else if ((c >> 3) == 0x1e) {
-      n = 3, cp = c & 0x07;
-    } else {
-      return false;
-    }
-    if (i + n >= s.size()) return false;
-    for (std::size_t k = 1; k <= n; ++k) {
-      auto cc = static_cast<unsigned char>(s[i + k]);
-      if ((cc >> 6) != 0x2) return false;
-      cp = (cp << 6) | (cc & 0x3f);
-    }
-    // No overlong forms, surrogates or code points past U+10FFFF.
-    if ((n == 1 && cp < 0x80) || (n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) ||
-        cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-      return false;
-    i += n + 1;
-  }
-  return true;
+  return dump_json({{"purged", true}, {"freed_bytes", freed_bytes}});
 }
 
 Result<FilePut> decode_file_put(const std::string& body) {
-  auto j = parse_object(body, false);
+  auto j = parse_object(body, /*allow_empty=*/false, {"path", "content", "append", "encoding"});
   if (!j) return j.error();
-  for (auto it = j->begin(); it != j->end(); ++it) {
-    if (it.key() != "path" && it.key() != "content" && it.key() != "append" &&
-        it.key() != "encoding")
-      return invalid("unknown field: " + it.key().substr(0, 64));
-  }
   FilePut put;
   if (!j->contains("path") || !(*j)["path"].is_string()) return invalid("path: must be a string");
   put.path = (*j)["path"].get<std::string>();
@@ -374,31 +294,32 @@ std::string encode_file_node(const std::string& path, const FileNode& node) {
     j["encoding"] = text ? "utf8" : "base64";
     j["content"] = text ? node.content : base64_encode(node.content);
   }
-  return dump(j);
+  return dump_json(j);
 }
 
 Result<TaskRequest> decode_task(const std::string& body) {
-  auto j = parse_object(body, false);
+  auto j = parse_object(body, /*allow_empty=*/false,
+                        {"prompt", "agent", "model", "timeout_s", "env"});
   if (!j) return j.error();
   TaskRequest req;
   for (auto it = j->begin(); it != j->end(); ++it) {
     const std::string& k = it.key();
-    if (k == "prompt" || k == "agent" || k == "model") {
+    if (k == "agent") {
+      auto agent = it->is_string() ? parse_agent(it->get<std::string>()) : std::nullopt;
+      if (!agent) return invalid("agent: must be \"opencode\" or \"claude\"");
+      req.agent = *agent;
+    } else if (k == "prompt" || k == "model") {
       if (!it->is_string()) return invalid(k + ": must be a string");
-      (k == "prompt" ? req.prompt : k == "agent" ? req.agent : req.model) = it->get<std::string>();
+      (k == "prompt" ? req.prompt : req.model) = it->get<std::string>();
     } else if (k == "timeout_s") {
       auto n = get_int(*it, "timeout_s");
       if (!n) return n.error();
       if (*n < 1 || *n > std::numeric_limits<int>::max()) return invalid("timeout_s: out of range");
       req.timeout_s = static_cast<int>(*n);
-    } else if (k == "env") {
-      if (!it->is_object()) return invalid("env: must be an object of strings");
-      for (auto e = it->begin(); e != it->end(); ++e) {
-        if (!e->is_string()) return invalid("env." + e.key().substr(0, 64) + ": must be a string");
-        req.env[e.key()] = e->get<std::string>();
-      }
     } else {
-      return invalid("unknown field: " + k.substr(0, 64));
+      auto env = get_env(*it, "env");
+      if (!env) return env.error();
+      req.env = std::move(*env);
     }
   }
   if (!j->contains("prompt")) return invalid("prompt: required");
@@ -411,10 +332,12 @@ json task_json(const TaskRecord& t) {
   json usage = json::parse(t.usage_json, nullptr, false);
   return {{"id", t.id},
           {"sandbox_id", t.sandbox_id},
-          {"agent", t.agent},
+          {"agent", to_string(t.agent)},
           {"model", t.model},
-          {"status", t.status},
-          {"failure_reason", t.failure_reason.empty() ? json(nullptr) : json(t.failure_reason)},
+          {"status", to_string(t.status)},
+          {"failure_reason", t.failure_reason == FailureReason::kNone
+                                 ? json(nullptr)
+                                 : json(to_string(t.failure_reason))},
           {"error", t.error_message.empty() ? json(nullptr) : json(t.error_message)},
           {"final_message", t.final_message},
           {"files_changed", t.files_changed},
@@ -431,20 +354,20 @@ json task_json(const TaskRecord& t) {
 }
 }  // namespace
 
-std::string encode_task(const TaskRecord& task) { return dump(task_json(task)); }
+std::string encode_task(const TaskRecord& task) { return dump_json(task_json(task)); }
 
 std::string encode_task_list(const std::vector<TaskRecord>& tasks) {
   json arr = json::array();
   for (const auto& t : tasks) arr.push_back(task_json(t));
-  return dump({{"tasks", arr}});
+  return dump_json({{"tasks", arr}});
 }
 
 std::string encode_file_written(const std::string& path, std::size_t bytes, bool appended) {
-  return dump({{"path", path}, {"bytes_written", bytes}, {"appended", appended}});
+  return dump_json({{"path", path}, {"bytes_written", bytes}, {"appended", appended}});
 }
 
 std::string encode_error(const Status& status, const std::string& request_id) {
-  return dump({{"error",
+  return dump_json({{"error",
                 {{"code", code_name(status.code())},
                  {"message", status.message()},
                  {"request_id", request_id}}}});

@@ -157,21 +157,17 @@ double Metrics::counter(const std::string& family, const MetricLabels& labels) c
   return it == f->second.end() ? 0 : it->second;
 }
 
-Metrics& metrics() {
-  static Metrics registry;
-  return registry;
-}
-
-ScopedOperation::ScopedOperation(std::string op, std::string trigger)
-    : op_(std::move(op)), trigger_(std::move(trigger)), start_ns_(steady_ns()) {}
+ScopedOperation::ScopedOperation(Metrics& metrics, Operation op, Trigger trigger)
+    : metrics_(metrics), op_(op), trigger_(trigger), start_ns_(steady_ns()) {}
 
 ScopedOperation::~ScopedOperation() {
   if (result_.empty()) return;
-  metrics().inc("sandboxd_sandbox_operations_total",
-                {{"op", op_}, {"trigger", trigger_}, {"result", result_}});
+  const std::string op(to_string(op_));
+  metrics_.inc("sandboxd_sandbox_operations_total",
+               {{"op", op}, {"trigger", std::string(to_string(trigger_))}, {"result", result_}});
   if (result_ == "ok")
-    metrics().observe("sandboxd_sandbox_operation_duration_seconds", {{"op", op_}},
-                      static_cast<double>(steady_ns() - start_ns_) / 1e9);
+    metrics_.observe("sandboxd_sandbox_operation_duration_seconds", {{"op", op}},
+                     static_cast<double>(steady_ns() - start_ns_) / 1e9);
 }
 
 }  // namespace sandboxd

@@ -273,9 +273,10 @@ std::string format_sandbox_table(const std::vector<SandboxRecord>& rows, int64_t
   for (const auto& r : rows) {
     std::string ports;
     for (int p : r.ports) ports += (ports.empty() ? "" : ",") + std::to_string(p);
-    out += row(r.id, r.status, ports.empty() ? "-" : ports, r.idle_policy,
+    const std::string status(to_string(r.status));
+    out += row(r.id, status, ports.empty() ? "-" : ports, std::string(to_string(r.idle_policy)),
                age(now_ms, r.last_active_at), r.stop_reason.empty() ? "-" : r.stop_reason);
-    ++by_status[r.status];
+    ++by_status[status];
   }
   out += std::to_string(rows.size()) + " sandbox(es)";
   for (const auto& [status, n] : by_status) out += ", " + std::to_string(n) + " " + status;

@@ -18,21 +18,17 @@ Result<std::unique_ptr<LineProcess>> LineProcess::spawn(const std::vector<std::s
   int out[2];
   if (::pipe2(out, O_CLOEXEC) != 0)
     return Status(Code::kInternal, std::string("pipe: ") + std::strerror(errno));
-  int devnull = ::open("/dev/null", O_RDWR | O_CLOEXEC);
-  auto pid = spawn_in_own_group(args, devnull, out[1], devnull);
-  ::close(out[1]);
-  if (devnull >= 0) ::close(devnull);
-  if (!pid) {
-    ::close(out[0]);
-    return pid.error();
-  }
-  ::fcntl(out[0], F_SETFL, O_NONBLOCK);
-  return std::unique_ptr<LineProcess>(new LineProcess(*pid, out[0]));
+  Fd read_end(out[0]), write_end(out[1]);
+  Fd devnull(::open("/dev/null", O_RDWR | O_CLOEXEC));
+  auto pid = spawn_in_own_group(args, devnull.get(), write_end.get(), devnull.get());
+  if (!pid) return pid.error();
+  ::fcntl(read_end.get(), F_SETFL, O_NONBLOCK);
+  return std::unique_ptr<LineProcess>(new LineProcess(*pid, std::move(read_end)));
 }
 
 LineProcess::~LineProcess() {
   ::kill(-pid_, SIGKILL);
-  ::close(fd_);
+  fd_.reset();
   while (::waitpid(pid_, nullptr, 0) < 0 && errno == EINTR) {
   }
 }
@@ -47,12 +43,12 @@ Result<std::optional<std::string>> LineProcess::next_line(std::chrono::milliseco
     }
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
         deadline - std::chrono::steady_clock::now());
-    pollfd p{fd_, POLLIN, 0};
+    pollfd p{fd_.get(), POLLIN, 0};
     int r = ::poll(&p, 1, static_cast<int>(std::max<int64_t>(0, left.count())));
     if (r < 0 && errno == EINTR) continue;
     if (r == 0) return std::optional<std::string>();
     char chunk[16384];
-    ssize_t n = ::read(fd_, chunk, sizeof chunk);
+    ssize_t n = ::read(fd_.get(), chunk, sizeof chunk);
     if (n < 0 && (errno == EAGAIN || errno == EINTR)) continue;
     if (n <= 0) return Status(Code::kUnavailable, "the process ended");
     std::string_view in(chunk, static_cast<std::size_t>(n));

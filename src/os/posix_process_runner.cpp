@@ -1,7 +1,6 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -9,27 +8,23 @@
 #include <cstring>
 #include <thread>
 
+#include "sandboxd/os/fd.h"
 #include "sandboxd/os/process_runner.h"
 #include "sandboxd/os/spawn.h"
-
-extern char** environ;
 
 namespace sandboxd {
 namespace {
 
-struct Pipe {
-  int fds[2] = {-1, -1};
-  ~Pipe() {
-    for (int fd : fds)
-      if (fd >= 0) ::close(fd);
-  }
-  void close_end(int i) {
-    if (fds[i] >= 0) ::close(fds[i]);
-    fds[i] = -1;
-  }
-};
+// A close-on-exec pipe: [0] reads, [1] writes.
+using Pipe = Fd[2];
 
-bool make_pipe(Pipe& p) { return ::pipe2(p.fds, O_CLOEXEC) == 0; }
+bool make_pipe(Pipe& p) {
+  int fds[2];
+  if (::pipe2(fds, O_CLOEXEC) != 0) return false;
+  p[0].reset(fds[0]);
+  p[1].reset(fds[1]);
+  return true;
+}
 
 // Appends what is readable on fd to out up to cap; returns false at EOF or error.
 bool drain(int fd, std::string& out, std::size_t cap, bool& truncated) {
@@ -46,45 +41,6 @@ bool drain(int fd, std::string& out, std::size_t cap, bool& truncated) {
 
 }  // namespace
 
-Result<pid_t> spawn_in_own_group(const std::vector<std::string>& args, int stdin_fd, int stdout_fd,
-                                 int stderr_fd) {
-  if (args.empty()) return Status(Code::kInvalidArgument, "empty argv");
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_adddup2(&fa, stdin_fd, 0);
-  posix_spawn_file_actions_adddup2(&fa, stdout_fd, 1);
-  posix_spawn_file_actions_adddup2(&fa, stderr_fd, 2);
-  // The daemon's sockets (cpp-httplib does not mark them close-on-exec) must not leak
-  // into children, which may outlive a crashed daemon and keep its port bound.
-  posix_spawn_file_actions_addclosefrom_np(&fa, 3);
-  posix_spawnattr_t attr;
-  posix_spawnattr_init(&attr);
-  sigset_t none;
-  sigemptyset(&none);
-  posix_spawnattr_setsigmask(&attr, &none);  // the daemon blocks signals; the child must not
-  sigset_t dfl;
-  sigemptyset(&dfl);
-  sigaddset(&dfl, SIGPIPE);
-  sigaddset(&dfl, SIGTERM);
-  sigaddset(&dfl, SIGINT);
-  posix_spawnattr_setsigdefault(&attr, &dfl);
-  posix_spawnattr_setpgroup(&attr, 0);
-  posix_spawnattr_setflags(&attr,
-                           POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-  std::vector<char*> argv;
-  for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-  argv.push_back(nullptr);
-  pid_t pid = -1;
-  int rc = posix_spawnp(&pid, argv[0], &fa, &attr, argv.data(), environ);
-  posix_spawn_file_actions_destroy(&fa);
-  posix_spawnattr_destroy(&attr);
-  if (rc != 0) {
-    return Status(rc == ENOENT ? Code::kUnavailable : Code::kInternal,
-                  "spawn " + args[0] + ": " + std::strerror(rc));
-  }
-  return pid;
-}
-
 Result<ProcessOutput> PosixProcessRunner::run(const ProcessSpec& spec) {
   if (spec.argv.empty()) return Status(Code::kInvalidArgument, "empty argv");
   Pipe in, out, err;
@@ -92,19 +48,19 @@ Result<ProcessOutput> PosixProcessRunner::run(const ProcessSpec& spec) {
     return Status(Code::kInternal, std::string("pipe: ") + std::strerror(errno));
   }
   auto start = std::chrono::steady_clock::now();
-  auto spawned = spawn_in_own_group(spec.argv, in.fds[0], out.fds[1], err.fds[1]);
+  auto spawned = spawn_in_own_group(spec.argv, in[0].get(), out[1].get(), err[1].get());
   if (!spawned) return spawned.error();
   const pid_t pid = *spawned;
-  in.close_end(0);
-  out.close_end(1);
-  err.close_end(1);
+  in[0].reset();
+  out[1].reset();
+  err[1].reset();
 
   ProcessOutput result;
   std::size_t written = 0;
   if (spec.stdin_data.empty())
-    in.close_end(1);
+    in[1].reset();
   else
-    ::fcntl(in.fds[1], F_SETFL, O_NONBLOCK);
+    ::fcntl(in[1].get(), F_SETFL, O_NONBLOCK);
   bool out_open = true, err_open = true;
   auto deadline = start + spec.timeout;
   while (out_open || err_open) {
@@ -119,15 +75,15 @@ Result<ProcessOutput> PosixProcessRunner::run(const ProcessSpec& spec) {
     int out_i = -1, err_i = -1, in_i = -1;
     if (out_open) {
       out_i = static_cast<int>(nfds);
-      fds[nfds++] = {out.fds[0], POLLIN, 0};
+      fds[nfds++] = {out[0].get(), POLLIN, 0};
     }
     if (err_open) {
       err_i = static_cast<int>(nfds);
-      fds[nfds++] = {err.fds[0], POLLIN, 0};
+      fds[nfds++] = {err[0].get(), POLLIN, 0};
     }
-    if (in.fds[1] >= 0) {
+    if (in[1].ok()) {
       in_i = static_cast<int>(nfds);
-      fds[nfds++] = {in.fds[1], POLLOUT, 0};
+      fds[nfds++] = {in[1].get(), POLLOUT, 0};
     }
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now).count();
     int pr = ::poll(fds, nfds, static_cast<int>(std::min<long long>(left + 1, 1000)));
@@ -135,16 +91,16 @@ Result<ProcessOutput> PosixProcessRunner::run(const ProcessSpec& spec) {
     if (pr <= 0) continue;
     if (out_i >= 0 && fds[out_i].revents)
       out_open =
-          drain(out.fds[0], result.stdout_data, spec.max_output_bytes, result.stdout_truncated);
+          drain(out[0].get(), result.stdout_data, spec.max_output_bytes, result.stdout_truncated);
     if (err_i >= 0 && fds[err_i].revents)
       err_open =
-          drain(err.fds[0], result.stderr_data, spec.max_output_bytes, result.stderr_truncated);
+          drain(err[0].get(), result.stderr_data, spec.max_output_bytes, result.stderr_truncated);
     if (in_i >= 0 && fds[in_i].revents) {
       ssize_t n =
-          ::write(in.fds[1], spec.stdin_data.data() + written, spec.stdin_data.size() - written);
+          ::write(in[1].get(), spec.stdin_data.data() + written, spec.stdin_data.size() - written);
       if (n > 0) written += static_cast<std::size_t>(n);
-      if (n < 0 && errno != EAGAIN && errno != EINTR) in.close_end(1);
-      if (written >= spec.stdin_data.size()) in.close_end(1);
+      if (n < 0 && errno != EAGAIN && errno != EINTR) in[1].reset();
+      if (written >= spec.stdin_data.size()) in[1].reset();
     }
   }
   // The pipes are closed, but the child may still run (e.g. it closed its outputs):

@@ -9,7 +9,10 @@
 #include <cerrno>
 #include <cstring>
 #include <memory>
+#include <string_view>
 #include <vector>
+
+#include "sandboxd/os/fd.h"
 
 namespace sandboxd {
 namespace {
@@ -60,7 +63,8 @@ Status create_key(const std::string& path) {
   ::unlink(tmp.c_str());
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
   if (fd < 0) return os_error("create " + tmp, errno);
-  bool ok = ::write(fd, key, sizeof key) == static_cast<ssize_t>(sizeof key) && ::fsync(fd) == 0;
+  bool ok = write_all(fd, std::string_view(reinterpret_cast<const char*>(key), sizeof key)) &&
+            ::fsync(fd) == 0;
   int err = errno;
   ::close(fd);
   OPENSSL_cleanse(key, sizeof key);

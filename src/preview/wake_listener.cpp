@@ -16,6 +16,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "sandboxd/api/http_status.h"
 #include "sandboxd/api/json_codec.h"
 #include "sandboxd/base/ids.h"
 #include "sandboxd/base/text.h"
@@ -183,17 +184,9 @@ std::string page(std::string_view title, std::string_view message) {
          html_escape(title) + "</h1><p>" + html_escape(message) + "</p></main></body></html>";
 }
 
-int http_status(const Status& st) {
-  switch (st.code()) {
-    case Code::kNotFound: return 404;
-    case Code::kInvalidArgument: return 400;
-    default: return 503;
-  }
-}
-
 Reply error_reply(const Status& st, bool html, const std::string& request_id) {
   Reply r;
-  r.status = http_status(st);
+  r.status = edge_http_status(st.code());
   r.retry_after = r.status == 503;
   if (html) {
     r.content_type = "text/html; charset=utf-8";
@@ -253,7 +246,7 @@ WakeListener::WakeListener(const Config& config, SandboxService& sandboxes, Cloc
       sandboxes_(sandboxes),
       clock_(clock),
       log_limiter_(kLogWindow, kLogBurst),
-      flights_([this](const std::string& id) { return sandboxes_.wake(id, "preview"); }) {}
+      flights_([this](const std::string& id) { return sandboxes_.wake(id, Trigger::kPreview); }) {}
 
 WakeListener::~WakeListener() { stop(); }
 
@@ -331,7 +324,7 @@ void WakeListener::accept_loop() {
     {
       std::lock_guard lock(mu_);
       if (connections_ >= config_.wake_max_connections) {
-        Reply r{503, "application/json",
+        Reply r{edge_http_status(Code::kUnavailable), "application/json",
                 encode_error(Status(Code::kUnavailable, "too many open preview connections"), ""),
                 true};
         std::string out = serialize(r, false);
@@ -630,7 +623,7 @@ void WakeListener::serve(Conn& conn) {
       return fail(st, html, head_only);
     }
   }
-  sandboxes_.record_activity(id, "preview");
+  sandboxes_.record_activity(id, Trigger::kPreview);
   if (wake_poll) {
     ::close(backend);
     return respond(Reply{200, "application/json", R"({"ready":true})", false}, head_only);
@@ -652,7 +645,7 @@ void WakeListener::serve(Conn& conn) {
     *body -= rest.size();
   }
   std::string pending = head_for_backend(head) + rest;
-  relay(fd, backend, std::move(pending), body, [&] { sandboxes_.record_activity(id, "preview"); });
+  relay(fd, backend, std::move(pending), body, [&] { sandboxes_.record_activity(id, Trigger::kPreview); });
   untrack(backend);
   untrack(fd);
   ::close(backend);

@@ -6,6 +6,12 @@
 
 namespace sandboxd {
 
+bool needs_convergence(const SandboxRecord& row, const ContainerState* c) {
+  if (row.status == SandboxStatus::kRunning) return c == nullptr || !c->running;
+  if (row.status == SandboxStatus::kStopped) return c != nullptr && c->running;
+  return row.status != SandboxStatus::kError;  // an operation was interrupted
+}
+
 Result<ReconcileStats> Reconciler::tick() {
   auto containers = sandboxes_.observe();
   if (!containers) return containers.error().with_context("reconcile");

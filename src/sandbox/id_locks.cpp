@@ -28,4 +28,10 @@ std::size_t IdLocks::size() {
   return entries_.size();
 }
 
+int IdLocks::waiting(const std::string& id) {
+  std::lock_guard lock(mu_);
+  auto it = entries_.find(id);
+  return it == entries_.end() ? 0 : it->second.waiters;
+}
+
 }  // namespace sandboxd

@@ -12,8 +12,10 @@
 #include <cstring>
 #include <utility>
 
+#include "sandbox/open_beneath.h"
 #include "sandbox/remove_tree.h"
 #include "sandboxd/base/ids.h"
+#include "sandboxd/os/fd.h"
 
 namespace sandboxd {
 namespace {
@@ -21,27 +23,6 @@ namespace {
 constexpr std::size_t kMaxPath = 4096;
 constexpr std::size_t kMaxComponent = 255;
 constexpr std::size_t kMaxEntries = 10000;
-
-// Owns a descriptor.
-class Fd {
- public:
-  explicit Fd(int fd = -1) : fd_(fd) {}
-  ~Fd() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  Fd(Fd&& o) noexcept : fd_(o.fd_) { o.fd_ = -1; }
-  Fd& operator=(Fd&& o) noexcept {
-    std::swap(fd_, o.fd_);
-    return *this;
-  }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  int get() const { return fd_; }
-  int release() { return std::exchange(fd_, -1); }
-
- private:
-  int fd_;
-};
 
 std::string join(const std::vector<std::string>& parts, std::size_t n) {
   std::string out;
@@ -69,19 +50,6 @@ Status fs_error(int err, std::string_view path) {
   }
 }
 
-// openat2 beneath `dirfd`, never through a symlink; -1 with errno on failure. EAGAIN
-// (a concurrent rename the kernel could not rule out) is retried.
-int open_beneath(int dirfd, const std::string& rel, uint64_t flags, mode_t mode = 0) {
-  open_how how{};
-  how.flags = flags | O_CLOEXEC;
-  how.mode = (flags & O_CREAT) ? mode : 0;
-  how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV;
-  for (int attempt = 0;; ++attempt) {
-    long fd = ::syscall(SYS_openat2, dirfd, rel.c_str(), &how, sizeof how);
-    if (fd >= 0 || errno != EAGAIN || attempt == 16) return static_cast<int>(fd);
-  }
-}
-
 std::string type_of(mode_t mode) {
   if (S_ISREG(mode)) return "file";
   if (S_ISDIR(mode)) return "dir";
@@ -93,17 +61,18 @@ int64_t mtime_ms(const struct stat& st) {
   return int64_t{st.st_mtim.tv_sec} * 1000 + st.st_mtim.tv_nsec / 1000000;
 }
 
-bool write_all(int fd, std::string_view data) {
-  while (!data.empty()) {
-    ssize_t n = ::write(fd, data.data(), data.size());
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return false;
-    data.remove_prefix(static_cast<std::size_t>(n));
-  }
-  return true;
-}
-
 }  // namespace
+
+int open_beneath(int dirfd, const std::string& rel, uint64_t flags, mode_t mode) {
+  open_how how{};
+  how.flags = flags | O_CLOEXEC;
+  how.mode = (flags & O_CREAT) ? mode : 0;
+  how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV;
+  for (int attempt = 0;; ++attempt) {
+    long fd = ::syscall(SYS_openat2, dirfd, rel.c_str(), &how, sizeof how);
+    if (fd >= 0 || errno != EAGAIN || attempt == 16) return static_cast<int>(fd);
+  }
+}
 
 Result<std::vector<std::string>> split_workspace_path(std::string_view path, bool allow_root) {
   if (path.size() > kMaxPath) return Status(Code::kInvalidArgument, "path: too long");

@@ -11,29 +11,12 @@
 #include <string>
 #include <vector>
 
+#include "sandbox/open_beneath.h"
 #include "sandbox/remove_tree.h"
+#include "sandboxd/os/fd.h"
 
 namespace sandboxd {
 namespace {
-
-class Fd {
- public:
-  explicit Fd(int fd = -1) : fd_(fd) {}
-  ~Fd() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  Fd& operator=(Fd&& other) noexcept {
-    std::swap(fd_, other.fd_);
-    return *this;
-  }
-  int get() const { return fd_; }
-  bool ok() const { return fd_ >= 0; }
-
- private:
-  int fd_;
-};
 
 Status errno_status(const std::string& what) {
   return Status(errno == ENOSPC ? Code::kUnavailable : Code::kInternal,
@@ -185,27 +168,19 @@ Result<std::string> Workspaces::read_tail(const std::string& id,
                                           std::size_t max_bytes) {
   Fd root(::open(root_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (!root.ok()) return errno_status("open " + root_);
-  Fd dir(::openat(root.get(), id.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-  if (!dir.ok())
+  Fd ws(::openat(root.get(), id.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  if (!ws.ok())
     return errno == ENOENT ? Result<std::string>(std::string()) : errno_status("open workspace");
-  for (std::size_t i = 0; i + 1 < components.size(); ++i) {
-    Fd next(::openat(dir.get(), components[i].c_str(),
-                     O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-    if (!next.ok()) {
-      if (errno == ENOENT) return std::string();
-      return Status(Code::kConflict, components[i] + " is not a plain directory");
-    }
-    dir = std::move(next);
-  }
-  Fd file(::openat(dir.get(), components.back().c_str(),
-                   O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC));
+  std::string rel;
+  for (const auto& c : components) rel += (rel.empty() ? "" : "/") + c;
+  Fd file(open_beneath(ws.get(), rel, O_RDONLY | O_NONBLOCK | O_NOCTTY));
   if (!file.ok()) {
     if (errno == ENOENT) return std::string();
-    return Status(Code::kConflict, components.back() + " is not a regular file");
+    return Status(Code::kConflict, rel + " is not a regular file below plain directories");
   }
   struct stat sb {};
   if (::fstat(file.get(), &sb) != 0 || !S_ISREG(sb.st_mode)) {
-    return Status(Code::kConflict, components.back() + " is not a regular file");
+    return Status(Code::kConflict, rel + " is not a regular file");
   }
   auto size = static_cast<std::size_t>(sb.st_size);
   std::size_t want = std::min(size, max_bytes);

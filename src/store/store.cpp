@@ -22,14 +22,14 @@ SandboxRecord read_row(SQLite::Statement& q) {
   SandboxRecord r;
   int i = 0;
   r.id = q.getColumn(i++).getString();
-  r.status = q.getColumn(i++).getString();
+  r.status = column_enum(q.getColumn(i++).getString(), parse_sandbox_status, "status");
   r.image = q.getColumn(i++).getString();
   r.container_name = q.getColumn(i++).getString();
   r.container_id = q.getColumn(i++).getString();
   r.ports = nlohmann::json::parse(q.getColumn(i++).getString()).get<std::vector<int>>();
   r.env =
       nlohmann::json::parse(q.getColumn(i++).getString()).get<std::map<std::string, std::string>>();
-  r.idle_policy = q.getColumn(i++).getString();
+  r.idle_policy = column_enum(q.getColumn(i++).getString(), parse_idle_policy, "idle_policy");
   r.limits.memory_bytes = q.getColumn(i++).getInt64();
   r.limits.pids = q.getColumn(i++).getInt64();
   r.limits.nofile = q.getColumn(i++).getInt64();
@@ -39,7 +39,7 @@ SandboxRecord read_row(SQLite::Statement& q) {
   r.started_at = q.getColumn(i++).getInt64();
   r.stopped_at = q.getColumn(i++).getInt64();
   r.last_active_at = q.getColumn(i++).getInt64();
-  r.last_active_source = q.getColumn(i++).getString();
+  r.last_active_source = parse_trigger(q.getColumn(i++).getString());  // "": none yet
   r.keepalive_until = q.getColumn(i++).getInt64();
   r.stop_reason = q.getColumn(i++).getString();
   return r;
@@ -49,13 +49,13 @@ SandboxRecord read_row(SQLite::Statement& q) {
 void bind_row(SQLite::Statement& q, const SandboxRecord& r) {
   int i = 1;
   q.bind(i++, r.id);
-  q.bind(i++, r.status);
+  q.bind(i++, std::string(to_string(r.status)));
   q.bind(i++, r.image);
   q.bind(i++, r.container_name);
   q.bind(i++, r.container_id);
   q.bind(i++, nlohmann::json(r.ports).dump());
   q.bind(i++, nlohmann::json(r.env).dump());
-  q.bind(i++, r.idle_policy);
+  q.bind(i++, std::string(to_string(r.idle_policy)));
   q.bind(i++, static_cast<int64_t>(r.limits.memory_bytes));
   q.bind(i++, static_cast<int64_t>(r.limits.pids));
   q.bind(i++, static_cast<int64_t>(r.limits.nofile));
@@ -65,7 +65,7 @@ void bind_row(SQLite::Statement& q, const SandboxRecord& r) {
   q.bind(i++, static_cast<int64_t>(r.started_at));
   q.bind(i++, static_cast<int64_t>(r.stopped_at));
   q.bind(i++, static_cast<int64_t>(r.last_active_at));
-  q.bind(i++, r.last_active_source);
+  q.bind(i++, r.last_active_source ? std::string(to_string(*r.last_active_source)) : "");
   q.bind(i++, static_cast<int64_t>(r.keepalive_until));
   q.bind(i++, r.stop_reason);
 }
@@ -202,12 +202,12 @@ Result<std::vector<SandboxRecord>> Store::list(const ListQuery& query) {
   std::lock_guard lock(mu_);
   try {
     std::string sql = std::string("SELECT ") + kColumns + " FROM sandboxes WHERE id > ?";
-    if (!query.status.empty()) sql += " AND status = ?";
+    if (query.status) sql += " AND status = ?";
     sql += " ORDER BY id LIMIT ?";
     SQLite::Statement q(*db_, sql);
     int i = 1;
     q.bind(i++, query.after_id);
-    if (!query.status.empty()) q.bind(i++, query.status);
+    if (query.status) q.bind(i++, std::string(to_string(*query.status)));
     q.bind(i++, query.limit);
     std::vector<SandboxRecord> out;
     while (q.executeStep()) out.push_back(read_row(q));
@@ -251,14 +251,14 @@ Status Store::update(const SandboxRecord& rec) {
   }
 }
 
-Status Store::touch(const std::string& id, int64_t at, const std::string& source) {
+Status Store::touch(const std::string& id, int64_t at, Trigger source) {
   std::lock_guard lock(mu_);
   try {
     SQLite::Statement q(*db_,
                         "UPDATE sandboxes SET last_active_at = ?, last_active_source = ? "
                         "WHERE id = ? AND last_active_at <= ?");
     q.bind(1, static_cast<int64_t>(at));
-    q.bind(2, source);
+    q.bind(2, std::string(to_string(source)));
     q.bind(3, id);
     q.bind(4, static_cast<int64_t>(at));
     q.exec();

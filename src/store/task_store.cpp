@@ -20,13 +20,13 @@ void bind_task(SQLite::Statement& q, const TaskRecord& t) {
   int i = 1;
   q.bind(i++, t.id);
   q.bind(i++, t.sandbox_id);
-  q.bind(i++, t.agent);
+  q.bind(i++, std::string(to_string(t.agent)));
   q.bind(i++, t.model);
   q.bind(i++, t.prompt);
   q.bind(i++, nlohmann::json(t.env_keys).dump());
   q.bind(i++, static_cast<int64_t>(t.timeout_s));
-  q.bind(i++, t.status);
-  q.bind(i++, t.failure_reason);
+  q.bind(i++, std::string(to_string(t.status)));
+  q.bind(i++, std::string(to_string(t.failure_reason)));
   q.bind(i++, t.error_message);
   q.bind(i++, t.final_message);
   q.bind(i++, nlohmann::json(t.files_changed)
@@ -50,13 +50,14 @@ TaskRecord read_task(SQLite::Statement& q) {
   int i = 0;
   t.id = q.getColumn(i++).getString();
   t.sandbox_id = q.getColumn(i++).getString();
-  t.agent = q.getColumn(i++).getString();
+  t.agent = column_enum(q.getColumn(i++).getString(), parse_agent, "agent");
   t.model = q.getColumn(i++).getString();
   t.prompt = q.getColumn(i++).getString();
   t.env_keys = nlohmann::json::parse(q.getColumn(i++).getString()).get<std::vector<std::string>>();
   t.timeout_s = q.getColumn(i++).getInt64();
-  t.status = q.getColumn(i++).getString();
-  t.failure_reason = q.getColumn(i++).getString();
+  t.status = column_enum(q.getColumn(i++).getString(), parse_task_status, "task status");
+  t.failure_reason =
+      column_enum(q.getColumn(i++).getString(), parse_failure_reason, "failure_reason");
   t.error_message = q.getColumn(i++).getString();
   t.final_message = q.getColumn(i++).getString();
   t.files_changed =

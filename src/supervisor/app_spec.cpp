@@ -2,18 +2,15 @@
 
 #include <nlohmann/json.hpp>
 
+#include "sandboxd/base/text.h"
+
 namespace sandboxd {
 
 using nlohmann::json;
 
 std::vector<int> parse_ports(const std::string& csv) {
   std::vector<int> out;
-  std::size_t start = 0;
-  while (start <= csv.size()) {
-    std::size_t comma = csv.find(',', start);
-    std::string item =
-        csv.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
-    start = comma == std::string::npos ? csv.size() + 1 : comma + 1;
+  for (const std::string& item : split(csv, ',')) {
     int port = 0;
     bool ok = !item.empty() && item.size() <= 5;
     for (char c : item) ok = ok && c >= '0' && c <= '9';

@@ -20,7 +20,9 @@
 #include <optional>
 #include <sstream>
 #include <string>
+#include <string_view>
 
+#include "sandboxd/os/fd.h"
 #include "supervisor/app_spec.h"
 #include "supervisor/read_file.h"
 #include "supervisor/task_runner.h"
@@ -57,12 +59,7 @@ class Log {
       open();
       if (fd_ < 0) return;
     }
-    while (n > 0) {
-      ssize_t w = ::write(fd_, data, n);
-      if (w <= 0) return;
-      data += w;
-      n -= static_cast<std::size_t>(w);
-    }
+    write_all(fd_, std::string_view(data, n));
   }
   void line(const std::string& text) {
     char stamp[32];

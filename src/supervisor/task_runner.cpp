@@ -31,8 +31,11 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
+
+#include "sandboxd/os/fd.h"
 
 namespace sandboxd {
 namespace {
@@ -95,7 +98,7 @@ bool write_atomically(const std::string& dir, const std::string& name, const std
   std::string tmp = dir + "/." + name + ".tmp";
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
   if (fd < 0) return false;
-  bool ok = ::write(fd, data.data(), data.size()) == static_cast<ssize_t>(data.size());
+  bool ok = write_all(fd, data);
   ok = ::fsync(fd) == 0 && ok;
   ::close(fd);
   return ok && ::rename(tmp.c_str(), (dir + "/" + name).c_str()) == 0;
@@ -135,8 +138,7 @@ class StderrSink {
         return;
       }
       std::size_t keep = std::min(static_cast<std::size_t>(n), kMaxStderr - kept_);
-      ssize_t w = keep > 0 ? ::write(log_, buf, keep) : 0;
-      if (w > 0) kept_ += static_cast<std::size_t>(w);
+      if (keep > 0 && write_all(log_, std::string_view(buf, keep))) kept_ += keep;
     }
   }
 

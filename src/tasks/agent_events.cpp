@@ -3,16 +3,16 @@
 #include <algorithm>
 #include <nlohmann/json.hpp>
 
+#include "base/json_dump.h"
+
 namespace sandboxd {
 namespace {
 
 using nlohmann::json;
 
-std::string dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
-
 // A string for any JSON value, cut to kMaxEventText.
 std::string text_of(const json& j) {
-  std::string s = j.is_string() ? j.get<std::string>() : j.is_null() ? "" : dump(j);
+  std::string s = j.is_string() ? j.get<std::string>() : j.is_null() ? "" : dump_json(j);
   if (s.size() > kMaxEventText) s = s.substr(0, kMaxEventText) + "…";
   return s;
 }
@@ -27,7 +27,7 @@ int64_t int_at(const json& j, const char* key) {
 
 constexpr std::size_t kMaxToolNames = 1000;
 
-TaskEvent event(const char* type, const json& data) { return {type, dump(data)}; }
+TaskEvent event(const char* type, const json& data) { return {type, dump_json(data)}; }
 
 void opencode_line(const json& j, AgentTally& t, std::vector<TaskEvent>& out) {
   const std::string type = j.value("type", "");
@@ -129,7 +129,7 @@ void claude_line(const json& j, AgentTally& t, std::vector<TaskEvent>& out) {
 }  // namespace
 
 std::string AgentTally::usage_json() const {
-  return dump({{"input_tokens", input_tokens},
+  return dump_json({{"input_tokens", input_tokens},
                {"output_tokens", output_tokens},
                {"reasoning_tokens", reasoning_tokens},
                {"cache_read_tokens", cache_read_tokens},
@@ -137,16 +137,20 @@ std::string AgentTally::usage_json() const {
                {"cost_usd", cost_usd}});
 }
 
-std::vector<TaskEvent> normalize_agent_line(const std::string& agent, std::string_view line,
+std::vector<TaskEvent> normalize_agent_line(Agent agent, std::string_view line,
                                             AgentTally& tally) {
   std::vector<TaskEvent> out;
   json j = json::parse(line, nullptr, /*allow_exceptions=*/false);
   if (!j.is_object()) return out;
   try {
-    if (agent == "opencode")
-      opencode_line(j, tally, out);
-    else if (agent == "claude")
-      claude_line(j, tally, out);
+    switch (agent) {
+      case Agent::kOpenCode:
+        opencode_line(j, tally, out);
+        break;
+      case Agent::kClaude:
+        claude_line(j, tally, out);
+        break;
+    }
   } catch (const json::exception&) {
     // A field of an unexpected type: the line yields what it yielded so far.
   }

@@ -44,11 +44,11 @@ Result<TaskPrune> TaskService::prune_finished() {
   }
   out.dirs_removed = sweep_task_dirs();
   if (out.expired)
-    metrics().inc("sandboxd_tasks_pruned_total", {{"reason", "age"}},
-                  static_cast<double>(out.expired));
+    metrics_.inc("sandboxd_tasks_pruned_total", {{"reason", "age"}},
+                 static_cast<double>(out.expired));
   if (out.over_cap)
-    metrics().inc("sandboxd_tasks_pruned_total", {{"reason", "count"}},
-                  static_cast<double>(out.over_cap));
+    metrics_.inc("sandboxd_tasks_pruned_total", {{"reason", "count"}},
+                 static_cast<double>(out.over_cap));
   auto level = out.expired + out.over_cap + out.dirs_removed > 0 || !failed.is_ok()
                    ? spdlog::level::info
                    : spdlog::level::debug;

@@ -8,6 +8,8 @@
 #include <algorithm>
 #include <nlohmann/json.hpp>
 
+#include "base/json_dump.h"
+
 #include "sandboxd/base/ids.h"
 #include "sandboxd/base/metrics.h"
 
@@ -24,14 +26,12 @@ constexpr int kDefaultTimeoutS = 600;
 constexpr int64_t kLostGraceMs = 120 * 1000;  // past the timeout with no exit.json: lost
 constexpr const char* kRunner = "/usr/local/bin/sandbox-init";
 
-std::string dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
-
 Status invalid(const std::string& msg) { return Status(Code::kInvalidArgument, msg); }
 
 // Defaults that keep agents from updating themselves or phoning home inside a sandbox;
 // the task's env overrides them.
-std::map<std::string, std::string> agent_env(const std::string& agent) {
-  if (agent == "opencode") {
+std::map<std::string, std::string> agent_env(Agent agent) {
+  if (agent == Agent::kOpenCode) {
     return {{"OPENCODE_DISABLE_AUTOUPDATE", "1"},
             {"OPENCODE_DISABLE_MODELS_FETCH", "1"},
             {"OPENCODE_DISABLE_LSP_DOWNLOAD", "1"}};
@@ -63,8 +63,6 @@ AgentTally tally_from(const TaskRecord& t) {
 }  // namespace
 
 Status validate_task(const TaskRequest& req, const Config& config) {
-  if (req.agent != "opencode" && req.agent != "claude")
-    return invalid("agent: must be \"opencode\" or \"claude\"");
   if (req.prompt.find_first_not_of(" \t\r\n") == std::string::npos)
     return invalid("prompt: must not be empty");
   if (req.prompt.size() > kMaxPrompt) return invalid("prompt: longer than 100 KiB");
@@ -78,9 +76,9 @@ Status validate_task(const TaskRequest& req, const Config& config) {
   return validate_env(req.env, "env");
 }
 
-std::vector<std::string> agent_argv(const std::string& agent, const std::string& model) {
+std::vector<std::string> agent_argv(Agent agent, const std::string& model) {
   std::vector<std::string> argv;
-  if (agent == "opencode") {
+  if (agent == Agent::kOpenCode) {
     argv = {"opencode", "run", "--format", "json"};
     if (!model.empty()) argv.insert(argv.end(), {"-m", model});
   } else {
@@ -92,12 +90,12 @@ std::vector<std::string> agent_argv(const std::string& agent, const std::string&
 }
 
 TaskService::TaskService(const Config& config, Store& store, SandboxService& sandboxes,
-                         Docker& docker, Clock& clock, Workspaces& workspaces)
+                         Clock& clock, Workspaces& workspaces, Metrics& metrics)
     : config_(config),
       store_(store),
       sandboxes_(sandboxes),
-      docker_(docker),
       clock_(clock),
+      metrics_(metrics),
       files_(workspaces.root(), workspaces.uid(), workspaces.gid(), int64_t{1} << 20),
       workspaces_root_(workspaces.root()) {}
 
@@ -117,11 +115,9 @@ void TaskService::start() {
   } else {
     std::lock_guard lock(mu_);
     for (auto& t : *running) {
-      auto sb = sandboxes_.get(t.sandbox_id);
-      Follow f{t, tally_from(t), sb ? sb->container_name : "", /*launched=*/true,
-               redactor_after_restart(t)};
+      Follow f{t, tally_from(t), /*launched=*/true, redactor_after_restart(t),
+               sandboxes_.busy().hold(t.sandbox_id)};
       last_seq_[t.id] = t.next_seq - 1;
-      sandboxes_.hold_busy(t.sandbox_id, true);
       spdlog::info("task {} of sandbox {}: following it again (from byte {})", t.id, t.sandbox_id,
                    t.out_offset);
       follows_.emplace(t.id, std::move(f));
@@ -180,7 +176,7 @@ Result<TaskRecord> TaskService::create(const std::string& raw_sandbox, const Tas
   for (auto& v : Redactor::values_of(req.env)) secrets.push_back(std::move(v));
   const Redactor redactor(secrets);
   t.timeout_s = req.timeout_s.value_or(std::min(kDefaultTimeoutS, config_.task_max_timeout_s));
-  t.status = kTaskRunning;
+  t.status = TaskStatus::kRunning;
   t.created_at = t.started_at = clock_.now_ms();
   {
     // Reserve the sandbox: one running task at a time (its row is the reservation).
@@ -194,11 +190,10 @@ Result<TaskRecord> TaskService::create(const std::string& raw_sandbox, const Tas
     if (auto s = store_.insert_task(t); !s.is_ok()) return s;
     last_seq_[t.id] = 0;
     follows_.emplace(
-        t.id, Follow{t, AgentTally{}, sandbox->container_name, /*launched=*/false, redactor});
-    sandboxes_.hold_busy(*sid, true);
+        t.id, Follow{t, AgentTally{}, /*launched=*/false, redactor, sandboxes_.busy().hold(*sid)});
   }
   auto fail_start = [&](const Status& raw) -> Result<TaskRecord> {
-    const Status st = redactor.status(raw);  // docker's words may quote the env
+    const Status st = redactor.status(raw);  // the runtime's words may quote the env
     std::lock_guard poll(poll_mu_);
     std::unique_lock lock(mu_);
     auto it = follows_.find(t.id);
@@ -207,14 +202,14 @@ Result<TaskRecord> TaskService::create(const std::string& raw_sandbox, const Tas
     // The caller gets the error (e.g. 503 + Retry-After when memory is short); the task
     // stays listed as failed (start_failed), or, if that could not be recorded, followed
     // until a later pass records it.
-    if (finish(it->second, kTaskFailed, "start_failed", st.message())) {
+    if (finish(it->second, TaskStatus::kFailed, FailureReason::kStartFailed, st.message())) {
       std::lock_guard relock(mu_);
       follows_.erase(t.id);
     }
     return st;
   };
   std::vector<std::pair<std::string, std::string>> started = {
-      {"status", dump({{"phase", "starting"}, {"agent", t.agent}, {"model", t.model}})}};
+      {"status", dump_json({{"phase", "starting"}, {"agent", to_string(t.agent)}, {"model", t.model}})}};
   {
     std::lock_guard poll(poll_mu_);
     std::lock_guard lock(mu_);
@@ -227,40 +222,28 @@ Result<TaskRecord> TaskService::create(const std::string& raw_sandbox, const Tas
   events_cv_.notify_all();
 
   // A stopped sandbox is woken (its container recreated if it vanished).
-  auto woken = sandboxes_.wake(*sid, "task");
+  auto woken = sandboxes_.wake(*sid, Trigger::kTask);
   if (!woken) return fail_start(woken.error().with_context("wake sandbox " + *sid));
-  auto fresh = sandboxes_.get(*sid);
   const std::string dir = task_dir(t.id);
   if (auto s = files_.put(*sid, dir + "/prompt", req.prompt, false); !s.is_ok())
     return fail_start(s.with_context("prepare task directory"));
-
-  ExecSpec spec;
-  spec.container = fresh ? fresh->container_name : sandbox->container_name;
-  spec.user = std::to_string(kSandboxUid) + ":" + std::to_string(kSandboxUid);
-  spec.workdir = kSandboxAppDir;
-  spec.env = agent_env(req.agent);
-  for (const auto& [k, v] : req.env) spec.env[k] = v;
-  spec.detach = true;
-  spec.timeout = std::chrono::seconds(30);
-  spec.cmd = {kRunner,
-              "task-run",
-              std::string(kSandboxHome) + "/" + dir,
-              std::to_string(t.timeout_s),
-              kSandboxAppDir,
-              "--"};
-  for (auto& a : agent_argv(req.agent, req.model)) spec.cmd.push_back(std::move(a));
-  auto ran = docker_.exec(spec);
-  if (!ran) return fail_start(ran.error().with_context("start the agent"));
-  if (ran->exit_code != 0)
-    return fail_start(Status(Code::kUnavailable, "docker exec --detach exited " +
-                                                     std::to_string(ran->exit_code) + ": " +
-                                                     ran->stderr_data.substr(0, 500)));
+  std::map<std::string, std::string> env = agent_env(req.agent);
+  for (const auto& [k, v] : req.env) env[k] = v;
+  std::vector<std::string> cmd = {kRunner,
+                                  "task-run",
+                                  std::string(kSandboxHome) + "/" + dir,
+                                  std::to_string(t.timeout_s),
+                                  kSandboxAppDir,
+                                  "--"};
+  for (auto& a : agent_argv(req.agent, req.model)) cmd.push_back(std::move(a));
+  if (auto s = sandboxes_.launch(*sid, std::move(cmd), std::move(env)); !s.is_ok())
+    return fail_start(s.with_context("start the agent"));
   {
     std::lock_guard poll(poll_mu_);
     std::lock_guard lock(mu_);
     if (auto it = follows_.find(t.id); it != follows_.end()) it->second.launched = true;
   }
-  spdlog::info("task {} of sandbox {} started ({}{})", t.id, *sid, t.agent,
+  spdlog::info("task {} of sandbox {} started ({}{})", t.id, *sid, to_string(t.agent),
                t.model.empty() ? "" : ", " + t.model);
   return get(*sid, t.id);
 }
@@ -364,7 +347,8 @@ void TaskService::poll_once() {
       follow(*f);
     } catch (const std::exception& e) {
       // Whatever the tenant put in the task's files, sandboxd itself stays up.
-      finish(*f, kTaskFailed, "agent_error", std::string("unreadable task output: ") + e.what());
+      finish(*f, TaskStatus::kFailed, FailureReason::kAgentError,
+             std::string("unreadable task output: ") + e.what());
     }
     if (f->task.finished()) {
       std::lock_guard lock(mu_);
@@ -380,14 +364,15 @@ void TaskService::follow(Follow& f) {
   // drain below reads everything there will ever be.
   auto exit_file = files_.get(f.task.sandbox_id, dir + "/exit.json");
   if (!exit_file && exit_file.error().code() != Code::kNotFound) {
-    finish(f, kTaskFailed, "agent_error", "task result unreadable: " + exit_file.error().message());
+    finish(f, TaskStatus::kFailed, FailureReason::kAgentError,
+           "task result unreadable: " + exit_file.error().message());
     return;
   }
   bool drained = false;
   // One chunk a pass: a huge (or sparse) output cannot hold up the other tasks.
   while (!drained) {
     if (f.task.out_offset > kMaxOutputBytes || f.task.next_seq > kMaxEvents) {
-      finish(f, kTaskFailed, "output_too_large",
+      finish(f, TaskStatus::kFailed, FailureReason::kOutputTooLarge,
              "the agent's output passed " + std::to_string(kMaxOutputBytes >> 20) + " MiB or " +
                  std::to_string(kMaxEvents) + " events");
       return;
@@ -396,7 +381,8 @@ void TaskService::follow(Follow& f) {
         files_.read_from(f.task.sandbox_id, dir + "/out.jsonl", f.task.out_offset, kReadChunk);
     if (!data && data.error().code() == Code::kNotFound) break;  // not started yet
     if (!data) {
-      finish(f, kTaskFailed, "agent_error", "task output unreadable: " + data.error().message());
+      finish(f, TaskStatus::kFailed, FailureReason::kAgentError,
+             "task output unreadable: " + data.error().message());
       return;
     }
     drained = data->size() < kReadChunk;
@@ -463,30 +449,31 @@ void TaskService::follow(Follow& f) {
     const int signal = integer("signal", 0);
     f.task.exit_code = code;
     if (flag("cancelled")) {
-      finish(f, kTaskCancelled, "cancelled", "cancelled on request");
+      finish(f, TaskStatus::kCancelled, FailureReason::kCancelled, "cancelled on request");
     } else if (flag("timed_out")) {
-      finish(f, kTaskFailed, "agent_timeout",
+      finish(f, TaskStatus::kFailed, FailureReason::kAgentTimeout,
              "the agent ran longer than timeout_s (" + std::to_string(f.task.timeout_s) + " s)");
     } else if (code != 0 || signal != 0) {
       std::string why = f.tally.first_error;
       if (why.empty())
         why = signal ? "the agent was killed by signal " + std::to_string(signal)
                      : "the agent exited with code " + std::to_string(code);
-      finish(f, kTaskFailed, "agent_error", why);
+      finish(f, TaskStatus::kFailed, FailureReason::kAgentError, why);
     } else if (f.tally.agent_reported_error || !f.tally.first_error.empty()) {
-      finish(f, kTaskFailed, "agent_error", f.tally.first_error);
+      finish(f, TaskStatus::kFailed, FailureReason::kAgentError, f.tally.first_error);
     } else {
-      finish(f, kTaskSucceeded, "", "");
+      finish(f, TaskStatus::kSucceeded, FailureReason::kNone, "");
     }
     return;
   }
   if (!f.launched) return;
   auto sandbox = sandboxes_.get(f.task.sandbox_id);
-  if (!sandbox || sandbox->status == kStatusStopped || sandbox->status == kStatusError) {
-    finish(f, kTaskFailed, "sandbox_stopped",
+  if (!sandbox || sandbox->status == SandboxStatus::kStopped ||
+      sandbox->status == SandboxStatus::kError) {
+    finish(f, TaskStatus::kFailed, FailureReason::kSandboxStopped,
            "the sandbox stopped (or was deleted) while the task was running");
   } else if (now > f.task.started_at + f.task.timeout_s * 1000 + kLostGraceMs) {
-    finish(f, kTaskFailed, "lost",
+    finish(f, TaskStatus::kFailed, FailureReason::kLost,
            "the task runner stopped reporting (was the container restarted behind sandboxd?)");
   }
 }
@@ -548,7 +535,7 @@ std::size_t TaskService::running_count() {
   return follows_.size();
 }
 
-bool TaskService::finish(Follow& f, const std::string& status, const std::string& reason,
+bool TaskService::finish(Follow& f, TaskStatus status, FailureReason reason,
                          const std::string& message) {
   TaskRecord done = f.task;
   done.status = status;
@@ -560,20 +547,20 @@ bool TaskService::finish(Follow& f, const std::string& status, const std::string
   if (f.tally.has_usage) done.usage_json = f.tally.usage_json();
   done.finished_at = clock_.now_ms();
   json result = {{"id", done.id},
-                 {"status", done.status},
-                 {"failure_reason", done.failure_reason},
+                 {"status", to_string(done.status)},
+                 {"failure_reason", to_string(done.failure_reason)},
                  {"error", done.error_message},
                  {"final_message", done.final_message},
                  {"files_changed", done.files_changed},
                  {"usage", json::parse(done.usage_json, nullptr, false)},
                  {"exit_code", done.exit_code ? json(*done.exit_code) : json(nullptr)},
                  {"duration_ms", done.finished_at - done.started_at}};
-  Status st = store_.append_task_events(done, {{"done", f.redactor.stored_json(dump(result))}},
+  Status st = store_.append_task_events(done, {{"done", f.redactor.stored_json(dump_json(result))}},
                                         done.finished_at);
   if (st.code() == Code::kNotFound) {
     // Its row is gone (the sandbox was purged): stop following it.
     f.task.status = status;
-    sandboxes_.hold_busy(f.task.sandbox_id, false);
+    f.busy.release();
     return true;
   }
   if (!st.is_ok()) {
@@ -581,17 +568,18 @@ bool TaskService::finish(Follow& f, const std::string& status, const std::string
     return false;
   }
   f.task = std::move(done);
-  sandboxes_.hold_busy(f.task.sandbox_id, false);
-  metrics().inc(
-      "sandboxd_tasks_finished_total",
-      {{"agent", f.task.agent}, {"status", f.task.status}, {"reason", f.task.failure_reason}});
+  f.busy.release();
+  metrics_.inc("sandboxd_tasks_finished_total", {{"agent", std::string(to_string(f.task.agent))},
+                                                 {"status", std::string(to_string(status))},
+                                                 {"reason", std::string(to_string(reason))}});
   {
     std::lock_guard lock(mu_);
     last_seq_[f.task.id] = f.task.next_seq - 1;
   }
   events_cv_.notify_all();
-  spdlog::info("task {} of sandbox {} {}{}", f.task.id, f.task.sandbox_id, f.task.status,
-               reason.empty() ? "" : " (" + reason + ")");
+  const std::string why(to_string(reason));
+  spdlog::info("task {} of sandbox {} {}{}", f.task.id, f.task.sandbox_id, to_string(status),
+               why.empty() ? "" : " (" + why + ")");
   return true;
 }
 

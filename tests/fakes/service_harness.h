@@ -1,4 +1,5 @@
-// ServiceHarness: a SandboxService on fakes (FakeDocker, FakeClock), an in-memory Store
+// ServiceHarness: a SandboxService on fakes (FakeRuntime, FakeClock), an in-memory Store,
+// its own Metrics
 // and real Workspaces in a private temp dir (owned by the test's uid). Tests adjust
 // `config` before calling init().
 #pragma once
@@ -9,8 +10,8 @@
 #include <filesystem>
 
 #include "fakes/fake_clock.h"
-#include "fakes/fake_docker.h"
 #include "fakes/fake_memory.h"
+#include "fakes/fake_runtime.h"
 #include "sandboxd/sandbox/sandbox_service.h"
 
 namespace sandboxd {
@@ -28,12 +29,13 @@ struct ServiceHarness {
   void init() {
     store = std::move(*Store::open(":memory:"));
     workspaces = std::make_unique<Workspaces>(config.workspaces_dir(), ::getuid(), ::getgid());
-    service = std::make_unique<SandboxService>(config, *store, docker, clock, *workspaces, memory);
+    service = std::make_unique<SandboxService>(config, *store, runtime, clock, *workspaces, memory,
+                                               metrics);
     ASSERT_TRUE(service->init().is_ok());
   }
 
   // Creates sandbox `id` through the service (a test failure if that fails).
-  SandboxRecord create(const std::string& id, const std::string& policy = "sleep") {
+  SandboxRecord create(const std::string& id, IdlePolicy policy = IdlePolicy::kSleep) {
     CreateRequest req;
     req.id = id;
     req.idle_policy = policy;
@@ -41,16 +43,18 @@ struct ServiceHarness {
     EXPECT_TRUE(r) << r.error().message();
     return r ? *r : SandboxRecord{};
   }
-  // The stored status of `id`, "(none)" without a row.
-  std::string status(const std::string& id) {
+  // The stored status of `id`, nullopt without a row.
+  std::optional<SandboxStatus> status(const std::string& id) {
     auto row = store->get(id);
-    return row && row->has_value() ? (*row)->status : "(none)";
+    if (!row || !row->has_value()) return std::nullopt;
+    return (*row)->status;
   }
 
   std::string base;
   Config config;
   FakeClock clock;
-  FakeDocker docker;
+  FakeRuntime runtime;
+  Metrics metrics;
   FakeMemoryProbe memory;
   std::unique_ptr<Store> store;
   std::unique_ptr<Workspaces> workspaces;
@@ -59,8 +63,8 @@ struct ServiceHarness {
 
 // A row for pure decision tests (pick_idle, pick_pressure_victims).
 inline SandboxRecord test_row(const std::string& id, int64_t last_active,
-                              const std::string& policy = "sleep", int64_t keepalive = 0,
-                              const std::string& status = kStatusRunning) {
+                              IdlePolicy policy = IdlePolicy::kSleep, int64_t keepalive = 0,
+                              SandboxStatus status = SandboxStatus::kRunning) {
   SandboxRecord r;
   r.id = id;
   r.status = status;

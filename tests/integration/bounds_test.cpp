@@ -113,9 +113,9 @@ TEST_F(Bounds, FinishedTasksPastTheirRetentionArePrunedAtStartupWithTheirFiles) 
       TaskRecord t;
       t.id = id;
       t.sandbox_id = "r1";
-      t.agent = "opencode";
+      t.agent = Agent::kOpenCode;
       t.prompt = "p";
-      t.status = kTaskSucceeded;
+      t.status = TaskStatus::kSucceeded;
       t.created_at = t.started_at = t.finished_at = now - age_days * day;
       ASSERT_TRUE((*store)->insert_task(t).is_ok());
       ASSERT_TRUE((*store)->append_task_events(t, {{"done", "{}"}}, t.finished_at).is_ok());

@@ -118,9 +118,6 @@ Daemon::Daemon(const std::string& tag, std::map<std::string, std::string> extra_
 
 Daemon::~Daemon() {
   if (pid_ > 0) stop(true);
-  // A daemon killed hard leaves its `docker events` child behind (reparented to init;
-  // issue 11 has sandboxd's children die with it): end this instance's.
-  run_cmd({"pkill", "-f", "label=sandboxed.instance=" + instance_ + " "});
   for (const auto& c : containers()) run_cmd({"docker", "rm", "-f", c});
   run_cmd({"docker", "network", "rm", network_});
   std::filesystem::remove_all(base_dir_);

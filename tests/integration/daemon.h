@@ -61,6 +61,8 @@ class Daemon {
   // SIGTERM (or SIGKILL when hard) and reap; true when it exited by itself in time.
   bool stop(bool hard = false);
   bool running() const { return pid_ > 0; }
+  // The daemon's process id while it runs, else -1.
+  pid_t pid() const { return pid_; }
 
   httplib::Client& http() { return *client_; }
   // POST /sandbox/{id}/exec; the parsed 200 response, or null (e.g. a 4xx or no answer).

@@ -1,4 +1,4 @@
-// The REST layer in-process on a loopback port, with a FakeDocker behind it.
+// The REST layer in-process on a loopback port, with a FakeRuntime behind it.
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <httplib.h>
@@ -28,7 +28,20 @@ class ApiTest : public testing::Test {
     h_.init();
     auth_ =
         std::make_unique<Authenticator>(auth_disabled, std::vector<ApiToken>{{"tester", kToken}});
-    server_ = std::make_unique<ApiServer>(h_.config, *h_.service, *auth_, h_.clock);
+    server_ = std::make_unique<ApiServer>(h_.config, *h_.service, *auth_, h_.clock, h_.metrics);
+    ASSERT_TRUE(server_->start("127.0.0.1", 0).is_ok());
+    client_ = std::make_unique<httplib::Client>("127.0.0.1", server_->port());
+    client_->set_read_timeout(5, 0);
+  }
+  // With the task routes, on a TaskService that follows no task.
+  void start_with_tasks() {
+    h_.config.http_threads = 16;
+    h_.init();
+    auth_ = std::make_unique<Authenticator>(true, std::vector<ApiToken>{});
+    tasks_ = std::make_unique<TaskService>(h_.config, *h_.store, *h_.service, h_.clock,
+                                           *h_.workspaces, h_.metrics);
+    server_ = std::make_unique<ApiServer>(h_.config, *h_.service, *auth_, h_.clock, h_.metrics,
+                                          tasks_.get());
     ASSERT_TRUE(server_->start("127.0.0.1", 0).is_ok());
     client_ = std::make_unique<httplib::Client>("127.0.0.1", server_->port());
     client_->set_read_timeout(5, 0);
@@ -38,8 +51,9 @@ class ApiTest : public testing::Test {
   }
 
   ServiceHarness h_;
-  FakeDocker& docker_ = h_.docker;
+  FakeRuntime& docker_ = h_.runtime;
   std::unique_ptr<Authenticator> auth_;
+  std::unique_ptr<TaskService> tasks_;
   std::unique_ptr<ApiServer> server_;
   std::unique_ptr<httplib::Client> client_;
 };
@@ -153,7 +167,7 @@ TEST_F(ApiTest, LegacyListReturnsEveryRowAndV1Pages) {
 
 TEST_F(ApiTest, InternalErrorsHideTheirDetails) {
   start(true);
-  h_.docker.fail_next("run", Status(Code::kInternal, "secret host path /var/lib/x/y"));
+  h_.runtime.fail_next("create", Status(Code::kInternal, "secret host path /var/lib/x/y"));
   auto r = client_->Post("/sandbox", R"({"id":"a1"})", "application/json");
   expect_error(r, 500, "internal");
   EXPECT_EQ(r->body.find("/var/lib"), std::string::npos) << r->body;
@@ -267,7 +281,7 @@ TEST_F(ApiTest, JsonRoutesRefuseBodiesOfOtherTypesAndChangeNothing) {
   expect_error(client_->Put("/v1/sandboxes/t2/files?path=a.txt", "hi", "text/plain"), 415,
                "unsupported_media_type");
   EXPECT_TRUE(docker_.calls().empty());
-  EXPECT_EQ(h_.store->get("t2")->value().status, "running");
+  EXPECT_EQ(h_.store->get("t2")->value().status, SandboxStatus::kRunning);
   EXPECT_EQ(
       client_->Put("/v1/sandboxes/t2/files?path=raw.bin", "raw bytes", "application/octet-stream")
           ->status,
@@ -350,9 +364,78 @@ TEST_F(ApiTest, AForeignHostIsForbiddenAgainstDnsRebinding) {
 
 TEST_F(ApiTest, ASecondServerCannotBindTheSamePort) {
   start(true);
-  ApiServer second(h_.config, *h_.service, *auth_, h_.clock);
+  ApiServer second(h_.config, *h_.service, *auth_, h_.clock, h_.metrics);
   Status s = second.start("127.0.0.1", server_->port());
   EXPECT_EQ(s.code(), Code::kUnavailable);
+}
+
+// Every JSON body is decoded strictly: an unknown field is a 400 naming it, and the
+// request changes nothing (no container, no exec, no task, no file).
+TEST_F(ApiTest, AnUnknownBodyFieldIsA400ThatChangesNothing) {
+  start_with_tasks();
+  ASSERT_EQ(client_->Post("/v1/sandboxes", R"({"id":"u1"})", "application/json")->status, 201);
+  const auto before = h_.store->get("u1")->value();
+  docker_.clear_calls();
+  struct Case {
+    const char* path;
+    const char* body;
+    const char* unknown;
+  };
+  const Case cases[] = {
+      {"/v1/sandboxes", R"({"id":"u2","port":[3000]})", "port"},
+      {"/v1/sandboxes/u1/exec", R"({"cmd":["touch","x"],"timeout":5})", "timeout"},
+      {"/v1/sandboxes/u1/keepalive", R"({"secs":600})", "secs"},
+      {"/v1/sandboxes/u1/tasks", R"({"prompt":"p","agent":"opencode","temperature":1})",
+       "temperature"},
+  };
+  for (const auto& c : cases) {
+    auto r = client_->Post(c.path, c.body, "application/json");
+    expect_error(r, 400, "invalid_request");
+    EXPECT_EQ(json::parse(r->body)["error"]["message"].get<std::string>().rfind(
+                  std::string(c.unknown) + ": unknown field", 0),
+              0u)
+        << r->body;
+  }
+  auto put = client_->Put("/v1/sandboxes/u1/files",
+                          R"({"path":"workspace/x.txt","content":"x","mode":"0600"})",
+                          "application/json");
+  expect_error(put, 400, "invalid_request");
+  EXPECT_TRUE(docker_.calls().empty());
+  EXPECT_FALSE(h_.store->get("u2")->has_value());
+  EXPECT_EQ(h_.store->get("u1")->value().keepalive_until, before.keepalive_until);
+  EXPECT_TRUE(tasks_->list("u1")->empty());
+  expect_error(client_->Get("/v1/sandboxes/u1/files?path=workspace/x.txt"), 404, "not_found");
+}
+
+// Query parameters are parsed one way: a bad value is a 400 naming the parameter and its
+// bounds, before any work.
+TEST_F(ApiTest, ABadQueryParameterIsA400NamingItsBounds) {
+  start(true);
+  ASSERT_EQ(client_->Post("/v1/sandboxes", R"({"id":"q1"})", "application/json")->status, 201);
+  docker_.clear_calls();
+  struct Case {
+    std::string method;
+    std::string target;
+    std::string message;
+  };
+  const Case cases[] = {
+      {"GET", "/v1/sandboxes?limit=1001", "limit: must be an integer in 1..1000 (got '1001')"},
+      {"GET", "/sandboxes?limit=", "limit: must be an integer in 1..1000 (got '')"},
+      {"GET", "/v1/sandboxes?status=sleepy", "status: must be one of creating, "},
+      {"GET", "/v1/sandboxes/q1/logs?tail=0", "tail: must be an integer in 1..1048576"},
+      {"GET", "/v1/sandboxes/q1/files?path=x&raw=yes", "raw: must be true or false"},
+      {"PUT", "/v1/sandboxes/q1/files?path=x&append=yes", "append: must be true or false"},
+  };
+  for (const auto& c : cases) {
+    auto r = c.method == "GET"
+                 ? client_->Get(c.target)
+                 : client_->Put(c.target, "bytes", "application/octet-stream");
+    expect_error(r, 400, "invalid_request");
+    EXPECT_EQ(json::parse(r->body)["error"]["message"].get<std::string>().rfind(c.message, 0), 0u)
+        << c.target << ": " << r->body;
+  }
+  EXPECT_TRUE(docker_.calls().empty());
+  EXPECT_EQ(client_->Get("/v1/sandboxes?limit=1000")->status, 200);
 }
 
 TEST_F(ApiTest, ExecAndPurgeReturnTheirShapes) {

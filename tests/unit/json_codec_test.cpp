@@ -12,7 +12,7 @@ TEST(DecodeCreate, EmptyBodyIsAllDefaults) {
   ASSERT_TRUE(r);
   EXPECT_FALSE(r->id);
   EXPECT_TRUE(r->ports.empty());
-  EXPECT_EQ(r->idle_policy, "sleep");
+  EXPECT_EQ(r->idle_policy, IdlePolicy::kSleep);
 }
 
 TEST(DecodeCreate, ReadsEveryField) {
@@ -23,7 +23,7 @@ TEST(DecodeCreate, ReadsEveryField) {
   EXPECT_EQ(*r->id, "Ab1");
   EXPECT_EQ(r->ports, (std::vector<int>{3000, 5173}));
   EXPECT_EQ(r->env.at("K"), "v");
-  EXPECT_EQ(r->idle_policy, "always_on");
+  EXPECT_EQ(r->idle_policy, IdlePolicy::kAlwaysOn);
   EXPECT_EQ(*r->memory_bytes, 512LL << 20);
   EXPECT_EQ(*r->pids, 300);
   EXPECT_EQ(*r->nofile, 2048);
@@ -59,12 +59,52 @@ TEST(DecodeKeepalive, AcceptsNothingSecondsOrUntil) {
   EXPECT_FALSE(decode_keepalive(R"({"until":-9223372036854775808})", 1000 * 1000));
 }
 
+// Every body decoder is strict: a field it does not know is an error naming it, never
+// silently ignored (a misspelt "timeout_sec" must not run with the default).
+TEST(DecodeBodies, AnUnknownFieldIsInvalidAndNamed) {
+  struct Case {
+    const char* body;
+    const char* unknown;
+    Status (*decode)(const std::string&);
+  };
+  const Case cases[] = {
+      {R"({"id":"a1","idle":"sleep"})", "idle",
+       [](const std::string& b) { return decode_create(b).error_or_ok(); }},
+      {R"({"id":null,"extra":null})", "extra",
+       [](const std::string& b) { return decode_create(b).error_or_ok(); }},
+      {R"({"cmd":["ls"],"timeout_sec":5})", "timeout_sec",
+       [](const std::string& b) { return decode_exec(b).error_or_ok(); }},
+      {R"({"seconds":60,"minutes":1})", "minutes",
+       [](const std::string& b) { return decode_keepalive(b, 0).error_or_ok(); }},
+      {R"({"prompt":"p","agent":"opencode","modle":"x"})", "modle",
+       [](const std::string& b) { return decode_task(b).error_or_ok(); }},
+      {R"({"path":"a","content":"x","mode":"0777"})", "mode",
+       [](const std::string& b) { return decode_file_put(b).error_or_ok(); }},
+  };
+  for (const auto& c : cases) {
+    Status s = c.decode(c.body);
+    EXPECT_EQ(s.code(), Code::kInvalidArgument) << c.body;
+    EXPECT_EQ(s.message().rfind(std::string(c.unknown) + ": unknown field (known: ", 0), 0u)
+        << s.message();
+  }
+}
+
+TEST(DecodeBodies, WordsOutsideTheDomainAreInvalidAndNamed) {
+  auto task = decode_task(R"({"prompt":"p","agent":"codex"})");
+  ASSERT_FALSE(task);
+  EXPECT_EQ(task.error().message(), "agent: must be \"opencode\" or \"claude\"");
+  auto create = decode_create(R"({"idle_policy":"hibernate"})");
+  ASSERT_FALSE(create);
+  EXPECT_EQ(create.error().message(), "idle_policy: must be 'sleep' or 'always_on'");
+  EXPECT_EQ(decode_task(R"({"prompt":"p","agent":"claude"})")->agent, Agent::kClaude);
+}
+
 TEST(EncodeSandbox, ShowsEnvKeysAndPreviewUrlsButNeverEnvValues) {
   Config c;
   c.http_port = 8080;
   SandboxRecord r;
   r.id = "abc";
-  r.status = kStatusRunning;
+  r.status = SandboxStatus::kRunning;
   r.ports = {3000};
   r.env = {{"API_KEY", "super-secret-value"}};
   r.created_at = 1'800'000'000'000;

@@ -45,26 +45,26 @@ TEST(MetricsTest, UndeclaredFamiliesAndWrongTypesAreDropped) {
 }
 
 TEST(MetricsTest, ScopedOperationRecordsErrorUnlessSucceededAndNothingWhenCancelled) {
-  auto count = [](const std::string& result) {
-    std::string out = metrics().render({});
-    std::string series =
-        "sandboxd_sandbox_operations_total{op=\"create\",trigger=\"unit-test\","
-        "result=\"" +
-        result + "\"} ";
-    auto at = out.find(series);
-    return at == std::string::npos ? 0.0 : std::stod(out.substr(at + series.size()));
+  Metrics m;
+  auto count = [&](const std::string& result) {
+    return m.counter("sandboxd_sandbox_operations_total",
+                     {{"op", "create"}, {"trigger", "task"}, {"result", result}});
   };
-  { ScopedOperation op("create", "unit-test"); }
+  { ScopedOperation op(m, Operation::kCreate, Trigger::kTask); }
   {
-    ScopedOperation op("create", "unit-test");
+    ScopedOperation op(m, Operation::kCreate, Trigger::kTask);
     op.succeeded();
   }
   {
-    ScopedOperation op("create", "unit-test");
+    ScopedOperation op(m, Operation::kCreate, Trigger::kTask);
     op.cancel();
   }
   EXPECT_EQ(count("error"), 1);
   EXPECT_EQ(count("ok"), 1);
+  EXPECT_NE(
+      m.render({}).find("sandboxd_sandbox_operation_duration_seconds_count{op=\"create\"} 1\n"),
+      std::string::npos)
+      << m.render({});
 }
 
 }  // namespace

@@ -113,12 +113,12 @@ TEST_F(DoctorTest, MemoryBelowTheThresholdsWarnsThenFails) {
 TEST(LsTest, TableListsEachSandboxAndCountsByStatus) {
   SandboxRecord a;
   a.id = "app-one";
-  a.status = "running";
+  a.status = SandboxStatus::kRunning;
   a.ports = {3000, 5173};
   a.last_active_at = 1'000'000;
   SandboxRecord b;
   b.id = "app-two";
-  b.status = "stopped";
+  b.status = SandboxStatus::kStopped;
   b.stop_reason = "idle";
   std::string t = format_sandbox_table({a, b}, 1'000'000 + 90'000);
   EXPECT_NE(t.find("ID "), std::string::npos) << t;

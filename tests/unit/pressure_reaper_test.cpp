@@ -10,9 +10,9 @@ namespace {
 
 TEST(PickPressureVictims, LeastRecentlyActiveFirstAndProtectedOnlyInAnEmergency) {
   std::vector<SandboxRecord> rows = {test_row("new", 300), test_row("old", 100),
-                                     test_row("on", 50, "always_on"), test_row("busy", 10),
-                                     test_row("mid", 200)};
-  rows.push_back(test_row("off", 0, "sleep", 0, kStatusStopped));
+                                     test_row("on", 50, IdlePolicy::kAlwaysOn),
+                                     test_row("busy", 10), test_row("mid", 200)};
+  rows.push_back(test_row("off", 0, IdlePolicy::kSleep, 0, SandboxStatus::kStopped));
   EXPECT_EQ(pick_pressure_victims(rows, {"busy"}, false),
             (std::vector<std::string>{"old", "mid", "new"}));
   EXPECT_EQ(pick_pressure_victims(rows, {"busy"}, true),
@@ -27,27 +27,27 @@ class PressureTest : public testing::Test {
     h_.config.mem_emergency_pct = 5;
     h_.init();
   }
-  void create(const std::string& id, const std::string& policy = "sleep") {
+  void create(const std::string& id, IdlePolicy policy = IdlePolicy::kSleep) {
     h_.create(id, policy);
     h_.clock.advance(std::chrono::seconds(1));  // distinct activity times
   }
-  std::string status(const std::string& id) { return h_.status(id); }
+  std::optional<SandboxStatus> status(const std::string& id) { return h_.status(id); }
 
   ServiceHarness h_;
 };
 
 TEST_F(PressureTest, NothingHappensWithHeadroom) {
   create("a1");
-  PressureReaper reaper(*h_.service, h_.memory, h_.config);
+  PressureReaper reaper(*h_.service, h_.memory, h_.config, h_.metrics);
   EXPECT_EQ(*reaper.tick(), 0);
-  EXPECT_EQ(status("a1"), kStatusRunning);
+  EXPECT_EQ(status("a1"), SandboxStatus::kRunning);
 }
 
 TEST_F(PressureTest, StopsTheLeastRecentlyActiveUntilMemoryRecovers) {
   create("oldest");
   create("middle");
   create("newest");
-  create("on1", "always_on");
+  create("on1", IdlePolicy::kAlwaysOn);
   h_.memory.available_pct = 12;  // under headroom, above refuse
   // Each stop frees memory in this fake only when the test says so: after the first stop
   // the host has recovered.
@@ -60,27 +60,26 @@ TEST_F(PressureTest, StopsTheLeastRecentlyActiveUntilMemoryRecovers) {
       return inner.read();
     }
   } probe(h_.memory);
-  PressureReaper reaper(*h_.service, probe, h_.config);
+  PressureReaper reaper(*h_.service, probe, h_.config, h_.metrics);
   EXPECT_EQ(*reaper.tick(), 1);
-  EXPECT_EQ(status("oldest"), kStatusStopped);
+  EXPECT_EQ(status("oldest"), SandboxStatus::kStopped);
   EXPECT_EQ((**h_.store->get("oldest")).stop_reason, "memory pressure");
-  EXPECT_EQ(status("middle"), kStatusRunning);
-  EXPECT_EQ(status("on1"), kStatusRunning);
+  EXPECT_EQ(status("middle"), SandboxStatus::kRunning);
+  EXPECT_EQ(status("on1"), SandboxStatus::kRunning);
 }
 
 TEST_F(PressureTest, AlwaysOnIsStoppedOnlyInTheEmergencyBand) {
-  create("on1", "always_on");
+  create("on1", IdlePolicy::kAlwaysOn);
   h_.memory.available_pct = 8;
-  PressureReaper reaper(*h_.service, h_.memory, h_.config);
+  PressureReaper reaper(*h_.service, h_.memory, h_.config, h_.metrics);
   EXPECT_EQ(*reaper.tick(), 0);
-  EXPECT_EQ(status("on1"), kStatusRunning);
+  EXPECT_EQ(status("on1"), SandboxStatus::kRunning);
   h_.memory.available_pct = 3;
   const MetricLabels emergency = {{"reaper", "emergency"}, {"action", "stop"}};
-  const double before = metrics().counter("sandboxd_reaper_actions_total", emergency);
   EXPECT_EQ(*reaper.tick(), 1);
-  EXPECT_EQ(status("on1"), kStatusStopped);
+  EXPECT_EQ(status("on1"), SandboxStatus::kStopped);
   EXPECT_EQ((**h_.store->get("on1")).stop_reason, "memory emergency");
-  EXPECT_EQ(metrics().counter("sandboxd_reaper_actions_total", emergency), before + 1);
+  EXPECT_EQ(h_.metrics.counter("sandboxd_reaper_actions_total", emergency), 1);
 }
 
 TEST_F(PressureTest, CreatesAndStartsAreRefusedBelowTheRefuseBand) {
@@ -93,15 +92,18 @@ TEST_F(PressureTest, CreatesAndStartsAreRefusedBelowTheRefuseBand) {
   ASSERT_FALSE(created);
   EXPECT_EQ(created.error().code(), Code::kUnavailable);
   EXPECT_FALSE(h_.store->get("b1")->has_value());
-  auto started = h_.service->start("a1", "api");
+  auto started = h_.service->start("a1", Trigger::kApi);
   ASSERT_FALSE(started);
   EXPECT_EQ(started.error().code(), Code::kUnavailable);
-  EXPECT_EQ(status("a1"), kStatusStopped);
+  EXPECT_EQ(status("a1"), SandboxStatus::kStopped);
   h_.memory.available_pct = 50;
-  EXPECT_TRUE(h_.service->start("a1", "api"));
+  EXPECT_TRUE(h_.service->start("a1", Trigger::kApi));
   // The refused create and start count as failed operations.
-  EXPECT_GE(metrics().counter("sandboxd_sandbox_operations_total",
-                              {{"op", "start"}, {"trigger", "api"}, {"result", "error"}}),
+  EXPECT_EQ(h_.metrics.counter("sandboxd_sandbox_operations_total",
+                               {{"op", "start"}, {"trigger", "api"}, {"result", "error"}}),
+            1);
+  EXPECT_EQ(h_.metrics.counter("sandboxd_sandbox_operations_total",
+                               {{"op", "create"}, {"trigger", "api"}, {"result", "error"}}),
             1);
 }
 

@@ -6,8 +6,10 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <condition_variable>
 #include <filesystem>
 #include <fstream>
+#include <mutex>
 #include <thread>
 
 #include "fakes/service_harness.h"
@@ -15,6 +17,7 @@
 #include "sandboxd/preview/http_head.h"
 #include "sandboxd/preview/wake_flights.h"
 #include "sandboxd/reconcile/event_watcher.h"
+#include "sandboxd/runtime/docker_cli_runtime.h"
 
 namespace sandboxd {
 namespace {
@@ -136,17 +139,28 @@ TEST(RequestHead, ABareLineFeedFailsAtOnce) {
 
 TEST(WakeFlights, ConcurrentRequestsShareOneWake) {
   std::atomic<int> calls{0};
+  // The wake stays in the air until all 20 requests have begun: each must join it.
+  std::mutex mu;
+  std::condition_variable cv;
+  int begun = 0;
   WakeFlights flights([&](const std::string& id) -> Result<std::string> {
-    ++calls;
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    if (++calls == 1) {
+      std::unique_lock lock(mu);
+      cv.wait_for(lock, std::chrono::seconds(30), [&] { return begun == 20; });
+    }
     return "10.0.0." + id;
   });
   std::vector<std::thread> threads;
   std::atomic<int> ok{0};
   for (int i = 0; i < 20; ++i) {
     threads.emplace_back([&] {
-      auto r = flights.wait(flights.begin("7"),
-                            std::chrono::steady_clock::now() + std::chrono::seconds(10));
+      auto flight = flights.begin("7");
+      {
+        std::lock_guard lock(mu);
+        ++begun;
+      }
+      cv.notify_all();
+      auto r = flights.wait(flight, std::chrono::steady_clock::now() + std::chrono::seconds(30));
       if (r && *r == "10.0.0.7") ++ok;
     });
   }
@@ -340,7 +354,7 @@ TEST_F(EdgeServiceTest, PreviewAddressIsKnownOnlyAfterAWakeAndForgottenOnStop) {
   ASSERT_TRUE(before);
   EXPECT_FALSE(*before) << "no docker call on this path, so no address until a wake";
 
-  auto ip = h_.service->wake("web", "preview");
+  auto ip = h_.service->wake("web", Trigger::kPreview);
   ASSERT_TRUE(ip) << ip.error().message();
   auto known = h_.service->preview_address("web", 3000);
   ASSERT_TRUE(known && *known);
@@ -355,54 +369,54 @@ TEST_F(EdgeServiceTest, PreviewAddressIsKnownOnlyAfterAWakeAndForgottenOnStop) {
 TEST_F(EdgeServiceTest, WakeStartsAStoppedSandboxAndRecordsPreviewActivity) {
   ASSERT_TRUE(h_.service->stop("web"));
   h_.clock.advance(std::chrono::milliseconds(5000));
-  h_.docker.clear_calls();
-  auto ip = h_.service->wake("web", "preview");
+  h_.runtime.clear_calls();
+  auto ip = h_.service->wake("web", Trigger::kPreview);
   ASSERT_TRUE(ip) << ip.error().message();
-  EXPECT_EQ(h_.status("web"), kStatusRunning);
-  EXPECT_EQ(h_.docker.calls(), std::vector<std::string>({"start s-web"}));
+  EXPECT_EQ(h_.status("web"), SandboxStatus::kRunning);
+  EXPECT_EQ(h_.runtime.calls(), std::vector<std::string>({"start s-web"}));
   auto row = h_.service->get("web");
-  EXPECT_EQ(row->last_active_source, "preview");
+  EXPECT_EQ(row->last_active_source, Trigger::kPreview);
   EXPECT_EQ(row->last_active_at, h_.clock.now_ms());
 }
 
 TEST_F(EdgeServiceTest, AContainerThatExitedIsForgottenByConverge) {
-  ASSERT_TRUE(h_.service->wake("web", "preview"));
-  h_.docker.set_running("s-web", false);
+  ASSERT_TRUE(h_.service->wake("web", Trigger::kPreview));
+  h_.runtime.set_running("s-web", false);
   ASSERT_TRUE(h_.service->converge("web").is_ok());
-  EXPECT_EQ(h_.status("web"), kStatusStopped);
+  EXPECT_EQ(h_.status("web"), SandboxStatus::kStopped);
   auto addr = h_.service->preview_address("web", 3000);
   ASSERT_TRUE(addr);
   EXPECT_FALSE(*addr) << "a stale address could belong to another sandbox by now";
 }
 
 TEST_F(EdgeServiceTest, AnyContainerStartForgetsCachedAddressesSinceDockerReusesThem) {
-  ASSERT_TRUE(h_.service->wake("web", "preview"));
+  ASSERT_TRUE(h_.service->wake("web", Trigger::kPreview));
   CreateRequest other;
   other.id = "other";
   ASSERT_TRUE(h_.service->create(other));
   auto addr = h_.service->preview_address("web", 3000);
   ASSERT_TRUE(addr);
   EXPECT_FALSE(*addr) << "the next request re-learns web's address with a verified wake";
-  ASSERT_TRUE(h_.service->wake("web", "preview"));
+  ASSERT_TRUE(h_.service->wake("web", Trigger::kPreview));
   ASSERT_TRUE(h_.service->stop("other"));
-  ASSERT_TRUE(h_.service->start("other", "api"));
+  ASSERT_TRUE(h_.service->start("other", Trigger::kApi));
   EXPECT_FALSE(*h_.service->preview_address("web", 3000));
 }
 
 TEST_F(EdgeServiceTest, ActivityWritesAreThrottledToOncePerSecond) {
   h_.clock.advance(std::chrono::milliseconds(1000));
-  h_.service->record_activity("web", "traefik");
+  h_.service->record_activity("web", Trigger::kTraefik);
   int64_t first = h_.clock.now_ms();
   h_.clock.advance(std::chrono::milliseconds(500));
-  h_.service->record_activity("web", "preview");  // within the second: not written
+  h_.service->record_activity("web", Trigger::kPreview);  // within the second: not written
   auto row = h_.service->get("web");
   EXPECT_EQ(row->last_active_at, first);
-  EXPECT_EQ(row->last_active_source, "traefik");
+  EXPECT_EQ(row->last_active_source, Trigger::kTraefik);
   h_.clock.advance(std::chrono::milliseconds(600));
-  h_.service->record_activity("web", "preview");  // a second later: written
+  h_.service->record_activity("web", Trigger::kPreview);  // a second later: written
   row = h_.service->get("web");
   EXPECT_EQ(row->last_active_at, h_.clock.now_ms());
-  EXPECT_EQ(row->last_active_source, "preview");
+  EXPECT_EQ(row->last_active_source, Trigger::kPreview);
 }
 
 }  // namespace

@@ -2,9 +2,13 @@
 
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/wait.h>
+#include <poll.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
-#include <fstream>
+#include <cstring>
+#include <thread>
 
 #include "sandboxd/os/spawn.h"
 
@@ -105,6 +109,48 @@ TEST(PosixProcessRunner, MissingBinaryIsAnError) {
   EXPECT_EQ(out.error().code(), Code::kUnavailable);
 }
 
+TEST(SpawnInOwnGroup, ChildrenStartWithDefaultSignalsAndAnEmptyMask) {
+  // As in the daemon: SIGPIPE ignored, SIGTERM blocked.
+  auto old_pipe = ::signal(SIGPIPE, SIG_IGN);
+  sigset_t term, old_mask;
+  sigemptyset(&term);
+  sigaddset(&term, SIGTERM);
+  ::pthread_sigmask(SIG_BLOCK, &term, &old_mask);
+  PosixProcessRunner r;
+  ProcessSpec s;
+  s.argv = {"grep", "-E", "^Sig(Blk|Ign):", "/proc/self/status"};
+  auto out = r.run(s);
+  ::pthread_sigmask(SIG_SETMASK, &old_mask, nullptr);
+  ::signal(SIGPIPE, old_pipe);
+  ASSERT_TRUE(out);
+  EXPECT_EQ(out->stdout_data, "SigBlk:\t0000000000000000\nSigIgn:\t0000000000000000\n");
+}
+
+TEST(SpawnInOwnGroup, AChildIsKilledWhenTheThreadThatSpawnedItEnds) {
+  // The parent-death signal: what makes every child die with sandboxd (and why a child
+  // must not outlive its spawning thread; see spawn.h).
+  Result<pid_t> spawned = Status(Code::kInternal, "not run");
+  std::thread([&] {
+    spawned = spawn_in_own_group({"sleep", "60"}, STDIN_FILENO, STDOUT_FILENO, STDERR_FILENO);
+  }).join();
+  ASSERT_TRUE(spawned) << spawned.error().message();
+  int status = 0;
+  ASSERT_EQ(::waitpid(*spawned, &status, 0), *spawned);
+  ASSERT_TRUE(WIFSIGNALED(status)) << "sleep ran to its end";
+  EXPECT_EQ(WTERMSIG(status), SIGKILL);
+}
+
+TEST(SpawnInOwnGroup, AMissingProgramIsUnavailableAndOtherExecFailuresInternal) {
+  auto missing = spawn_in_own_group({"no-such-program-sandboxd"}, 0, 1, 2);
+  ASSERT_FALSE(missing);
+  EXPECT_EQ(missing.error().code(), Code::kUnavailable);
+  auto not_executable = spawn_in_own_group({"/etc/passwd"}, 0, 1, 2);
+  ASSERT_FALSE(not_executable);
+  EXPECT_EQ(not_executable.error().code(), Code::kInternal);
+  EXPECT_NE(not_executable.error().message().find("Permission denied"), std::string::npos)
+      << not_executable.error().message();
+}
+
 TEST(LineProcess, ReadsLinesThenReportsTheEndOfTheStream) {
   auto p =
       LineProcess::spawn({"/bin/sh", "-c", "printf 'one\\ntwo\\npartial'; exec 1>&-; sleep 5"});
@@ -122,30 +168,24 @@ TEST(LineProcess, ReadsLinesThenReportsTheEndOfTheStream) {
 }
 
 TEST(LineProcess, TimesOutQuietlyAndKillsTheGroupWhenDestroyed) {
-  std::string pidfile = testing::TempDir() + "/line-process-" + std::to_string(::getpid());
-  auto p = LineProcess::spawn({"/bin/sh", "-c", "sleep 60 & echo $! > " + pidfile + "; wait"});
+  // The shell prints its background child's pid, then waits without printing more.
+  auto p = LineProcess::spawn({"/bin/sh", "-c", "sleep 60 & echo $!; wait"});
   ASSERT_TRUE(p);
+  auto first = (*p)->next_line(std::chrono::seconds(30));
+  ASSERT_TRUE(first && *first);
+  const pid_t grandchild = std::stoi(**first);
   auto none = (*p)->next_line(std::chrono::milliseconds(50));
   ASSERT_TRUE(none);
   EXPECT_FALSE(*none);
-  pid_t grandchild = 0;
-  for (int i = 0; i < 100 && grandchild == 0; ++i) {
-    std::ifstream(pidfile) >> grandchild;
-    if (grandchild == 0) ::usleep(20000);
-  }
-  ASSERT_GT(grandchild, 0);
+  // A pidfd of the grandchild becomes readable when it exits (zombie or reaped).
+  int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, grandchild, 0));
+  ASSERT_GE(pidfd, 0) << std::strerror(errno);
+  pollfd exited{pidfd, POLLIN, 0};
+  EXPECT_EQ(::poll(&exited, 1, 0), 0) << "alive while the LineProcess lives";
   p->reset();
-  // The grandchild was in the child's process group, so it is gone too (reaped by init,
-  // or a zombie until then: signal 0 then fails or the /proc state is Z).
-  bool gone = false;
-  for (int i = 0; i < 100 && !gone; ++i) {
-    std::ifstream stat("/proc/" + std::to_string(grandchild) + "/stat");
-    std::string pid, comm, state;
-    gone = !(stat >> pid >> comm >> state) || state == "Z";
-    if (!gone) ::usleep(20000);
-  }
-  EXPECT_TRUE(gone);
-  std::remove(pidfile.c_str());
+  // It was in the child's process group, so destroying the LineProcess killed it too.
+  EXPECT_EQ(::poll(&exited, 1, 30'000), 1);
+  ::close(pidfd);
 }
 
 TEST(LineProcess, AMissingProgramIsUnavailable) {

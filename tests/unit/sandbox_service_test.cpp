@@ -1,8 +1,12 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <condition_variable>
 #include <filesystem>
 #include <fstream>
+#include <mutex>
+#include <set>
 #include <thread>
 
 #include "fakes/service_harness.h"
@@ -23,7 +27,8 @@ ExecRequest exec_req(std::vector<std::string> cmd, std::optional<int> timeout_s 
 
 class SandboxServiceTest : public testing::Test {
  protected:
-  SandboxServiceTest() : h_("svc-test"), config_(h_.config), clock_(h_.clock), docker_(h_.docker) {}
+  SandboxServiceTest()
+      : h_("svc-test"), config_(h_.config), clock_(h_.clock), runtime_(h_.runtime) {}
   void SetUp() override {
     config_.instance = "t1";
     config_.network = "net-t1";
@@ -46,7 +51,7 @@ class SandboxServiceTest : public testing::Test {
   ServiceHarness h_;
   Config& config_;
   FakeClock& clock_;
-  FakeDocker& docker_;
+  FakeRuntime& runtime_;
   Store* store_ = nullptr;
   Workspaces* ws_ = nullptr;
   SandboxService* svc_ = nullptr;
@@ -55,9 +60,9 @@ class SandboxServiceTest : public testing::Test {
 TEST_F(SandboxServiceTest, CreateRunsAHardenedInstanceScopedContainerAndRecordsIt) {
   SandboxRecord r = create("Demo1");
   EXPECT_EQ(r.id, "demo1");
-  EXPECT_EQ(r.status, kStatusRunning);
+  EXPECT_EQ(r.status, SandboxStatus::kRunning);
   EXPECT_EQ(r.container_name, "t1-s-demo1");
-  auto c = docker_.container("t1-s-demo1");
+  auto c = runtime_.container("t1-s-demo1");
   ASSERT_TRUE(c);
   const RunSpec& s = c->spec;
   EXPECT_TRUE(s.init && s.read_only && s.cap_drop_all && s.no_new_privileges);
@@ -67,8 +72,9 @@ TEST_F(SandboxServiceTest, CreateRunsAHardenedInstanceScopedContainerAndRecordsI
   EXPECT_EQ(s.labels.at("sandboxed.managed"), "true");
   EXPECT_EQ(s.labels.at("sandboxed.id"), "demo1");
   EXPECT_EQ(s.labels.at("sandboxed.instance"), "t1");
-  EXPECT_EQ(s.labels.at("traefik.http.routers.t1-s-demo1-3000.rule"),
-            "Host(`s-demo1-3000.preview.localhost`)");
+  ASSERT_EQ(s.routes.size(), 1u);
+  EXPECT_EQ(s.routes[0].name, "t1-s-demo1-3000");
+  EXPECT_EQ(s.routes[0].host, "s-demo1-3000.preview.localhost");
   EXPECT_EQ(s.env.at("TOKEN"), "s3cret");
   ASSERT_EQ(s.mounts.size(), 1u);
   EXPECT_EQ(s.mounts[0].host_path, ws_->path("demo1"));
@@ -76,33 +82,31 @@ TEST_F(SandboxServiceTest, CreateRunsAHardenedInstanceScopedContainerAndRecordsI
   EXPECT_TRUE(fs::is_directory(ws_->path("demo1") + "/workspace/app"));
   auto row = store_->get("demo1");
   ASSERT_TRUE(row && row->has_value());
-  EXPECT_EQ((*row)->status, kStatusRunning);
+  EXPECT_EQ((*row)->status, SandboxStatus::kRunning);
   EXPECT_EQ((*row)->ports, std::vector<int>{3000});
 }
 
-TEST(TraefikLabels, RouteEveryPortAboveTheCatchAll) {
+TEST(PreviewRoutes, EveryPortGetsItsHostOnTheConfiguredEntrypoint) {
   Config c;
   c.preview_domain = "apps.example.com";
-  auto l = traefik_labels(c, "abc", {3000, 5173});
-  EXPECT_EQ(l.at("traefik.enable"), "true");
-  EXPECT_EQ(l.at("traefik.docker.network"), "sandboxed");
-  EXPECT_EQ(l.at("traefik.http.routers.s-abc-3000.rule"),
-            "Host(`s-abc-3000.preview.apps.example.com`)");
-  EXPECT_EQ(l.at("traefik.http.routers.s-abc-3000.entrypoints"), "web");
-  EXPECT_EQ(l.at("traefik.http.routers.s-abc-3000.priority"), "100");
-  EXPECT_EQ(l.at("traefik.http.routers.s-abc-3000.service"), "s-abc-3000");
-  EXPECT_EQ(l.at("traefik.http.services.s-abc-3000.loadbalancer.server.port"), "3000");
-  EXPECT_EQ(l.at("traefik.http.services.s-abc-5173.loadbalancer.server.port"), "5173");
-  EXPECT_FALSE(l.count("traefik.http.routers.s-abc-3000.tls"));
+  auto r = preview_routes(c, "abc", {3000, 5173});
+  ASSERT_EQ(r.size(), 2u);
+  EXPECT_EQ(r[0].name, "s-abc-3000");
+  EXPECT_EQ(r[0].host, "s-abc-3000.preview.apps.example.com");
+  EXPECT_EQ(r[0].port, 3000);
+  EXPECT_EQ(r[0].entrypoint, "web");
+  EXPECT_FALSE(r[0].tls);
+  EXPECT_EQ(r[1].name, "s-abc-5173");
   c.preview_tls = true;
   c.instance = "blue";
   c.preview_entrypoint = "websecure";
-  l = traefik_labels(c, "abc", {3000});
-  EXPECT_EQ(l.at("traefik.http.routers.blue-s-abc-3000.tls"), "true");
-  EXPECT_EQ(l.at("traefik.http.routers.blue-s-abc-3000.entrypoints"), "websecure");
-  EXPECT_EQ(l.at("traefik.http.routers.blue-s-abc-3000.rule"),
-            "Host(`s-abc-3000.preview.apps.example.com`)");
-  EXPECT_TRUE(traefik_labels(c, "abc", {}).empty());
+  r = preview_routes(c, "abc", {3000});
+  ASSERT_EQ(r.size(), 1u);
+  EXPECT_EQ(r[0].name, "blue-s-abc-3000");
+  EXPECT_EQ(r[0].host, "s-abc-3000.preview.apps.example.com");
+  EXPECT_EQ(r[0].entrypoint, "websecure");
+  EXPECT_TRUE(r[0].tls);
+  EXPECT_TRUE(preview_routes(c, "abc", {}).empty());
 }
 
 TEST_F(SandboxServiceTest, CreateGeneratesAUlidWhenNoIdIsGiven) {
@@ -124,7 +128,7 @@ TEST_F(SandboxServiceTest, InvalidCreateWritesNothing) {
     ASSERT_FALSE(r);
     EXPECT_EQ(r.error().code(), Code::kInvalidArgument) << r.error().message();
   }
-  EXPECT_EQ(docker_.container_count(), 0u);
+  EXPECT_EQ(runtime_.container_count(), 0u);
   EXPECT_TRUE(store_->list({})->empty());
   EXPECT_TRUE(fs::is_empty(config_.workspaces_dir()));
 }
@@ -139,7 +143,7 @@ TEST_F(SandboxServiceTest, CreateOfAnExistingIdIsConflict) {
 }
 
 TEST_F(SandboxServiceTest, FailedDockerRunRollsBackRowAndNewWorkspace) {
-  docker_.fail_next("run", Status(Code::kUnavailable, "image missing"));
+  runtime_.fail_next("create", Status(Code::kUnavailable, "image missing"));
   CreateRequest req;
   req.id = "x1";
   auto r = svc_->create(req);
@@ -147,14 +151,14 @@ TEST_F(SandboxServiceTest, FailedDockerRunRollsBackRowAndNewWorkspace) {
   EXPECT_EQ(r.error().code(), Code::kUnavailable);
   EXPECT_FALSE(store_->get("x1")->has_value());
   EXPECT_FALSE(fs::exists(ws_->path("x1")));
-  EXPECT_EQ(docker_.container_count(), 0u);
+  EXPECT_EQ(runtime_.container_count(), 0u);
 }
 
 TEST_F(SandboxServiceTest, CreateRecreatesAMissingNetworkAndRetries) {
-  docker_.fail_next("run", Status(Code::kNotFound, "network net-t1 not found"));
+  runtime_.fail_next("create", Status(Code::kNotFound, "network net-t1 not found"));
   auto r = svc_->create(CreateRequest{});
   ASSERT_TRUE(r) << r.error().message();
-  EXPECT_EQ(r->status, kStatusRunning);
+  EXPECT_EQ(r->status, SandboxStatus::kRunning);
 }
 
 TEST_F(SandboxServiceTest, CreateReplacesAStaleContainerOfItsOwn) {
@@ -163,12 +167,12 @@ TEST_F(SandboxServiceTest, CreateReplacesAStaleContainerOfItsOwn) {
   stale.network = "net-t1";
   stale.labels = {{"sandboxed.id", "z1"},
                   {"sandboxed.install", *store_->meta_get_or_set("install_id", "")}};
-  ASSERT_TRUE(docker_.run(stale));
+  ASSERT_TRUE(runtime_.create(stale));
   CreateRequest req;
   req.id = "z1";
   auto r = svc_->create(req);
   ASSERT_TRUE(r) << r.error().message();
-  EXPECT_EQ(docker_.container("t1-s-z1")->spec.labels.at("sandboxed.managed"), "true");
+  EXPECT_EQ(runtime_.container("t1-s-z1")->spec.labels.at("sandboxed.managed"), "true");
 }
 
 TEST_F(SandboxServiceTest, CreateNeverRemovesAContainerItDidNotMake) {
@@ -176,28 +180,28 @@ TEST_F(SandboxServiceTest, CreateNeverRemovesAContainerItDidNotMake) {
   foreign.name = "t1-s-z2";
   foreign.network = "net-t1";
   foreign.labels = {{"sandboxed.id", "z2"}, {"sandboxed.install", "another-install"}};
-  ASSERT_TRUE(docker_.run(foreign));
+  ASSERT_TRUE(runtime_.create(foreign));
   CreateRequest req;
   req.id = "z2";
   auto r = svc_->create(req);
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().code(), Code::kConflict);
-  EXPECT_EQ(docker_.container("t1-s-z2")->spec.labels.at("sandboxed.install"), "another-install");
+  EXPECT_EQ(runtime_.container("t1-s-z2")->spec.labels.at("sandboxed.install"), "another-install");
   EXPECT_FALSE(store_->get("z2")->has_value());
 }
 
 TEST_F(SandboxServiceTest, StartOfARunningRowRecreatesAVanishedContainer) {
   // e.g. after a dockerd reset: the row says running, the container is gone.
   create("a1");
-  docker_.drop_container("t1-s-a1");
-  auto r = svc_->start("a1", "api");
+  runtime_.drop_container("t1-s-a1");
+  auto r = svc_->start("a1", Trigger::kApi);
   ASSERT_TRUE(r) << r.error().message();
-  EXPECT_TRUE(docker_.container("t1-s-a1")->running);
+  EXPECT_TRUE(runtime_.container("t1-s-a1")->running);
 }
 
 TEST_F(SandboxServiceTest, ExecHealsARunningRowWhoseContainerIsGone) {
   create("a1");
-  docker_.drop_container("t1-s-a1");
+  runtime_.drop_container("t1-s-a1");
   auto r = svc_->exec("a1", exec_req({"ls"}));
   ASSERT_TRUE(r) << r.error().message();
   EXPECT_EQ(r->stdout_data, "ran");
@@ -206,48 +210,48 @@ TEST_F(SandboxServiceTest, ExecHealsARunningRowWhoseContainerIsGone) {
 TEST_F(SandboxServiceTest, StartRecreatesTheNetworkWhenItVanished) {
   create("a1");
   ASSERT_TRUE(svc_->stop("a1"));
-  docker_.fail_next("start", Status(Code::kNotFound,
-                                    "docker start t1-s-a1: Error response from "
-                                    "daemon: network net-t1 not found"));
-  auto r = svc_->start("a1", "api");
+  runtime_.fail_next("start", Status(Code::kNotFound,
+                                     "docker start t1-s-a1: Error response from "
+                                     "daemon: network net-t1 not found"));
+  auto r = svc_->start("a1", Trigger::kApi);
   ASSERT_TRUE(r) << r.error().message();
-  EXPECT_EQ(r->status, kStatusRunning);
+  EXPECT_EQ(r->status, SandboxStatus::kRunning);
 }
 
 TEST_F(SandboxServiceTest, AFailedStopLeavesStoppingAndARetryFinishesIt) {
   create("a1");
-  docker_.fail_next("stop", Status(Code::kUnavailable, "daemon down"));
+  runtime_.fail_next("stop", Status(Code::kUnavailable, "daemon down"));
   EXPECT_FALSE(svc_->stop("a1"));
-  EXPECT_EQ((*store_->get("a1"))->status, kStatusStopping);
+  EXPECT_EQ((*store_->get("a1"))->status, SandboxStatus::kStopping);
   auto r = svc_->stop("a1");
   ASSERT_TRUE(r);
-  EXPECT_EQ(r->status, kStatusStopped);
+  EXPECT_EQ(r->status, SandboxStatus::kStopped);
 }
 
 TEST_F(SandboxServiceTest, AFailedStartLeavesStartingAndARetryFinishesIt) {
   create("a1");
   ASSERT_TRUE(svc_->stop("a1"));
-  docker_.fail_next("start", Status(Code::kUnavailable, "daemon down"));
-  EXPECT_FALSE(svc_->start("a1", "api"));
-  EXPECT_EQ((*store_->get("a1"))->status, kStatusStarting);
-  ASSERT_TRUE(svc_->start("a1", "api"));
-  EXPECT_EQ((*store_->get("a1"))->status, kStatusRunning);
+  runtime_.fail_next("start", Status(Code::kUnavailable, "daemon down"));
+  EXPECT_FALSE(svc_->start("a1", Trigger::kApi));
+  EXPECT_EQ((*store_->get("a1"))->status, SandboxStatus::kStarting);
+  ASSERT_TRUE(svc_->start("a1", Trigger::kApi));
+  EXPECT_EQ((*store_->get("a1"))->status, SandboxStatus::kRunning);
 }
 
 TEST_F(SandboxServiceTest, StopThenStartAreIdempotent) {
   create("a1");
   auto stopped = svc_->stop("a1");
   ASSERT_TRUE(stopped);
-  EXPECT_EQ(stopped->status, kStatusStopped);
+  EXPECT_EQ(stopped->status, SandboxStatus::kStopped);
   EXPECT_GT(stopped->stopped_at, 0);
-  EXPECT_FALSE(docker_.container("t1-s-a1")->running);
+  EXPECT_FALSE(runtime_.container("t1-s-a1")->running);
   ASSERT_TRUE(svc_->stop("a1"));
-  auto started = svc_->start("a1", "api");
+  auto started = svc_->start("a1", Trigger::kApi);
   ASSERT_TRUE(started);
-  EXPECT_EQ(started->status, kStatusRunning);
-  EXPECT_TRUE(docker_.container("t1-s-a1")->running);
-  ASSERT_TRUE(svc_->start("a1", "api"));
-  auto calls = docker_.calls();
+  EXPECT_EQ(started->status, SandboxStatus::kRunning);
+  EXPECT_TRUE(runtime_.container("t1-s-a1")->running);
+  ASSERT_TRUE(svc_->start("a1", Trigger::kApi));
+  auto calls = runtime_.calls();
   EXPECT_EQ(std::count(calls.begin(), calls.end(), "stop t1-s-a1"), 1);
   // The second start finds the row running and only verifies it (`docker start` is a
   // no-op on a running container).
@@ -258,11 +262,11 @@ TEST_F(SandboxServiceTest, StartRecreatesAVanishedContainerOnTheSameWorkspace) {
   create("a1");
   ASSERT_TRUE(svc_->stop("a1"));
   std::ofstream(ws_->path("a1") + "/workspace/app/file") << "kept";
-  docker_.drop_container("t1-s-a1");
-  auto r = svc_->start("a1", "api");
+  runtime_.drop_container("t1-s-a1");
+  auto r = svc_->start("a1", Trigger::kApi);
   ASSERT_TRUE(r) << r.error().message();
-  EXPECT_EQ(r->status, kStatusRunning);
-  auto c = docker_.container("t1-s-a1");
+  EXPECT_EQ(r->status, SandboxStatus::kRunning);
+  auto c = runtime_.container("t1-s-a1");
   ASSERT_TRUE(c);
   EXPECT_EQ(c->spec.env.at("TOKEN"), "s3cret");
   EXPECT_TRUE(fs::exists(ws_->path("a1") + "/workspace/app/file"));
@@ -270,16 +274,16 @@ TEST_F(SandboxServiceTest, StartRecreatesAVanishedContainerOnTheSameWorkspace) {
 
 TEST_F(SandboxServiceTest, StopOfAVanishedContainerStillMarksStopped) {
   create("a1");
-  docker_.drop_container("t1-s-a1");
+  runtime_.drop_container("t1-s-a1");
   auto r = svc_->stop("a1");
   ASSERT_TRUE(r);
-  EXPECT_EQ(r->status, kStatusStopped);
+  EXPECT_EQ(r->status, SandboxStatus::kStopped);
 }
 
 TEST_F(SandboxServiceTest, UnknownIdsAreNotFoundAndBadIdsInvalid) {
   EXPECT_EQ(svc_->get("nope").error().code(), Code::kNotFound);
   EXPECT_EQ(svc_->stop("nope").error().code(), Code::kNotFound);
-  EXPECT_EQ(svc_->start("nope", "api").error().code(), Code::kNotFound);
+  EXPECT_EQ(svc_->start("nope", Trigger::kApi).error().code(), Code::kNotFound);
   EXPECT_EQ(svc_->keepalive("nope", std::nullopt).error().code(), Code::kNotFound);
   EXPECT_EQ(svc_->exec("nope", exec_req({"ls"})).error().code(), Code::kNotFound);
   EXPECT_EQ(svc_->get("a/b").error().code(), Code::kInvalidArgument);
@@ -292,7 +296,7 @@ TEST_F(SandboxServiceTest, DestroyKeepsTheWorkspaceAndRecreateReattachesIt) {
   std::ofstream(ws_->path("a1") + "/workspace/app/keep") << "x";
   ASSERT_TRUE(svc_->destroy("a1").is_ok());
   EXPECT_FALSE(store_->get("a1")->has_value());
-  EXPECT_FALSE(docker_.container("t1-s-a1"));
+  EXPECT_FALSE(runtime_.container("t1-s-a1"));
   EXPECT_TRUE(svc_->destroy("a1").is_ok());  // idempotent
   create("a1");
   EXPECT_TRUE(fs::exists(ws_->path("a1") + "/workspace/app/keep"));
@@ -307,19 +311,19 @@ TEST_F(SandboxServiceTest, PurgeRemovesEverythingAndIsIdempotent) {
   EXPECT_FALSE(fs::exists(ws_->path("a1")));
   EXPECT_FALSE(store_->get("a1")->has_value());
   EXPECT_TRUE(store_->list_tasks("a1", 10)->empty());
-  EXPECT_EQ(docker_.container_count(), 0u);
+  EXPECT_EQ(runtime_.container_count(), 0u);
   auto again = svc_->purge("a1");
   ASSERT_TRUE(again);
   EXPECT_EQ(*again, 0);
 }
 
 // A container under the name sandbox x1 would get, made by someone else (issue 10).
-void plant_foreign(FakeDocker& docker, const std::map<std::string, std::string>& labels) {
+void plant_foreign(FakeRuntime& runtime, const std::map<std::string, std::string>& labels) {
   RunSpec spec;
   spec.name = "t1-s-x1";
   spec.network = "net-t1";
   spec.labels = labels;
-  ASSERT_TRUE(docker.run(spec));
+  ASSERT_TRUE(runtime.create(spec));
 }
 
 TEST_F(SandboxServiceTest, DeleteAndPurgeOfAnIdWithoutARowLeaveOtherContainersAlone) {
@@ -336,41 +340,41 @@ TEST_F(SandboxServiceTest, DeleteAndPurgeOfAnIdWithoutARowLeaveOtherContainersAl
   };
   fs::create_directories(ws_->path("x1") + "/workspace");
   for (const auto& c : cases) {
-    plant_foreign(docker_, c.labels);
+    plant_foreign(runtime_, c.labels);
     EXPECT_EQ(svc_->destroy("x1").code(), Code::kNotFound) << c.what;
-    EXPECT_TRUE(docker_.container("t1-s-x1")) << c.what << ": DELETE removed it";
+    EXPECT_TRUE(runtime_.container("t1-s-x1")) << c.what << ": DELETE removed it";
     auto purged = svc_->purge("x1");
     ASSERT_FALSE(purged) << c.what;
     EXPECT_EQ(purged.error().code(), Code::kNotFound) << c.what;
-    EXPECT_TRUE(docker_.container("t1-s-x1")) << c.what << ": purge removed it";
+    EXPECT_TRUE(runtime_.container("t1-s-x1")) << c.what << ": purge removed it";
     EXPECT_TRUE(fs::exists(ws_->path("x1"))) << c.what << ": a refused purge changes nothing";
-    docker_.drop_container("t1-s-x1");
+    runtime_.drop_container("t1-s-x1");
   }
 }
 
 TEST_F(SandboxServiceTest, DeleteOfAnIdWithoutARowRemovesThisInstancesLeftoverContainer) {
   plant_foreign(
-      docker_,
+      runtime_,
       {{"sandboxed.managed", "true"}, {"sandboxed.instance", "t1"}, {"sandboxed.id", "x1"}});
   EXPECT_TRUE(svc_->destroy("x1").is_ok());
-  EXPECT_FALSE(docker_.container("t1-s-x1"));
+  EXPECT_FALSE(runtime_.container("t1-s-x1"));
   EXPECT_TRUE(svc_->destroy("x1").is_ok()) << "idempotent without any container";
 }
 
 TEST_F(SandboxServiceTest, DeleteOfASandboxWhoseNameAForeignContainerHoldsRemovesOnlyTheRow) {
   create("x1");
-  docker_.drop_container("t1-s-x1");
-  plant_foreign(docker_, {});
+  runtime_.drop_container("t1-s-x1");
+  plant_foreign(runtime_, {});
   EXPECT_TRUE(svc_->destroy("x1").is_ok());
   EXPECT_FALSE(store_->get("x1")->has_value());
-  EXPECT_TRUE(docker_.container("t1-s-x1"));
+  EXPECT_TRUE(runtime_.container("t1-s-x1"));
 }
 
 TEST_F(SandboxServiceTest, FailedRemoveLeavesARowMarkedForRetry) {
   create("a1");
-  docker_.fail_next("remove", Status(Code::kUnavailable, "daemon down"));
+  runtime_.fail_next("remove", Status(Code::kUnavailable, "daemon down"));
   EXPECT_EQ(svc_->destroy("a1").code(), Code::kUnavailable);
-  EXPECT_EQ((*store_->get("a1"))->status, kStatusDeleting);
+  EXPECT_EQ((*store_->get("a1"))->status, SandboxStatus::kDeleting);
   EXPECT_TRUE(svc_->destroy("a1").is_ok());
   EXPECT_FALSE(store_->get("a1")->has_value());
 }
@@ -384,13 +388,13 @@ TEST_F(SandboxServiceTest, ExecStartsAStoppedSandboxAndRunsAsTheSandboxUser) {
   auto r = svc_->exec("a1", req);
   ASSERT_TRUE(r) << r.error().message();
   EXPECT_EQ(r->stdout_data, "ran");
-  EXPECT_EQ((*store_->get("a1"))->status, kStatusRunning);
-  ExecSpec spec = docker_.last_exec();
+  EXPECT_EQ((*store_->get("a1"))->status, SandboxStatus::kRunning);
+  ExecSpec spec = runtime_.last_exec();
   EXPECT_EQ(spec.user, "1000:1000");
   EXPECT_EQ(spec.workdir, kSandboxAppDir);
   EXPECT_EQ(spec.env.at("X"), "1");
   EXPECT_EQ(spec.timeout, std::chrono::seconds(config_.exec_default_timeout_s));
-  EXPECT_EQ((*store_->get("a1"))->last_active_source, "exec");
+  EXPECT_EQ((*store_->get("a1"))->last_active_source, Trigger::kExec);
 }
 
 TEST_F(SandboxServiceTest, ExecRejectsBadInput) {
@@ -408,17 +412,17 @@ TEST_F(SandboxServiceTest, KeepaliveRecordsActivityAndClampsTheHold) {
   auto r = svc_->keepalive("a1", 10LL * 86400 * 365);
   ASSERT_TRUE(r);
   EXPECT_EQ(r->last_active_at, clock_.now_ms());
-  EXPECT_EQ(r->last_active_source, "keepalive");
+  EXPECT_EQ(r->last_active_source, Trigger::kKeepalive);
   EXPECT_EQ(r->keepalive_until, clock_.now_ms() + int64_t{config_.keepalive_max_s} * 1000);
 }
 
 TEST_F(SandboxServiceTest, ListPagesWithACursor) {
   for (const char* id : {"a", "b", "c"}) create(id);
-  auto p1 = svc_->list({.status = "", .after_id = "", .limit = 2});
+  auto p1 = svc_->list({.status = std::nullopt, .after_id = "", .limit = 2});
   ASSERT_TRUE(p1);
   ASSERT_EQ(p1->sandboxes.size(), 2u);
   EXPECT_EQ(p1->next_after, "b");
-  auto p2 = svc_->list({.status = "", .after_id = p1->next_after, .limit = 2});
+  auto p2 = svc_->list({.status = std::nullopt, .after_id = p1->next_after, .limit = 2});
   ASSERT_EQ(p2->sandboxes.size(), 1u);
   EXPECT_TRUE(p2->next_after.empty());
 }
@@ -426,45 +430,92 @@ TEST_F(SandboxServiceTest, ListPagesWithACursor) {
 TEST_F(SandboxServiceTest, ReadinessCachesTheDockerAnswer) {
   EXPECT_TRUE(svc_->readiness().is_ok());
   EXPECT_TRUE(svc_->readiness().is_ok());
-  EXPECT_EQ(docker_.pings(), 1);
+  EXPECT_EQ(runtime_.pings(), 1);
   clock_.advance(std::chrono::seconds(5));
-  docker_.fail_next("ping", Status(Code::kUnavailable, "down"));
+  runtime_.fail_next("ping", Status(Code::kUnavailable, "down"));
   EXPECT_EQ(svc_->readiness().code(), Code::kUnavailable);
-  EXPECT_EQ(docker_.pings(), 2);
+  EXPECT_EQ(runtime_.pings(), 2);
 }
 
-TEST_F(SandboxServiceTest, OperationsOnOneIdNeverOverlapInDocker) {
-  create("a1");
-  std::vector<std::thread> threads;
-  for (int t = 0; t < 4; ++t) {
-    threads.emplace_back([&, t] {
-      for (int i = 0; i < 20; ++i) {
-        if ((t + i) % 2)
-          (void)svc_->stop("a1");
-        else
-          (void)svc_->start("a1", "api");
-      }
-    });
+// A latch a fake runtime call waits on, and the test releases.
+struct Gate {
+  std::mutex mu;
+  std::condition_variable cv;
+  std::set<std::string> arrived;  // "verb name" of calls held at the gate
+  bool open = false;
+  // Holds the calling thread until open(); returns at once once opened.
+  void hold(const std::string& call) {
+    std::unique_lock lock(mu);
+    arrived.insert(call);
+    cv.notify_all();
+    cv.wait(lock, [&] { return open; });
   }
-  for (auto& th : threads) th.join();
-  EXPECT_EQ(docker_.max_concurrent_per_name(), 1);
-  auto row = *store_->get("a1");
-  bool running = docker_.container("t1-s-a1")->running;
-  EXPECT_EQ(row->status, running ? kStatusRunning : kStatusStopped);
+  bool wait_arrived(const std::string& call) {
+    std::unique_lock lock(mu);
+    return cv.wait_for(lock, std::chrono::seconds(30), [&] { return arrived.count(call) > 0; });
+  }
+  void release() {
+    std::lock_guard lock(mu);
+    open = true;
+    cv.notify_all();
+  }
+};
+
+// Returns true once `cond` holds, false after 30 s.
+template <class Cond>
+bool eventually(Cond cond) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (!cond()) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::yield();
+  }
+  return true;
 }
 
-TEST_F(SandboxServiceTest, DifferentIdsRunInParallel) {
+TEST_F(SandboxServiceTest, AnOperationOnAnIdWaitsForTheOneInProgress) {
+  create("a1");
+  Gate gate;
+  int starts_during_stop = -1;
+  runtime_.hook = [&](const std::string& verb, const std::string& name) {
+    if (verb == "stop") gate.hold(verb + " " + name);
+  };
+  std::thread stopper([&] { EXPECT_TRUE(svc_->stop("a1")); });
+  ASSERT_TRUE(gate.wait_arrived("stop t1-s-a1"));
+  // The stop is inside the runtime: a start of the same sandbox must queue on its lock.
+  std::thread starter([&] { EXPECT_TRUE(svc_->start("a1", Trigger::kApi)); });
+  ASSERT_TRUE(eventually([&] { return svc_->lock_waiters("a1") == 1; }));
+  starts_during_stop = runtime_.in_flight("t1-s-a1");
+  gate.release();
+  stopper.join();
+  starter.join();
+  EXPECT_EQ(starts_during_stop, 1) << "only the held stop was in the runtime";
+  auto calls = runtime_.calls();
+  auto stop_at = std::find(calls.begin(), calls.end(), "stop t1-s-a1");
+  auto start_at = std::find(calls.begin(), calls.end(), "start t1-s-a1");
+  ASSERT_NE(stop_at, calls.end());
+  ASSERT_NE(start_at, calls.end());
+  EXPECT_LT(stop_at, start_at) << "the start ran after the stop finished";
+  EXPECT_EQ(h_.status("a1"), SandboxStatus::kRunning);
+}
+
+TEST_F(SandboxServiceTest, OperationsOnDifferentIdsRunAtTheSameTime) {
   create("a1");
   create("b1");
-  std::thread ta([&] {
-    for (int i = 0; i < 30; ++i) (void)svc_->start("a1", "api");
-  });
-  std::thread tb([&] {
-    for (int i = 0; i < 30; ++i) (void)svc_->start("b1", "api");
-  });
+  ASSERT_TRUE(svc_->stop("a1"));
+  ASSERT_TRUE(svc_->stop("b1"));
+  Gate gate;
+  runtime_.hook = [&](const std::string& verb, const std::string& name) {
+    if (verb == "start") gate.hold(verb + " " + name);
+  };
+  std::thread ta([&] { EXPECT_TRUE(svc_->start("a1", Trigger::kApi)); });
+  std::thread tb([&] { EXPECT_TRUE(svc_->start("b1", Trigger::kApi)); });
+  // Both starts reach the runtime while neither has finished: no lock is shared.
+  bool a_in = gate.wait_arrived("start t1-s-a1");
+  bool b_in = gate.wait_arrived("start t1-s-b1");
+  gate.release();
   ta.join();
   tb.join();
-  EXPECT_EQ(docker_.max_concurrent_per_name(), 1);
+  EXPECT_TRUE(a_in && b_in);
 }
 
 TEST_F(SandboxServiceTest, ExecsBeyondTheCapAreRefusedAsUnavailable) {

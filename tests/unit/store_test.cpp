@@ -13,7 +13,7 @@ namespace {
 SandboxRecord sample(const std::string& id) {
   SandboxRecord r;
   r.id = id;
-  r.status = kStatusRunning;
+  r.status = SandboxStatus::kRunning;
   r.image = "img:1";
   r.container_name = "s-" + id;
   r.ports = {3000, 5173};
@@ -22,7 +22,7 @@ SandboxRecord sample(const std::string& id) {
   r.created_at = 1000;
   r.updated_at = 2000;
   r.last_active_at = 2000;
-  r.last_active_source = "create";
+  r.last_active_source = Trigger::kCreate;
   return r;
 }
 
@@ -55,7 +55,7 @@ TEST(Store, RoundTripsEveryField) {
   EXPECT_EQ(g.limits.pids, 256);
   EXPECT_EQ(g.keepalive_until, 77);
   EXPECT_EQ(g.error_message, "boom");
-  EXPECT_EQ(g.last_active_source, "create");
+  EXPECT_EQ(g.last_active_source, Trigger::kCreate);
 }
 
 TEST(Store, InsertOfAnExistingIdIsConflict) {
@@ -68,9 +68,9 @@ TEST(Store, UpdateReplacesAndMissingIsNotFound) {
   auto store = memory_store();
   SandboxRecord r = sample("a");
   ASSERT_TRUE(store->insert(r).is_ok());
-  r.status = kStatusStopped;
+  r.status = SandboxStatus::kStopped;
   ASSERT_TRUE(store->update(r).is_ok());
-  EXPECT_EQ((*store->get("a"))->status, kStatusStopped);
+  EXPECT_EQ((*store->get("a"))->status, SandboxStatus::kStopped);
   EXPECT_EQ(store->update(sample("zzz")).code(), Code::kNotFound);
 }
 
@@ -86,20 +86,40 @@ TEST(Store, ListPagesByIdAndFiltersByStatus) {
   auto store = memory_store();
   for (const char* id : {"c", "a", "b", "d"}) {
     SandboxRecord r = sample(id);
-    if (std::string(id) == "b") r.status = kStatusStopped;
+    if (std::string(id) == "b") r.status = SandboxStatus::kStopped;
     ASSERT_TRUE(store->insert(r).is_ok());
   }
-  auto page1 = store->list({.status = "", .after_id = "", .limit = 2});
+  auto page1 = store->list({.status = std::nullopt, .after_id = "", .limit = 2});
   ASSERT_TRUE(page1);
   ASSERT_EQ(page1->size(), 2u);
   EXPECT_EQ((*page1)[0].id, "a");
   EXPECT_EQ((*page1)[1].id, "b");
-  auto page2 = store->list({.status = "", .after_id = "b", .limit = 2});
+  auto page2 = store->list({.status = std::nullopt, .after_id = "b", .limit = 2});
   ASSERT_EQ(page2->size(), 2u);
   EXPECT_EQ((*page2)[0].id, "c");
-  auto stopped = store->list({.status = kStatusStopped, .after_id = "", .limit = 10});
+  auto stopped = store->list({.status = SandboxStatus::kStopped, .after_id = "", .limit = 10});
   ASSERT_EQ(stopped->size(), 1u);
   EXPECT_EQ((*stopped)[0].id, "b");
+}
+
+TEST(Store, AWordTheDomainDoesNotKnowInAColumnIsAnErrorNotAGuess) {
+  std::string dir = testing::TempDir() + "/store-enum-test-" + std::to_string(::getpid());
+  std::filesystem::create_directories(dir);
+  std::string path = dir + "/sandboxd.db";
+  auto s = Store::open(path);
+  ASSERT_TRUE(s) << s.error().message();
+  ASSERT_TRUE((*s)->insert(sample("odd")).is_ok());
+  {
+    SQLite::Database db(path, SQLite::OPEN_READWRITE);
+    db.exec("UPDATE sandboxes SET status = 'hibernating' WHERE id = 'odd'");
+  }
+  auto row = (*s)->get("odd");
+  ASSERT_FALSE(row);
+  EXPECT_EQ(row.error().code(), Code::kInternal);
+  EXPECT_NE(row.error().message().find("unknown status 'hibernating'"), std::string::npos)
+      << row.error().message();
+  s->reset();
+  std::filesystem::remove_all(dir);
 }
 
 TEST(Store, FileIsOwnerOnlyInWalModeAndSurvivesReopen) {
@@ -124,12 +144,12 @@ TEST(Store, FileIsOwnerOnlyInWalModeAndSurvivesReopen) {
   std::filesystem::remove_all(dir);
 }
 
-TaskRecord task_of(const std::string& id, const std::string& sandbox, const std::string& status,
+TaskRecord task_of(const std::string& id, const std::string& sandbox, TaskStatus status,
                    int64_t finished_at) {
   TaskRecord t;
   t.id = id;
   t.sandbox_id = sandbox;
-  t.agent = "opencode";
+  t.agent = Agent::kOpenCode;
   t.prompt = "p";
   t.status = status;
   t.created_at = t.started_at = finished_at ? finished_at - 10 : 1;
@@ -159,7 +179,7 @@ TEST_F(StoreFileTest, ReadOnlyStoreReadsBesideAWriterAndRefusesWrites) {
   ASSERT_EQ(rows->size(), 1u);
   EXPECT_EQ((*rows)[0].id, "a");
   EXPECT_FALSE((*reader)->insert(sample("b")).is_ok());
-  EXPECT_FALSE((*reader)->touch("a", 9999, "x").is_ok());
+  EXPECT_FALSE((*reader)->touch("a", 9999, Trigger::kApi).is_ok());
   EXPECT_FALSE((*reader)->remove("a").is_ok());
   ASSERT_TRUE((*writer)->insert(sample("c")).is_ok());
   EXPECT_EQ((*reader)->list({})->size(), 2u) << "sees the writer's later rows";
@@ -188,8 +208,9 @@ TEST_F(StoreFileTest, PurgeRemovesTheRowAndItsTasksInOneTransaction) {
   auto store = std::move(*Store::open(path_));
   ASSERT_TRUE(store->insert(sample("a")).is_ok());
   ASSERT_TRUE(store->insert(sample("b")).is_ok());
-  for (auto t : {task_of("t1", "a", kTaskSucceeded, 100), task_of("t2", "a", kTaskRunning, 0),
-                 task_of("t3", "b", kTaskFailed, 100)}) {
+  for (auto t : {task_of("t1", "a", TaskStatus::kSucceeded, 100),
+                 task_of("t2", "a", TaskStatus::kRunning, 0),
+                 task_of("t3", "b", TaskStatus::kFailed, 100)}) {
     ASSERT_TRUE(store->insert_task(t).is_ok());
     ASSERT_TRUE(store->append_task_events(t, {{"status", "{}"}}, 5).is_ok());
   }
@@ -225,18 +246,18 @@ TEST(Store, PruneFinishedTasksByAgeThenPerSandboxCount) {
   struct Row {
     const char* id;
     const char* sandbox;
-    const char* status;
+    TaskStatus status;
     int64_t finished_at;
   };
   const Row rows[] = {
-      {"old1", "a", kTaskSucceeded, 10},  // past the age
-      {"old2", "b", kTaskFailed, 20},     // past the age
-      {"run1", "a", kTaskRunning, 0},     // running: kept, however old
-      {"a1", "a", kTaskSucceeded, 1100},  // a: 4 recent finished, keep 2
-      {"a2", "a", kTaskCancelled, 1200},
-      {"a3", "a", kTaskSucceeded, 1300},
-      {"a4", "a", kTaskFailed, 1400},
-      {"b1", "b", kTaskSucceeded, 1500},  // b: 1 recent finished, kept
+      {"old1", "a", TaskStatus::kSucceeded, 10},  // past the age
+      {"old2", "b", TaskStatus::kFailed, 20},     // past the age
+      {"run1", "a", TaskStatus::kRunning, 0},     // running: kept, however old
+      {"a1", "a", TaskStatus::kSucceeded, 1100},  // a: 4 recent finished, keep 2
+      {"a2", "a", TaskStatus::kCancelled, 1200},
+      {"a3", "a", TaskStatus::kSucceeded, 1300},
+      {"a4", "a", TaskStatus::kFailed, 1400},
+      {"b1", "b", TaskStatus::kSucceeded, 1500},  // b: 1 recent finished, kept
   };
   for (const auto& r : rows) {
     TaskRecord t = task_of(r.id, r.sandbox, r.status, r.finished_at);

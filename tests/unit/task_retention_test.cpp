@@ -26,8 +26,8 @@ class TaskRetentionTest : public testing::Test {
     h_.init();
     h_.create("s1");
     h_.create("s2");
-    tasks_ = std::make_unique<TaskService>(h_.config, *h_.store, *h_.service, h_.docker, h_.clock,
-                                           *h_.workspaces);
+    tasks_ = std::make_unique<TaskService>(h_.config, *h_.store, *h_.service, h_.clock,
+                                           *h_.workspaces, h_.metrics);
   }
 
   // A task id (the shape of a ULID) for a readable label.
@@ -37,17 +37,17 @@ class TaskRetentionTest : public testing::Test {
   // A stored task (with two events) that finished `age_days` ago (running: started then),
   // and its directory in the sandbox's workspace.
   void add(const std::string& label, const std::string& sandbox, double age_days,
-           const std::string& status = kTaskSucceeded) {
+           TaskStatus status = TaskStatus::kSucceeded) {
     const std::string id = tid(label);
     TaskRecord t;
     t.id = id;
     t.sandbox_id = sandbox;
-    t.agent = "opencode";
+    t.agent = Agent::kOpenCode;
     t.prompt = "p";
     t.status = status;
     const int64_t at = h_.clock.now_ms() - static_cast<int64_t>(age_days * kDayMs);
     t.created_at = t.started_at = at - 1000;
-    if (status != kTaskRunning) t.finished_at = at;
+    if (status != TaskStatus::kRunning) t.finished_at = at;
     ASSERT_TRUE(h_.store->insert_task(t).is_ok());
     ASSERT_TRUE(h_.store->append_task_events(t, {{"status", "{}"}, {"done", "{}"}}, at).is_ok());
     fs::create_directories(dir(sandbox, label));
@@ -68,8 +68,7 @@ class TaskRetentionTest : public testing::Test {
 TEST_F(TaskRetentionTest, PrunesTasksFinishedBeforeTheRetentionAgeWithEventsAndDirectories) {
   add("old", "s1", 31);
   add("recent", "s1", 29);
-  add("oldrun", "s2", 400, kTaskRunning);
-  const double before = metrics().counter("sandboxd_tasks_pruned_total", {{"reason", "age"}});
+  add("oldrun", "s2", 400, TaskStatus::kRunning);
   auto r = tasks_->prune_finished();
   ASSERT_TRUE(r) << r.error().message();
   EXPECT_EQ(r->expired, 1);
@@ -83,7 +82,7 @@ TEST_F(TaskRetentionTest, PrunesTasksFinishedBeforeTheRetentionAgeWithEventsAndD
   EXPECT_TRUE(kept("oldrun")) << "a running task is never pruned";
   EXPECT_EQ(h_.store->task_events(tid("oldrun"), 0, 10)->size(), 2u);
   EXPECT_TRUE(fs::exists(dir("s2", "oldrun")));
-  EXPECT_EQ(metrics().counter("sandboxd_tasks_pruned_total", {{"reason", "age"}}), before + 1);
+  EXPECT_EQ(h_.metrics.counter("sandboxd_tasks_pruned_total", {{"reason", "age"}}), 1);
 }
 
 TEST_F(TaskRetentionTest, KeepsTheNewestFinishedTasksPerSandboxAndEveryRunningOne) {
@@ -91,7 +90,7 @@ TEST_F(TaskRetentionTest, KeepsTheNewestFinishedTasksPerSandboxAndEveryRunningOn
   add("a2", "s1", 4);
   add("a3", "s1", 3);
   add("a4", "s1", 2);
-  add("arun", "s1", 10, kTaskRunning);
+  add("arun", "s1", 10, TaskStatus::kRunning);
   add("b1", "s2", 9);
   add("b2", "s2", 8);
   auto r = tasks_->prune_finished();
@@ -146,7 +145,7 @@ TEST_F(TaskRetentionTest, EveryPassRemovesTaskDirectoriesWhoseRowIsGoneAndNothin
     fs::create_directories(dir(sandbox, label) + "/deep/er");
     std::ofstream(dir(sandbox, label) + "/deep/er/out.jsonl") << "{}\n";
   }
-  add("running", "s1", 400, kTaskRunning);
+  add("running", "s1", 400, TaskStatus::kRunning);
   add("recent", "s2", 1);
   const std::string tenants = h_.workspaces->path("s1") + "/.sandboxed/tasks/notes";
   fs::create_directories(tenants);

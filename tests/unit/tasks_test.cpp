@@ -17,8 +17,7 @@ namespace {
 
 using nlohmann::json;
 
-std::vector<TaskEvent> feed(const std::string& agent, const std::vector<std::string>& lines,
-                            AgentTally& tally) {
+std::vector<TaskEvent> feed(Agent agent, const std::vector<std::string>& lines, AgentTally& tally) {
   std::vector<TaskEvent> out;
   for (const auto& l : lines)
     for (auto& e : normalize_agent_line(agent, l, tally)) out.push_back(std::move(e));
@@ -28,7 +27,7 @@ std::vector<TaskEvent> feed(const std::string& agent, const std::vector<std::str
 TEST(AgentEvents, OpenCodeLinesBecomeToolMessageAndSummedUsage) {
   AgentTally t;
   auto events = feed(
-      "opencode",
+      Agent::kOpenCode,
       {R"({"type":"step_start","part":{}})",
        R"({"type":"tool_use","part":{"tool":"write","state":{"status":"completed","input":{"filePath":"/a"},"output":"Wrote file"}}})",
        R"({"type":"step_finish","part":{"tokens":{"input":11,"output":7,"reasoning":1,"cache":{"read":2,"write":3}},"cost":0.5}})",
@@ -55,7 +54,7 @@ TEST(AgentEvents, OpenCodeLinesBecomeToolMessageAndSummedUsage) {
 TEST(AgentEvents, ClaudeLinesPairToolResultsWithTheirToolAndReportErrors) {
   AgentTally t;
   auto events = feed(
-      "claude",
+      Agent::kClaude,
       {R"({"type":"system","subtype":"init","model":"claude-x"})",
        R"({"type":"assistant","message":{"content":[{"type":"tool_use","id":"tu1","name":"Write","input":{"file_path":"/a"}}]}})",
        R"({"type":"user","message":{"content":[{"type":"tool_result","tool_use_id":"tu1","content":"ok"}]}})",
@@ -76,29 +75,30 @@ TEST(AgentEvents, ClaudeLinesPairToolResultsWithTheirToolAndReportErrors) {
 TEST(AgentEvents, LongTextsAreCut) {
   AgentTally t;
   std::string big(kMaxEventText * 2, 'x');
-  auto events = feed("opencode", {json{{"type", "text"}, {"part", {{"text", big}}}}.dump()}, t);
+  auto events =
+      feed(Agent::kOpenCode, {json{{"type", "text"}, {"part", {{"text", big}}}}.dump()}, t);
   ASSERT_EQ(events.size(), 1u);
   EXPECT_LT(json::parse(events[0].data_json)["text"].get<std::string>().size(), big.size());
 }
 
 TEST(TaskRequests, ValidationAndArgv) {
   Config c;
-  TaskRequest ok{"write a server", "claude", "claude-sonnet-4-5", 60, {{"ANTHROPIC_API_KEY", "k"}}};
+  TaskRequest ok{
+      "write a server", Agent::kClaude, "claude-sonnet-4-5", 60, {{"ANTHROPIC_API_KEY", "k"}}};
   EXPECT_TRUE(validate_task(ok, c).is_ok());
   auto bad = [&](auto mutate) {
     TaskRequest r = ok;
     mutate(r);
     return validate_task(r, c).code() == Code::kInvalidArgument;
   };
-  EXPECT_TRUE(bad([](TaskRequest& r) { r.agent = "codex"; }));
   EXPECT_TRUE(bad([](TaskRequest& r) { r.prompt = " \n"; }));
   EXPECT_TRUE(bad([](TaskRequest& r) { r.model = "x; rm -rf /"; }));
   EXPECT_TRUE(bad([](TaskRequest& r) { r.timeout_s = 0; }));
   EXPECT_TRUE(bad([&](TaskRequest& r) { r.timeout_s = c.task_max_timeout_s + 1; }));
   EXPECT_TRUE(bad([](TaskRequest& r) { r.env = {{"A B", "x"}}; }));
-  EXPECT_EQ(agent_argv("opencode", "mock/m"),
+  EXPECT_EQ(agent_argv(Agent::kOpenCode, "mock/m"),
             (std::vector<std::string>{"opencode", "run", "--format", "json", "-m", "mock/m"}));
-  EXPECT_EQ(agent_argv("claude", "")[0], "claude");
+  EXPECT_EQ(agent_argv(Agent::kClaude, "")[0], "claude");
 }
 
 TEST(TaskStore, EventsAndTheOffsetAreWrittenTogetherWithIncreasingIds) {
@@ -106,9 +106,9 @@ TEST(TaskStore, EventsAndTheOffsetAreWrittenTogetherWithIncreasingIds) {
   TaskRecord t;
   t.id = "t1";
   t.sandbox_id = "s1";
-  t.agent = "opencode";
+  t.agent = Agent::kOpenCode;
   t.prompt = "p";
-  t.status = kTaskRunning;
+  t.status = TaskStatus::kRunning;
   ASSERT_TRUE(store->insert_task(t).is_ok());
   EXPECT_EQ(store->insert_task(t).code(), Code::kConflict);
   t.out_offset = 100;
@@ -143,22 +143,22 @@ TEST(TaskServiceStart, AWakeRefusedForMemoryIsTheCallersErrorAndTheTaskIsKeptFai
   h.create("s1");
   ASSERT_TRUE(h.service->stop("s1"));
   h.memory.available_pct = 1;  // below the refuse band: no start, no wake
-  TaskService tasks(h.config, *h.store, *h.service, h.docker, h.clock, *h.workspaces);
-  TaskRequest req{"build it", "opencode", "", std::nullopt, {}};
+  TaskService tasks(h.config, *h.store, *h.service, h.clock, *h.workspaces, h.metrics);
+  TaskRequest req{"build it", Agent::kOpenCode, "", std::nullopt, {}};
   auto r = tasks.create("s1", req);
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().code(), Code::kUnavailable) << r.error().message();
   auto list = tasks.list("s1");
   ASSERT_TRUE(list);
   ASSERT_EQ(list->size(), 1u);
-  EXPECT_EQ((*list)[0].status, kTaskFailed);
-  EXPECT_EQ((*list)[0].failure_reason, "start_failed");
-  EXPECT_TRUE(h.service->busy_ids().empty()) << "the busy hold is released";
+  EXPECT_EQ((*list)[0].status, TaskStatus::kFailed);
+  EXPECT_EQ((*list)[0].failure_reason, FailureReason::kStartFailed);
+  EXPECT_TRUE(h.service->busy().ids().empty()) << "the busy hold is released";
   // The sandbox is free for the next task.
   h.memory.available_pct = 50;
   auto second = tasks.create("s1", req);
   ASSERT_TRUE(second) << second.error().message();
-  EXPECT_EQ(second->status, kTaskRunning);
+  EXPECT_EQ(second->status, TaskStatus::kRunning);
 }
 
 // The agent's output lines land in the task's out.jsonl in the workspace (as the runner
@@ -194,15 +194,15 @@ TEST(TaskSecretsTest, EnvValuesAreRedactedAndAfterARestartStillAreFromTheSealedC
   ASSERT_TRUE(h.service->create(create));
   std::string id;
   {
-    TaskService tasks(h.config, *h.store, *h.service, h.docker, h.clock, *h.workspaces);
+    TaskService tasks(h.config, *h.store, *h.service, h.clock, *h.workspaces, h.metrics);
     auto t = tasks.create("s1", {"the prompt",
-                                 "opencode",
+                                 Agent::kOpenCode,
                                  "",
                                  std::nullopt,
                                  {{"TASK_KEY", task_secret}, {"SHORT", "abc"}}});
     ASSERT_TRUE(t) << t.error().message();
     id = t->id;
-    for (const auto& arg : h.docker.last_exec().cmd) EXPECT_NE(arg, "the prompt") << "not on argv";
+    for (const auto& arg : h.runtime.last_exec().cmd) EXPECT_NE(arg, "the prompt") << "not on argv";
     agent_says(h, "s1", id, {text_line("keys " + sandbox_secret + " " + task_secret)});
     tasks.poll_once();
     std::string events = all_events(tasks, id);
@@ -217,7 +217,7 @@ TEST(TaskSecretsTest, EnvValuesAreRedactedAndAfterARestartStillAreFromTheSealedC
   EXPECT_TRUE(std::filesystem::exists(h.config.state_dir() + "/redaction.key"));
 
   agent_says(h, "s1", id, {text_line("again " + task_secret + " and " + sandbox_secret)});
-  TaskService tasks(h.config, *h.store, *h.service, h.docker, h.clock, *h.workspaces);
+  TaskService tasks(h.config, *h.store, *h.service, h.clock, *h.workspaces, h.metrics);
   tasks.start();
   tasks.poll_once();
   const std::string dir = h.config.workspaces_dir() + "/s1/.sandboxed/tasks/" + id;
@@ -230,7 +230,7 @@ TEST(TaskSecretsTest, EnvValuesAreRedactedAndAfterARestartStillAreFromTheSealedC
   EXPECT_EQ(events.find(task_secret), std::string::npos);
   EXPECT_EQ(events.find("0123456789"), std::string::npos);
   row = h.store->get_task(id);
-  EXPECT_EQ((*row)->status, kTaskSucceeded) << (*row)->error_message;
+  EXPECT_EQ((*row)->status, TaskStatus::kSucceeded) << (*row)->error_message;
   EXPECT_EQ((*row)->final_message, "again *** and ***");
   EXPECT_TRUE((*row)->sealed_env.empty()) << "dropped when the task ended";
 }
@@ -247,8 +247,9 @@ TEST(TaskSecretsTest, AnUnusableKeyAfterARestartStillRedactsTheSandboxEnv) {
     ASSERT_TRUE(h.service->create(create));
     std::string id;
     {
-      TaskService tasks(h.config, *h.store, *h.service, h.docker, h.clock, *h.workspaces);
-      auto t = tasks.create("s1", {"p", "claude", "", std::nullopt, {{"K", "task-secret-value"}}});
+      TaskService tasks(h.config, *h.store, *h.service, h.clock, *h.workspaces, h.metrics);
+      auto t =
+          tasks.create("s1", {"p", Agent::kClaude, "", std::nullopt, {{"K", "task-secret-value"}}});
       ASSERT_TRUE(t);
       id = t->id;
     }
@@ -260,7 +261,7 @@ TEST(TaskSecretsTest, AnUnusableKeyAfterARestartStillRedactsTheSandboxEnv) {
       std::ofstream(key, std::ios::trunc) << "short";
     json line = {{"type", "result"}, {"result", "x sandbox-secret-0123456789"}};
     agent_says(h, "s1", id, {line});
-    TaskService tasks(h.config, *h.store, *h.service, h.docker, h.clock, *h.workspaces);
+    TaskService tasks(h.config, *h.store, *h.service, h.clock, *h.workspaces, h.metrics);
     tasks.start();
     tasks.poll_once();
     tasks.stop();

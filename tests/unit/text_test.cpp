@@ -1,4 +1,5 @@
-// base/text.h: printable() for client-chosen strings in log lines and messages.
+// base/text.h: printable() for client-chosen strings in log lines and messages; split()
+// and split_list() for comma-separated settings.
 #include "sandboxd/base/text.h"
 
 #include <gtest/gtest.h>
@@ -24,6 +25,42 @@ TEST(PrintableTest, EscapesEverythingButPrintableAsciiAndBoundsTheLength) {
       {"", 512, ""},
   };
   for (const auto& c : cases) EXPECT_EQ(printable(c.in, c.max_len), c.want) << c.in;
+}
+
+TEST(SplitTest, KeepsEveryPieceBetweenSeparatorsAsItIs) {
+  struct Case {
+    std::string in;
+    std::vector<std::string> want;
+  };
+  const Case cases[] = {
+      {"", {""}},
+      {"a", {"a"}},
+      {"a,b", {"a", "b"}},
+      {"a,,b", {"a", "", "b"}},
+      {",", {"", ""}},
+      {"a,", {"a", ""}},
+      {",a", {"", "a"}},
+      {" a , b ", {" a ", " b "}},
+      {"3000,8080", {"3000", "8080"}},
+  };
+  for (const auto& c : cases) EXPECT_EQ(split(c.in, ','), c.want) << c.in;
+  EXPECT_EQ(split("a/b/c", '/'), (std::vector<std::string>{"a", "b", "c"}));
+}
+
+TEST(SplitListTest, TrimsItemsAndDropsEmptyOnes) {
+  struct Case {
+    std::string in;
+    std::vector<std::string> want;
+  };
+  const Case cases[] = {
+      {"", {}},
+      {" , ,", {}},
+      {"a", {"a"}},
+      {" a , b ", {"a", "b"}},
+      {"a,,b,", {"a", "b"}},
+      {"x:1, y=2", {"x:1", "y=2"}},
+  };
+  for (const auto& c : cases) EXPECT_EQ(split_list(c.in), c.want) << c.in;
 }
 
 }  // namespace

@@ -51,6 +51,47 @@ TEST_F(WorkspacesTest, EnsureRefusesASymlinkInPlaceOfTheWorkspace) {
   EXPECT_FALSE(r);
 }
 
+TEST_F(WorkspacesTest, ReadTailGivesTheEndOfAFileAndNothingForAnAbsentOne) {
+  ASSERT_TRUE(ws_->ensure("abc"));
+  const std::vector<std::string> log = {".sandboxed", "logs", "dev.log"};
+  auto absent = ws_->read_tail("abc", log, 4);
+  ASSERT_TRUE(absent) << absent.error().message();
+  EXPECT_EQ(*absent, "");
+  fs::create_directories(ws_->path("abc") + "/.sandboxed/logs");
+  std::ofstream(ws_->path("abc") + "/.sandboxed/logs/dev.log") << "first\nlast\n";
+  auto tail = ws_->read_tail("abc", log, 5);
+  ASSERT_TRUE(tail) << tail.error().message();
+  EXPECT_EQ(*tail, "last\n");
+  auto whole = ws_->read_tail("abc", log, 1000);
+  ASSERT_TRUE(whole);
+  EXPECT_EQ(*whole, "first\nlast\n");
+  auto no_workspace = ws_->read_tail("nope", log, 5);
+  ASSERT_TRUE(no_workspace);
+  EXPECT_EQ(*no_workspace, "");
+}
+
+TEST_F(WorkspacesTest, ReadTailNeverFollowsASymlinkAtAnyComponent) {
+  ASSERT_TRUE(ws_->ensure("abc"));
+  fs::create_directories(base_ + "/outside/logs");
+  std::ofstream(base_ + "/outside/logs/dev.log") << "secret";
+  const std::string dot = ws_->path("abc") + "/.sandboxed";
+  fs::create_directories(dot + "/logs");
+  fs::create_symlink(base_ + "/outside/logs/dev.log", dot + "/logs/dev.log");
+  auto leaf = ws_->read_tail("abc", {".sandboxed", "logs", "dev.log"}, 100);
+  ASSERT_FALSE(leaf);
+  EXPECT_EQ(leaf.error().code(), Code::kConflict);
+  fs::remove_all(dot + "/logs");
+  fs::create_directory_symlink(base_ + "/outside/logs", dot + "/logs");
+  auto dir = ws_->read_tail("abc", {".sandboxed", "logs", "dev.log"}, 100);
+  ASSERT_FALSE(dir);
+  EXPECT_EQ(dir.error().code(), Code::kConflict);
+  fs::remove(dot + "/logs");
+  fs::create_directories(dot + "/logs/dev.log");
+  auto not_file = ws_->read_tail("abc", {".sandboxed", "logs", "dev.log"}, 100);
+  ASSERT_FALSE(not_file);
+  EXPECT_EQ(not_file.error().code(), Code::kConflict);
+}
+
 TEST_F(WorkspacesTest, RemoveCountsBytesAndNeverFollowsSymlinks) {
   ASSERT_TRUE(ws_->ensure("abc"));
   fs::create_directories(base_ + "/outside/dir");

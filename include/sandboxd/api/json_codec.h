@@ -1,5 +1,6 @@
-// JSON codec for the REST API: strict decoding of request bodies (wrong types and
-// malformed JSON are kInvalidArgument naming the field) and encoding of responses.
+// JSON codec for the REST API: strict decoding of request bodies (an unknown field, a
+// wrong type or malformed JSON is kInvalidArgument naming the field; nothing is ignored)
+// and encoding of responses.
 // Keeps nlohmann/json out of every other header. Pure functions; thread-safe.
 #pragma once
 
@@ -7,9 +8,11 @@
 #include <string>
 #include <vector>
 
+#include "sandboxd/api/content_encoding.h"
 #include "sandboxd/base/status.h"
 #include "sandboxd/config/config.h"
-#include "sandboxd/docker/docker.h"
+#include "sandboxd/reaper/idle_reaper.h"
+#include "sandboxd/runtime/runtime.h"
 #include "sandboxd/sandbox/sandbox_service.h"
 #include "sandboxd/tasks/task_service.h"
 
@@ -50,9 +53,5 @@ Result<FilePut> decode_file_put(const std::string& body);
 std::string encode_file_node(const std::string& path, const FileNode& node);
 // The answer to a PUT files: {"path","bytes_written","appended"}.
 std::string encode_file_written(const std::string& path, std::size_t bytes, bool appended);
-// Standard base64 (RFC 4648, padded) both ways; decoding refuses anything else.
-std::string base64_encode(std::string_view in);
-Result<std::string> base64_decode(std::string_view in);
-bool is_valid_utf8(std::string_view s);
 
 }  // namespace sandboxd

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "sandboxd/auth/auth.h"
+#include "sandboxd/base/metrics.h"
 #include "sandboxd/base/status.h"
 #include "sandboxd/config/config.h"
 #include "sandboxd/os/clock.h"
@@ -16,14 +17,11 @@
 
 namespace sandboxd {
 
-// Maps a Status code to its HTTP status (the one place this mapping lives).
-int http_status(Code code);
-
 class ApiServer {
  public:
-  // Without `tasks`, the task routes are not served.
+  // Without `tasks`, the task routes are not served. GET /metrics renders `metrics`.
   ApiServer(const Config& config, SandboxService& sandboxes, const Authenticator& auth,
-            Clock& clock, TaskService* tasks = nullptr);
+            Clock& clock, Metrics& metrics, TaskService* tasks = nullptr);
   ~ApiServer();
   ApiServer(const ApiServer&) = delete;
   ApiServer& operator=(const ApiServer&) = delete;

@@ -1,7 +1,9 @@
-// Metrics: the process-wide counters and duration histograms behind GET /metrics,
+// Metrics: the daemon's counters and duration histograms behind GET /metrics,
 // rendered in the Prometheus text exposition format (version 0.0.4). Every family is
 // declared once in metrics.cpp (name, type, help); recording into an undeclared family
-// is a programming error and is dropped with a log line. Thread-safe.
+// is a programming error and is dropped with a log line. main() owns the one registry
+// and hands it to the services that record (no global, so tests read exact values from
+// their own). Thread-safe.
 #pragma once
 
 #include <map>
@@ -9,6 +11,8 @@
 #include <string>
 #include <utility>
 #include <vector>
+
+#include "sandboxd/domain/domain.h"
 
 namespace sandboxd {
 
@@ -41,17 +45,14 @@ class Metrics {
   std::map<std::string, std::map<MetricLabels, Histogram>> histograms_;
 };
 
-// The daemon's registry.
-Metrics& metrics();
-
-// Records one sandbox lifecycle operation (create, start, wake, stop, delete) in
-// metrics(): sandboxd_sandbox_operations_total{op,trigger,result} when it goes out of
+// Records one sandbox lifecycle operation in `metrics`:
+// sandboxd_sandbox_operations_total{op,trigger,result} when it goes out of
 // scope, and its duration in sandboxd_sandbox_operation_duration_seconds{op} when it
 // succeeded. result is "error" unless succeeded() was called; cancel() records nothing
 // (the operation turned out to be a no-op).
 class ScopedOperation {
  public:
-  ScopedOperation(std::string op, std::string trigger);
+  ScopedOperation(Metrics& metrics, Operation op, Trigger trigger);
   ~ScopedOperation();
   ScopedOperation(const ScopedOperation&) = delete;
   ScopedOperation& operator=(const ScopedOperation&) = delete;
@@ -59,7 +60,10 @@ class ScopedOperation {
   void cancel() { result_.clear(); }
 
  private:
-  std::string op_, trigger_, result_ = "error";
+  Metrics& metrics_;
+  Operation op_;
+  Trigger trigger_;
+  std::string result_ = "error";
   long long start_ns_;
 };
 

@@ -31,16 +31,24 @@ inline std::string to_lower(std::string_view s) {
   return out;
 }
 
+// The pieces of `s` between each `sep`, as they are: n separators give n + 1 pieces, so
+// "" gives {""} and "a,,b" gives {"a", "", "b"}.
+inline std::vector<std::string> split(std::string_view s, char sep) {
+  std::vector<std::string> out;
+  for (;;) {
+    std::size_t at = s.find(sep);
+    out.emplace_back(s.substr(0, at));
+    if (at == std::string_view::npos) return out;
+    s.remove_prefix(at + 1);
+  }
+}
+
 // The comma-separated items of `s`, each trimmed; empty items are dropped.
 inline std::vector<std::string> split_list(const std::string& s) {
   std::vector<std::string> out;
-  std::size_t start = 0;
-  while (start <= s.size()) {
-    std::size_t comma = s.find(',', start);
-    if (comma == std::string::npos) comma = s.size();
-    std::string item = trim(s.substr(start, comma - start));
+  for (std::string& piece : split(s, ',')) {
+    std::string item = trim(piece);
     if (!item.empty()) out.push_back(std::move(item));
-    start = comma + 1;
   }
   return out;
 }

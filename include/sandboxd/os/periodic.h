@@ -4,11 +4,10 @@
 #pragma once
 
 #include <chrono>
-#include <condition_variable>
 #include <functional>
-#include <mutex>
 #include <string>
-#include <thread>
+
+#include "sandboxd/os/stoppable_thread.h"
 
 namespace sandboxd {
 
@@ -21,35 +20,21 @@ class Periodic {
   Periodic& operator=(const Periodic&) = delete;
 
   void start(bool run_first_now = false) {
-    thread_ = std::thread([this, due = run_first_now]() mutable {
-      std::unique_lock lock(mu_);
-      while (!stopping_) {
-        if (!due && cv_.wait_for(lock, interval_, [this] { return stopping_; })) break;
+    thread_.start([this, due = run_first_now]() mutable {
+      while (!(due ? thread_.stopping() : thread_.wait_for(interval_))) {
         due = false;
-        lock.unlock();
         fn_();
-        lock.lock();
       }
     });
   }
-  void stop() {
-    {
-      std::lock_guard lock(mu_);
-      stopping_ = true;
-    }
-    cv_.notify_all();
-    if (thread_.joinable()) thread_.join();
-  }
+  void stop() { thread_.stop(); }
   const std::string& name() const { return name_; }
 
  private:
   std::string name_;
   std::chrono::milliseconds interval_;
   std::function<void()> fn_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool stopping_ = false;
-  std::thread thread_;
+  StoppableThread thread_;
 };
 
 }  // namespace sandboxd

@@ -1,6 +1,15 @@
-// The one way sandboxd starts a child process: posix_spawnp of an argv (never a shell)
-// in a new process group (so the whole group can be killed), with default signal
-// dispositions and only fds 0-2 inherited.
+// The one way sandboxd starts a child process: fork and execvp of an argv (never a
+// shell) in a new process group (so the whole group can be killed), with default signal
+// dispositions, an empty signal mask, only fds 0-2 inherited, and a parent-death signal
+// (SIGKILL), so no child outlives sandboxd, even one killed with SIGKILL (the signal
+// reaches the direct child; a grandchild goes with its group on timeout or destruction).
+//
+// The parent-death signal fires when the *thread* that spawned the child ends, not only
+// the process. That is safe because every child lives within its spawning thread's call:
+// ProcessRunner::run reaps its child before it returns (HTTP connection threads, wake
+// threads, timer threads, the task follower all call it synchronously), and a
+// LineProcess (the `docker events` feed) is spawned, read and destroyed on the event
+// watcher's thread. Keep it so: a LineProcess must not outlive the thread that spawned it.
 #pragma once
 
 #include <sys/types.h>
@@ -12,11 +21,13 @@
 #include <vector>
 
 #include "sandboxd/base/status.h"
+#include "sandboxd/os/fd.h"
 
 namespace sandboxd {
 
 // Spawns args with the given fds as its stdin/stdout/stderr; returns its pid (which is
-// also its process group id). kUnavailable when the program does not exist.
+// also its process group id) once the program runs. kUnavailable when the program does
+// not exist, kInternal when it cannot be run otherwise. Blocks until exec; thread-safe.
 Result<pid_t> spawn_in_own_group(const std::vector<std::string>& args, int stdin_fd, int stdout_fd,
                                  int stderr_fd);
 
@@ -35,9 +46,9 @@ class LineProcess {
   Result<std::optional<std::string>> next_line(std::chrono::milliseconds timeout);
 
  private:
-  LineProcess(pid_t pid, int fd) : pid_(pid), fd_(fd) {}
+  LineProcess(pid_t pid, Fd fd) : pid_(pid), fd_(std::move(fd)) {}
   pid_t pid_;
-  int fd_;
+  Fd fd_;
   std::string buf_;
 };
 

@@ -1,18 +1,37 @@
 // IdleReaper: stops `sleep` sandboxes that had no activity (create, start, exec, keepalive)
 // for the idle threshold and are past any keepalive. Never stops always_on sandboxes or
-// ones with an exec in progress; each candidate is re-checked under its lock, so activity
-// that arrives during a tick wins. Thread-safe; driven by a timer.
+// busy ones (an exec or a task in progress); each candidate is re-checked under its lock,
+// so activity that arrives during a tick wins. Thread-safe; driven by a timer.
 #pragma once
 
+#include <set>
+#include <string>
+#include <vector>
+
+#include "sandboxd/base/metrics.h"
 #include "sandboxd/os/clock.h"
 #include "sandboxd/sandbox/sandbox_service.h"
 
 namespace sandboxd {
 
+// The ids among `rows` that the idle reaper should stop at now_ms (pure): running,
+// idle_policy sleep, not busy, and past both last activity + threshold and keepalive.
+std::vector<std::string> pick_idle(const std::vector<SandboxRecord>& rows, int64_t now_ms,
+                                   int64_t threshold_ms, const std::set<std::string>& busy);
+
+// What the idle reaper makes of a sandbox, for GET /sandbox/{id}.
+struct IdleInfo {
+  int64_t threshold_s = 0;
+  int64_t stops_at_ms = 0;  // when the idle reaper will stop it; 0: it will not (now)
+  std::string reason;       // why it will, or will not, be stopped
+};
+// The idle reaper's view of `rec` under `config` (pure).
+IdleInfo idle_info(const SandboxRecord& rec, const Config& config, bool busy);
+
 class IdleReaper {
  public:
-  IdleReaper(SandboxService& sandboxes, Clock& clock, int64_t threshold_ms)
-      : sandboxes_(sandboxes), clock_(clock), threshold_ms_(threshold_ms) {}
+  IdleReaper(SandboxService& sandboxes, Clock& clock, int64_t threshold_ms, Metrics& metrics)
+      : sandboxes_(sandboxes), clock_(clock), threshold_ms_(threshold_ms), metrics_(metrics) {}
   // One pass; returns how many sandboxes it stopped.
   Result<int> tick();
 
@@ -20,6 +39,7 @@ class IdleReaper {
   SandboxService& sandboxes_;
   Clock& clock_;
   int64_t threshold_ms_;
+  Metrics& metrics_;
 };
 
 }  // namespace sandboxd

@@ -1,4 +1,4 @@
-// Reconciler: converges Docker to SQLite. One tick costs one `docker ps` for the whole
+// Reconciler: converges the runtime to SQLite. One tick costs one runtime list call for the whole
 // instance plus work only for sandboxes that drifted: interrupted operations are
 // finished, running rows whose container exited or vanished become stopped (always_on
 // ones are started again), containers running for a stopped row are stopped, and
@@ -9,6 +9,9 @@
 #include "sandboxd/sandbox/sandbox_service.h"
 
 namespace sandboxd {
+
+// Whether a row and its observed container (nullptr: none) need converging (pure).
+bool needs_convergence(const SandboxRecord& row, const ContainerState* container);
 
 struct ReconcileStats {
   int rows = 0;
@@ -21,7 +24,7 @@ struct ReconcileStats {
 class Reconciler {
  public:
   explicit Reconciler(SandboxService& sandboxes) : sandboxes_(sandboxes) {}
-  // One pass. kUnavailable when docker or SQLite could not be read (nothing changed).
+  // One pass. kUnavailable when the runtime or SQLite could not be read (nothing changed).
   Result<ReconcileStats> tick();
 
  private:

@@ -30,6 +30,8 @@ class IdLocks {
   Guard lock(const std::string& id) { return Guard(*this, id); }
   // Number of ids currently held or waited for.
   std::size_t size();
+  // Number of callers blocked waiting for `id` (for tests that prove an exclusion).
+  int waiting(const std::string& id);
 
  private:
   struct Entry {

@@ -8,29 +8,19 @@
 #include <vector>
 
 #include "sandboxd/config/config.h"
+#include "sandboxd/domain/domain.h"
 
 namespace sandboxd {
 
-// Sandbox states. creating/starting/stopping/deleting/purging are written before the
-// docker action they announce, so a crash leaves a row that says what was under way.
-inline constexpr const char* kStatusCreating = "creating";
-inline constexpr const char* kStatusStarting = "starting";
-inline constexpr const char* kStatusRunning = "running";
-inline constexpr const char* kStatusStopping = "stopping";
-inline constexpr const char* kStatusStopped = "stopped";
-inline constexpr const char* kStatusError = "error";
-inline constexpr const char* kStatusDeleting = "deleting";
-inline constexpr const char* kStatusPurging = "purging";
-
 struct SandboxRecord {
   std::string id;
-  std::string status;
+  SandboxStatus status = SandboxStatus::kCreating;
   std::string image;
   std::string container_name;
   std::string container_id;
   std::vector<int> ports;
   std::map<std::string, std::string> env;  // secret values: never log or return them
-  std::string idle_policy = "sleep";
+  IdlePolicy idle_policy = IdlePolicy::kSleep;
   Limits limits;
   std::string error_message;
   int64_t created_at = 0;
@@ -38,33 +28,30 @@ struct SandboxRecord {
   int64_t started_at = 0;
   int64_t stopped_at = 0;
   int64_t last_active_at = 0;
-  std::string last_active_source;
+  std::optional<Trigger> last_active_source;  // nullopt: no activity recorded
   int64_t keepalive_until = 0;
-  std::string stop_reason;  // why it was last stopped: api, idle, reconciler
+  // Why it was last stopped, for people: "api", "idle", "memory pressure", "container
+  // exited (code 137)"... (the trigger is in metrics).
+  std::string stop_reason;
 };
 
 struct ListQuery {
-  std::string status;    // empty: any
+  std::optional<SandboxStatus> status;  // nullopt: any
   std::string after_id;  // paging cursor: rows ordered by id, strictly after this one
   int limit = 100;
 };
-
-inline constexpr const char* kTaskRunning = "running";
-inline constexpr const char* kTaskSucceeded = "succeeded";
-inline constexpr const char* kTaskFailed = "failed";
-inline constexpr const char* kTaskCancelled = "cancelled";
 
 // One agent task (see migrations/0004_tasks.sql).
 struct TaskRecord {
   std::string id;
   std::string sandbox_id;
-  std::string agent;
+  Agent agent = Agent::kOpenCode;
   std::string model;
   std::string prompt;
   std::vector<std::string> env_keys;
   int64_t timeout_s = 0;
-  std::string status;
-  std::string failure_reason;
+  TaskStatus status = TaskStatus::kRunning;
+  FailureReason failure_reason = FailureReason::kNone;
   std::string error_message;
   std::string final_message;
   std::vector<std::string> files_changed;
@@ -79,7 +66,7 @@ struct TaskRecord {
   // While it runs: its env values sealed for redaction after a restart (SecretBox;
   // migrations/0006). Empty once finished. Never returned by the API.
   std::string sealed_env;
-  bool finished() const { return status != kTaskRunning; }
+  bool finished() const { return status != TaskStatus::kRunning; }
 };
 
 // A task deleted by retention (Store::prune_finished_tasks).

@@ -48,7 +48,7 @@ class Store {
   Status update(const SandboxRecord& rec);
   // Records activity: sets last_active_at/source unless the row has newer activity.
   // Touches nothing else, so it needs no id lock. A missing row is not an error.
-  Status touch(const std::string& id, int64_t at, const std::string& source);
+  Status touch(const std::string& id, int64_t at, Trigger source);
   // Deletes the row; succeeds when there is none.
   Status remove(const std::string& id);
   // Purge: deletes the row, the sandbox's tasks and their events in one transaction;

@@ -16,6 +16,8 @@
 #include <string_view>
 #include <vector>
 
+#include "sandboxd/domain/domain.h"
+
 namespace sandboxd {
 
 inline constexpr std::size_t kMaxEventText = 16 * 1024;
@@ -39,9 +41,9 @@ struct AgentTally {
   std::string usage_json() const;
 };
 
-// The events one output line of `agent` ("opencode" or "claude") yields; a line that is
-// not JSON or not understood yields none.
-std::vector<TaskEvent> normalize_agent_line(const std::string& agent, std::string_view line,
+// The events one output line of `agent` yields; a line that is not JSON or not
+// understood yields none.
+std::vector<TaskEvent> normalize_agent_line(Agent agent, std::string_view line,
                                             AgentTally& tally);
 
 }  // namespace sandboxd

@@ -1,5 +1,5 @@
 // TaskService: coding-agent tasks. A task runs inside its sandbox under
-// `sandbox-init task-run` (started with `docker exec -d`, so it outlives sandboxd), which
+// `sandbox-init task-run` (started with SandboxService::launch, so it outlives sandboxd), which
 // writes the agent's JSON lines to ~/.sandboxed/tasks/<task>/out.jsonl and, at the end,
 // exit.json. sandboxd follows those files from the host side (never through a symlink):
 // each pass turns new complete lines into normalised events and stores them in SQLite in
@@ -17,9 +17,9 @@
 #include <thread>
 #include <vector>
 
+#include "sandboxd/base/metrics.h"
 #include "sandboxd/base/redactor.h"
 #include "sandboxd/config/config.h"
-#include "sandboxd/docker/docker.h"
 #include "sandboxd/os/clock.h"
 #include "sandboxd/os/secret_box.h"
 #include "sandboxd/sandbox/sandbox_service.h"
@@ -31,7 +31,7 @@ namespace sandboxd {
 
 struct TaskRequest {
   std::string prompt;
-  std::string agent;  // opencode | claude
+  Agent agent = Agent::kOpenCode;
   std::string model;  // optional
   std::optional<int> timeout_s;
   // Secret: never logged or returned, stored only sealed (TaskRecord::sealed_env).
@@ -49,12 +49,13 @@ struct TaskPrune {
 Status validate_task(const TaskRequest& req, const Config& config);
 // The agent's argv (pure). sandbox-init gives the agent the prompt on its stdin, so it is
 // on no command line.
-std::vector<std::string> agent_argv(const std::string& agent, const std::string& model);
+std::vector<std::string> agent_argv(Agent agent, const std::string& model);
 
 class TaskService {
  public:
-  TaskService(const Config& config, Store& store, SandboxService& sandboxes, Docker& docker,
-              Clock& clock, Workspaces& workspaces);
+  // Tasks that end are counted in `metrics`.
+  TaskService(const Config& config, Store& store, SandboxService& sandboxes, Clock& clock,
+              Workspaces& workspaces, Metrics& metrics);
   ~TaskService();
   TaskService(const TaskService&) = delete;
   TaskService& operator=(const TaskService&) = delete;
@@ -95,11 +96,11 @@ class TaskService {
   struct Follow {
     TaskRecord task;
     AgentTally tally;
-    std::string container;
     bool launched = false;  // the runner was started (until then a stopped sandbox is normal)
     // The sandbox's and the task's env values: hidden in the agent's output before it
     // becomes events (agent_line), and as whole values in its paths and errors.
     Redactor redactor;
+    BusyTracker::Hold busy;  // the sandbox is busy until the task's end is recorded
   };
   // The redactor of a task taken up again after a restart: the sandbox's env (from its
   // row) and the task's own values (unsealed). What cannot be recovered is logged (never
@@ -119,8 +120,7 @@ class TaskService {
   // running and the next pass tries again.
   // Returns false when it could not be recorded (kept running; tried again next pass),
   // true when recorded or when the task's row is gone (purged).
-  bool finish(Follow& f, const std::string& status, const std::string& reason,
-              const std::string& message);
+  bool finish(Follow& f, TaskStatus status, FailureReason reason, const std::string& message);
   std::string task_dir(const std::string& task_id) const;  // workspace-relative
   // Removes, in every workspace, the entries of ~/.sandboxed/tasks named like task ids
   // that have no task row (never through a symlink): those of pruned tasks, and any a
@@ -131,8 +131,8 @@ class TaskService {
   const Config& config_;
   Store& store_;
   SandboxService& sandboxes_;
-  Docker& docker_;
   Clock& clock_;
+  Metrics& metrics_;
   WorkspaceFiles files_;
   std::mutex mu_;  // follows_, stopping_
   std::condition_variable events_cv_;

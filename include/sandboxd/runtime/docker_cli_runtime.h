@@ -1,32 +1,38 @@
-// DockerCli: Docker on top of the `docker` CLI through a ProcessRunner. Builds argv
+// DockerCliRuntime: the Runtime on top of the `docker` CLI through a ProcessRunner. Builds argv
 // vectors (never shell strings); env values go through 0600 env files in a private
 // directory, never on a command line. Thread-safe (stateless apart from config).
 #pragma once
 
+#include <optional>
 #include <string>
+#include <string_view>
 
-#include "sandboxd/docker/docker.h"
 #include "sandboxd/os/process_runner.h"
+#include "sandboxd/runtime/runtime.h"
 
 namespace sandboxd {
 
-class DockerCli final : public Docker {
+class DockerCliRuntime final : public Runtime {
  public:
   // `secrets_dir` must be a directory only root can read (env files are written there
   // for the duration of one docker call). `timeout` bounds every call but exec.
-  DockerCli(ProcessRunner& runner, std::string docker_binary, std::string secrets_dir,
-            std::chrono::seconds timeout);
+  DockerCliRuntime(ProcessRunner& runner, std::string docker_binary, std::string secrets_dir,
+                   std::chrono::seconds timeout);
 
   Status ensure_network(const std::string& name,
                         const std::map<std::string, std::string>& labels) override;
-  Result<std::string> run(const RunSpec& spec) override;
+  Result<std::string> create(const RunSpec& spec) override;
   Status start(const std::string& name) override;
   Status stop(const std::string& name, int grace_s) override;
+  Status pause(const std::string& name) override;
+  Status unpause(const std::string& name) override;
   Status remove(const std::string& name) override;
   Result<ContainerState> inspect(const std::string& name) override;
   Result<std::vector<ContainerState>> list(
       const std::map<std::string, std::string>& labels) override;
   Result<ExecResult> exec(const ExecSpec& spec) override;
+  // `docker events` filtered to the instance's start, die, destroy and oom events.
+  Result<std::unique_ptr<EventStream>> events(const std::string& instance) override;
   Status ping() override;
 
   // The argv for `docker run` of spec, with env_file as the --env-file path (empty: none).
@@ -42,6 +48,16 @@ class DockerCli final : public Docker {
   std::string secrets_dir_;
   std::chrono::seconds timeout_;
 };
+
+// The Traefik v3 Docker-provider labels for `routes` reached over `network` (pure): a
+// router and a service per route, above the priority-1 wake catch-all. None without routes.
+std::map<std::string, std::string> traefik_labels(const std::vector<PreviewRoute>& routes,
+                                                  const std::string& network);
+
+// The sandbox id (label sandboxed.id) of a `docker events --format '{{json .}}'` line
+// about a container of `instance`; nullopt for anything else.
+std::optional<std::string> docker_event_sandbox_id(std::string_view line,
+                                                   const std::string& instance);
 
 // Maps a failed docker CLI call to a typed Status from its stderr.
 Status classify_docker_error(const std::string& op, const ProcessOutput& out);

@@ -1,4 +1,4 @@
-#include "sandboxd/docker/docker_cli.h"
+#include "sandboxd/runtime/docker_cli_runtime.h"
 
 #include <fcntl.h>
 #include <spdlog/spdlog.h>
@@ -10,6 +10,8 @@
 #include <nlohmann/json.hpp>
 
 #include "sandboxd/base/text.h"
+#include "sandboxd/os/fd.h"
+#include "sandboxd/os/spawn.h"
 
 namespace sandboxd {
 namespace {
@@ -29,17 +31,9 @@ class EnvFile {
     auto file = std::unique_ptr<EnvFile>(new EnvFile(path));
     std::string body;
     for (const auto& [k, v] : env) body += k + "=" + v + "\n";
-    std::size_t off = 0;
-    while (off < body.size()) {
-      ssize_t n = ::write(fd, body.data() + off, body.size() - off);
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) {
-        ::close(fd);
-        return Status(Code::kInternal, std::string("write env file: ") + std::strerror(errno));
-      }
-      off += static_cast<std::size_t>(n);
-    }
-    ::close(fd);
+    Fd owned(fd);
+    if (!write_all(fd, body))
+      return Status(Code::kInternal, std::string("write env file: ") + std::strerror(errno));
     return file;
   }
   ~EnvFile() { ::unlink(path_.c_str()); }
@@ -56,15 +50,9 @@ bool contains(const std::string& hay, const char* needle) {
 
 std::map<std::string, std::string> parse_label_list(const std::string& s) {
   std::map<std::string, std::string> out;
-  std::size_t start = 0;
-  while (start < s.size()) {
-    std::size_t comma = s.find(',', start);
-    std::string item =
-        s.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+  for (const std::string& item : split(s, ',')) {
     auto eq = item.find('=');
     if (eq != std::string::npos) out[item.substr(0, eq)] = item.substr(eq + 1);
-    if (comma == std::string::npos) break;
-    start = comma + 1;
   }
   return out;
 }
@@ -76,6 +64,24 @@ bool is_missing_network(const Status& status) {
   return status.code() == Code::kNotFound &&
          (contains(m, "No such network") || (contains(m, "network ") && contains(m, " not found") &&
                                              !contains(m, "No such container")));
+}
+
+std::map<std::string, std::string> traefik_labels(const std::vector<PreviewRoute>& routes,
+                                                  const std::string& network) {
+  std::map<std::string, std::string> l;
+  if (routes.empty()) return l;
+  l["traefik.enable"] = "true";
+  l["traefik.docker.network"] = network;
+  for (const auto& r : routes) {
+    std::string router = "traefik.http.routers." + r.name;
+    l[router + ".rule"] = "Host(`" + r.host + "`)";
+    l[router + ".entrypoints"] = r.entrypoint;
+    l[router + ".priority"] = "100";  // above the priority-1 wake catch-all
+    l[router + ".service"] = r.name;
+    if (r.tls) l[router + ".tls"] = "true";
+    l["traefik.http.services." + r.name + ".loadbalancer.server.port"] = std::to_string(r.port);
+  }
+  return l;
 }
 
 Status classify_docker_error(const std::string& op, const ProcessOutput& out) {
@@ -103,14 +109,15 @@ Status classify_docker_error(const std::string& op, const ProcessOutput& out) {
   return Status(Code::kInternal, msg);
 }
 
-DockerCli::DockerCli(ProcessRunner& runner, std::string docker_binary, std::string secrets_dir,
-                     std::chrono::seconds timeout)
+DockerCliRuntime::DockerCliRuntime(ProcessRunner& runner, std::string docker_binary,
+                                   std::string secrets_dir, std::chrono::seconds timeout)
     : runner_(runner),
       docker_(std::move(docker_binary)),
       secrets_dir_(std::move(secrets_dir)),
       timeout_(timeout) {}
 
-Result<ProcessOutput> DockerCli::call(std::vector<std::string> args, std::chrono::seconds timeout) {
+Result<ProcessOutput> DockerCliRuntime::call(std::vector<std::string> args,
+                                             std::chrono::seconds timeout) {
   ProcessSpec spec;
   spec.argv.reserve(args.size() + 1);
   spec.argv.push_back(docker_);
@@ -124,7 +131,8 @@ Result<ProcessOutput> DockerCli::call(std::vector<std::string> args, std::chrono
   return out;
 }
 
-std::vector<std::string> DockerCli::run_argv(const RunSpec& s, const std::string& env_file) const {
+std::vector<std::string> DockerCliRuntime::run_argv(const RunSpec& s,
+                                                    const std::string& env_file) const {
   std::vector<std::string> a = {"run", "-d", "--pull", "never", "--name", s.name};
   if (!s.hostname.empty()) a.insert(a.end(), {"--hostname", s.hostname});
   if (!s.network.empty()) a.insert(a.end(), {"--network", s.network});
@@ -147,7 +155,9 @@ std::vector<std::string> DockerCli::run_argv(const RunSpec& s, const std::string
     a.insert(a.end(), {"--tmpfs", "/tmp:rw,exec,nosuid,nodev,mode=1777,size=" +
                                       std::to_string(s.tmpfs_bytes)});
   }
-  for (const auto& [k, v] : s.labels) a.insert(a.end(), {"--label", k + "=" + v});
+  auto labels = s.labels;
+  labels.merge(traefik_labels(s.routes, s.network));
+  for (const auto& [k, v] : labels) a.insert(a.end(), {"--label", k + "=" + v});
   for (const auto& m : s.mounts) {
     // --mount (unlike --volume) fails instead of creating a missing source as root.
     a.insert(a.end(),
@@ -163,8 +173,8 @@ std::vector<std::string> DockerCli::run_argv(const RunSpec& s, const std::string
   return a;
 }
 
-std::vector<std::string> DockerCli::exec_argv(const ExecSpec& s,
-                                              const std::string& env_file) const {
+std::vector<std::string> DockerCliRuntime::exec_argv(const ExecSpec& s,
+                                                     const std::string& env_file) const {
   std::vector<std::string> a = {"exec"};
   if (s.detach) a.push_back("--detach");
   if (!s.user.empty()) a.insert(a.end(), {"--user", s.user});
@@ -179,8 +189,8 @@ std::vector<std::string> DockerCli::exec_argv(const ExecSpec& s,
   return a;
 }
 
-Status DockerCli::ensure_network(const std::string& name,
-                                 const std::map<std::string, std::string>& labels) {
+Status DockerCliRuntime::ensure_network(const std::string& name,
+                                        const std::map<std::string, std::string>& labels) {
   auto out = call({"network", "inspect", "--format",
                    "{{index .Options \"com.docker.network.bridge.enable_icc\"}}", name},
                   timeout_);
@@ -210,7 +220,7 @@ Status DockerCli::ensure_network(const std::string& name,
   return st.code() == Code::kConflict ? Status() : st;  // created concurrently
 }
 
-Result<std::string> DockerCli::run(const RunSpec& spec) {
+Result<std::string> DockerCliRuntime::create(const RunSpec& spec) {
   std::unique_ptr<EnvFile> env_file;
   if (!spec.env.empty()) {
     auto f = EnvFile::write(secrets_dir_, spec.env);
@@ -228,27 +238,39 @@ Result<std::string> DockerCli::run(const RunSpec& spec) {
   return id.substr(id.rfind('\n') == std::string::npos ? 0 : id.rfind('\n') + 1);
 }
 
-Status DockerCli::start(const std::string& name) {
+Status DockerCliRuntime::start(const std::string& name) {
   auto out = call({"start", name}, timeout_);
   if (!out) return out.error();
   return out->exit_code == 0 ? Status() : classify_docker_error("docker start " + name, *out);
 }
 
-Status DockerCli::stop(const std::string& name, int grace_s) {
+Status DockerCliRuntime::pause(const std::string& name) {
+  auto out = call({"pause", name}, timeout_);
+  if (!out) return out.error();
+  return out->exit_code == 0 ? Status() : classify_docker_error("docker pause " + name, *out);
+}
+
+Status DockerCliRuntime::unpause(const std::string& name) {
+  auto out = call({"unpause", name}, timeout_);
+  if (!out) return out.error();
+  return out->exit_code == 0 ? Status() : classify_docker_error("docker unpause " + name, *out);
+}
+
+Status DockerCliRuntime::stop(const std::string& name, int grace_s) {
   auto out = call({"stop", "--time", std::to_string(grace_s), name},
                   timeout_ + std::chrono::seconds(grace_s));
   if (!out) return out.error();
   return out->exit_code == 0 ? Status() : classify_docker_error("docker stop " + name, *out);
 }
 
-Status DockerCli::remove(const std::string& name) {
+Status DockerCliRuntime::remove(const std::string& name) {
   auto out = call({"rm", "--force", name}, timeout_);
   if (!out) return out.error();
   if (out->exit_code == 0) return {};
   return classify_docker_error("docker rm " + name, *out);
 }
 
-Result<ContainerState> DockerCli::inspect(const std::string& name) {
+Result<ContainerState> DockerCliRuntime::inspect(const std::string& name) {
   auto out = call({"container", "inspect", name}, timeout_);
   if (!out) return out.error();
   if (out->exit_code != 0) return classify_docker_error("docker inspect " + name, *out);
@@ -264,6 +286,7 @@ Result<ContainerState> DockerCli::inspect(const std::string& name) {
     const json& state = j.at("State");
     st.status = state.value("Status", "");
     st.running = state.value("Running", false);
+    st.paused = state.value("Paused", false);
     st.exit_code = state.value("ExitCode", 0);
     if (j.contains("Config") && j["Config"].contains("Labels") &&
         j["Config"]["Labels"].is_object()) {
@@ -283,7 +306,7 @@ Result<ContainerState> DockerCli::inspect(const std::string& name) {
   }
 }
 
-Result<std::vector<ContainerState>> DockerCli::list(
+Result<std::vector<ContainerState>> DockerCliRuntime::list(
     const std::map<std::string, std::string>& labels) {
   std::vector<std::string> args = {"ps", "--all", "--no-trunc", "--format", "{{json .}}"};
   for (const auto& [k, v] : labels) args.insert(args.end(), {"--filter", "label=" + k + "=" + v});
@@ -304,7 +327,8 @@ Result<std::vector<ContainerState>> DockerCli::list(
       st.id = j.value("ID", "");
       st.name = j.value("Names", "");
       st.status = j.value("State", "");
-      st.running = st.status == "running";
+      st.paused = st.status == "paused";
+      st.running = st.status == "running" || st.paused;
       st.labels = parse_label_list(j.value("Labels", ""));
       result.push_back(std::move(st));
     }
@@ -314,7 +338,7 @@ Result<std::vector<ContainerState>> DockerCli::list(
   return result;
 }
 
-Result<ExecResult> DockerCli::exec(const ExecSpec& spec) {
+Result<ExecResult> DockerCliRuntime::exec(const ExecSpec& spec) {
   std::unique_ptr<EnvFile> env_file;
   if (!spec.env.empty()) {
     auto f = EnvFile::write(secrets_dir_, spec.env);
@@ -345,7 +369,57 @@ Result<ExecResult> DockerCli::exec(const ExecSpec& spec) {
   return r;
 }
 
-Status DockerCli::ping() {
+namespace {
+
+// `docker events` for one instance, read line by line.
+class DockerEventStream final : public EventStream {
+ public:
+  DockerEventStream(std::unique_ptr<LineProcess> proc, std::string instance)
+      : proc_(std::move(proc)), instance_(std::move(instance)) {}
+  Result<std::optional<std::string>> next(std::chrono::milliseconds timeout) override {
+    auto line = proc_->next_line(timeout);
+    if (!line) return line.error();
+    if (!*line) return std::optional<std::string>();
+    return docker_event_sandbox_id(**line, instance_);
+  }
+
+ private:
+  std::unique_ptr<LineProcess> proc_;
+  std::string instance_;
+};
+
+}  // namespace
+
+std::optional<std::string> docker_event_sandbox_id(std::string_view line,
+                                                   const std::string& instance) {
+  auto j = json::parse(line, nullptr, /*allow_exceptions=*/false);
+  if (!j.is_object() || j.value("Type", "") != "container") return std::nullopt;
+  auto actor = j.find("Actor");
+  if (actor == j.end() || !actor->is_object()) return std::nullopt;
+  auto attrs = actor->find("Attributes");
+  if (attrs == actor->end() || !attrs->is_object()) return std::nullopt;
+  auto text = [&](const char* key) {
+    auto it = attrs->find(key);
+    return it != attrs->end() && it->is_string() ? it->get<std::string>() : std::string();
+  };
+  if (text("sandboxed.managed") != "true" || text("sandboxed.instance") != instance)
+    return std::nullopt;
+  std::string id = text("sandboxed.id");
+  if (id.empty()) return std::nullopt;
+  return id;
+}
+
+Result<std::unique_ptr<EventStream>> DockerCliRuntime::events(const std::string& instance) {
+  auto proc = LineProcess::spawn(
+      {docker_, "events", "--format", "{{json .}}", "--filter", "type=container", "--filter",
+       "label=sandboxed.instance=" + instance, "--filter", "event=start", "--filter", "event=die",
+       "--filter", "event=destroy", "--filter", "event=oom"});
+  if (!proc) return proc.error().with_context("docker events");
+  return std::unique_ptr<EventStream>(
+      std::make_unique<DockerEventStream>(std::move(*proc), instance));
+}
+
+Status DockerCliRuntime::ping() {
   auto out = call({"version", "--format", "{{.Server.Version}}"}, std::chrono::seconds(10));
   if (!out) return out.error();
   return out->exit_code == 0 ? Status() : classify_docker_error("docker version", *out);

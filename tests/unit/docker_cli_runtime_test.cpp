@@ -1,4 +1,4 @@
-#include "sandboxd/docker/docker_cli.h"
+#include "sandboxd/runtime/docker_cli_runtime.h"
 
 #include <gtest/gtest.h>
 #include <sys/stat.h>
@@ -28,6 +28,7 @@ class DockerCliTest : public testing::Test {
     s.user = "1000:1000";
     s.workdir = "/home/sandbox/workspace/app";
     s.labels = {{"sandboxed.managed", "true"}, {"sandboxed.id", "abc"}};
+    s.routes = {{"s-abc-3000", "s-abc-3000.preview.localhost", 3000, "web", false}};
     s.env = {{"SECRET", "hunter2"}};
     s.mounts = {{"/data/workspaces/abc", "/home/sandbox"}};
     s.memory_bytes = 1 << 30;
@@ -42,39 +43,62 @@ class DockerCliTest : public testing::Test {
   FakeProcessRunner runner_;
 };
 
-bool has_pair(const std::vector<std::string>& argv, const std::string& flag,
-              const std::string& value) {
-  for (std::size_t i = 0; i + 1 < argv.size(); ++i)
-    if (argv[i] == flag && argv[i + 1] == value) return true;
-  return false;
+// Golden argv: every flag, in order. A change to what a sandbox gets shows up here.
+TEST_F(DockerCliTest, RunArgvIsExactlyTheHardenedCommand) {
+  DockerCliRuntime cli(runner_, "docker", dir_, std::chrono::seconds(5));
+  // clang-format off
+  const std::vector<std::string> want = {
+      "run", "-d", "--pull", "never", "--name", "s-abc", "--hostname", "s-abc",
+      "--network", "net", "--user", "1000:1000", "--workdir", "/home/sandbox/workspace/app",
+      "--init", "--read-only", "--cap-drop", "ALL", "--security-opt", "no-new-privileges",
+      "--memory", "1073741824", "--memory-swap", "1073741824", "--pids-limit", "256",
+      "--ulimit", "nofile=4096:4096",
+      "--tmpfs", "/tmp:rw,exec,nosuid,nodev,mode=1777,size=67108864",
+      "--label", "sandboxed.id=abc", "--label", "sandboxed.managed=true",
+      "--label", "traefik.docker.network=net", "--label", "traefik.enable=true",
+      "--label", "traefik.http.routers.s-abc-3000.entrypoints=web",
+      "--label", "traefik.http.routers.s-abc-3000.priority=100",
+      "--label", "traefik.http.routers.s-abc-3000.rule=Host(`s-abc-3000.preview.localhost`)",
+      "--label", "traefik.http.routers.s-abc-3000.service=s-abc-3000",
+      "--label", "traefik.http.services.s-abc-3000.loadbalancer.server.port=3000",
+      "--mount", "type=bind,source=/data/workspaces/abc,target=/home/sandbox",
+      "--log-driver", "json-file", "--log-opt", "max-size=1048576", "--log-opt", "max-file=1",
+      "--env-file", "/x/env", "img:1"};
+  // clang-format on
+  EXPECT_EQ(cli.run_argv(spec(), "/x/env"), want);
 }
 
-TEST_F(DockerCliTest, RunArgvCarriesEveryHardeningFlag) {
-  DockerCli cli(runner_, "docker", dir_, std::chrono::seconds(5));
-  auto argv = cli.run_argv(spec(), "/x/env");
-  EXPECT_EQ(argv[0], "run");
-  EXPECT_EQ(argv[1], "-d");
-  auto has = [&](const std::string& f) {
-    return std::find(argv.begin(), argv.end(), f) != argv.end();
-  };
-  EXPECT_TRUE(has("--init"));
-  EXPECT_TRUE(has("--read-only"));
-  EXPECT_TRUE(has_pair(argv, "--cap-drop", "ALL"));
-  EXPECT_TRUE(has_pair(argv, "--security-opt", "no-new-privileges"));
-  EXPECT_TRUE(has_pair(argv, "--memory", "1073741824"));
-  EXPECT_TRUE(has_pair(argv, "--memory-swap", "1073741824"));
-  EXPECT_TRUE(has_pair(argv, "--pids-limit", "256"));
-  EXPECT_TRUE(has_pair(argv, "--ulimit", "nofile=4096:4096"));
-  EXPECT_TRUE(has_pair(argv, "--tmpfs", "/tmp:rw,exec,nosuid,nodev,mode=1777,size=67108864"));
-  EXPECT_TRUE(has_pair(argv, "--user", "1000:1000"));
-  EXPECT_TRUE(has_pair(argv, "--network", "net"));
-  EXPECT_TRUE(has_pair(argv, "--label", "sandboxed.managed=true"));
-  EXPECT_TRUE(
-      has_pair(argv, "--mount", "type=bind,source=/data/workspaces/abc,target=/home/sandbox"));
-  EXPECT_TRUE(has_pair(argv, "--pull", "never"));
-  EXPECT_TRUE(has_pair(argv, "--log-opt", "max-size=1048576"));
-  EXPECT_TRUE(has_pair(argv, "--env-file", "/x/env"));
-  EXPECT_EQ(argv.back(), "img:1");
+TEST(TraefikLabels, RouteEveryPortAboveTheCatchAll) {
+  std::vector<PreviewRoute> routes = {
+      {"s-abc-3000", "s-abc-3000.preview.apps.example.com", 3000, "web", false},
+      {"blue-s-abc-5173", "s-abc-5173.preview.apps.example.com", 5173, "websecure", true}};
+  auto l = traefik_labels(routes, "sandboxed");
+  EXPECT_EQ(l.at("traefik.enable"), "true");
+  EXPECT_EQ(l.at("traefik.docker.network"), "sandboxed");
+  EXPECT_EQ(l.at("traefik.http.routers.s-abc-3000.rule"),
+            "Host(`s-abc-3000.preview.apps.example.com`)");
+  EXPECT_EQ(l.at("traefik.http.routers.s-abc-3000.entrypoints"), "web");
+  EXPECT_EQ(l.at("traefik.http.routers.s-abc-3000.priority"), "100");
+  EXPECT_EQ(l.at("traefik.http.routers.s-abc-3000.service"), "s-abc-3000");
+  EXPECT_EQ(l.at("traefik.http.services.s-abc-3000.loadbalancer.server.port"), "3000");
+  EXPECT_FALSE(l.count("traefik.http.routers.s-abc-3000.tls"));
+  EXPECT_EQ(l.at("traefik.http.routers.blue-s-abc-5173.tls"), "true");
+  EXPECT_EQ(l.at("traefik.http.routers.blue-s-abc-5173.entrypoints"), "websecure");
+  EXPECT_EQ(l.at("traefik.http.services.blue-s-abc-5173.loadbalancer.server.port"), "5173");
+  EXPECT_EQ(l.size(), 2u + 2 * 5 + 1);  // enable, network; 5 per route; one tls
+  EXPECT_TRUE(traefik_labels({}, "sandboxed").empty());
+}
+
+TEST_F(DockerCliTest, RunArgvLeavesOutWhatTheSpecDoesNotAskFor) {
+  DockerCliRuntime cli(runner_, "docker", dir_, std::chrono::seconds(5));
+  RunSpec s;
+  s.name = "s-min";
+  s.image = "img:1";
+  s.init = s.read_only = s.cap_drop_all = s.no_new_privileges = false;
+  s.command = {"sleep", "1"};
+  const std::vector<std::string> want = {"run",   "-d",    "--pull", "never", "--name",
+                                         "s-min", "img:1", "sleep",  "1"};
+  EXPECT_EQ(cli.run_argv(s, ""), want);
 }
 
 TEST_F(DockerCliTest, EnvValuesNeverReachTheCommandLineAndTheEnvFileIsPrivateAndRemoved) {
@@ -103,8 +127,8 @@ TEST_F(DockerCliTest, EnvValuesNeverReachTheCommandLineAndTheEnvFileIsPrivateAnd
       }
     }
   };
-  DockerCli cli(runner, "docker", dir_, std::chrono::seconds(5));
-  auto id = cli.run(spec());
+  DockerCliRuntime cli(runner, "docker", dir_, std::chrono::seconds(5));
+  auto id = cli.create(spec());
   ASSERT_TRUE(id) << id.error().message();
   EXPECT_EQ(*id, "abcdef0123");
   for (const auto& a : argv) EXPECT_EQ(a.find("hunter2"), std::string::npos) << a;
@@ -137,7 +161,7 @@ TEST_F(DockerCliTest, ClassifiesDockerErrors) {
 
 TEST_F(DockerCliTest, StopPassesGraceAndMapsMissingContainer) {
   runner_.on({"docker", "stop"}, 1, "", "Error response from daemon: No such container: s-x");
-  DockerCli cli(runner_, "docker", dir_, std::chrono::seconds(5));
+  DockerCliRuntime cli(runner_, "docker", dir_, std::chrono::seconds(5));
   EXPECT_EQ(cli.stop("s-x", 7).code(), Code::kNotFound);
   auto calls = runner_.calls();
   ASSERT_EQ(calls.size(), 1u);
@@ -146,7 +170,7 @@ TEST_F(DockerCliTest, StopPassesGraceAndMapsMissingContainer) {
 
 TEST_F(DockerCliTest, EnsureNetworkCreatesOnlyWhenMissing) {
   runner_.on({"docker", "network", "inspect"}, 1, "", "Error: No such network: net");
-  DockerCli cli(runner_, "docker", dir_, std::chrono::seconds(5));
+  DockerCliRuntime cli(runner_, "docker", dir_, std::chrono::seconds(5));
   ASSERT_TRUE(cli.ensure_network("net", {{"sandboxed.managed", "true"}}).is_ok());
   auto calls = runner_.calls();
   ASSERT_EQ(calls.size(), 2u);
@@ -163,7 +187,7 @@ TEST_F(DockerCliTest, InspectParsesState) {
                  "Config":{"Labels":{"sandboxed.id":"x"}},
                  "NetworkSettings":{"Networks":{"sbx":{"IPAddress":"172.30.0.5"},
                                                 "none":{"IPAddress":""}}}}])");
-  DockerCli cli(runner_, "docker", dir_, std::chrono::seconds(5));
+  DockerCliRuntime cli(runner_, "docker", dir_, std::chrono::seconds(5));
   auto st = cli.inspect("s-x");
   ASSERT_TRUE(st) << st.error().message();
   EXPECT_EQ(st->id, "abc123");
@@ -181,18 +205,31 @@ TEST_F(DockerCliTest, ListFiltersByLabelsAndParsesLines) {
       "{\"ID\":\"a1\",\"Names\":\"s-a\",\"State\":\"running\",\"Labels\":\"sandboxed.id=a,"
       "sandboxed.managed=true\"}\n"
       "{\"ID\":\"b2\",\"Names\":\"s-b\",\"State\":\"exited\",\"Labels\":\"sandboxed.id=b\"}\n");
-  DockerCli cli(runner_, "docker", dir_, std::chrono::seconds(5));
+  DockerCliRuntime cli(runner_, "docker", dir_, std::chrono::seconds(5));
   auto list = cli.list({{"sandboxed.instance", "t"}});
   ASSERT_TRUE(list);
   ASSERT_EQ(list->size(), 2u);
   EXPECT_TRUE((*list)[0].running);
   EXPECT_EQ((*list)[0].labels.at("sandboxed.managed"), "true");
   EXPECT_FALSE((*list)[1].running);
-  EXPECT_TRUE(has_pair(runner_.calls()[0].argv, "--filter", "label=sandboxed.instance=t"));
+  EXPECT_EQ(runner_.calls()[0].argv,
+            (std::vector<std::string>{"docker", "ps", "--all", "--no-trunc", "--format",
+                                      "{{json .}}", "--filter", "label=sandboxed.instance=t"}));
+}
+
+TEST_F(DockerCliTest, PauseAndUnpauseFreezeAndThawByName) {
+  DockerCliRuntime cli(runner_, "docker", dir_, std::chrono::seconds(5));
+  runner_.on({"docker", "pause"}, 0, "s-a\n");
+  runner_.on({"docker", "unpause"}, 1, "", "Error response from daemon: No such container: s-b");
+  EXPECT_TRUE(cli.pause("s-a").is_ok());
+  EXPECT_EQ(cli.unpause("s-b").code(), Code::kNotFound);
+  ASSERT_EQ(runner_.calls().size(), 2u);
+  EXPECT_EQ(runner_.calls()[0].argv, (std::vector<std::string>{"docker", "pause", "s-a"}));
+  EXPECT_EQ(runner_.calls()[1].argv, (std::vector<std::string>{"docker", "unpause", "s-b"}));
 }
 
 TEST_F(DockerCliTest, ExecWrapsTheCommandInAnInContainerTimeout) {
-  DockerCli cli(runner_, "docker", dir_, std::chrono::seconds(5));
+  DockerCliRuntime cli(runner_, "docker", dir_, std::chrono::seconds(5));
   ExecSpec s;
   s.container = "s-x";
   s.cmd = {"ls", "-la"};
@@ -208,7 +245,7 @@ TEST_F(DockerCliTest, ExecDaemonErrorsAreTypedButCommandFailuresAreResults) {
   runner_.on({"docker", "exec", "s-gone"}, 1, "",
              "Error response from daemon: No such container: s-gone");
   runner_.on({"docker", "exec", "s-x"}, 2, "", "ls: cannot access");
-  DockerCli cli(runner_, "docker", dir_, std::chrono::seconds(5));
+  DockerCliRuntime cli(runner_, "docker", dir_, std::chrono::seconds(5));
   ExecSpec s;
   s.cmd = {"ls", "nope"};
   s.container = "s-gone";

@@ -1,26 +1,28 @@
-// FakeDocker: an in-memory container table with per-verb failure injection, for unit
-// tests of everything above the Docker interface. Thread-safe.
+// FakeRuntime: an in-memory container table with per-verb failure injection and a hook
+// that runs inside calls (to block them, or to see what else is in flight), for unit
+// tests of everything above the Runtime interface. Thread-safe.
 #pragma once
 
+#include <condition_variable>
 #include <functional>
 #include <mutex>
 #include <set>
-#include <thread>
 
-#include "sandboxd/docker/docker.h"
+#include "sandboxd/runtime/runtime.h"
 
 namespace sandboxd {
 
-class FakeDocker final : public Docker {
+class FakeRuntime final : public Runtime {
  public:
   struct Container {
     RunSpec spec;
     std::string id;
     bool running = false;
+    bool paused = false;
   };
 
-  // The next call of `verb` ("run", "start", "stop", "remove", "exec", "ping",
-  // "ensure_network") fails with `status` (once).
+  // The next call of `verb` ("create", "start", "stop", "pause", "unpause", "remove",
+  // "exec", "ping", "ensure_network") fails with `status` (once).
   void fail_next(const std::string& verb, Status status) {
     std::lock_guard lock(mu_);
     failures_[verb] = std::move(status);
@@ -34,38 +36,29 @@ class FakeDocker final : public Docker {
     return {};
   }
 
-  Result<std::string> run(const RunSpec& spec) override {
+  Result<std::string> create(const RunSpec& spec) override {
     std::lock_guard lock(mu_);
-    calls_.push_back("run " + spec.name);
-    if (auto f = take("run")) return *f;
+    calls_.push_back("create " + spec.name);
+    if (auto f = take("create")) return *f;
     if (!networks_.count(spec.network))
       return Status(Code::kNotFound, "network " + spec.network + " not found");
     if (containers_.count(spec.name)) return Status(Code::kConflict, "name in use");
     std::string id = "c" + std::to_string(++next_id_);
-    containers_[spec.name] = {spec, id, true};
+    containers_[spec.name] = {spec, id, true, false};
     return id;
   }
 
   Status start(const std::string& name) override {
-    Busy busy(*this, name);
-    std::lock_guard lock(mu_);
-    calls_.push_back("start " + name);
-    if (auto f = take("start")) return *f;
-    auto it = containers_.find(name);
-    if (it == containers_.end()) return Status(Code::kNotFound, "No such container: " + name);
-    it->second.running = true;
-    return {};
+    return set_state("start", name, [](Container& c) { c.running = true; });
   }
-
   Status stop(const std::string& name, int) override {
-    Busy busy(*this, name);
-    std::lock_guard lock(mu_);
-    calls_.push_back("stop " + name);
-    if (auto f = take("stop")) return *f;
-    auto it = containers_.find(name);
-    if (it == containers_.end()) return Status(Code::kNotFound, "No such container: " + name);
-    it->second.running = false;
-    return {};
+    return set_state("stop", name, [](Container& c) { c.running = c.paused = false; });
+  }
+  Status pause(const std::string& name) override {
+    return set_state("pause", name, [](Container& c) { c.paused = c.running; });
+  }
+  Status unpause(const std::string& name) override {
+    return set_state("unpause", name, [](Container& c) { c.paused = false; });
   }
 
   // By name or by container id, as docker rm.
@@ -104,7 +97,7 @@ class FakeDocker final : public Docker {
   }
 
   Result<ExecResult> exec(const ExecSpec& spec) override {
-    if (exec_hook) exec_hook();
+    InFlight in_flight(*this, "exec", spec.container);
     std::lock_guard lock(mu_);
     calls_.push_back("exec " + spec.container);
     last_exec_ = spec;
@@ -118,6 +111,20 @@ class FakeDocker final : public Docker {
     return r;
   }
 
+  // A feed that delivers the ids passed to emit_event().
+  Result<std::unique_ptr<EventStream>> events(const std::string&) override {
+    std::lock_guard lock(mu_);
+    if (auto f = take("events")) return *f;
+    return std::unique_ptr<EventStream>(std::make_unique<Feed>(*this));
+  }
+  void emit_event(const std::string& id) {
+    {
+      std::lock_guard lock(mu_);
+      events_.push_back(id);
+    }
+    events_cv_.notify_all();
+  }
+
   Status ping() override {
     std::lock_guard lock(mu_);
     ++pings_;
@@ -125,8 +132,10 @@ class FakeDocker final : public Docker {
     return {};
   }
 
-  // Runs inside exec() before anything else (outside the fake's lock), e.g. to block it.
-  std::function<void()> exec_hook;
+  // Runs at the start of start, stop, pause, unpause and exec (outside the fake's lock)
+  // with the verb and the container name, e.g. to block a call or to look at what else
+  // is in flight. Set it before the calls it should see.
+  std::function<void(const std::string& verb, const std::string& name)> hook;
   // Simulates the container exiting (or being started) behind sandboxd's back.
   void set_running(const std::string& name, bool running) {
     std::lock_guard lock(mu_);
@@ -164,30 +173,58 @@ class FakeDocker final : public Docker {
     std::lock_guard lock(mu_);
     return pings_;
   }
-  // The most calls that were ever in flight at once for one container name.
-  int max_concurrent_per_name() {
+  // Calls of start/stop/pause/unpause/exec in flight now for container `name`.
+  int in_flight(const std::string& name) {
     std::lock_guard lock(mu_);
-    return max_busy_;
+    auto it = in_flight_.find(name);
+    return it == in_flight_.end() ? 0 : it->second;
   }
 
  private:
-  // Marks a verb in flight for `name` for a moment (outside mu_), so overlapping calls
-  // on one name are observable.
-  struct Busy {
-    Busy(FakeDocker& d, std::string n) : d_(d), name_(std::move(n)) {
+  // Counts a call in flight for `name` for its lifetime, and runs the hook first.
+  struct InFlight {
+    InFlight(FakeRuntime& r, const std::string& verb, std::string n) : r_(r), name_(std::move(n)) {
       {
-        std::lock_guard lock(d_.mu_);
-        d_.max_busy_ = std::max(d_.max_busy_, ++d_.busy_[name_]);
+        std::lock_guard lock(r_.mu_);
+        ++r_.in_flight_[name_];
       }
-      std::this_thread::sleep_for(std::chrono::microseconds(200));
+      if (r_.hook) r_.hook(verb, name_);
     }
-    ~Busy() {
-      std::lock_guard lock(d_.mu_);
-      --d_.busy_[name_];
+    ~InFlight() {
+      std::lock_guard lock(r_.mu_);
+      --r_.in_flight_[name_];
     }
-    FakeDocker& d_;
+    FakeRuntime& r_;
     std::string name_;
   };
+
+  class Feed final : public EventStream {
+   public:
+    explicit Feed(FakeRuntime& r) : r_(r) {}
+    Result<std::optional<std::string>> next(std::chrono::milliseconds timeout) override {
+      std::unique_lock lock(r_.mu_);
+      if (!r_.events_cv_.wait_for(lock, timeout, [&] { return !r_.events_.empty(); }))
+        return std::optional<std::string>();
+      std::string id = r_.events_.front();
+      r_.events_.erase(r_.events_.begin());
+      return std::optional<std::string>(id);
+    }
+
+   private:
+    FakeRuntime& r_;
+  };
+
+  template <class Change>
+  Status set_state(const char* verb, const std::string& name, Change change) {
+    InFlight in_flight(*this, verb, name);
+    std::lock_guard lock(mu_);
+    calls_.push_back(std::string(verb) + " " + name);
+    if (auto f = take(verb)) return *f;
+    auto it = containers_.find(name);
+    if (it == containers_.end()) return Status(Code::kNotFound, "No such container: " + name);
+    change(it->second);
+    return {};
+  }
 
   std::optional<Status> take(const std::string& verb) {
     auto it = failures_.find(verb);
@@ -201,7 +238,8 @@ class FakeDocker final : public Docker {
     s.id = c.id;
     s.name = c.spec.name;
     s.running = c.running;
-    s.status = c.running ? "running" : "exited";
+    s.paused = c.paused;
+    s.status = c.paused ? "paused" : c.running ? "running" : "exited";
     s.labels = c.spec.labels;
     if (c.running) s.ips[c.spec.network] = "10.0.0." + c.id.substr(1);
     return s;
@@ -215,8 +253,9 @@ class FakeDocker final : public Docker {
   ExecSpec last_exec_;
   int next_id_ = 0;
   int pings_ = 0;
-  std::map<std::string, int> busy_;
-  int max_busy_ = 0;
+  std::map<std::string, int> in_flight_;
+  std::condition_variable events_cv_;
+  std::vector<std::string> events_;  // ids not yet delivered by a Feed
 };
 
 }  // namespace sandboxd

@@ -1,0 +1,83 @@
+// The domain's closed vocabularies as enums. They are text only at the edges: the store
+// (columns) and the JSON codec (API fields); metrics labels use the same words. Each
+// enum has to_string() (its one spelling) and parse_<name>() (nullopt for any other text).
+#pragma once
+
+#include <optional>
+#include <string_view>
+#include <vector>
+
+namespace sandboxd {
+
+// A sandbox's state. creating/starting/stopping/deleting/purging are written before the
+// runtime action they announce, so a crash leaves a row that says what was under way.
+enum class SandboxStatus {
+  kCreating,
+  kStarting,
+  kRunning,
+  kStopping,
+  kStopped,
+  kError,
+  kDeleting,
+  kPurging
+};
+
+// What the idle reaper may do with a sandbox.
+enum class IdlePolicy { kSleep, kAlwaysOn };
+
+enum class TaskStatus { kRunning, kSucceeded, kFailed, kCancelled };
+
+// Why a task did not succeed (kNone while running and on success).
+enum class FailureReason {
+  kNone,
+  kStartFailed,
+  kAgentError,
+  kAgentTimeout,
+  kOutputTooLarge,
+  kCancelled,
+  kSandboxStopped,
+  kLost,
+};
+
+// The coding agent CLI a task runs.
+enum class Agent { kOpenCode, kClaude };
+
+// Who or what caused an operation or an activity: metrics' `trigger` label and a
+// sandbox's last activity source.
+enum class Trigger {
+  kApi,
+  kCreate,
+  kExec,
+  kFiles,
+  kKeepalive,
+  kPreview,
+  kTraefik,
+  kTask,
+  kReconciler,
+  kIdle,
+  kPressure,
+  kEmergency,
+};
+
+// A lifecycle operation, metrics' `op` label.
+enum class Operation { kCreate, kStart, kWake, kStop, kDelete, kPurge };
+
+std::string_view to_string(SandboxStatus v);
+std::string_view to_string(IdlePolicy v);
+std::string_view to_string(TaskStatus v);
+std::string_view to_string(FailureReason v);  // kNone: ""
+std::string_view to_string(Agent v);
+std::string_view to_string(Trigger v);
+std::string_view to_string(Operation v);
+
+// Every sandbox status, in declaration order.
+std::vector<SandboxStatus> all_sandbox_statuses();
+
+std::optional<SandboxStatus> parse_sandbox_status(std::string_view text);
+std::optional<IdlePolicy> parse_idle_policy(std::string_view text);
+std::optional<TaskStatus> parse_task_status(std::string_view text);
+std::optional<FailureReason> parse_failure_reason(std::string_view text);  // "": kNone
+std::optional<Agent> parse_agent(std::string_view text);
+std::optional<Trigger> parse_trigger(std::string_view text);
+
+}  // namespace sandboxd

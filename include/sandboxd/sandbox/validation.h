@@ -1,0 +1,40 @@
+// The requests of the sandbox API and their checks (pure). A request that fails a check
+// changes nothing: every service validates before it writes or calls the runtime.
+#pragma once
+
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "sandboxd/base/status.h"
+#include "sandboxd/config/config.h"
+#include "sandboxd/domain/domain.h"
+
+namespace sandboxd {
+
+struct CreateRequest {
+  std::optional<std::string> id;  // raw; validated and lower-cased by create()
+  std::vector<int> ports;
+  std::map<std::string, std::string> env;
+  IdlePolicy idle_policy = IdlePolicy::kSleep;
+  std::optional<int64_t> memory_bytes;
+  std::optional<int64_t> pids;
+  std::optional<int64_t> nofile;
+};
+
+struct ExecRequest {
+  std::vector<std::string> cmd;
+  std::map<std::string, std::string> env;
+  std::optional<int> timeout_s;
+  std::string workdir;  // empty: the app directory
+};
+
+// Checks a create request against the rules and operator maxima.
+Status validate_create(const CreateRequest& req, const Config& config);
+// Checks an env map: keys [A-Za-z_][A-Za-z0-9_]*, values without NUL/CR/LF.
+Status validate_env(const std::map<std::string, std::string>& env, const std::string& field);
+// Checks an exec request; returns its timeout in seconds (the default when unset).
+Result<int> validate_exec(const ExecRequest& req, const Config& config);
+
+}  // namespace sandboxd

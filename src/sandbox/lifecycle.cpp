@@ -1,0 +1,277 @@
+// SandboxService's lifecycle operations: create, start, stop, delete, purge. Each writes
+// its intent (the new status) to the Store before the runtime call it announces.
+#include <spdlog/spdlog.h>
+
+#include "sandboxd/base/redactor.h"
+#include "sandboxd/sandbox/sandbox_service.h"
+
+namespace sandboxd {
+namespace {
+
+std::string status_text(const SandboxRecord& rec) { return std::string(to_string(rec.status)); }
+
+}  // namespace
+
+Result<std::string> SandboxService::run_container(const SandboxRecord& rec) {
+  auto id = run_container_unredacted(rec);
+  if (id) return id;
+  // The runtime's words about a failed run may quote the env it was given.
+  return Redactor(Redactor::values_of(rec.env)).status(id.error());
+}
+
+Result<std::string> SandboxService::run_container_unredacted(const SandboxRecord& rec) {
+  RunSpec spec = run_spec(rec);
+  auto id = runtime_.create(spec);
+  if (id) {
+    addresses_.clear();
+    return id;
+  }
+  Status err = id.error();
+  if (is_missing_network(err)) {
+    // The sandbox network vanished (e.g. pruned): recreate it and try once more.
+    if (auto s = ensure_network(); !s.is_ok()) return s;
+  } else if (err.code() == Code::kConflict) {
+    // Something holds the container name. Only a container this installation made for
+    // this sandbox (left by a crash or a failed start) is ours to replace.
+    auto holder = runtime_.inspect(rec.container_name);
+    if (!holder) return holder.error();
+    if (label_of(*holder, "sandboxed.install") != install_id_ ||
+        label_of(*holder, "sandboxed.id") != rec.id) {
+      return Status(Code::kConflict, "container name " + rec.container_name +
+                                         " is held by a container this sandboxd did not create");
+    }
+    spdlog::warn("sandbox {}: replacing stale container {}", rec.id, rec.container_name);
+    if (auto s = runtime_.remove(rec.container_name); !s.is_ok() && s.code() != Code::kNotFound)
+      return s;
+  } else {
+    // The container may have been created and then failed to start.
+    (void)remove_own_container(rec.id, rec.container_name, /*has_row=*/true);
+    return err;
+  }
+  auto again = runtime_.create(spec);
+  if (!again) (void)remove_own_container(rec.id, rec.container_name, /*has_row=*/true);
+  return again;
+}
+
+Result<SandboxRecord> SandboxService::create(const CreateRequest& req) {
+  if (auto s = validate_create(req, config_); !s.is_ok()) return s;
+  ScopedOperation op(metrics_, Operation::kCreate, Trigger::kApi);
+  if (auto s = admit("create"); !s.is_ok()) return s;
+  int64_t now = clock_.now_ms();
+  std::string id = req.id ? *normalize_id(*req.id) : new_ulid(now);
+  auto guard = locks_.lock(id);
+
+  auto existing = store_.get(id);
+  if (!existing) return existing.error();
+  if (existing->has_value()) {
+    return Status(Code::kConflict,
+                  "sandbox " + id + " already exists (status " + status_text(**existing) + ")");
+  }
+
+  SandboxRecord rec;
+  rec.id = id;
+  rec.status = SandboxStatus::kCreating;
+  rec.image = config_.image;
+  rec.container_name = container_name(config_.instance, id);
+  rec.ports = req.ports;
+  rec.env = req.env;
+  rec.idle_policy = req.idle_policy;
+  rec.limits = config_.default_limits;
+  if (req.memory_bytes) rec.limits.memory_bytes = *req.memory_bytes;
+  if (req.pids) rec.limits.pids = *req.pids;
+  if (req.nofile) rec.limits.nofile = *req.nofile;
+  rec.created_at = rec.updated_at = now;
+  // Written first: a crash from here on leaves a `creating` row to converge.
+  if (auto s = store_.insert(rec); !s.is_ok()) return s;
+
+  auto created_ws = workspaces_.ensure(id);
+  auto rollback = [&](const Status& cause) -> Status {
+    spdlog::warn("create sandbox {} failed, rolling back: {}", id, cause.message());
+    if (created_ws && *created_ws) (void)workspaces_.remove(id);
+    if (auto s = store_.remove(id); !s.is_ok())
+      spdlog::error("create sandbox {}: rollback: {}", id, s.message());
+    return cause.with_context("create sandbox " + id);
+  };
+  if (!created_ws) return rollback(created_ws.error());
+  auto cid = run_container(rec);
+  if (!cid) return rollback(cid.error());
+
+  rec.status = SandboxStatus::kRunning;
+  rec.container_id = *cid;
+  rec.started_at = clock_.now_ms();
+  touch(rec, Trigger::kCreate);
+  if (auto s = store_.update(rec); !s.is_ok()) return s;
+  spdlog::info("sandbox {} created ({}, workspace {})", id, rec.container_name,
+               *created_ws ? "new" : "re-attached");
+  op.succeeded();
+  return rec;
+}
+
+Result<SandboxRecord> SandboxService::start_locked(SandboxRecord rec, Trigger trigger,
+                                                   bool verify) {
+  const SandboxStatus was = rec.status;
+  if (was == SandboxStatus::kRunning && !verify) return rec;
+  bool startable = was == SandboxStatus::kRunning || was == SandboxStatus::kStopped ||
+                   was == SandboxStatus::kError || was == SandboxStatus::kStarting ||
+                   was == SandboxStatus::kStopping;
+  if (!startable) return Status(Code::kConflict, "sandbox " + rec.id + " is " + status_text(rec));
+  const bool was_running = was == SandboxStatus::kRunning;
+  // A start on the API's request is a start; one on a preview hit or a task is a wake.
+  ScopedOperation op(metrics_, trigger == Trigger::kApi ? Operation::kStart : Operation::kWake,
+                     trigger);
+  if (was_running) op.cancel();
+  left_running(rec.id);
+  if (!was_running) {
+    if (auto s = admit("start of sandbox " + rec.id); !s.is_ok()) return s;
+    rec.status = SandboxStatus::kStarting;  // intent first: a crash leaves `starting`
+    rec.updated_at = clock_.now_ms();
+    if (auto s = store_.update(rec); !s.is_ok()) return s;
+  }
+  // An errored sandbox is rebuilt from its row, not restarted. Starting a running
+  // container is a no-op, so it also verifies one.
+  Status st = was == SandboxStatus::kError ? Status(Code::kNotFound, "recreate after error")
+                                           : runtime_.start(rec.container_name);
+  if (is_missing_network(st)) {
+    if (auto s = ensure_network(); !s.is_ok()) return s;
+    st = runtime_.start(rec.container_name);
+  }
+  if (st.code() == Code::kNotFound && !is_missing_network(st)) {
+    // The container vanished (engine reset, removed by hand, pruned) or never ran:
+    // recreate it from the row, on the same workspace.
+    spdlog::info("sandbox {}: recreating container {} from its row", rec.id, rec.container_name);
+    if (auto ws = workspaces_.ensure(rec.id); !ws)
+      return ws.error().with_context("start sandbox " + rec.id);
+    auto cid = run_container(rec);
+    if (!cid) return cid.error().with_context("start sandbox " + rec.id);
+    rec.container_id = *cid;
+  } else if (!st.is_ok()) {
+    return st.with_context("start sandbox " + rec.id);
+  } else if (!was_running) {
+    addresses_.clear();
+  }
+  if (was_running) return rec;
+  rec.status = SandboxStatus::kRunning;
+  rec.error_message.clear();
+  rec.started_at = clock_.now_ms();
+  touch(rec, trigger);
+  if (auto s = store_.update(rec); !s.is_ok()) return s;
+  spdlog::info("sandbox {} started (by {})", rec.id, to_string(trigger));
+  op.succeeded();
+  return rec;
+}
+
+Result<SandboxRecord> SandboxService::start(const std::string& raw_id, Trigger trigger) {
+  return with_locked(raw_id, [&](SandboxRecord& rec) {
+    return start_locked(std::move(rec), trigger, /*verify=*/true);
+  });
+}
+
+Result<SandboxRecord> SandboxService::stop(const std::string& raw_id) {
+  return with_locked(raw_id, [&](SandboxRecord& rec) {
+    return stop_locked(std::move(rec), Trigger::kApi, "api");
+  });
+}
+
+Result<SandboxRecord> SandboxService::stop_locked(SandboxRecord rec, Trigger trigger,
+                                                  const std::string& reason) {
+  if (rec.status == SandboxStatus::kStopped) return rec;
+  if (rec.status != SandboxStatus::kRunning && rec.status != SandboxStatus::kStarting &&
+      rec.status != SandboxStatus::kStopping) {
+    return Status(Code::kConflict,
+                  "sandbox " + rec.id + " is " + status_text(rec) + ", not running");
+  }
+  ScopedOperation op(metrics_, Operation::kStop, trigger);
+  left_running(rec.id);
+  rec.status = SandboxStatus::kStopping;  // intent first: a crash leaves `stopping`
+  rec.updated_at = clock_.now_ms();
+  if (auto s = store_.update(rec); !s.is_ok()) return s;
+  Status st = runtime_.stop(rec.container_name, config_.stop_timeout_s);
+  if (!st.is_ok() && !(st.code() == Code::kNotFound && !is_missing_network(st))) {
+    return st.with_context("stop sandbox " + rec.id);
+  }
+  rec.status = SandboxStatus::kStopped;
+  rec.stopped_at = clock_.now_ms();
+  rec.updated_at = rec.stopped_at;
+  rec.stop_reason = reason;
+  if (auto s = store_.update(rec); !s.is_ok()) return s;
+  spdlog::info("sandbox {} stopped ({})", rec.id, reason);
+  op.succeeded();
+  return rec;
+}
+
+Status SandboxService::destroy(const std::string& raw_id) {
+  auto id = normalize_id(raw_id);
+  if (!id) return id.error();
+  auto guard = locks_.lock(*id);
+  ScopedOperation op(metrics_, Operation::kDelete, Trigger::kApi);
+  Status st = destroy_locked(*id);
+  if (st.is_ok()) op.succeeded();
+  return st;
+}
+
+Status SandboxService::remove_own_container(const std::string& id, const std::string& name,
+                                            bool has_row) {
+  auto c = runtime_.inspect(name);
+  if (!c) return c.error().code() == Code::kNotFound ? Status() : c.error();
+  if (!is_instance_container(*c, config_.instance, id)) {
+    spdlog::warn("sandbox {}: container {} lacks this instance's labels; left alone", id, name);
+    if (has_row) return {};
+    return Status(Code::kNotFound, "no sandbox " + id + " (container " + name +
+                                       " does not belong to this sandboxd and was left alone)");
+  }
+  // By its id: a container that took the name meanwhile is not hit.
+  Status st = runtime_.remove(c->id);
+  return st.code() == Code::kNotFound ? Status() : st;
+}
+
+Result<std::pair<std::string, bool>> SandboxService::mark_for_removal(const std::string& id,
+                                                                      SandboxStatus status) {
+  auto row = store_.get(id);
+  if (!row) return row.error();
+  left_running(id);
+  if (!row->has_value()) return std::make_pair(container_name(config_.instance, id), false);
+  SandboxRecord rec = **row;
+  rec.status = status;  // a crash from here on leaves a row to finish removing
+  rec.updated_at = clock_.now_ms();
+  if (auto s = store_.update(rec); !s.is_ok()) return s;
+  return std::make_pair(rec.container_name, true);
+}
+
+Status SandboxService::destroy_locked(const std::string& id) {
+  auto marked = mark_for_removal(id, SandboxStatus::kDeleting);
+  if (!marked) return marked.error();
+  const auto& [name, has_row] = *marked;
+  if (auto s = remove_own_container(id, name, has_row); !s.is_ok()) {
+    return s.code() == Code::kNotFound ? s : s.with_context("delete sandbox " + id);
+  }
+  if (auto s = store_.remove(id); !s.is_ok()) return s;
+  spdlog::info("sandbox {} deleted (workspace kept)", id);
+  return {};
+}
+
+Result<int64_t> SandboxService::purge(const std::string& raw_id) {
+  auto id = normalize_id(raw_id);
+  if (!id) return id.error();
+  auto guard = locks_.lock(*id);
+  ScopedOperation op(metrics_, Operation::kPurge, Trigger::kApi);
+  auto freed = purge_locked(*id);
+  if (freed) op.succeeded();
+  return freed;
+}
+
+Result<int64_t> SandboxService::purge_locked(const std::string& id) {
+  auto marked = mark_for_removal(id, SandboxStatus::kPurging);
+  if (!marked) return marked.error();
+  const auto& [name, has_row] = *marked;
+  if (auto s = remove_own_container(id, name, has_row); !s.is_ok()) {
+    return s.code() == Code::kNotFound ? s : s.with_context("purge sandbox " + id);
+  }
+  // The container is gone, so the tenant can no longer change the tree under us.
+  auto freed = workspaces_.remove(id);
+  if (!freed) return freed.error().with_context("purge sandbox " + id);
+  if (auto s = store_.remove_with_tasks(id); !s.is_ok()) return s;
+  spdlog::info("sandbox {} purged ({} bytes freed)", id, *freed);
+  return freed;
+}
+
+}  // namespace sandboxd
