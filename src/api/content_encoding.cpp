@@ -34,7 +34,8 @@ Result<std::string> base64_decode(std::string_view in) {
     if (c == '/') return 63;
     return -1;
   };
-  if (in.size() % 4 != 0) return Status(Code::kInvalidArgument, "content: not valid base64 (length)");
+  if (in.size() % 4 != 0)
+    return Status(Code::kInvalidArgument, "content: not valid base64 (length)");
   std::string out;
   out.reserve(in.size() / 4 * 3);
   for (std::size_t i = 0; i < in.size(); i += 4) {

@@ -43,8 +43,8 @@ Status check_media_type(const httplib::Request& req, const std::vector<std::stri
     if (media_type_is(type, t)) return {};
   std::string want = types[0];
   for (std::size_t i = 1; i < types.size(); ++i) want += " or " + types[i];
-  return Status(Code::kUnsupportedMediaType, "Content-Type must be " + want + " (got '" +
-                                                 printable(type.substr(0, 100)) + "')");
+  return Status(Code::kUnsupportedMediaType,
+                "Content-Type must be " + want + " (got '" + printable(type.substr(0, 100)) + "')");
 }
 
 Status read_body(const httplib::Request& req, httplib::Response& res,

@@ -4,7 +4,6 @@
 #include <nlohmann/json.hpp>
 
 #include "base/json_dump.h"
-
 #include "sandboxd/base/text.h"
 #include "sandboxd/os/clock.h"
 
@@ -113,8 +112,9 @@ json sandbox_json(const SandboxRecord& r, const Config& c) {
 }  // namespace
 
 Result<CreateRequest> decode_create(const std::string& body) {
-  auto parsed = parse_object(body, /*allow_empty=*/true,
-                             {"id", "ports", "env", "idle_policy", "memory", "pids_limit", "nofile"});
+  auto parsed =
+      parse_object(body, /*allow_empty=*/true,
+                   {"id", "ports", "env", "idle_policy", "memory", "pids_limit", "nofile"});
   if (!parsed) return parsed.error();
   const json& j = *parsed;
   CreateRequest req;
@@ -231,17 +231,18 @@ std::string encode_sandbox_list(const ListResult& page, const Config& config, bo
   json arr = json::array();
   for (const auto& r : page.sandboxes) arr.push_back(sandbox_json(r, config));
   if (!wrapped) return dump_json(arr);
-  return dump_json({{"sandboxes", arr},
-               {"next_after", page.next_after.empty() ? json(nullptr) : json(page.next_after)}});
+  return dump_json(
+      {{"sandboxes", arr},
+       {"next_after", page.next_after.empty() ? json(nullptr) : json(page.next_after)}});
 }
 
 std::string encode_exec(const ExecResult& r) {
   return dump_json({{"stdout", r.stdout_data},
-               {"stderr", r.stderr_data},
-               {"exit_code", r.exit_code},
-               {"duration_ms", r.duration_ms},
-               {"timed_out", r.timed_out},
-               {"truncated", r.truncated}});
+                    {"stderr", r.stderr_data},
+                    {"exit_code", r.exit_code},
+                    {"duration_ms", r.duration_ms},
+                    {"timed_out", r.timed_out},
+                    {"truncated", r.truncated}});
 }
 
 std::string encode_purge(int64_t freed_bytes) {
@@ -298,8 +299,8 @@ std::string encode_file_node(const std::string& path, const FileNode& node) {
 }
 
 Result<TaskRequest> decode_task(const std::string& body) {
-  auto j = parse_object(body, /*allow_empty=*/false,
-                        {"prompt", "agent", "model", "timeout_s", "env"});
+  auto j =
+      parse_object(body, /*allow_empty=*/false, {"prompt", "agent", "model", "timeout_s", "env"});
   if (!j) return j.error();
   TaskRequest req;
   for (auto it = j->begin(); it != j->end(); ++it) {
@@ -368,9 +369,9 @@ std::string encode_file_written(const std::string& path, std::size_t bytes, bool
 
 std::string encode_error(const Status& status, const std::string& request_id) {
   return dump_json({{"error",
-                {{"code", code_name(status.code())},
-                 {"message", status.message()},
-                 {"request_id", request_id}}}});
+                     {{"code", code_name(status.code())},
+                      {"message", status.message()},
+                      {"request_id", request_id}}}});
 }
 
 }  // namespace sandboxd

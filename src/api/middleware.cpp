@@ -65,10 +65,10 @@ bool guard(const Config& config, const httplib::Request& req, httplib::Response&
 // The caller's X-Request-Id when it is short and plain, else a fresh one.
 std::string request_id_for(const httplib::Request& req) {
   std::string given = req.get_header_value("X-Request-Id");
-  bool usable = !given.empty() && given.size() <= 64 &&
-                given.find_first_not_of(
-                    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.") ==
-                    std::string::npos;
+  bool usable =
+      !given.empty() && given.size() <= 64 &&
+      given.find_first_not_of(
+          "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.") == std::string::npos;
   return usable ? given : random_hex(8);
 }
 
@@ -116,8 +116,8 @@ void on_exception(const httplib::Request& req, httplib::Response& res, std::exce
 }
 
 void log_request(const httplib::Request& req, const httplib::Response& res) {
-  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                std::chrono::steady_clock::now() - t_request.start)
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
+                                                                  t_request.start)
                 .count();
   // A request rejected before routing (e.g. a malformed request line) never set the
   // context: log it without actor or duration rather than with the previous one's.
@@ -131,8 +131,7 @@ void log_request(const httplib::Request& req, const httplib::Response& res) {
 
 }  // namespace
 
-void install_middleware(httplib::Server& server, const Config& config,
-                        const Authenticator& auth) {
+void install_middleware(httplib::Server& server, const Config& config, const Authenticator& auth) {
   server.set_pre_routing_handler(
       [&config, &auth](const httplib::Request& req, httplib::Response& res) {
         return pre_route(config, auth, req, res);

@@ -14,8 +14,7 @@ Status bad(const std::string& name, const std::string& bounds, const std::string
 
 Result<int64_t> parse_int_param(const std::string& name, const std::string& value, int64_t min,
                                 int64_t max) {
-  const std::string bounds =
-      "an integer in " + std::to_string(min) + ".." + std::to_string(max);
+  const std::string bounds = "an integer in " + std::to_string(min) + ".." + std::to_string(max);
   bool digits = !value.empty() && value.size() <= 18 &&
                 value.find_first_not_of("0123456789") == std::string::npos;
   if (!digits) return bad(name, bounds, value);
@@ -52,7 +51,7 @@ Result<int64_t> QueryParams::integer(const std::string& name, int64_t min, int64
 }
 
 Result<bool> QueryParams::boolean(const std::string& name, bool fallback) const {
-  if (!has(name)) return fallback;
+  if (!has(name) || text(name).empty()) return fallback;
   return parse_bool_param(name, text(name));
 }
 

@@ -72,8 +72,8 @@ struct ApiServer::Impl {
 
   // Registers `handler` for each path pattern. A POST or PUT body must be one of `types`
   // (default JSON) and is read first, up to `max_body` (default SANDBOXD_MAX_BODY_BYTES).
-  void route(const std::string& method, const std::vector<std::string>& patterns,
-             Handler handler, std::size_t max_body = 0, std::vector<std::string> types = {kJson}) {
+  void route(const std::string& method, const std::vector<std::string>& patterns, Handler handler,
+             std::size_t max_body = 0, std::vector<std::string> types = {kJson}) {
     if (max_body == 0) max_body = static_cast<std::size_t>(config.max_body_bytes);
     for (const auto& p : patterns) {
       if (method == "POST" || method == "PUT") {
@@ -151,10 +151,11 @@ struct ApiServer::Impl {
     log_readiness_change(s);
     if (s.is_ok()) return res.set_content("ready\n", "text/plain");
     bool authenticated = !auth.disabled() && !request_actor().empty();
-    reply_error(res, Status(Code::kUnavailable,
-                            authenticated ? s.message()
-                                          : "not ready: docker or the database does not "
-                                            "answer (details in the sandboxd log)"));
+    reply_error(res,
+                Status(Code::kUnavailable,
+                       authenticated ? s.message()
+                                     : "not ready: the container runtime or the database does not "
+                                       "answer (details in the sandboxd log)"));
   }
 
   void log_readiness_change(const Status& s) {
@@ -179,7 +180,8 @@ struct ApiServer::Impl {
     for (SandboxStatus s : all_sandbox_statuses()) by_state[s] = 0;
     for (const auto& r : *rows) ++by_state[r.status];
     for (const auto& [state, n] : by_state)
-      gauges.push_back({"sandboxd_sandboxes", {{"state", std::string(to_string(state))}}, double(n)});
+      gauges.push_back(
+          {"sandboxd_sandboxes", {{"state", std::string(to_string(state))}}, double(n)});
     if (tasks) gauges.push_back({"sandboxd_tasks_running", {}, double(tasks->running_count())});
     res.set_content(metrics.render(gauges), "text/plain; version=0.0.4; charset=utf-8");
   }

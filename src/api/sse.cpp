@@ -14,15 +14,14 @@ constexpr int kBatch = 200;
 constexpr int64_t kMaxEventId = 999'999'999'999'999'999;
 
 std::string frame(const StoredEvent& e) {
-  return "id: " + std::to_string(e.seq) + "\nevent: " + e.type + "\ndata: " + e.data_json +
-         "\n\n";
+  return "id: " + std::to_string(e.seq) + "\nevent: " + e.type + "\ndata: " + e.data_json + "\n\n";
 }
 
 // Streams the task's events after `after` into `sink` until the stream ends, moving
 // `after` past each event sent. False when the client went away or the events could not
 // be read.
-bool pump(TaskService& svc, const std::string& sandbox, const std::string& task_id,
-          int64_t& after, httplib::DataSink& sink) {
+bool pump(TaskService& svc, const std::string& sandbox, const std::string& task_id, int64_t& after,
+          httplib::DataSink& sink) {
   for (;;) {
     auto events = svc.events(task_id, after, kBatch);
     if (!events) return false;

@@ -1,8 +1,6 @@
 #include "sandboxd/ops/ops.h"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
+#include <httplib.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
@@ -198,25 +196,12 @@ std::string age(int64_t now_ms, int64_t then_ms) {
 }  // namespace
 
 bool probe_healthz(const std::string& host, int port) {
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return false;
-  timeval tv{2, 0};
-  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  bool ok = ::inet_pton(AF_INET, host.c_str(), &addr.sin_addr) == 1 &&
-            ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
-  if (ok) {
-    std::string req = "GET /healthz HTTP/1.0\r\nHost: " + host + "\r\n\r\n";
-    char buf[64] = {};
-    ok = ::send(fd, req.data(), req.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(req.size()) &&
-         ::recv(fd, buf, sizeof buf - 1, MSG_WAITALL) >= 12 &&
-         std::string(buf).find(" 200 ") != std::string::npos;
-  }
-  ::close(fd);
-  return ok;
+  httplib::Client client(host, port);
+  client.set_connection_timeout(2, 0);
+  client.set_read_timeout(2, 0);
+  client.set_write_timeout(2, 0);
+  auto res = client.Get("/healthz");
+  return res && res->status == 200;
 }
 
 std::vector<DoctorCheck> run_doctor(const Config& config, ProcessRunner& runner,

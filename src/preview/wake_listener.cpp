@@ -645,7 +645,8 @@ void WakeListener::serve(Conn& conn) {
     *body -= rest.size();
   }
   std::string pending = head_for_backend(head) + rest;
-  relay(fd, backend, std::move(pending), body, [&] { sandboxes_.record_activity(id, Trigger::kPreview); });
+  relay(fd, backend, std::move(pending), body,
+        [&] { sandboxes_.record_activity(id, Trigger::kPreview); });
   untrack(backend);
   untrack(fd);
   ::close(backend);

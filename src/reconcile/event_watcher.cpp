@@ -39,8 +39,7 @@ void EventWatcher::run() {
         spdlog::warn("runtime events ended (engine restarted?); reopening in {} s",
                      backoff.count());
     } else {
-      spdlog::warn("runtime events: {}; retrying in {} s", feed.error().message(),
-                   backoff.count());
+      spdlog::warn("runtime events: {}; retrying in {} s", feed.error().message(), backoff.count());
     }
     if (thread_.wait_for(backoff)) break;
     backoff = std::min(backoff * 2, std::chrono::seconds(30));

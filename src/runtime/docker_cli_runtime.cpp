@@ -328,7 +328,7 @@ Result<std::vector<ContainerState>> DockerCliRuntime::list(
       st.name = j.value("Names", "");
       st.status = j.value("State", "");
       st.paused = st.status == "paused";
-      st.running = st.status == "running" || st.paused;
+      st.running = st.status == "running";
       st.labels = parse_label_list(j.value("Labels", ""));
       result.push_back(std::move(st));
     }

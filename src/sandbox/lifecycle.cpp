@@ -49,7 +49,10 @@ Result<std::string> SandboxService::run_container_unredacted(const SandboxRecord
     return err;
   }
   auto again = runtime_.create(spec);
-  if (!again) (void)remove_own_container(rec.id, rec.container_name, /*has_row=*/true);
+  if (!again)
+    (void)remove_own_container(rec.id, rec.container_name, /*has_row=*/true);
+  else
+    addresses_.clear();
   return again;
 }
 

@@ -209,9 +209,7 @@ Result<std::vector<SandboxRecord>> Store::list(const ListQuery& query) {
     q.bind(i++, query.after_id);
     if (query.status) q.bind(i++, std::string(to_string(*query.status)));
     q.bind(i++, query.limit);
-    std::vector<SandboxRecord> out;
-    while (q.executeStep()) out.push_back(read_row(q));
-    return out;
+    return read_rows(q, read_row, "sandboxes");
   } catch (const std::exception& e) {
     return db_error("list", e);
   }

@@ -136,9 +136,7 @@ Result<std::vector<TaskRecord>> Store::list_tasks(const std::string& sandbox_id,
                                   "id DESC LIMIT ?");
     q.bind(1, sandbox_id);
     q.bind(2, limit);
-    std::vector<TaskRecord> out;
-    while (q.executeStep()) out.push_back(read_task(q));
-    return out;
+    return read_rows(q, read_task, "tasks");
   } catch (const std::exception& e) {
     return db_error("list tasks", e);
   }
@@ -149,9 +147,7 @@ Result<std::vector<TaskRecord>> Store::running_tasks() {
   try {
     SQLite::Statement q(*db_, std::string("SELECT ") + kTaskColumns +
                                   " FROM tasks WHERE status = 'running' ORDER BY created_at");
-    std::vector<TaskRecord> out;
-    while (q.executeStep()) out.push_back(read_task(q));
-    return out;
+    return read_rows(q, read_task, "tasks");
   } catch (const std::exception& e) {
     return db_error("running tasks", e);
   }

@@ -130,26 +130,21 @@ void claude_line(const json& j, AgentTally& t, std::vector<TaskEvent>& out) {
 
 std::string AgentTally::usage_json() const {
   return dump_json({{"input_tokens", input_tokens},
-               {"output_tokens", output_tokens},
-               {"reasoning_tokens", reasoning_tokens},
-               {"cache_read_tokens", cache_read_tokens},
-               {"cache_write_tokens", cache_write_tokens},
-               {"cost_usd", cost_usd}});
+                    {"output_tokens", output_tokens},
+                    {"reasoning_tokens", reasoning_tokens},
+                    {"cache_read_tokens", cache_read_tokens},
+                    {"cache_write_tokens", cache_write_tokens},
+                    {"cost_usd", cost_usd}});
 }
 
-std::vector<TaskEvent> normalize_agent_line(Agent agent, std::string_view line,
-                                            AgentTally& tally) {
+std::vector<TaskEvent> normalize_agent_line(Agent agent, std::string_view line, AgentTally& tally) {
   std::vector<TaskEvent> out;
   json j = json::parse(line, nullptr, /*allow_exceptions=*/false);
   if (!j.is_object()) return out;
   try {
     switch (agent) {
-      case Agent::kOpenCode:
-        opencode_line(j, tally, out);
-        break;
-      case Agent::kClaude:
-        claude_line(j, tally, out);
-        break;
+      case Agent::kOpenCode: opencode_line(j, tally, out); break;
+      case Agent::kClaude: claude_line(j, tally, out); break;
     }
   } catch (const json::exception&) {
     // A field of an unexpected type: the line yields what it yielded so far.

@@ -9,7 +9,6 @@
 #include <nlohmann/json.hpp>
 
 #include "base/json_dump.h"
-
 #include "sandboxd/base/ids.h"
 #include "sandboxd/base/metrics.h"
 
@@ -209,7 +208,8 @@ Result<TaskRecord> TaskService::create(const std::string& raw_sandbox, const Tas
     return st;
   };
   std::vector<std::pair<std::string, std::string>> started = {
-      {"status", dump_json({{"phase", "starting"}, {"agent", to_string(t.agent)}, {"model", t.model}})}};
+      {"status",
+       dump_json({{"phase", "starting"}, {"agent", to_string(t.agent)}, {"model", t.model}})}};
   {
     std::lock_guard poll(poll_mu_);
     std::lock_guard lock(mu_);

@@ -396,9 +396,9 @@ TEST_F(ApiTest, AnUnknownBodyFieldIsA400ThatChangesNothing) {
               0u)
         << r->body;
   }
-  auto put = client_->Put("/v1/sandboxes/u1/files",
-                          R"({"path":"workspace/x.txt","content":"x","mode":"0600"})",
-                          "application/json");
+  auto put =
+      client_->Put("/v1/sandboxes/u1/files",
+                   R"({"path":"workspace/x.txt","content":"x","mode":"0600"})", "application/json");
   expect_error(put, 400, "invalid_request");
   EXPECT_TRUE(docker_.calls().empty());
   EXPECT_FALSE(h_.store->get("u2")->has_value());
@@ -427,9 +427,8 @@ TEST_F(ApiTest, ABadQueryParameterIsA400NamingItsBounds) {
       {"PUT", "/v1/sandboxes/q1/files?path=x&append=yes", "append: must be true or false"},
   };
   for (const auto& c : cases) {
-    auto r = c.method == "GET"
-                 ? client_->Get(c.target)
-                 : client_->Put(c.target, "bytes", "application/octet-stream");
+    auto r = c.method == "GET" ? client_->Get(c.target)
+                               : client_->Put(c.target, "bytes", "application/octet-stream");
     expect_error(r, 400, "invalid_request");
     EXPECT_EQ(json::parse(r->body)["error"]["message"].get<std::string>().rfind(c.message, 0), 0u)
         << c.target << ": " << r->body;

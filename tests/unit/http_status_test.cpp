@@ -12,16 +12,11 @@ struct Mapping {
 };
 
 constexpr Mapping kMappings[] = {
-    {Code::kOk, 200, 503},
-    {Code::kInvalidArgument, 400, 400},
-    {Code::kUnauthorized, 401, 503},
-    {Code::kForbidden, 403, 503},
-    {Code::kNotFound, 404, 404},
-    {Code::kConflict, 409, 503},
-    {Code::kTooLarge, 413, 503},
-    {Code::kUnsupportedMediaType, 415, 503},
-    {Code::kUnavailable, 503, 503},
-    {Code::kTimeout, 504, 503},
+    {Code::kOk, 200, 503},           {Code::kInvalidArgument, 400, 400},
+    {Code::kUnauthorized, 401, 503}, {Code::kForbidden, 403, 503},
+    {Code::kNotFound, 404, 404},     {Code::kConflict, 409, 503},
+    {Code::kTooLarge, 413, 503},     {Code::kUnsupportedMediaType, 415, 503},
+    {Code::kUnavailable, 503, 503},  {Code::kTimeout, 504, 503},
     {Code::kInternal, 500, 503},
 };
 

@@ -11,9 +11,13 @@ TEST(ParseIntParam, AcceptsDigitsWithinBoundsAndNamesTheBoundsOtherwise) {
     int64_t want;  // -1: refused
   };
   const Case cases[] = {
-      {"1", 1},        {"1000", 1000},  {"0001", 1},  {"0", -1},     {"1001", -1},
-      {"", -1},        {"-5", -1},      {"+5", -1},   {" 5", -1},    {"5 ", -1},
-      {"1e3", -1},     {"12abc", -1},   {"0x10", -1}, {"99999999999999999999", -1},
+      {"1", 1},     {"1000", 1000},
+      {"0001", 1},  {"0", -1},
+      {"1001", -1}, {"", -1},
+      {"-5", -1},   {"+5", -1},
+      {" 5", -1},   {"5 ", -1},
+      {"1e3", -1},  {"12abc", -1},
+      {"0x10", -1}, {"99999999999999999999", -1},
   };
   for (const auto& c : cases) {
     auto r = parse_int_param("limit", c.value, 1, 1000);
@@ -40,7 +44,7 @@ TEST(ParseBoolParam, TakesTrueFalseOneAndZeroOnly) {
     const char* value;
     int want;  // -1: refused
   };
-  const Case cases[] = {{"true", 1}, {"1", 1},   {"false", 0}, {"0", 0},
+  const Case cases[] = {{"true", 1}, {"1", 1},    {"false", 0}, {"0", 0},
                         {"", -1},    {"yes", -1}, {"TRUE", -1}, {"2", -1}};
   for (const auto& c : cases) {
     auto r = parse_bool_param("raw", c.value);
@@ -80,7 +84,9 @@ TEST(QueryParams, AnAbsentParameterGivesTheDefaultAndAPresentOneMustParse) {
   EXPECT_EQ(*q.integer("limit", 1, 10, 3), 5);  // the first of a repeated parameter
   EXPECT_EQ(*q.integer("after", 1, 10, 3), 3);
   EXPECT_FALSE(q.integer("tail", 1, 10, 3));
-  EXPECT_FALSE(q.boolean("raw", false));  // present but empty
+  ASSERT_TRUE(q.boolean("raw", false));  // present but empty: the default
+  EXPECT_FALSE(*q.boolean("raw", false));
+  EXPECT_TRUE(*q.boolean("raw", true));
   EXPECT_TRUE(*q.boolean("append", true));
   EXPECT_EQ(*q.choice("status", {"running"}, ""), "");
   EXPECT_EQ(q.text("path"), "a/b");

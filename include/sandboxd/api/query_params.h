@@ -25,14 +25,14 @@ Result<std::string> parse_choice_param(const std::string& name, const std::strin
 // repeated parameter counts.
 class QueryParams {
  public:
-  explicit QueryParams(const std::multimap<std::string, std::string>& params)
-      : params_(params) {}
+  explicit QueryParams(const std::multimap<std::string, std::string>& params) : params_(params) {}
 
   bool has(const std::string& name) const { return params_.count(name) > 0; }
   // The value as given, or "" when absent.
   std::string text(const std::string& name) const;
   Result<int64_t> integer(const std::string& name, int64_t min, int64_t max,
                           int64_t fallback) const;
+  // Absent or empty: `fallback`.
   Result<bool> boolean(const std::string& name, bool fallback) const;
   Result<std::string> choice(const std::string& name, const std::vector<std::string>& choices,
                              const std::string& fallback) const;

@@ -90,7 +90,7 @@ struct ContainerState {
   std::string id;
   std::string name;
   std::string status;    // the runtime's own word, for display only (e.g. exited, paused)
-  bool running = false;  // its processes run (true also while paused: they exist)
+  bool running = false;  // the runtime says it runs (inspect: also while paused)
   bool paused = false;   // its processes are frozen
   int exit_code = 0;
   std::map<std::string, std::string> labels;

@@ -43,7 +43,6 @@ struct AgentTally {
 
 // The events one output line of `agent` yields; a line that is not JSON or not
 // understood yields none.
-std::vector<TaskEvent> normalize_agent_line(Agent agent, std::string_view line,
-                                            AgentTally& tally);
+std::vector<TaskEvent> normalize_agent_line(Agent agent, std::string_view line, AgentTally& tally);
 
 }  // namespace sandboxd
