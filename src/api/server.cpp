@@ -200,8 +200,11 @@ struct ApiServer::Impl {
   Result<ListQuery> list_query(const httplib::Request& req, bool v1) {
     QueryParams params(req.params);
     ListQuery q;
-    std::vector<std::string> statuses;
-    for (SandboxStatus s : all_sandbox_statuses()) statuses.emplace_back(to_string(s));
+    static const std::vector<std::string> statuses = [] {
+      std::vector<std::string> names;
+      for (SandboxStatus s : all_sandbox_statuses()) names.emplace_back(to_string(s));
+      return names;
+    }();
     auto status = params.choice("status", statuses, "");
     if (!status) return status.error();
     if (!status->empty()) q.status = parse_sandbox_status(*status);

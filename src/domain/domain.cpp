@@ -91,10 +91,13 @@ std::string_view to_string(Agent v) { return name_in(kAgent, v); }
 std::string_view to_string(Trigger v) { return name_in(kTrigger, v); }
 std::string_view to_string(Operation v) { return name_in(kOperation, v); }
 
-std::vector<SandboxStatus> all_sandbox_statuses() {
-  std::vector<SandboxStatus> out;
-  for (const auto& [e, text] : kSandboxStatus) out.push_back(e);
-  return out;
+const std::vector<SandboxStatus>& all_sandbox_statuses() {
+  static const std::vector<SandboxStatus> all = [] {
+    std::vector<SandboxStatus> out;
+    for (const auto& [e, text] : kSandboxStatus) out.push_back(e);
+    return out;
+  }();
+  return all;
 }
 
 std::optional<SandboxStatus> parse_sandbox_status(std::string_view t) {

@@ -74,4 +74,19 @@ inline SandboxRecord test_row(const std::string& id, int64_t last_active,
   return r;
 }
 
+// A task row for store and retention tests: opencode, prompt "p", started 10 ms before it
+// finished (at 1 when it has not).
+inline TaskRecord test_task(const std::string& id, const std::string& sandbox, TaskStatus status,
+                            int64_t finished_at) {
+  TaskRecord t;
+  t.id = id;
+  t.sandbox_id = sandbox;
+  t.agent = Agent::kOpenCode;
+  t.prompt = "p";
+  t.status = status;
+  t.created_at = t.started_at = finished_at ? finished_at - 10 : 1;
+  t.finished_at = finished_at;
+  return t;
+}
+
 }  // namespace sandboxd

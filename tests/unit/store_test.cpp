@@ -7,6 +7,8 @@
 #include <filesystem>
 #include <map>
 
+#include "fakes/service_harness.h"
+
 namespace sandboxd {
 namespace {
 
@@ -150,19 +152,6 @@ TEST(Store, FileIsOwnerOnlyInWalModeAndSurvivesReopen) {
   std::filesystem::remove_all(dir);
 }
 
-TaskRecord task_of(const std::string& id, const std::string& sandbox, TaskStatus status,
-                   int64_t finished_at) {
-  TaskRecord t;
-  t.id = id;
-  t.sandbox_id = sandbox;
-  t.agent = Agent::kOpenCode;
-  t.prompt = "p";
-  t.status = status;
-  t.created_at = t.started_at = finished_at ? finished_at - 10 : 1;
-  t.finished_at = finished_at;
-  return t;
-}
-
 class StoreFileTest : public testing::Test {
  protected:
   void SetUp() override {
@@ -214,9 +203,9 @@ TEST_F(StoreFileTest, PurgeRemovesTheRowAndItsTasksInOneTransaction) {
   auto store = std::move(*Store::open(path_));
   ASSERT_TRUE(store->insert(sample("a")).is_ok());
   ASSERT_TRUE(store->insert(sample("b")).is_ok());
-  for (auto t : {task_of("t1", "a", TaskStatus::kSucceeded, 100),
-                 task_of("t2", "a", TaskStatus::kRunning, 0),
-                 task_of("t3", "b", TaskStatus::kFailed, 100)}) {
+  for (auto t : {test_task("t1", "a", TaskStatus::kSucceeded, 100),
+                 test_task("t2", "a", TaskStatus::kRunning, 0),
+                 test_task("t3", "b", TaskStatus::kFailed, 100)}) {
     ASSERT_TRUE(store->insert_task(t).is_ok());
     ASSERT_TRUE(store->append_task_events(t, {{"status", "{}"}}, 5).is_ok());
   }
@@ -266,7 +255,7 @@ TEST(Store, PruneFinishedTasksByAgeThenPerSandboxCount) {
       {"b1", "b", TaskStatus::kSucceeded, 1500},  // b: 1 recent finished, kept
   };
   for (const auto& r : rows) {
-    TaskRecord t = task_of(r.id, r.sandbox, r.status, r.finished_at);
+    TaskRecord t = test_task(r.id, r.sandbox, r.status, r.finished_at);
     ASSERT_TRUE(store->insert_task(t).is_ok());
     ASSERT_TRUE(store->append_task_events(t, {{"status", "{}"}, {"done", "{}"}}, 5).is_ok());
   }

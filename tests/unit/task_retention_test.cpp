@@ -38,14 +38,8 @@ class TaskRetentionTest : public testing::Test {
   // and its directory in the sandbox's workspace.
   void add(const std::string& label, const std::string& sandbox, double age_days,
            TaskStatus status = TaskStatus::kSucceeded) {
-    const std::string id = tid(label);
-    TaskRecord t;
-    t.id = id;
-    t.sandbox_id = sandbox;
-    t.agent = Agent::kOpenCode;
-    t.prompt = "p";
-    t.status = status;
     const int64_t at = h_.clock.now_ms() - static_cast<int64_t>(age_days * kDayMs);
+    TaskRecord t = test_task(tid(label), sandbox, status, 0);
     t.created_at = t.started_at = at - 1000;
     if (status != TaskStatus::kRunning) t.finished_at = at;
     ASSERT_TRUE(h_.store->insert_task(t).is_ok());

@@ -71,7 +71,7 @@ std::string_view to_string(Trigger v);
 std::string_view to_string(Operation v);
 
 // Every sandbox status, in declaration order.
-std::vector<SandboxStatus> all_sandbox_statuses();
+const std::vector<SandboxStatus>& all_sandbox_statuses();
 
 std::optional<SandboxStatus> parse_sandbox_status(std::string_view text);
 std::optional<IdlePolicy> parse_idle_policy(std::string_view text);

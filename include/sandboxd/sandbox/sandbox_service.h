@@ -19,7 +19,6 @@
 #include <atomic>
 #include <functional>
 #include <optional>
-#include <set>
 #include <string>
 #include <vector>
 
