@@ -136,6 +136,28 @@ if [ -f "$DATA/state/sandboxd.pid" ] && kill -0 "$(cat "$DATA/state/sandboxd.pid
   for _ in $(seq 1 300); do kill -0 "$(cat "$DATA/state/sandboxd.pid")" 2>/dev/null || break; sleep 0.1; done
 fi
 rm -f "$DATA/state/sandboxd.pid"
+# Each workspace is a disk image that sandboxd loop-mounts from inside its container; the
+# mount must reach the host, where dockerd resolves the sandbox's bind mount, so the data
+# dir sits on a shared mount (compose: propagation rshared). systemd hosts mount / shared;
+# elsewhere the data dir becomes a shared mount of itself (until the next boot: run
+# ./install.sh again after one).
+mkdir -p "$DATA"
+if [ "$(findmnt -n -o PROPAGATION --target "$DATA")" != shared ]; then
+  findmnt -n --mountpoint "$DATA" >/dev/null || mount --bind "$DATA" "$DATA"
+  mount --make-rshared "$DATA"
+  mkdir -p /run/sandboxed && printf '%s' "$DATA" >/run/sandboxed/data-bind
+  say "made $DATA a shared mount (the workspaces' disks are mounted below it)"
+fi
+# SANDBOXED_RUNTIME=gvisor: gVisor (Debian's runsc) registered with dockerd, and the
+# sandboxes' default runtime (SANDBOXD_RUNTIME); a sandbox may still ask for runc.
+if [ "${SANDBOXED_RUNTIME:-}" = gvisor ]; then
+  set_env SANDBOXD_RUNTIME gvisor
+  SANDBOXD_RUNTIME=gvisor
+fi
+if [ "${SANDBOXD_RUNTIME:-runc}" = gvisor ]; then
+  say "gVisor: installing and registering runsc with dockerd (scripts/gvisor.sh)"
+  scripts/gvisor.sh 2>&1 | sed -u 's/^/[install]   /'
+fi
 # Compose reports each service: created, recreated (config or image changed) or up-to-date.
 "${COMPOSE[@]}" "${COMPOSE_ARGS[@]}" up -d --no-build 2>&1 | sed -u 's/^/[install]   /'
 

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Removes what install.sh set up, and only that: the Compose stack (project
 # "sandboxed": sandboxd and Traefik), this instance's sandbox containers (labels
-# sandboxed.managed=true and sandboxed.instance=<SANDBOXD_INSTANCE>) and the sandbox
-# network sandboxd created. Never touches other containers, networks or volumes.
+# sandboxed.managed=true and sandboxed.instance=<SANDBOXD_INSTANCE>), the sandbox
+# networks sandboxd created, their egress rules (iptables chains SANDBOXED-*) and the
+# workspaces' mounted disks (unmounted; their images stay with the data dir). Never
+# touches other containers, networks, volumes or firewall rules.
 #   --images  also the images install.sh built (sandbox, control plane, offline layers)
 #   --data    also the data dir (every workspace and the database) and the stack's
 #             volumes; asks first unless --yes
@@ -69,10 +71,35 @@ if [ -n "$ids" ]; then
   say "removing $(echo "$ids" | wc -l) sandbox container(s) of instance $INSTANCE"
   echo "$ids" | xargs docker rm -f >/dev/null
 fi
-if docker network inspect "$NETWORK" >/dev/null 2>&1 &&
-   [ "$(docker network inspect -f '{{index .Labels "sandboxed.managed"}}' "$NETWORK")" = true ]; then
-  say "removing network $NETWORK"
-  docker network rm "$NETWORK" >/dev/null || say "network $NETWORK is still in use; left in place"
+for net in "$NETWORK" "$NETWORK-none"; do
+  if docker network inspect "$net" >/dev/null 2>&1 &&
+     [ "$(docker network inspect -f '{{index .Labels "sandboxed.managed"}}' "$net")" = true ]; then
+    say "removing network $net"
+    docker network rm "$net" >/dev/null || say "network $net is still in use; left in place"
+  fi
+done
+# The egress rules of this instance (net/egress.h): the jumps to its two chains, then the
+# chains. The chains' suffix is the FNV-1a hash of the instance name.
+fnv=$(python3 -c 'import sys
+h=0x811c9dc5
+for b in sys.argv[1].encode(): h=((h^b)*0x01000193)&0xffffffff
+print("%08x"%h)' "$INSTANCE" 2>/dev/null || true)
+if [ -n "$fnv" ] && command -v iptables >/dev/null 2>&1; then
+  for chain in "SANDBOXED-F-$fnv" "SANDBOXED-I-$fnv"; do
+    iptables -w -S "$chain" >/dev/null 2>&1 || continue
+    say "removing the egress rules ($chain)"
+    for parent in DOCKER-USER INPUT; do
+      iptables -w -S "$parent" 2>/dev/null | grep -- "-j $chain\$" | sed 's/^-A/-D/' |
+        while read -r rule; do eval "iptables -w $rule"; done
+    done
+    iptables -w -F "$chain" && iptables -w -X "$chain"
+  done
+fi
+# The workspaces' disks (loop-mounted images, workspace_disks.h).
+if [ -d "$DATA/workspaces" ]; then
+  while read -r target; do
+    [ -n "$target" ] && umount "$target" && say "unmounted $target"
+  done < <(findmnt -rn -o TARGET | grep "^$DATA/workspaces/" || true)
 fi
 
 if [ "$IMAGES" = 1 ]; then
@@ -97,6 +124,12 @@ if [ "$DATA_TOO" = 1 ]; then
     say "removing the stack's volumes: $(echo "$vols" | tr '\n' ' ')"
     echo "$vols" | xargs docker volume rm >/dev/null
   fi
-  if [ -d "$DATA" ]; then say "deleting $DATA"; rm -rf "$DATA"; fi
+  if [ -d "$DATA" ]; then
+    # install.sh may have made the data dir a shared mount of itself (until the next boot).
+    if [ "$(cat /run/sandboxed/data-bind 2>/dev/null)" = "$DATA" ]; then
+      umount "$DATA" && rm -f /run/sandboxed/data-bind
+    fi
+    say "deleting $DATA"; rm -rf --one-file-system "$DATA"
+  fi
 fi
 say "done (kept .env)"

@@ -49,6 +49,7 @@ RUN if [ -n "$EXTRA_CA_CERT" ]; then \
  && apt-get update -q \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
       ca-certificates tini libspdlog1.10 libfmt9 libcpp-httplib0.11 libsqlite3-0 libssl3 libstdc++6 \
+      e2fsprogs mount iptables \
  && update-ca-certificates \
  && rm -rf /var/lib/apt/lists/* /var/cache/apt/archives/*.deb
 COPY --from=build /usr/local/bin/docker /usr/local/bin/docker

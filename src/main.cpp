@@ -35,6 +35,7 @@
 #include "sandboxd/reconcile/reconciler.h"
 #include "sandboxd/runtime/docker_cli_runtime.h"
 #include "sandboxd/sandbox/sandbox_service.h"
+#include "sandboxd/sandbox/workspace_disks.h"
 #include "sandboxd/sandbox/workspaces.h"
 #include "sandboxd/store/store.h"
 #include "sandboxd/tasks/task_service.h"
@@ -159,11 +160,18 @@ int serve(const std::string& env_file, bool explicit_file) {
   SystemClock clock;
   PosixProcessRunner runner;
   DockerCliRuntime docker(runner, c.docker_binary, secrets_dir,
-                          std::chrono::seconds(c.docker_timeout_s));
-  Workspaces workspaces(c.workspaces_dir(), kSandboxUid, kSandboxUid);
+                          std::chrono::seconds(c.docker_timeout_s), c.cgroup_root);
+  // Tenants' disks are enforced by the kernel or sandboxd does not serve.
+  LoopDisks disks(runner, c.disks_dir());
+  if (auto s = disks.init(); !s.is_ok()) {
+    spdlog::critical("startup: {} (`sandboxd doctor` checks the host)", s.message());
+    return 1;
+  }
+  Workspaces workspaces(c.workspaces_dir(), disks);
+  EgressFirewall firewall(runner);
   ProcMemoryProbe memory;
   Metrics metrics;
-  SandboxService sandboxes(c, **store, docker, clock, workspaces, memory, metrics);
+  SandboxService sandboxes(c, **store, docker, clock, workspaces, memory, metrics, &firewall);
   if (auto s = sandboxes.init(); !s.is_ok()) {
     // dockerd may come up later: serve anyway, /readyz reports it, creates retry the network.
     spdlog::error("startup: {} (is dockerd running? /readyz will say when it answers)",

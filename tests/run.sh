@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The test command (README, .ci/run): prepares the host (packages, dockerd), builds the
-# sandbox image and the project, runs every test with ctest: unit tests (fakes, the
+# sandbox image and the project, registers gVisor with dockerd, runs every test with ctest: unit tests (fakes, the
 # Traefik and Compose config checks) and integration tests (real dockerd, real
 # containers, headless Chromium); then the newcomer test (tests/newcomer/run.sh: the
 # README's quick start from a fresh clone, install to uninstall). Needs root.
@@ -25,6 +25,9 @@ cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build "$BUILD_DIR" -j2 --target sandboxd sandbox-init sandboxd_unit_tests \
   sandboxd_integration_tests
 SANDBOX_INIT="$BUILD_DIR/sandbox-init" docker/build-images.sh
+# gVisor (Debian's runsc), registered with dockerd: the integration suite runs sandboxes
+# under it too.
+scripts/gvisor.sh
 echo "[tests] running unit and integration tests"
 # shellcheck disable=SC2086
 ctest --test-dir "$BUILD_DIR" --output-on-failure -j2 ${CTEST_ARGS:-}

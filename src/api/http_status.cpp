@@ -13,6 +13,7 @@ int http_status(Code code) {
     case Code::kConflict: return 409;
     case Code::kTooLarge: return 413;
     case Code::kUnavailable: return 503;
+    case Code::kCapacity: return 429;
     case Code::kTimeout: return 504;
     case Code::kInternal: return 500;
   }
@@ -29,6 +30,7 @@ Code code_for_http(int status) {
     case 409: return Code::kConflict;
     case 413: return Code::kTooLarge;
     case 415: return Code::kUnsupportedMediaType;
+    case 429: return Code::kCapacity;
     case 503: return Code::kUnavailable;
     case 504: return Code::kTimeout;
     default: return status >= 500 ? Code::kInternal : Code::kInvalidArgument;

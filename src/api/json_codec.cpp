@@ -1,5 +1,6 @@
 #include "sandboxd/api/json_codec.h"
 
+#include <cmath>
 #include <limits>
 #include <nlohmann/json.hpp>
 
@@ -53,6 +54,20 @@ Result<std::string> get_string(const json& j, const std::string& field) {
   return j.get<std::string>();
 }
 
+// The domain word in j[field] (absent or null: nullopt), kInvalidArgument naming `words`
+// for any other value.
+template <class E>
+Result<std::optional<E>> get_word(const json& j, const std::string& field,
+                                  std::optional<E> (*parse)(std::string_view),
+                                  const std::string& words) {
+  if (!j.contains(field) || j[field].is_null()) return std::optional<E>();
+  auto s = get_string(j[field], field);
+  if (!s) return s.error();
+  auto e = parse(*s);
+  if (!e) return invalid(field + ": must be " + words);
+  return e;
+}
+
 Result<std::map<std::string, std::string>> get_env(const json& j, const std::string& field) {
   if (!j.is_object()) return invalid(field + ": must be an object of strings");
   std::map<std::string, std::string> out;
@@ -76,6 +91,15 @@ std::string preview_url(const Config& c, const std::string& id, int port) {
   return url;
 }
 
+json usage_json(const SandboxUsage& u) {
+  auto opt = [](const std::optional<int64_t>& v) { return v ? json(*v) : json(nullptr); };
+  return {
+      {"disk_used_bytes", opt(u.disk_used_bytes)},
+      {"memory_bytes", opt(u.container.memory_bytes)},
+      {"cpu_seconds", u.container.cpu_usec ? json(static_cast<double>(*u.container.cpu_usec) / 1e6)
+                                           : json(nullptr)}};
+}
+
 json sandbox_json(const SandboxRecord& r, const Config& c) {
   json previews = json::array();
   for (int p : r.ports) previews.push_back({{"port", p}, {"url", preview_url(c, r.id, p)}});
@@ -94,7 +118,12 @@ json sandbox_json(const SandboxRecord& r, const Config& c) {
       {"limits",
        {{"memory_bytes", r.limits.memory_bytes},
         {"pids", r.limits.pids},
-        {"nofile", r.limits.nofile}}},
+        {"nofile", r.limits.nofile},
+        {"disk_bytes", r.limits.disk_bytes},
+        {"cpus", static_cast<double>(r.limits.cpu_millis) / 1000.0}}},
+      {"egress", to_string(r.egress)},
+      {"runtime", to_string(r.isolation)},
+      {"uid", r.uid},
       {"created_at", opt_time(r.created_at)},
       {"updated_at", opt_time(r.updated_at)},
       {"started_at", opt_time(r.started_at)},
@@ -112,9 +141,9 @@ json sandbox_json(const SandboxRecord& r, const Config& c) {
 }  // namespace
 
 Result<CreateRequest> decode_create(const std::string& body) {
-  auto parsed =
-      parse_object(body, /*allow_empty=*/true,
-                   {"id", "ports", "env", "idle_policy", "memory", "pids_limit", "nofile"});
+  auto parsed = parse_object(body, /*allow_empty=*/true,
+                             {"id", "ports", "env", "idle_policy", "memory", "pids_limit", "nofile",
+                              "disk", "cpus", "egress", "runtime"});
   if (!parsed) return parsed.error();
   const json& j = *parsed;
   CreateRequest req;
@@ -138,25 +167,45 @@ Result<CreateRequest> decode_create(const std::string& body) {
     if (!env) return env.error();
     req.env = std::move(*env);
   }
-  if (j.contains("idle_policy") && !j["idle_policy"].is_null()) {
-    auto s = get_string(j["idle_policy"], "idle_policy");
-    if (!s) return s.error();
-    auto policy = parse_idle_policy(*s);
-    if (!policy) return invalid("idle_policy: must be 'sleep' or 'always_on'");
-    req.idle_policy = *policy;
-  }
-  if (j.contains("memory") && !j["memory"].is_null()) {
-    const json& m = j["memory"];
+  auto policy = get_word(j, "idle_policy", parse_idle_policy, "'sleep' or 'always_on'");
+  if (!policy) return policy.error();
+  req.idle_policy = policy->value_or(IdlePolicy::kSleep);
+  for (const char* field : {"memory", "disk"}) {
+    if (!j.contains(field) || j[field].is_null()) continue;
+    const json& m = j[field];
+    auto& out = std::string(field) == "memory" ? req.memory_bytes : req.disk_bytes;
     if (m.is_string()) {
       auto bytes = parse_size(m.get<std::string>());
-      if (!bytes) return invalid("memory: " + bytes.error().message());
-      req.memory_bytes = *bytes;
+      if (!bytes) return invalid(std::string(field) + ": " + bytes.error().message());
+      out = *bytes;
     } else {
-      auto n = get_int(m, "memory");
-      if (!n) return invalid("memory: must be a size string like \"1g\" or a number of bytes");
-      req.memory_bytes = *n;
+      auto n = get_int(m, field);
+      if (!n)
+        return invalid(std::string(field) +
+                       ": must be a size string like \"1g\" or a number of bytes");
+      out = *n;
     }
   }
+  if (j.contains("cpus") && !j["cpus"].is_null()) {
+    // A number (1.5) or its text ("1.5"), in thousandths at most; bounds in validation.
+    const json& c = j["cpus"];
+    if (c.is_string()) {
+      auto millis = parse_cpus(c.get<std::string>());
+      if (!millis) return invalid("cpus: " + millis.error().message());
+      req.cpu_millis = *millis;
+    } else {
+      double d = c.is_number() ? c.get<double>() : -1;
+      if (!(d >= 0 && d < 1e6) || std::abs(d * 1000 - std::round(d * 1000)) > 1e-6)
+        return invalid("cpus: must be a number of CPUs like 1.5 (at most three decimals)");
+      req.cpu_millis = std::llround(d * 1000);
+    }
+  }
+  auto egress = get_word(j, "egress", parse_egress, "'public' or 'none'");
+  if (!egress) return egress.error();
+  req.egress = *egress;
+  auto runtime = get_word(j, "runtime", parse_isolation, "'runc' or 'gvisor'");
+  if (!runtime) return runtime.error();
+  req.isolation = *runtime;
   for (const char* field : {"pids_limit", "nofile"}) {
     if (!j.contains(field) || j[field].is_null()) continue;
     auto n = get_int(j[field], field);
@@ -217,8 +266,10 @@ Result<std::optional<int64_t>> decode_keepalive(const std::string& body, int64_t
   return std::optional<int64_t>();
 }
 
-std::string encode_sandbox(const SandboxRecord& rec, const Config& config, const IdleInfo* idle) {
+std::string encode_sandbox(const SandboxRecord& rec, const Config& config, const IdleInfo* idle,
+                           const SandboxUsage* usage) {
   json j = sandbox_json(rec, config);
+  if (usage) j["usage"] = usage_json(*usage);
   if (idle) {
     j["idle"] = {{"threshold_s", idle->threshold_s},
                  {"stops_at", opt_time(idle->stops_at_ms)},

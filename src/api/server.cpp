@@ -131,7 +131,8 @@ struct ApiServer::Impl {
 
   std::string sandbox_body(const SandboxRecord& rec) {
     IdleInfo idle = idle_info(rec, config, sandboxes.busy().is_busy(rec.id));
-    return encode_sandbox(rec, config, &idle);
+    SandboxUsage usage = sandboxes.usage(rec);
+    return encode_sandbox(rec, config, &idle, &usage);
   }
 
   // Answers a sandbox (200) or the error.
@@ -178,10 +179,22 @@ struct ApiServer::Impl {
     std::vector<GaugeSample> gauges = {{"sandboxd_build_info", {{"version", SANDBOXD_VERSION}}, 1}};
     std::map<SandboxStatus, int> by_state;
     for (SandboxStatus s : all_sandbox_statuses()) by_state[s] = 0;
-    for (const auto& r : *rows) ++by_state[r.status];
+    double memory = 0, cpu = 0, disk_used = 0, disk_limit = 0;
+    for (const auto& r : *rows) {
+      ++by_state[r.status];
+      SandboxUsage u = sandboxes.usage(r);
+      memory += static_cast<double>(u.container.memory_bytes.value_or(0));
+      cpu += static_cast<double>(u.container.cpu_usec.value_or(0)) / 1e6;
+      disk_used += static_cast<double>(u.disk_used_bytes.value_or(0));
+      disk_limit += static_cast<double>(r.limits.disk_bytes);
+    }
     for (const auto& [state, n] : by_state)
       gauges.push_back(
           {"sandboxd_sandboxes", {{"state", std::string(to_string(state))}}, double(n)});
+    gauges.push_back({"sandboxd_sandbox_memory_bytes", {}, memory});
+    gauges.push_back({"sandboxd_sandbox_cpu_seconds", {}, cpu});
+    gauges.push_back({"sandboxd_sandbox_disk_used_bytes", {}, disk_used});
+    gauges.push_back({"sandboxd_sandbox_disk_limit_bytes", {}, disk_limit});
     if (tasks) gauges.push_back({"sandboxd_tasks_running", {}, double(tasks->running_count())});
     res.set_content(metrics.render(gauges), "text/plain; version=0.0.4; charset=utf-8");
   }

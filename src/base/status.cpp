@@ -13,6 +13,7 @@ const char* code_name(Code code) {
     case Code::kForbidden: return "forbidden";
     case Code::kUnsupportedMediaType: return "unsupported_media_type";
     case Code::kUnavailable: return "unavailable";
+    case Code::kCapacity: return "capacity";
     case Code::kTimeout: return "timeout";
     case Code::kInternal: return "internal";
   }

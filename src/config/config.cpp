@@ -60,6 +60,27 @@ class Reader {
     return {};
   }
 
+  Status cpus(const std::string& key, int64_t& out) const {
+    const auto* v = raw(key);
+    if (!v || v->empty()) return {};
+    auto r = parse_cpus(*v);
+    if (!r) return bad(key, r.error().message());
+    if (*r < kMinCpuMillis) return bad(key, "must be at least 0.01");
+    out = *r;
+    return {};
+  }
+
+  template <class E>
+  Status choice(const std::string& key, E& out, std::optional<E> (*parse)(std::string_view),
+                const char* expected) const {
+    const auto* v = raw(key);
+    if (!v || v->empty()) return {};
+    auto e = parse(to_lower(*v));
+    if (!e) return bad(key, std::string("expected ") + expected + ", got '" + *v + "'");
+    out = *e;
+    return {};
+  }
+
   Status size(const std::string& key, int64_t& out, int64_t min) const {
     const auto* v = raw(key);
     if (!v || v->empty()) return {};
@@ -206,6 +227,22 @@ Result<int64_t> parse_size(const std::string& text) {
   return n * mult;
 }
 
+Result<int64_t> parse_cpus(const std::string& text) {
+  std::string s = trim(text);
+  auto dot = s.find('.');
+  std::string whole = s.substr(0, dot);
+  std::string frac = dot == std::string::npos ? "" : s.substr(dot + 1);
+  auto digits = [](const std::string& d) {
+    return std::all_of(d.begin(), d.end(), [](char c) { return c >= '0' && c <= '9'; });
+  };
+  if (whole.empty() || whole.size() > 6 || frac.size() > 3 || !digits(whole) || !digits(frac) ||
+      (dot != std::string::npos && frac.empty())) {
+    return Status(Code::kInvalidArgument, "bad CPU count '" + text + "' (use e.g. 1 or 1.5)");
+  }
+  frac.resize(3, '0');
+  return std::stoll(whole) * 1000 + std::stoll(frac);
+}
+
 bool is_loopback_host(const std::string& host) {
   return host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0;
 }
@@ -296,6 +333,22 @@ Result<Config> load_config(const std::map<std::string, std::string>& env) {
   check(r.integer("SANDBOXD_DEFAULT_NOFILE", c.default_limits.nofile, 64, 1 << 20));
   check(r.integer("SANDBOXD_MAX_NOFILE", c.max_limits.nofile, 64, 1 << 20));
   check(r.size("SANDBOXD_TMPFS_SIZE", c.tmpfs_bytes, 1LL << 20));
+  check(r.size("SANDBOXD_DEFAULT_DISK", c.default_limits.disk_bytes, kMinDiskBytes));
+  check(r.size("SANDBOXD_MAX_DISK", c.max_limits.disk_bytes, kMinDiskBytes));
+  check(r.cpus("SANDBOXD_DEFAULT_CPUS", c.default_limits.cpu_millis));
+  check(r.cpus("SANDBOXD_MAX_CPUS", c.max_limits.cpu_millis));
+  check(r.integer("SANDBOXD_UID_BASE", c.uid_base, 65536, (int64_t{1} << 31) - 1 - kUidRange));
+  check(r.choice("SANDBOXD_EGRESS", c.egress, parse_egress, "public or none"));
+  if (const auto* v = r.raw("SANDBOXD_EGRESS_ALLOW"); v && !v->empty()) {
+    if (auto allow = parse_egress_allow(*v); allow)
+      c.egress_allow = *allow;
+    else
+      check(bad("SANDBOXD_EGRESS_ALLOW", allow.error().message()));
+  }
+  check(r.choice("SANDBOXD_RUNTIME", c.isolation, parse_isolation, "runc or gvisor"));
+  check(r.integer("SANDBOXD_MAX_SANDBOXES", c.max_sandboxes, 1, 1000000));
+  check(r.integer("SANDBOXD_MAX_RUNNING", c.max_running, 1, 1000000));
+  check(r.str("SANDBOXD_CGROUP_ROOT", c.cgroup_root));
   check(r.integer("SANDBOXD_STOP_TIMEOUT_SECONDS", c.stop_timeout_s, 0, 600));
   check(r.integer("SANDBOXD_DOCKER_TIMEOUT_SECONDS", c.docker_timeout_s, 5, 3600));
   check(r.integer("SANDBOXD_EXEC_DEFAULT_TIMEOUT_SECONDS", c.exec_default_timeout_s, 1, 86400));
@@ -360,6 +413,12 @@ Result<Config> load_config(const std::map<std::string, std::string>& env) {
     return bad("SANDBOXD_DEFAULT_PIDS", "exceeds SANDBOXD_MAX_PIDS");
   if (c.default_limits.nofile > c.max_limits.nofile)
     return bad("SANDBOXD_DEFAULT_NOFILE", "exceeds SANDBOXD_MAX_NOFILE");
+  if (c.default_limits.disk_bytes > c.max_limits.disk_bytes)
+    return bad("SANDBOXD_DEFAULT_DISK", "exceeds SANDBOXD_MAX_DISK");
+  if (c.default_limits.cpu_millis > c.max_limits.cpu_millis)
+    return bad("SANDBOXD_DEFAULT_CPUS", "exceeds SANDBOXD_MAX_CPUS");
+  if (c.max_running > c.max_sandboxes)
+    return bad("SANDBOXD_MAX_RUNNING", "exceeds SANDBOXD_MAX_SANDBOXES");
   if (c.exec_default_timeout_s > c.exec_max_timeout_s)
     return bad("SANDBOXD_EXEC_DEFAULT_TIMEOUT_SECONDS",
                "exceeds SANDBOXD_EXEC_MAX_TIMEOUT_SECONDS");

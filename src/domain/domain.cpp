@@ -67,6 +67,15 @@ constexpr Names<Operation, 6> kOperation{{
     {Operation::kPurge, "purge"},
 }};
 
+constexpr Names<Egress, 2> kEgress{{
+    {Egress::kPublic, "public"},
+    {Egress::kNone, "none"},
+}};
+constexpr Names<Isolation, 2> kIsolation{{
+    {Isolation::kRunc, "runc"},
+    {Isolation::kGvisor, "gvisor"},
+}};
+
 template <class E, std::size_t N>
 std::string_view name_in(const Names<E, N>& names, E v) {
   for (const auto& [e, text] : names)
@@ -90,6 +99,8 @@ std::string_view to_string(FailureReason v) { return name_in(kFailureReason, v);
 std::string_view to_string(Agent v) { return name_in(kAgent, v); }
 std::string_view to_string(Trigger v) { return name_in(kTrigger, v); }
 std::string_view to_string(Operation v) { return name_in(kOperation, v); }
+std::string_view to_string(Egress v) { return name_in(kEgress, v); }
+std::string_view to_string(Isolation v) { return name_in(kIsolation, v); }
 
 const std::vector<SandboxStatus>& all_sandbox_statuses() {
   static const std::vector<SandboxStatus> all = [] {
@@ -110,5 +121,7 @@ std::optional<FailureReason> parse_failure_reason(std::string_view t) {
 }
 std::optional<Agent> parse_agent(std::string_view t) { return parse_in(kAgent, t); }
 std::optional<Trigger> parse_trigger(std::string_view t) { return parse_in(kTrigger, t); }
+std::optional<Egress> parse_egress(std::string_view t) { return parse_in(kEgress, t); }
+std::optional<Isolation> parse_isolation(std::string_view t) { return parse_in(kIsolation, t); }
 
 }  // namespace sandboxd

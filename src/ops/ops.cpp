@@ -1,6 +1,8 @@
 #include "sandboxd/ops/ops.h"
 
+#include <grp.h>
 #include <httplib.h>
+#include <pwd.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
@@ -10,6 +12,9 @@
 #include <map>
 
 #include "sandboxd/base/text.h"
+#include "sandboxd/net/egress.h"
+#include "sandboxd/runtime/docker_cli_runtime.h"
+#include "sandboxd/sandbox/sandbox_service.h"
 
 namespace sandboxd {
 namespace {
@@ -176,6 +181,101 @@ DoctorCheck check_memory(const Config& c, MemoryProbe& memory) {
   return d;
 }
 
+// No host account or group may hold a uid or gid that sandboxes use: its holder could
+// read every workspace and signal every sandbox process.
+DoctorCheck check_uids(const Config& c) {
+  DoctorCheck d{"uids", Level::kOk, "", ""};
+  const int64_t lo = c.uid_base, hi = c.uid_base + kUidRange;
+  std::vector<std::string> clashes;
+  ::setpwent();
+  while (struct passwd* pw = ::getpwent())
+    if (pw->pw_uid >= lo && pw->pw_uid < hi)
+      clashes.push_back("user " + std::string(pw->pw_name) + " (" + std::to_string(pw->pw_uid) +
+                        ")");
+  ::endpwent();
+  ::setgrent();
+  while (struct group* gr = ::getgrent())
+    if (gr->gr_gid >= lo && gr->gr_gid < hi)
+      clashes.push_back("group " + std::string(gr->gr_name) + " (" + std::to_string(gr->gr_gid) +
+                        ")");
+  ::endgrent();
+  const std::string range = std::to_string(lo) + "-" + std::to_string(hi - 1);
+  if (clashes.empty()) {
+    d.detail = "sandboxes use uids " + range + ", which no host account holds";
+    return d;
+  }
+  d.level = Level::kFail;
+  d.detail = "host accounts hold sandbox uids (" + range + "): " + clashes.front() +
+             (clashes.size() > 1 ? " and " + std::to_string(clashes.size() - 1) + " more" : "");
+  d.fix = "set SANDBOXD_UID_BASE to a range no account uses, or renumber those accounts";
+  return d;
+}
+
+// Workspace disks: loop-mounted ext4 images (workspace_disks.h).
+DoctorCheck check_quota(ProcessRunner& runner) {
+  DoctorCheck d{"disks", Level::kOk, "", ""};
+  for (const char* tool : {"mkfs.ext4", "mount"}) {
+    ProcessSpec spec;
+    spec.argv = {tool, "-V"};
+    spec.timeout = std::chrono::seconds(10);
+    auto out = runner.run(spec);
+    if (!out || out->exit_code != 0) {
+      d.level = Level::kFail;
+      d.detail = std::string(tool) + " does not run: per-sandbox disk quotas need it";
+      d.fix = "apt-get install e2fsprogs mount";
+      return d;
+    }
+  }
+  if (::access("/dev/loop-control", R_OK | W_OK) != 0) {
+    d.level = Level::kFail;
+    d.detail = "no loop devices (/dev/loop-control): per-sandbox disk quotas need them";
+    d.fix = "modprobe loop; in a container run sandboxd privileged with the host's /dev";
+    return d;
+  }
+  d.detail = "each workspace is its own preallocated ext4 image, loop-mounted";
+  return d;
+}
+
+DoctorCheck check_egress(const Config& c, ProcessRunner& runner) {
+  DoctorCheck d{"egress", Level::kOk, "", ""};
+  DockerCliRuntime docker(runner, c.docker_binary, "/nonexistent", std::chrono::seconds(15));
+  auto plan = egress_plan(c, docker);
+  if (!plan) {
+    d.level = Level::kWarn;
+    d.detail = "sandbox networks absent: sandboxd creates them, and their egress rules, at start";
+    return d;
+  }
+  auto problems = EgressFirewall(runner).check(*plan);
+  if (!problems) {
+    d.level = Level::kFail;
+    d.detail = "cannot read the firewall: " + problems.error().message();
+    d.fix = "run doctor as root, with iptables installed";
+  } else if (!problems->empty()) {
+    d.level = Level::kFail;
+    d.detail = "egress rules incomplete (" + problems->front() + "): sandboxes may reach the " +
+               "host and private networks";
+    d.fix = "start sandboxd (it installs them at start and on every reconcile)";
+  } else {
+    d.detail = "rules in place: sandboxes reach no host, private or metadata address (" +
+               std::string(to_string(c.egress)) + " by default)";
+  }
+  return d;
+}
+
+DoctorCheck check_gvisor(const Config& c, ProcessRunner& runner) {
+  DockerCliRuntime docker(runner, c.docker_binary, "/nonexistent", std::chrono::seconds(15));
+  auto has = docker.has_oci_runtime(oci_runtime(Isolation::kGvisor));
+  if (has && *has) return {"gvisor", Level::kOk, "available (runsc registered with dockerd)", ""};
+  DoctorCheck d{"gvisor", Level::kOk,
+                "not available: sandboxes asking for \"runtime\":\"gvisor\" are refused", ""};
+  d.fix = "optional: scripts/gvisor.sh (or SANDBOXED_RUNTIME=gvisor ./install.sh)";
+  if (c.isolation == Isolation::kGvisor) {
+    d.level = Level::kFail;
+    d.detail = "SANDBOXD_RUNTIME=gvisor but runsc is not registered with dockerd";
+  }
+  return d;
+}
+
 DoctorCheck check_api(const Config& c, HealthProbe healthz) {
   std::string host = c.api_host == "0.0.0.0" ? "127.0.0.1" : c.api_host;
   std::string where = host + ":" + std::to_string(c.api_port);
@@ -208,12 +308,16 @@ std::vector<DoctorCheck> run_doctor(const Config& config, ProcessRunner& runner,
                                     MemoryProbe& memory, HealthProbe healthz) {
   std::vector<DoctorCheck> checks = {check_docker(config, runner)};
   if (checks.back().level == Level::kFail) {
-    for (const char* name : {"image", "network"})
+    for (const char* name : {"image", "network", "egress", "gvisor"})
       checks.push_back({name, Level::kWarn, "not checked: the Docker engine does not answer", ""});
   } else {
     checks.push_back(check_image(config, runner));
     checks.push_back(check_network(config, runner));
+    checks.push_back(check_egress(config, runner));
+    checks.push_back(check_gvisor(config, runner));
   }
+  checks.push_back(check_uids(config));
+  checks.push_back(check_quota(runner));
   checks.push_back(check_data_dir(config));
   checks.push_back(check_disk(config));
   checks.push_back(check_memory(config, memory));

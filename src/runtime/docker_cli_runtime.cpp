@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
 #include <nlohmann/json.hpp>
 
 #include "sandboxd/base/text.h"
@@ -110,11 +111,13 @@ Status classify_docker_error(const std::string& op, const ProcessOutput& out) {
 }
 
 DockerCliRuntime::DockerCliRuntime(ProcessRunner& runner, std::string docker_binary,
-                                   std::string secrets_dir, std::chrono::seconds timeout)
+                                   std::string secrets_dir, std::chrono::seconds timeout,
+                                   std::string cgroup_root)
     : runner_(runner),
       docker_(std::move(docker_binary)),
       secrets_dir_(std::move(secrets_dir)),
-      timeout_(timeout) {}
+      timeout_(timeout),
+      cgroup_root_(std::move(cgroup_root)) {}
 
 Result<ProcessOutput> DockerCliRuntime::call(std::vector<std::string> args,
                                              std::chrono::seconds timeout) {
@@ -146,6 +149,11 @@ std::vector<std::string> DockerCliRuntime::run_argv(const RunSpec& s,
     a.insert(a.end(), {"--memory", std::to_string(s.memory_bytes), "--memory-swap",
                        std::to_string(s.memory_bytes)});
   }
+  if (s.cpu_millis > 0) {
+    std::string frac = std::to_string(1000 + s.cpu_millis % 1000).substr(1);
+    a.insert(a.end(), {"--cpus", std::to_string(s.cpu_millis / 1000) + "." + frac});
+  }
+  if (!s.oci_runtime.empty()) a.insert(a.end(), {"--runtime", s.oci_runtime});
   if (s.pids_limit > 0) a.insert(a.end(), {"--pids-limit", std::to_string(s.pids_limit)});
   if (s.nofile > 0) {
     a.insert(a.end(),
@@ -160,8 +168,8 @@ std::vector<std::string> DockerCliRuntime::run_argv(const RunSpec& s,
   for (const auto& [k, v] : labels) a.insert(a.end(), {"--label", k + "=" + v});
   for (const auto& m : s.mounts) {
     // --mount (unlike --volume) fails instead of creating a missing source as root.
-    a.insert(a.end(),
-             {"--mount", "type=bind,source=" + m.host_path + ",target=" + m.container_path});
+    a.insert(a.end(), {"--mount", "type=bind,source=" + m.host_path + ",target=" +
+                                      m.container_path + (m.read_only ? ",readonly" : "")});
   }
   if (s.log_max_bytes > 0) {
     a.insert(a.end(), {"--log-driver", "json-file", "--log-opt",
@@ -218,6 +226,62 @@ Status DockerCliRuntime::ensure_network(const std::string& name,
   if (out->exit_code == 0) return {};
   st = classify_docker_error("network create " + name, *out);
   return st.code() == Code::kConflict ? Status() : st;  // created concurrently
+}
+
+Result<std::string> DockerCliRuntime::network_interface(const std::string& network) {
+  auto out = call({"network", "inspect", "--format",
+                   "{{.Id}} {{index .Options \"com.docker.network.bridge.name\"}}", network},
+                  timeout_);
+  if (!out) return out.error();
+  if (out->exit_code != 0) return classify_docker_error("network inspect " + network, *out);
+  std::string line = trim(out->stdout_data);
+  const auto space = line.find(' ');
+  std::string id = line.substr(0, space);
+  std::string name = space == std::string::npos ? "" : trim(line.substr(space + 1));
+  if (!name.empty() && name != "<no value>") return name;
+  if (id.size() < 12) return Status(Code::kInternal, "network " + network + " has no id");
+  return "br-" + id.substr(0, 12);  // Docker's name for a user-defined bridge
+}
+
+ContainerUsage DockerCliRuntime::usage(const std::string& container_id) {
+  ContainerUsage u;
+  if (container_id.empty() || container_id.find('/') != std::string::npos) return u;
+  auto read = [](const std::string& path, const std::string& key) -> std::optional<int64_t> {
+    std::ifstream in(path);
+    std::string k;
+    int64_t v = 0;
+    if (key.empty()) return in >> v ? std::optional<int64_t>(v) : std::nullopt;
+    while (in >> k >> v)
+      if (k == key) return v;
+    return std::nullopt;
+  };
+  // cgroup v2: systemd's driver, then cgroupfs.
+  for (const std::string& dir : {cgroup_root_ + "/system.slice/docker-" + container_id + ".scope",
+                                 cgroup_root_ + "/docker/" + container_id}) {
+    if (auto mem = read(dir + "/memory.current", "")) {
+      u.memory_bytes = mem;
+      u.cpu_usec = read(dir + "/cpu.stat", "usage_usec");
+      return u;
+    }
+  }
+  // cgroup v1 (one hierarchy per controller), either driver.
+  for (const std::string& leaf :
+       {"/system.slice/docker-" + container_id + ".scope", "/docker/" + container_id}) {
+    if (auto mem = read(cgroup_root_ + "/memory" + leaf + "/memory.usage_in_bytes", "")) {
+      u.memory_bytes = mem;
+      if (auto ns = read(cgroup_root_ + "/cpuacct" + leaf + "/cpuacct.usage", ""))
+        u.cpu_usec = *ns / 1000;
+      return u;
+    }
+  }
+  return u;
+}
+
+Result<bool> DockerCliRuntime::has_oci_runtime(const std::string& oci_runtime) {
+  auto out = call({"info", "--format", "{{json .Runtimes}}"}, timeout_);
+  if (!out) return out.error();
+  if (out->exit_code != 0) return classify_docker_error("info", *out);
+  return out->stdout_data.find("\"" + oci_runtime + "\"") != std::string::npos;
 }
 
 Result<std::string> DockerCliRuntime::create(const RunSpec& spec) {

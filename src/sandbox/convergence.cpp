@@ -8,8 +8,7 @@ namespace sandboxd {
 
 Status SandboxService::finish_create_locked(SandboxRecord rec) {
   spdlog::info("sandbox {}: finishing an interrupted create", rec.id);
-  auto ws = workspaces_.ensure(rec.id);
-  Status st = ws ? Status() : ws.error();
+  Status st = prepare_locked(rec);
   if (st.is_ok()) {
     auto existing = runtime_.inspect(rec.container_name);
     bool ours = existing && label_of(*existing, "sandboxed.install") == install_id_;

@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include "sandboxd/base/redactor.h"
+#include "sandboxd/sandbox/identity.h"
 #include "sandboxd/sandbox/sandbox_service.h"
 
 namespace sandboxd {
@@ -58,6 +59,15 @@ Result<std::string> SandboxService::run_container_unredacted(const SandboxRecord
 
 Result<SandboxRecord> SandboxService::create(const CreateRequest& req) {
   if (auto s = validate_create(req, config_); !s.is_ok()) return s;
+  const Isolation isolation = req.isolation.value_or(config_.isolation);
+  if (isolation == Isolation::kGvisor) {
+    auto has = runtime_.has_oci_runtime(oci_runtime(isolation));
+    if (!has) return has.error();
+    if (!*has)
+      return Status(Code::kInvalidArgument,
+                    "runtime: gvisor is not available on this host (install and register runsc: "
+                    "scripts/gvisor.sh; `sandboxd doctor` checks it)");
+  }
   ScopedOperation op(metrics_, Operation::kCreate, Trigger::kApi);
   if (auto s = admit("create"); !s.is_ok()) return s;
   int64_t now = clock_.now_ms();
@@ -83,19 +93,33 @@ Result<SandboxRecord> SandboxService::create(const CreateRequest& req) {
   if (req.memory_bytes) rec.limits.memory_bytes = *req.memory_bytes;
   if (req.pids) rec.limits.pids = *req.pids;
   if (req.nofile) rec.limits.nofile = *req.nofile;
+  if (req.disk_bytes) rec.limits.disk_bytes = *req.disk_bytes;
+  if (req.cpu_millis) rec.limits.cpu_millis = *req.cpu_millis;
+  rec.egress = req.egress.value_or(config_.egress);
+  rec.isolation = isolation;
+  auto slot = store_.next_uid_slot();
+  if (!slot) return slot.error();
+  rec.uid = sandbox_uid(config_, *slot);
   rec.created_at = rec.updated_at = now;
-  // Written first: a crash from here on leaves a `creating` row to converge.
-  if (auto s = store_.insert(rec); !s.is_ok()) return s;
+  {
+    std::lock_guard cap(capacity_mu_);
+    if (auto s = admit_capacity(/*new_row=*/true, /*will_run=*/true); !s.is_ok()) return s;
+    // Written first: a crash from here on leaves a `creating` row to converge.
+    if (auto s = store_.insert(rec); !s.is_ok()) return s;
+  }
 
-  auto created_ws = workspaces_.ensure(id);
+  auto disk = workspaces_.ensure(id, static_cast<uid_t>(rec.uid), rec.limits.disk_bytes);
   auto rollback = [&](const Status& cause) -> Status {
     spdlog::warn("create sandbox {} failed, rolling back: {}", id, cause.message());
-    if (created_ws && *created_ws) (void)workspaces_.remove(id);
+    if (disk && disk->created) (void)workspaces_.remove(id);
+    (void)remove_identity(config_.identity_dir(), id);
     if (auto s = store_.remove(id); !s.is_ok())
       spdlog::error("create sandbox {}: rollback: {}", id, s.message());
     return cause.with_context("create sandbox " + id);
   };
-  if (!created_ws) return rollback(created_ws.error());
+  if (!disk) return rollback(disk.error());
+  rec.limits.disk_bytes = disk->disk_bytes;  // a kept workspace keeps its disk's size
+  if (auto s = write_identity(config_.identity_dir(), id, rec.uid); !s.is_ok()) return rollback(s);
   auto cid = run_container(rec);
   if (!cid) return rollback(cid.error());
 
@@ -104,8 +128,9 @@ Result<SandboxRecord> SandboxService::create(const CreateRequest& req) {
   rec.started_at = clock_.now_ms();
   touch(rec, Trigger::kCreate);
   if (auto s = store_.update(rec); !s.is_ok()) return s;
-  spdlog::info("sandbox {} created ({}, workspace {})", id, rec.container_name,
-               *created_ws ? "new" : "re-attached");
+  spdlog::info("sandbox {} created ({}, uid {}, workspace {}, disk {} bytes, egress {}, {})", id,
+               rec.container_name, rec.uid, disk->created ? "new" : "re-attached",
+               rec.limits.disk_bytes, to_string(rec.egress), to_string(rec.isolation));
   op.succeeded();
   return rec;
 }
@@ -124,16 +149,32 @@ Result<SandboxRecord> SandboxService::start_locked(SandboxRecord rec, Trigger tr
                      trigger);
   if (was_running) op.cancel();
   left_running(rec.id);
+  const bool legacy = rec.uid == 0 || rec.limits.disk_bytes == 0;
   if (!was_running) {
     if (auto s = admit("start of sandbox " + rec.id); !s.is_ok()) return s;
+    std::lock_guard cap(capacity_mu_);
+    if (auto s = admit_capacity(/*new_row=*/false, /*will_run=*/true); !s.is_ok()) return s;
     rec.status = SandboxStatus::kStarting;  // intent first: a crash leaves `starting`
     rec.updated_at = clock_.now_ms();
     if (auto s = store_.update(rec); !s.is_ok()) return s;
   }
-  // An errored sandbox is rebuilt from its row, not restarted. Starting a running
-  // container is a no-op, so it also verifies one.
-  Status st = was == SandboxStatus::kError ? Status(Code::kNotFound, "recreate after error")
-                                           : runtime_.start(rec.container_name);
+  // A running row from before per-sandbox uids is left as it is until it stops: its
+  // processes use the workspace. Anything else gets its mounted disk and identity first,
+  // so no container ever starts on an unmounted workspace.
+  bool prepared = !(was_running && legacy);
+  if (prepared) {
+    if (auto s = prepare_locked(rec); !s.is_ok()) return s.with_context("start sandbox " + rec.id);
+  }
+  // An errored sandbox is rebuilt from its row, not restarted; so is a migrated one (its
+  // container runs as the old uid). Starting a running container is a no-op, so it also
+  // verifies one.
+  const bool rebuild = was == SandboxStatus::kError || (legacy && !was_running);
+  if (legacy && !was_running) {
+    if (auto s = remove_own_container(rec.id, rec.container_name, /*has_row=*/true); !s.is_ok())
+      return s.with_context("start sandbox " + rec.id);
+  }
+  Status st = rebuild ? Status(Code::kNotFound, "recreate from the row")
+                      : runtime_.start(rec.container_name);
   if (is_missing_network(st)) {
     if (auto s = ensure_network(); !s.is_ok()) return s;
     st = runtime_.start(rec.container_name);
@@ -142,8 +183,8 @@ Result<SandboxRecord> SandboxService::start_locked(SandboxRecord rec, Trigger tr
     // The container vanished (engine reset, removed by hand, pruned) or never ran:
     // recreate it from the row, on the same workspace.
     spdlog::info("sandbox {}: recreating container {} from its row", rec.id, rec.container_name);
-    if (auto ws = workspaces_.ensure(rec.id); !ws)
-      return ws.error().with_context("start sandbox " + rec.id);
+    if (auto s = prepared ? Status() : prepare_locked(rec); !s.is_ok())
+      return s.with_context("start sandbox " + rec.id);
     auto cid = run_container(rec);
     if (!cid) return cid.error().with_context("start sandbox " + rec.id);
     rec.container_id = *cid;
@@ -247,6 +288,9 @@ Status SandboxService::destroy_locked(const std::string& id) {
   if (auto s = remove_own_container(id, name, has_row); !s.is_ok()) {
     return s.code() == Code::kNotFound ? s : s.with_context("delete sandbox " + id);
   }
+  // The disk is kept (a create of the same id re-attaches it), but not mounted.
+  if (auto s = workspaces_.detach(id); !s.is_ok()) return s.with_context("delete sandbox " + id);
+  (void)remove_identity(config_.identity_dir(), id);
   if (auto s = store_.remove(id); !s.is_ok()) return s;
   spdlog::info("sandbox {} deleted (workspace kept)", id);
   return {};
@@ -272,6 +316,7 @@ Result<int64_t> SandboxService::purge_locked(const std::string& id) {
   // The container is gone, so the tenant can no longer change the tree under us.
   auto freed = workspaces_.remove(id);
   if (!freed) return freed.error().with_context("purge sandbox " + id);
+  (void)remove_identity(config_.identity_dir(), id);
   if (auto s = store_.remove_with_tasks(id); !s.is_ok()) return s;
   spdlog::info("sandbox {} purged ({} bytes freed)", id, *freed);
   return freed;

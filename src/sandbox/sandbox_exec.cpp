@@ -35,7 +35,8 @@ Result<ExecResult> SandboxService::exec(const std::string& raw_id, const ExecReq
                                           std::to_string(config_.max_concurrent_execs) +
                                           "); retry shortly");
   }
-  ExecSpec spec = exec_spec("", req.cmd, req.env, req.workdir);
+  // Its container and user are the row's, filled in once the sandbox is up.
+  ExecSpec spec = exec_spec(SandboxRecord{}, req.cmd, req.env, req.workdir);
   spec.timeout = std::chrono::seconds(*timeout);
   spec.max_output_bytes = static_cast<std::size_t>(config_.exec_output_max_bytes);
   // The lock covers bringing the sandbox up, not the command itself, so a long exec
@@ -49,6 +50,7 @@ Result<ExecResult> SandboxService::exec(const std::string& raw_id, const ExecReq
       touch(*running, Trigger::kExec);
       if (auto s = store_.update(*running); !s.is_ok()) return s;
       spec.container = running->container_name;
+      spec.user = sandbox_user(running->uid);
       for (auto& v : Redactor::values_of(running->env)) secrets.push_back(std::move(v));
       return {};
     });
@@ -87,7 +89,7 @@ Status SandboxService::launch(const std::string& id, std::vector<std::string> cm
                               std::map<std::string, std::string> env) {
   auto rec = load(id);
   if (!rec) return rec.error();
-  ExecSpec spec = exec_spec(rec->container_name, std::move(cmd), std::move(env), "");
+  ExecSpec spec = exec_spec(*rec, std::move(cmd), std::move(env), "");
   spec.detach = true;
   spec.timeout = std::chrono::seconds(30);
   auto ran = runtime_.exec(spec);

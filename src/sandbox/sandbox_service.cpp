@@ -6,25 +6,35 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <fstream>
+#include <iterator>
 
 #include "sandboxd/base/redactor.h"
+#include "sandboxd/sandbox/identity.h"
 
 namespace sandboxd {
 
 SandboxService::SandboxService(const Config& config, Store& store, Runtime& runtime, Clock& clock,
-                               Workspaces& workspaces, MemoryProbe& memory, Metrics& metrics)
+                               Workspaces& workspaces, MemoryProbe& memory, Metrics& metrics,
+                               EgressFirewall* egress)
     : config_(config),
       store_(store),
       runtime_(runtime),
       clock_(clock),
       workspaces_(workspaces),
-      files_(workspaces.root(), workspaces.uid(), workspaces.gid(), config.files_max_bytes),
+      files_(workspaces.root(), config.files_max_bytes),
       memory_(memory),
       metrics_(metrics),
+      egress_(egress),
       activity_(store, clock),
       readiness_(store, runtime, clock) {}
 
 Status SandboxService::admit(const std::string& what) {
+  // Fail closed: no sandbox runs without its egress rules (the reconciler retries them).
+  if (egress_ && !egress_ok_)
+    return Status(Code::kUnavailable, what +
+                                          " refused: the egress rules are not installed (see "
+                                          "sandboxd's log and `sandboxd doctor`); retry later");
   auto m = memory_.read();
   if (!m) return {};
   if (m->available_pct() < config_.mem_refuse_pct) {
@@ -37,8 +47,69 @@ Status SandboxService::admit(const std::string& what) {
   return {};
 }
 
+Status SandboxService::admit_capacity(bool new_row, bool will_run) {
+  if (new_row) {
+    auto rows = store_.count({});
+    if (!rows) return rows.error();
+    if (*rows >= config_.max_sandboxes)
+      return Status(Code::kCapacity, "this host holds its maximum of " +
+                                         std::to_string(config_.max_sandboxes) +
+                                         " sandboxes (SANDBOXD_MAX_SANDBOXES): delete one first");
+  }
+  if (will_run) {
+    auto running =
+        store_.count({SandboxStatus::kCreating, SandboxStatus::kStarting, SandboxStatus::kRunning});
+    if (!running) return running.error();
+    if (*running >= config_.max_running)
+      return Status(Code::kCapacity, "this host runs its maximum of " +
+                                         std::to_string(config_.max_running) +
+                                         " sandboxes at once (SANDBOXD_MAX_RUNNING): stop one "
+                                         "or retry once one sleeps");
+  }
+  return {};
+}
+
 Status SandboxService::ensure_network() {
-  return runtime_.ensure_network(config_.network, instance_labels(config_.instance));
+  for (Egress e : {Egress::kPublic, Egress::kNone}) {
+    if (auto s =
+            runtime_.ensure_network(sandbox_network(config_, e), instance_labels(config_.instance));
+        !s.is_ok())
+      return s;
+  }
+  return ensure_egress();
+}
+
+Result<EgressPlan> egress_plan(const Config& config, Runtime& runtime) {
+  EgressPlan plan;
+  plan.instance = config.instance;
+  plan.allow = config.egress_allow;
+  auto pub = runtime.network_interface(sandbox_network(config, Egress::kPublic));
+  if (!pub) return pub.error();
+  auto none = runtime.network_interface(sandbox_network(config, Egress::kNone));
+  if (!none) return none.error();
+  plan.public_bridge = *pub;
+  plan.none_bridge = *none;
+  // Docker's embedded DNS forwards to the host's nameservers from inside the sandbox's
+  // namespace: a private one must stay reachable (net/egress.h).
+  std::ifstream resolv("/etc/resolv.conf");
+  plan.dns = dns_upstreams(std::string(std::istreambuf_iterator<char>(resolv), {}));
+  return plan;
+}
+
+Status SandboxService::ensure_egress() {
+  if (!egress_) return {};
+  Status st = [&]() -> Status {
+    auto plan = egress_plan(config_, runtime_);
+    if (!plan) return plan.error().with_context("egress rules");
+    auto problems = egress_->check(*plan);
+    if (problems && problems->empty()) return {};
+    if (problems)
+      spdlog::warn("egress rules of instance {} incomplete ({}): installing them", config_.instance,
+                   problems->front());
+    return egress_->install(*plan).with_context("install egress rules");
+  }();
+  egress_ok_ = st.is_ok();
+  return st;
 }
 
 Status SandboxService::init() {
@@ -50,7 +121,48 @@ Status SandboxService::init() {
 }
 
 RunSpec SandboxService::run_spec(const SandboxRecord& rec) const {
-  return sandboxd::run_spec(rec, config_, install_id_, workspaces_.path(rec.id));
+  return sandboxd::run_spec(rec, config_, install_id_, workspaces_.path(rec.id),
+                            config_.identity_dir() + "/" + rec.id);
+}
+
+Status SandboxService::prepare_locked(SandboxRecord& rec) {
+  if (rec.limits.disk_bytes == 0 || rec.uid == 0) {
+    // A row from before quotas and per-sandbox uids: the defaults, and a uid of its own.
+    if (rec.limits.disk_bytes == 0) rec.limits.disk_bytes = config_.default_limits.disk_bytes;
+    if (rec.limits.cpu_millis == 0) rec.limits.cpu_millis = config_.default_limits.cpu_millis;
+    if (rec.uid == 0) {
+      auto slot = store_.next_uid_slot();
+      if (!slot) return slot.error();
+      rec.uid = sandbox_uid(config_, *slot);
+    }
+    spdlog::info("sandbox {}: migrating to its own uid {} and a {}-byte disk", rec.id, rec.uid,
+                 rec.limits.disk_bytes);
+    if (auto s = store_.update(rec); !s.is_ok()) return s;
+  }
+  auto ws = workspaces_.ensure(rec.id, static_cast<uid_t>(rec.uid), rec.limits.disk_bytes);
+  if (!ws) return ws.error();
+  if (ws->disk_bytes != rec.limits.disk_bytes) {
+    rec.limits.disk_bytes = ws->disk_bytes;  // a kept disk keeps its size
+    if (auto s = store_.update(rec); !s.is_ok()) return s;
+  }
+  return write_identity(config_.identity_dir(), rec.id, rec.uid);
+}
+
+Status SandboxService::attach_workspace(const std::string& id) {
+  if (is_mount_point(workspaces_.path(id))) return {};
+  // After a reboot (or a delete and a re-create) the disk is not mounted yet.
+  return with_locked(id, [&](SandboxRecord& rec) -> Status {
+    if (rec.uid == 0) return {};  // not migrated yet: a plain directory
+    auto ws = workspaces_.ensure(rec.id, static_cast<uid_t>(rec.uid), rec.limits.disk_bytes);
+    return ws ? Status() : ws.error();
+  });
+}
+
+SandboxUsage SandboxService::usage(const SandboxRecord& rec) {
+  SandboxUsage u;
+  u.disk_used_bytes = workspaces_.used_bytes(rec.id);
+  if (rec.status == SandboxStatus::kRunning) u.container = runtime_.usage(rec.container_id);
+  return u;
 }
 
 Result<SandboxRecord> SandboxService::load(const std::string& raw_id) {
@@ -112,6 +224,7 @@ Result<std::vector<SandboxRecord>> SandboxService::all() {
 Result<FileNode> SandboxService::get_file(const std::string& raw_id, std::string_view path) {
   auto rec = load(raw_id);
   if (!rec) return rec.error();
+  if (auto s = attach_workspace(rec->id); !s.is_ok()) return s;
   record_activity(rec->id, Trigger::kFiles);
   return files_.get(rec->id, path);
 }
@@ -120,6 +233,7 @@ Status SandboxService::put_file(const std::string& raw_id, std::string_view path
                                 std::string_view content, bool append) {
   auto rec = load(raw_id);
   if (!rec) return rec.error();
+  if (auto s = attach_workspace(rec->id); !s.is_ok()) return s;
   record_activity(rec->id, Trigger::kFiles);
   return files_.put(rec->id, path, content, append);
 }
@@ -127,6 +241,7 @@ Status SandboxService::put_file(const std::string& raw_id, std::string_view path
 Status SandboxService::delete_file(const std::string& raw_id, std::string_view path) {
   auto rec = load(raw_id);
   if (!rec) return rec.error();
+  if (auto s = attach_workspace(rec->id); !s.is_ok()) return s;
   record_activity(rec->id, Trigger::kFiles);
   return files_.remove(rec->id, path);
 }
@@ -149,10 +264,11 @@ Result<std::string> SandboxService::wake(const std::string& raw_id, Trigger trig
     if (!started) return started.error();
     auto c = runtime_.inspect(started->container_name);
     if (!c) return c.error().with_context("wake sandbox " + started->id);
-    auto ip = c->ips.find(config_.network);
+    const std::string network = sandbox_network(config_, started->egress);
+    auto ip = c->ips.find(network);
     if (!c->running || ip == c->ips.end())
       return Status(Code::kUnavailable, "sandbox " + started->id + " has no address on network " +
-                                            config_.network + " after its start");
+                                            network + " after its start");
     addresses_.put(started->id, ip->second);
     return ip->second;
   });
@@ -161,6 +277,7 @@ Result<std::string> SandboxService::wake(const std::string& raw_id, Trigger trig
 Result<std::string> SandboxService::logs(const std::string& raw_id, std::size_t max_bytes) {
   auto rec = load(raw_id);
   if (!rec) return rec.error();
+  if (auto s = attach_workspace(rec->id); !s.is_ok()) return s;
   auto tail = workspaces_.read_tail(rec->id, {".sandboxed", "logs", "dev.log"}, max_bytes);
   if (!tail) return tail;
   // The app may print its env: the tail shows none of the sandbox's secrets.

@@ -8,9 +8,16 @@ constexpr int64_t kContainerLogMaxBytes = 1 << 20;
 
 }  // namespace
 
-const std::string& sandbox_user() {
-  static const std::string user = std::to_string(kSandboxUid) + ":" + std::to_string(kSandboxUid);
-  return user;
+std::string sandbox_user(int64_t uid) { return std::to_string(uid) + ":" + std::to_string(uid); }
+
+int64_t sandbox_uid(const Config& config, int64_t slot) { return config.uid_base + slot; }
+
+std::string sandbox_network(const Config& config, Egress egress) {
+  return egress == Egress::kNone ? config.network + "-none" : config.network;
+}
+
+std::string oci_runtime(Isolation isolation) {
+  return isolation == Isolation::kGvisor ? "runsc" : "";
 }
 
 std::string container_name(const std::string& instance, const std::string& id) {
@@ -46,13 +53,13 @@ bool is_instance_container(const ContainerState& c, const std::string& instance,
 }
 
 RunSpec run_spec(const SandboxRecord& rec, const Config& config, const std::string& install_id,
-                 const std::string& workspace) {
+                 const std::string& workspace, const std::string& identity) {
   RunSpec s;
   s.name = rec.container_name;
   s.hostname = "s-" + rec.id;
   s.image = rec.image;
-  s.network = config.network;
-  s.user = sandbox_user();
+  s.network = sandbox_network(config, rec.egress);
+  s.user = sandbox_user(rec.uid);
   s.workdir = kSandboxAppDir;
   s.labels = instance_labels(config.instance);
   s.labels["sandboxed.id"] = rec.id;
@@ -64,7 +71,11 @@ RunSpec run_spec(const SandboxRecord& rec, const Config& config, const std::stri
   for (int p : rec.ports) ports += (ports.empty() ? "" : ",") + std::to_string(p);
   s.env["SANDBOXED_PORTS"] = ports;  // read by sandbox-init: the dev server's default PORT
   s.mounts.push_back({workspace, kSandboxHome});
+  s.mounts.push_back({identity + "/passwd", "/etc/passwd", /*read_only=*/true});
+  s.mounts.push_back({identity + "/group", "/etc/group", /*read_only=*/true});
   s.memory_bytes = rec.limits.memory_bytes;
+  s.cpu_millis = rec.limits.cpu_millis;
+  s.oci_runtime = oci_runtime(rec.isolation);
   s.pids_limit = rec.limits.pids;
   s.nofile = rec.limits.nofile;
   s.tmpfs_bytes = config.tmpfs_bytes;
@@ -72,13 +83,13 @@ RunSpec run_spec(const SandboxRecord& rec, const Config& config, const std::stri
   return s;
 }
 
-ExecSpec exec_spec(const std::string& container, std::vector<std::string> cmd,
+ExecSpec exec_spec(const SandboxRecord& rec, std::vector<std::string> cmd,
                    std::map<std::string, std::string> env, const std::string& workdir) {
   ExecSpec spec;
-  spec.container = container;
+  spec.container = rec.container_name;
   spec.cmd = std::move(cmd);
   spec.env = std::move(env);
-  spec.user = sandbox_user();
+  spec.user = sandbox_user(rec.uid);
   spec.workdir = workdir.empty() ? kSandboxAppDir : workdir;
   return spec;
 }

@@ -69,6 +69,15 @@ Status validate_create(const CreateRequest& req, const Config& config) {
   if (req.nofile && (*req.nofile < 64 || *req.nofile > max.nofile)) {
     return invalid("nofile: must be between 64 and " + std::to_string(max.nofile));
   }
+  if (req.disk_bytes && (*req.disk_bytes < kMinDiskBytes || *req.disk_bytes > max.disk_bytes)) {
+    return invalid("disk: must be between 16m and the operator maximum of " +
+                   std::to_string(max.disk_bytes) + " bytes");
+  }
+  if (req.cpu_millis && (*req.cpu_millis < kMinCpuMillis || *req.cpu_millis > max.cpu_millis)) {
+    return invalid("cpus: must be between 0.01 and the operator maximum of " +
+                   std::to_string(max.cpu_millis / 1000) + "." +
+                   std::to_string(1000 + max.cpu_millis % 1000).substr(1));
+  }
   return {};
 }
 

@@ -102,8 +102,8 @@ Result<std::vector<std::string>> split_workspace_path(std::string_view path, boo
   return parts;
 }
 
-WorkspaceFiles::WorkspaceFiles(std::string root, uid_t uid, gid_t gid, int64_t max_file_bytes)
-    : root_(std::move(root)), uid_(uid), gid_(gid), max_file_bytes_(max_file_bytes) {}
+WorkspaceFiles::WorkspaceFiles(std::string root, int64_t max_file_bytes)
+    : root_(std::move(root)), max_file_bytes_(max_file_bytes) {}
 
 Result<int> WorkspaceFiles::open_workspace(const std::string& id) {
   // The workspaces root and its entries are root's: only the tree below is the tenant's.
@@ -196,12 +196,17 @@ Status WorkspaceFiles::put(const std::string& id, std::string_view path, std::st
   auto ws = open_workspace(id);
   if (!ws) return ws.error();
   Fd dir(*ws);
+  // What is created belongs to the workspace's owner: the sandbox's own uid and gid.
+  struct stat owner {};
+  if (::fstat(dir.get(), &owner) != 0) return fs_error(errno, "workspace");
+  const uid_t uid = owner.st_uid;
+  const gid_t gid = owner.st_gid;
   // Parents: each made (owned by the sandbox user) if missing, then entered beneath the
   // previous one, so a symlink planted at any level stops the walk.
   for (std::size_t i = 0; i + 1 < parts->size(); ++i) {
     const std::string& name = (*parts)[i];
     if (::mkdirat(dir.get(), name.c_str(), 0755) == 0) {
-      ::fchownat(dir.get(), name.c_str(), uid_, gid_, AT_SYMLINK_NOFOLLOW);
+      ::fchownat(dir.get(), name.c_str(), uid, gid, AT_SYMLINK_NOFOLLOW);
     } else if (errno != EEXIST) {
       return fs_error(errno, join(*parts, i + 1));
     }
@@ -223,7 +228,7 @@ Status WorkspaceFiles::put(const std::string& id, std::string_view path, std::st
                                          " would grow past the files API limit of " +
                                          std::to_string(max_file_bytes_) + " bytes");
     }
-    if (st.st_uid != uid_ && ::fchown(fd.get(), uid_, gid_) != 0) return fs_error(errno, path);
+    if (st.st_uid != uid && ::fchown(fd.get(), uid, gid) != 0) return fs_error(errno, path);
     if (!write_all(fd.get(), content)) return fs_error(errno, path);
     return {};
   }
@@ -243,7 +248,7 @@ Status WorkspaceFiles::put(const std::string& id, std::string_view path, std::st
   Fd fd(
       ::openat(dir.get(), tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
   if (fd.get() < 0) return fs_error(errno, path);
-  bool ok = write_all(fd.get(), content) && ::fchown(fd.get(), uid_, gid_) == 0 &&
+  bool ok = write_all(fd.get(), content) && ::fchown(fd.get(), uid, gid) == 0 &&
             ::fchmod(fd.get(), mode) == 0;
   int err = errno;
   if (ok && ::renameat(dir.get(), tmp.c_str(), dir.get(), leaf.c_str()) == 0) return {};

@@ -2,7 +2,9 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -93,7 +95,26 @@ Status remove_below(int dirfd, int root_fd, int depth, int64_t& freed, int64_t& 
   return {};
 }
 
-constexpr const char* kSeedPrefix = ".seed-";
+// Gives every entry of the tree at `dir` (not crossing into other filesystems, never
+// following a symlink: symlinks themselves are re-owned) to uid:gid.
+Status chown_tree(const std::string& dir, uid_t uid, gid_t gid) {
+  static thread_local std::pair<uid_t, gid_t> owner;
+  owner = {uid, gid};
+  auto visit = [](const char* p, const struct stat* sb, int, struct FTW*) -> int {
+    if (sb->st_uid == owner.first && sb->st_gid == owner.second) return 0;
+    return ::lchown(p, owner.first, owner.second) == 0 ? 0 : -1;
+  };
+  if (::nftw(dir.c_str(), visit, 16, FTW_PHYS | FTW_MOUNT) != 0)
+    return errno_status("give " + dir + " to uid " + std::to_string(uid));
+  return {};
+}
+
+bool has_entries(const std::string& dir) {
+  Fd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  if (!fd.ok()) return false;
+  auto names = list_names(fd.get());
+  return names && !names->empty();
+}
 
 }  // namespace
 
@@ -106,8 +127,8 @@ Status remove_all_below(int root_fd, int64_t& freed) {
   }
 }
 
-Workspaces::Workspaces(std::string root, uid_t uid, gid_t gid)
-    : root_(std::move(root)), uid_(uid), gid_(gid) {}
+Workspaces::Workspaces(std::string root, WorkspaceDisks& disks)
+    : root_(std::move(root)), disks_(disks) {}
 
 Status Workspaces::init() {
   std::error_code ec;
@@ -117,52 +138,58 @@ Status Workspaces::init() {
   if (::lstat(root_.c_str(), &sb) != 0 || !S_ISDIR(sb.st_mode)) {
     return Status(Code::kInternal, root_ + " is not a directory");
   }
-  // Half-seeded workspaces left by a crash.
-  Fd root(::open(root_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (!root.ok()) return errno_status("open " + root_);
-  auto names = list_names(root.get());
-  if (!names) return names.error();
-  for (const auto& name : *names) {
-    if (name.rfind(kSeedPrefix, 0) != 0) continue;
-    Fd dir(::openat(root.get(), name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-    int64_t ignored = 0;
-    if (!dir.ok()) continue;
-    if (auto s = remove_all_below(dir.get(), ignored); !s.is_ok()) return s;
-    ::unlinkat(root.get(), name.c_str(), AT_REMOVEDIR);
-  }
   return {};
 }
 
-Result<bool> Workspaces::ensure(const std::string& id) {
-  Fd root(::open(root_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (!root.ok()) return errno_status("open " + root_);
+Result<AttachedWorkspace> Workspaces::ensure(const std::string& id, uid_t uid, int64_t disk_bytes) {
+  const std::string dir = path(id);
+  AttachedWorkspace out;
   struct stat sb {};
-  if (::fstatat(root.get(), id.c_str(), &sb, AT_SYMLINK_NOFOLLOW) == 0) {
-    if (!S_ISDIR(sb.st_mode))
-      return Status(Code::kInternal, path(id) + " exists and is not a directory");
-    return false;
+  const bool dir_exists = ::lstat(dir.c_str(), &sb) == 0;
+  if (!dir_exists && errno != ENOENT) return errno_status("stat " + dir);
+  if (dir_exists && !S_ISDIR(sb.st_mode))
+    return Status(Code::kInternal, dir + " exists and is not a directory");
+  auto has_disk = disks_.exists(id);
+  if (!has_disk) return has_disk.error();
+  if (!*has_disk) {
+    if (auto s = disks_.create(id, disk_bytes, uid, uid); !s.is_ok())
+      return s.with_context("workspace of sandbox " + id);
+    // A workspace from before disks moves onto its new disk.
+    const bool legacy = dir_exists && !is_mount_point(dir) && has_entries(dir);
+    if (legacy) {
+      if (auto s = disks_.move_in(id, dir); !s.is_ok()) {
+        (void)disks_.destroy(id, dir);
+        return s;
+      }
+    }
+    out.created = !legacy;
   }
-  if (errno != ENOENT) return errno_status("stat " + path(id));
-  // Seeded under a temporary name and renamed into place, so a workspace either exists
-  // complete or not at all; a crash leaves only a .seed-* directory that init() removes.
-  std::string tmp = kSeedPrefix + id;
-  int64_t ignored = 0;
-  if (::mkdirat(root.get(), tmp.c_str(), 0700) != 0 && errno != EEXIST)
-    return errno_status("mkdir " + tmp);
-  Fd ws(::openat(root.get(), tmp.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-  if (!ws.ok()) return errno_status("open " + tmp);
-  if (auto s = remove_all_below(ws.get(), ignored); !s.is_ok()) return s;
-  if (::fchown(ws.get(), uid_, gid_) != 0) return errno_status("chown " + tmp);
-  if (::fchmod(ws.get(), 0700) != 0) return errno_status("chmod " + tmp);
-  if (auto s = make_owned_dir(ws.get(), "workspace", 0755, uid_, gid_); !s.is_ok()) return s;
+  if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) return errno_status("mkdir " + dir);
+  auto size = disks_.attach(id, dir);
+  if (!size) return size.error();
+  out.disk_bytes = *size;
+  Fd ws(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  if (!ws.ok()) return errno_status("open " + dir);
+  if (::fstat(ws.get(), &sb) != 0) return errno_status("stat " + dir);
+  if (sb.st_uid != uid || sb.st_gid != uid) {
+    if (auto s = chown_tree(dir, uid, uid); !s.is_ok()) return s;
+  }
+  if (::fchmod(ws.get(), 0700) != 0) return errno_status("chmod " + dir);
+  if (auto s = make_owned_dir(ws.get(), "workspace", 0755, uid, uid); !s.is_ok()) return s;
   Fd sub(::openat(ws.get(), "workspace", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
   if (!sub.ok()) return errno_status("open workspace");
-  if (auto s = make_owned_dir(sub.get(), "app", 0755, uid_, gid_); !s.is_ok()) return s;
-  if (::renameat(root.get(), tmp.c_str(), root.get(), id.c_str()) != 0)
-    return errno_status("rename " + tmp);
-  return true;
+  if (auto s = make_owned_dir(sub.get(), "app", 0755, uid, uid); !s.is_ok()) return s;
+  return out;
 }
 
+Status Workspaces::detach(const std::string& id) { return disks_.detach(path(id)); }
+
+std::optional<int64_t> Workspaces::used_bytes(const std::string& id) const {
+  if (!is_mount_point(path(id))) return std::nullopt;
+  struct statvfs vfs {};
+  if (::statvfs(path(id).c_str(), &vfs) != 0) return std::nullopt;
+  return static_cast<int64_t>(vfs.f_blocks - vfs.f_bfree) * static_cast<int64_t>(vfs.f_frsize);
+}
 Result<std::string> Workspaces::read_tail(const std::string& id,
                                           const std::vector<std::string>& components,
                                           std::size_t max_bytes) {
@@ -192,25 +219,29 @@ Result<std::string> Workspaces::read_tail(const std::string& id,
 }
 
 Result<int64_t> Workspaces::remove(const std::string& id) {
+  // The disk first: what is left at the path is its empty mount point (or, without a
+  // disk, a tree from before disks).
+  auto freed = disks_.destroy(id, path(id));
+  if (!freed) return freed.error().with_context("remove workspace of sandbox " + id);
   Fd root(::open(root_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (!root.ok()) return errno_status("open " + root_);
   struct stat sb {};
   if (::fstatat(root.get(), id.c_str(), &sb, AT_SYMLINK_NOFOLLOW) != 0) {
-    if (errno == ENOENT) return int64_t{0};
+    if (errno == ENOENT) return *freed;
     return errno_status("stat " + path(id));
   }
-  int64_t freed = static_cast<int64_t>(sb.st_blocks) * 512;
+  *freed += static_cast<int64_t>(sb.st_blocks) * 512;
   if (!S_ISDIR(sb.st_mode)) {
     if (::unlinkat(root.get(), id.c_str(), 0) != 0) return errno_status("unlink " + path(id));
-    return freed;
+    return *freed;
   }
   Fd ws(::openat(root.get(), id.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
   if (!ws.ok()) return errno_status("open " + path(id));
-  if (auto s = remove_all_below(ws.get(), freed); !s.is_ok())
+  if (auto s = remove_all_below(ws.get(), *freed); !s.is_ok())
     return s.with_context("remove " + path(id));
   if (::unlinkat(root.get(), id.c_str(), AT_REMOVEDIR) != 0)
     return errno_status("rmdir " + path(id));
-  return freed;
+  return *freed;
 }
 
 }  // namespace sandboxd

@@ -15,8 +15,9 @@ namespace {
 constexpr const char* kColumns =
     "id, status, image, container_name, container_id, ports_json, env_json, idle_policy, "
     "memory_bytes, pids_limit, nofile_limit, error_message, created_at, updated_at, "
-    "started_at, stopped_at, last_active_at, last_active_source, keepalive_until, stop_reason";
-constexpr int kColumnCount = 20;
+    "started_at, stopped_at, last_active_at, last_active_source, keepalive_until, stop_reason, "
+    "disk_bytes, cpu_millis, uid, egress, isolation";
+constexpr int kColumnCount = 25;
 
 SandboxRecord read_row(SQLite::Statement& q) {
   SandboxRecord r;
@@ -42,6 +43,11 @@ SandboxRecord read_row(SQLite::Statement& q) {
   r.last_active_source = parse_trigger(q.getColumn(i++).getString());  // "": none yet
   r.keepalive_until = q.getColumn(i++).getInt64();
   r.stop_reason = q.getColumn(i++).getString();
+  r.limits.disk_bytes = q.getColumn(i++).getInt64();
+  r.limits.cpu_millis = q.getColumn(i++).getInt64();
+  r.uid = q.getColumn(i++).getInt64();
+  r.egress = column_enum(q.getColumn(i++).getString(), parse_egress, "egress");
+  r.isolation = column_enum(q.getColumn(i++).getString(), parse_isolation, "isolation");
   return r;
 }
 
@@ -68,6 +74,11 @@ void bind_row(SQLite::Statement& q, const SandboxRecord& r) {
   q.bind(i++, r.last_active_source ? std::string(to_string(*r.last_active_source)) : "");
   q.bind(i++, static_cast<int64_t>(r.keepalive_until));
   q.bind(i++, r.stop_reason);
+  q.bind(i++, static_cast<int64_t>(r.limits.disk_bytes));
+  q.bind(i++, static_cast<int64_t>(r.limits.cpu_millis));
+  q.bind(i++, static_cast<int64_t>(r.uid));
+  q.bind(i++, std::string(to_string(r.egress)));
+  q.bind(i++, std::string(to_string(r.isolation)));
 }
 
 }  // namespace
@@ -175,6 +186,36 @@ Result<std::string> Store::meta_get_or_set(const std::string& key, const std::st
   }
 }
 
+Result<int64_t> Store::next_uid_slot() {
+  std::lock_guard lock(mu_);
+  try {
+    SQLite::Statement q(*db_,
+                        "INSERT INTO meta(key, value) VALUES ('next_uid_slot', '1') "
+                        "ON CONFLICT(key) DO UPDATE SET value = CAST(value AS INTEGER) + 1 "
+                        "RETURNING CAST(value AS INTEGER) - 1");
+    q.executeStep();
+    return q.getColumn(0).getInt64();
+  } catch (const std::exception& e) {
+    return db_error("next uid slot", e);
+  }
+}
+
+Result<int64_t> Store::count(const std::vector<SandboxStatus>& statuses) {
+  std::lock_guard lock(mu_);
+  try {
+    std::string sql = "SELECT COUNT(*) FROM sandboxes";
+    for (std::size_t i = 0; i < statuses.size(); ++i) sql += i == 0 ? " WHERE status IN (?" : ",?";
+    if (!statuses.empty()) sql += ")";
+    SQLite::Statement q(*db_, sql);
+    int i = 1;
+    for (auto st : statuses) q.bind(i++, std::string(to_string(st)));
+    q.executeStep();
+    return q.getColumn(0).getInt64();
+  } catch (const std::exception& e) {
+    return db_error("count", e);
+  }
+}
+
 Status Store::ping() {
   std::lock_guard lock(mu_);
   try {
@@ -219,7 +260,7 @@ Status Store::insert(const SandboxRecord& rec) {
   std::lock_guard lock(mu_);
   try {
     SQLite::Statement q(*db_, std::string("INSERT INTO sandboxes(") + kColumns +
-                                  ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
+                                  ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
     bind_row(q, rec);
     q.exec();
     return {};

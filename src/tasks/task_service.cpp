@@ -95,7 +95,7 @@ TaskService::TaskService(const Config& config, Store& store, SandboxService& san
       sandboxes_(sandboxes),
       clock_(clock),
       metrics_(metrics),
-      files_(workspaces.root(), workspaces.uid(), workspaces.gid(), int64_t{1} << 20),
+      files_(workspaces.root(), int64_t{1} << 20),
       workspaces_root_(workspaces.root()) {}
 
 TaskService::~TaskService() {

@@ -64,9 +64,17 @@ for name, svc in services.items():
           svc.get("network_mode") == "host")
 vols = sandboxd["volumes"]
 check("sandboxd mounts the Docker socket", "/var/run/docker.sock:/var/run/docker.sock" in vols)
-data = [v.split("}:", 1) for v in vols if "SANDBOXED_DATA_DIR" in v]
+data = [v for v in vols if isinstance(v, dict) and "SANDBOXED_DATA_DIR" in v.get("source", "")]
 check("sandboxd mounts the data dir at the same path",
-      len(data) == 1 and data[0][0] + "}" == data[0][1], data)
+      len(data) == 1 and data[0]["type"] == "bind" and data[0]["source"] == data[0]["target"],
+      data)
+check("the data dir's mounts (the workspaces' disks) propagate to the host (rshared)",
+      len(data) == 1 and (data[0].get("bind") or {}).get("propagation") == "rshared", data)
+check("sandboxd may loop-mount and set iptables rules (privileged, the host's /dev)",
+      sandboxd.get("privileged") is True and "/dev:/dev" in vols)
+cgroup = re.sub(r"\$\{[A-Z_]+:-([^}]*)\}", r"\1", env.get("SANDBOXD_CGROUP_ROOT", ""))
+check("sandboxd reads the host's cgroups read-only where SANDBOXD_CGROUP_ROOT says",
+      f"/sys/fs/cgroup:{cgroup}:ro" in vols, cgroup)
 check("Traefik's Docker socket is read-only",
       "/var/run/docker.sock:/var/run/docker.sock:ro" in traefik["volumes"])
 check("Traefik is the optional edge (profile traefik)", traefik.get("profiles") == ["traefik"])
@@ -124,7 +132,7 @@ for name, svc in services.items():
 # Traefik never rotates its access log: sandboxd truncates it, so it mounts the volume
 # writable, at the directory the access log is written to.
 log_path = defaults(env["SANDBOXD_TRAEFIK_ACCESS_LOG"])
-log_mounts = [v for v in vols if v.startswith("traefik-logs:")]
+log_mounts = [v for v in vols if isinstance(v, str) and v.startswith("traefik-logs:")]
 check("sandboxd mounts Traefik's log volume writable (it truncates the access log)",
       log_mounts == ["traefik-logs:" + os.path.dirname(log_path)], log_mounts)
 check("Traefik writes its access log where sandboxd reads it",

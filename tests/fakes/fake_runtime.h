@@ -131,6 +131,28 @@ class FakeRuntime final : public Runtime {
     if (auto f = take("ping")) return *f;
     return {};
   }
+  Result<std::string> network_interface(const std::string& network) override {
+    return "br-" + network.substr(0, 12);
+  }
+  ContainerUsage usage(const std::string& container_id) override {
+    std::lock_guard lock(mu_);
+    for (const auto& [name, c] : containers_)
+      if (c.id == container_id && c.running) return usage_;
+    return {};
+  }
+  Result<bool> has_oci_runtime(const std::string& oci_runtime) override {
+    std::lock_guard lock(mu_);
+    return oci_runtimes_.count(oci_runtime) > 0;
+  }
+  // What usage() reports for every running container; the OCI runtimes it "has".
+  void set_usage(ContainerUsage u) {
+    std::lock_guard lock(mu_);
+    usage_ = u;
+  }
+  void add_oci_runtime(const std::string& name) {
+    std::lock_guard lock(mu_);
+    oci_runtimes_.insert(name);
+  }
 
   // Runs at the start of start, stop, pause, unpause and exec (outside the fake's lock)
   // with the verb and the container name, e.g. to block a call or to look at what else
@@ -253,6 +275,8 @@ class FakeRuntime final : public Runtime {
   ExecSpec last_exec_;
   int next_id_ = 0;
   int pings_ = 0;
+  ContainerUsage usage_;
+  std::set<std::string> oci_runtimes_;
   std::map<std::string, int> in_flight_;
   std::condition_variable events_cv_;
   std::vector<std::string> events_;  // ids not yet delivered by a Feed

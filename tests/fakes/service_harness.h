@@ -1,7 +1,6 @@
-// ServiceHarness: a SandboxService on fakes (FakeRuntime, FakeClock), an in-memory Store,
-// its own Metrics
-// and real Workspaces in a private temp dir (owned by the test's uid). Tests adjust
-// `config` before calling init().
+// ServiceHarness: a SandboxService on fakes (FakeRuntime, FakeClock, FakeDisks), an
+// in-memory Store, its own Metrics and real Workspaces in a private temp dir (workspaces
+// are given to per-sandbox uids: run as root). Tests adjust `config` before init().
 #pragma once
 
 #include <gtest/gtest.h>
@@ -10,6 +9,7 @@
 #include <filesystem>
 
 #include "fakes/fake_clock.h"
+#include "fakes/fake_disks.h"
 #include "fakes/fake_memory.h"
 #include "fakes/fake_runtime.h"
 #include "sandboxd/sandbox/sandbox_service.h"
@@ -28,9 +28,9 @@ struct ServiceHarness {
   // Builds the store, workspaces and service from the current config.
   void init() {
     store = std::move(*Store::open(":memory:"));
-    workspaces = std::make_unique<Workspaces>(config.workspaces_dir(), ::getuid(), ::getgid());
+    workspaces = std::make_unique<Workspaces>(config.workspaces_dir(), disks);
     service = std::make_unique<SandboxService>(config, *store, runtime, clock, *workspaces, memory,
-                                               metrics);
+                                               metrics, /*egress=*/nullptr);
     ASSERT_TRUE(service->init().is_ok());
   }
 
@@ -56,6 +56,7 @@ struct ServiceHarness {
   FakeRuntime runtime;
   Metrics metrics;
   FakeMemoryProbe memory;
+  FakeDisks disks;
   std::unique_ptr<Store> store;
   std::unique_ptr<Workspaces> workspaces;
   std::unique_ptr<SandboxService> service;

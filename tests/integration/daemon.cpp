@@ -16,7 +16,9 @@
 #include <random>
 #include <thread>
 
+#include "sandboxd/net/egress.h"
 #include "sandboxd/os/process_runner.h"
+#include "sandboxd/sandbox/workspace_disks.h"
 
 extern char** environ;
 
@@ -106,6 +108,7 @@ Daemon::Daemon(const std::string& tag, std::map<std::string, std::string> extra_
           {"PREVIEW_DOMAIN", "localhost"},
           {"SANDBOXD_IMAGE", test_image()},
           {"SANDBOXD_DEFAULT_MEMORY", "256m"},
+          {"SANDBOXD_DEFAULT_DISK", "256m"},
           {"SANDBOXD_STOP_TIMEOUT_SECONDS", "5"},
           {"SANDBOXD_API_TOKENS", "it:" + token_}};
   for (auto& [k, v] : extra_env) env_[k] = v;
@@ -119,7 +122,15 @@ Daemon::Daemon(const std::string& tag, std::map<std::string, std::string> extra_
 Daemon::~Daemon() {
   if (pid_ > 0) stop(true);
   for (const auto& c : containers()) run_cmd({"docker", "rm", "-f", c});
-  run_cmd({"docker", "network", "rm", network_});
+  for (const auto& net : {network_, network_ + "-none"}) run_cmd({"docker", "network", "rm", net});
+  // What sandboxd leaves on the host by design (it outlives sandboxd): the workspaces'
+  // mounted disks and the instance's egress rules.
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator(data_dir_ + "/workspaces", ec))
+    if (is_mount_point(e.path().string())) run_cmd({"umount", e.path().string()});
+  PosixProcessRunner runner;
+  if (auto s = EgressFirewall(runner).remove(instance_); !s.is_ok())
+    ADD_FAILURE() << "removing the egress rules of " << instance_ << ": " << s.message();
   std::filesystem::remove_all(base_dir_);
 }
 

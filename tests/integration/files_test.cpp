@@ -43,9 +43,9 @@ TEST_F(Files, WritesReadsListsAndDeletesAsTheSandboxUserWhetherRunningOrStopped)
   ASSERT_EQ(put({{"path", "workspace/app/src/index.html"}, {"content", "\n"}, {"append", true}}),
             200);
   // The sandbox sees it, owned by its user.
-  EXPECT_EQ(sh("cat workspace/app/src/index.html; stat -c %u:%g workspace/app/src/index.html "
+  EXPECT_EQ(sh("cat workspace/app/src/index.html; stat -c %U:%G workspace/app/src/index.html "
                "workspace/app/src"),
-            "<h1>hi</h1>\n1000:1000\n1000:1000\n");
+            "<h1>hi</h1>\nsandbox:sandbox\nsandbox:sandbox\n");
   auto r = get("workspace/app/src/index.html");
   ASSERT_TRUE(r && r->status == 200) << (r ? r->body : "");
   json f = json::parse(r->body);

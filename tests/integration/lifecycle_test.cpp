@@ -67,7 +67,11 @@ TEST_F(Lifecycle, CreateRunsAContainerWithEveryHardeningFlag) {
   EXPECT_EQ(hc["Ulimits"][0]["Name"], "nofile");
   EXPECT_EQ(hc["Ulimits"][0]["Hard"], 4096);
   EXPECT_EQ(hc["NetworkMode"], d.network());
-  EXPECT_EQ(c["Config"]["User"], "1000:1000");
+  // Its own uid, far from any host account's, with a cap of one CPU (the default).
+  const int64_t uid = s["uid"].get<int64_t>();
+  EXPECT_GE(uid, 0x70000000);
+  EXPECT_EQ(c["Config"]["User"], std::to_string(uid) + ":" + std::to_string(uid));
+  EXPECT_EQ(hc["NanoCpus"], 1000000000LL);
   EXPECT_EQ(c["Config"]["Labels"]["sandboxed.managed"], "true");
   EXPECT_EQ(c["Config"]["Labels"]["sandboxed.id"], "hard1");
   EXPECT_EQ(c["Config"]["Labels"]["sandboxed.instance"], d.instance());
@@ -81,7 +85,7 @@ TEST_F(Lifecycle, CreateRunsAContainerWithEveryHardeningFlag) {
   EXPECT_TRUE(mounted) << c["Mounts"].dump();
   struct stat sb {};
   ASSERT_EQ(::stat(d.workspace("hard1").c_str(), &sb), 0);
-  EXPECT_EQ(sb.st_uid, 1000u);
+  EXPECT_EQ(sb.st_uid, static_cast<uid_t>(uid));
   EXPECT_TRUE(fs::is_directory(d.workspace("hard1") + "/workspace/app"));
   // The secret reached the sandbox but not the log, the API (exec output masks it) or the
   // database file's neighbours.
@@ -102,9 +106,9 @@ TEST_F(Lifecycle, ExecReturnsOutputExitCodeAndRunsAsTheSandboxUser) {
   Daemon d("exec");
   ASSERT_TRUE(d.start()) << d.log();
   create(d, R"({"id":"ex1"})");
-  json r = exec(d, "ex1", {{"cmd", {"bash", "-c", "id -u; pwd; echo oops >&2; exit 7"}}});
+  json r = exec(d, "ex1", {{"cmd", {"bash", "-c", "id -un; echo ~; pwd; echo oops >&2; exit 7"}}});
   EXPECT_EQ(r["exit_code"], 7);
-  EXPECT_EQ(r["stdout"], "1000\n/home/sandbox/workspace/app\n");
+  EXPECT_EQ(r["stdout"], "sandbox\n/home/sandbox\n/home/sandbox/workspace/app\n");
   EXPECT_EQ(r["stderr"], "oops\n");
   EXPECT_FALSE(r["timed_out"].get<bool>());
   json env = exec(d, "ex1",
@@ -156,7 +160,9 @@ TEST_F(Lifecycle, DeleteKeepsTheWorkspaceAndRecreateReattachesIt) {
   EXPECT_TRUE(docker_inspect(d.container("keep1")).is_null());
   EXPECT_EQ(d.http().Get("/sandbox/keep1")->status, 404);
   EXPECT_EQ(d.http().Delete("/sandbox/keep1")->status, 204);  // idempotent
-  EXPECT_TRUE(fs::exists(d.workspace("keep1") + "/workspace/app/note.txt"));
+  // Kept on its disk, which delete unmounts; the re-create mounts it again.
+  EXPECT_TRUE(fs::exists(d.data_dir() + "/disks/keep1.img"));
+  EXPECT_FALSE(fs::exists(d.workspace("keep1") + "/workspace/app/note.txt"));
   create(d, R"({"id":"keep1"})");
   json r = exec(d, "keep1", {{"cmd", {"cat", "note.txt"}}});
   EXPECT_EQ(r["stdout"], "persisted\n");

@@ -81,12 +81,21 @@ class MockModel {
     }
   }
   std::string base() const { return "http://" + host_ + ":" + std::to_string(port_); }
+  std::string host_port() const { return host_ + ":" + std::to_string(port_); }
 
  private:
   std::string host_;
   int port_ = 0;
   pid_t pid_ = -1;
 };
+
+// Sandboxes reach no host address by default: restarts `d` with exactly the mock
+// model's address and port allowed (SANDBOXD_EGRESS_ALLOW), as an operator would.
+bool allow(Daemon& d, const MockModel& m) {
+  if (!d.stop()) return false;
+  d.set_env("SANDBOXD_EGRESS_ALLOW", m.host_port());
+  return d.start();
+}
 
 struct Event {
   int64_t id = 0;
@@ -218,6 +227,7 @@ TEST(Tasks, OpenCodeWritesTheFileAndTheStreamShowsTheToolCallAndDone) {
   Daemon d("taskoc");
   ASSERT_TRUE(d.start()) << d.log();
   MockModel m(gateway(d));
+  ASSERT_TRUE(allow(d, m)) << d.log();
   create(d, "oc1");
   std::string task = start_task(d, "oc1", opencode_task(m, "Create hello.txt"));
   ASSERT_FALSE(task.empty());
@@ -228,6 +238,7 @@ TEST(Tasks, ClaudeCodeWritesTheFileInASandboxItWakes) {
   Daemon d("taskcc");
   ASSERT_TRUE(d.start()) << d.log();
   MockModel m(gateway(d));
+  ASSERT_TRUE(allow(d, m)) << d.log();
   create(d, "cc1");
   ASSERT_EQ(d.http().Post("/v1/sandboxes/cc1/stop", "", "application/json")->status, 200);
   std::string task = start_task(d, "cc1", claude_task(m, "Create hello.txt"));
@@ -240,6 +251,7 @@ TEST(Tasks, CancelTimeoutAndASandboxStopEndTheTaskAndItsProcessGroup) {
   Daemon d("taskend");
   ASSERT_TRUE(d.start()) << d.log();
   MockModel m(gateway(d));
+  ASSERT_TRUE(allow(d, m)) << d.log();
   create(d, "end1");
   auto agents = [&] { return agents_running(d, "end1"); };
 
@@ -278,6 +290,7 @@ TEST(Tasks, AKill9OfSandboxdMidTaskLosesAndRepeatsNoEvent) {
   Daemon d("taskkill");
   ASSERT_TRUE(d.start()) << d.log();
   MockModel m(gateway(d));
+  ASSERT_TRUE(allow(d, m)) << d.log();
   create(d, "k1");
   std::string task = start_task(d, "k1", opencode_task(m, "SLOW:8 create hello.txt"));
   ASSERT_FALSE(task.empty());
@@ -434,6 +447,7 @@ TEST(TaskSecrets, EnvValuesTheModelEchoesNeverReachEventsResultsOrTheLog) {
   Daemon d("tasksec");
   ASSERT_TRUE(d.start()) << d.log();
   MockModel m(gateway(d), s.model_env());
+  ASSERT_TRUE(allow(d, m)) << d.log();
   create_with_secret(d, "sec1", s);
   create_with_secret(d, "sec2", s);
   std::string oc = start_task(d, "sec1", with_task_secret(opencode_task(m, "Create hello.txt"), s));
@@ -449,6 +463,7 @@ TEST(TaskSecrets, StayHiddenAfterAKill9MidTaskAndAreKeptOnlySealed) {
   Daemon d("tasksecr");
   ASSERT_TRUE(d.start()) << d.log();
   MockModel m(gateway(d), s.model_env());
+  ASSERT_TRUE(allow(d, m)) << d.log();
   create_with_secret(d, "r1", s);
   // The model answers only after the restart: everything it says is redacted by the
   // new sandboxd, from the sandbox's row and the task's sealed values.
@@ -480,6 +495,7 @@ TEST(TaskSecrets, ThePromptIsOnNoCommandLineOfTheHost) {
   Daemon d("taskps");
   ASSERT_TRUE(d.start()) << d.log();
   MockModel m(gateway(d), {{"MOCK_LOG", mock_log}, {"MOCK_MARKER", marker}});
+  ASSERT_TRUE(allow(d, m)) << d.log();
   create(d, "ps1");
   create(d, "ps2");
   std::string oc = start_task(d, "ps1", opencode_task(m, "SLOW:120 " + marker));

@@ -117,6 +117,18 @@ created=$("${CREATE[@]}")
 [ "$(jq -r '.previews[0].url' <<<"$created")" = "$PREVIEW" ] || fail "create gave no preview URL $PREVIEW: $created"
 pass "created sandbox demo; its preview URL is $PREVIEW"
 
+# The disk quota holds under the compose stack (sandboxd loop-mounts from its container).
+q=$(curl -s -X POST "$API/v1/sandboxes" "${AUTH[@]}" "${JSON[@]}" -d '{"id":"quota","disk":"32m"}')
+[ "$(jq -r .limits.disk_bytes <<<"$q")" = 33554432 ] || fail "create with a 32m disk answered: $q"
+dd_out=$(curl -s -X POST "$API/v1/sandboxes/quota/exec" "${AUTH[@]}" "${JSON[@]}" \
+  -d '{"cmd":["sh","-c","dd if=/dev/zero of=$HOME/big bs=1M count=64 2>&1; true"]}')
+grep -q "No space left on device" <<<"$(jq -r .stdout <<<"$dd_out")" ||
+  fail "writing past the quota did not fail with ENOSPC: $dd_out"
+used=$(curl -s "$API/v1/sandboxes/quota" "${AUTH[@]}" | jq -r .usage.disk_used_bytes)
+[ "$used" -gt 20000000 ] 2>/dev/null || fail "GET shows no disk usage near the quota: $used"
+curl -fs -X POST "$API/v1/sandboxes/quota/purge" "${AUTH[@]}" >/dev/null || fail "purge failed"
+pass "a 32m disk quota holds under the compose stack (dd past it: No space left on device)"
+
 # Quick start: an agent builds the app (the mock model plays the provider).
 GATEWAY=$(docker network inspect -f '{{(index .IPAM.Config 0).Gateway}}' sandboxed)
 MOCK_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
@@ -126,6 +138,11 @@ MOCK_FILE=sandbox.json MOCK_CONTENT=$MANIFEST python3 "$ROOT/tests/mock_llm/mock
   >"$WORK/mock.log" 2>&1 &
 MOCK_PID=$!
 until_ok 10 curl -fs "http://$GATEWAY:$MOCK_PORT/v1/models" || fail "the mock model server did not start"
+# Sandboxes reach no address of the host by default: allow exactly the mock model's, as
+# an operator allows a model proxy (.env, then ./install.sh again).
+echo "SANDBOXD_EGRESS_ALLOW=$GATEWAY:$MOCK_PORT" >>.env
+./install.sh >"$WORK/install-allow.log" 2>&1 ||
+  { tail -40 "$WORK/install-allow.log" >&2; fail "./install.sh with SANDBOXD_EGRESS_ALLOW failed"; }
 from_readme "curl -s -X POST $API/v1/sandboxes/demo/tasks -H \"Authorization: Bearer \$SANDBOXED_TOKEN\" -H 'Content-Type: application/json' -d '{"
 OPENCODE_CONFIG=$(jq -cn --arg url "http://$GATEWAY:$MOCK_PORT/v1" '{
   provider: {mock: {npm: "@ai-sdk/openai-compatible", name: "Mock",
@@ -192,12 +209,16 @@ from_readme "./uninstall.sh --all --yes"
 left=$(docker ps -aq --filter label=sandboxed.managed=true --filter label=sandboxed.instance=default)
 [ -z "$left" ] || fail "sandbox containers left: $left"
 [ -z "$(docker ps -aq --filter label=com.docker.compose.project=sandboxed)" ] || fail "stack containers left"
-! docker network inspect sandboxed >/dev/null 2>&1 || fail "network sandboxed left"
+for net in sandboxed sandboxed-none; do
+  ! docker network inspect "$net" >/dev/null 2>&1 || fail "network $net left"
+done
+! iptables -w -S 2>/dev/null | grep -q -- '-N SANDBOXED-' || fail "egress chains left"
+! findmnt -rn -o TARGET | grep -q '^/var/lib/sandboxed' || fail "a workspace disk is still mounted"
 [ -z "$(docker volume ls -q --filter label=com.docker.compose.project=sandboxed)" ] || fail "stack volumes left"
 [ ! -e /var/lib/sandboxed ] || fail "the data dir /var/lib/sandboxed is left"
 for img in sandboxed-sandbox:0.1.0 sandboxed-sandboxd:0.1.0 sandboxed-base:0.3.0 sandboxed-debian:bookworm; do
   ! docker image inspect "$img" >/dev/null 2>&1 || fail "image $img left"
 done
 ! curl -fs --max-time 2 "$API/healthz" >/dev/null 2>&1 || fail "the API still answers"
-pass "./uninstall.sh --all --yes left no container, network, volume, image or data dir"
+pass "./uninstall.sh --all --yes left no container, network, firewall rule, mount, volume, image or data dir"
 say "PASS"

@@ -152,6 +152,7 @@ TEST_F(ApiTest, BodilessPostDoesNotWaitForABody) {
 }
 
 TEST_F(ApiTest, LegacyListReturnsEveryRowAndV1Pages) {
+  h_.config.max_running = 200;  // 105 running sandboxes
   start(true);
   for (int i = 0; i < 105; ++i) {
     ASSERT_EQ(

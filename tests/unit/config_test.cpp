@@ -24,6 +24,42 @@ TEST(LoadConfig, DefaultsMatchTheSpec) {
   EXPECT_EQ(c->instance, "default");
   EXPECT_EQ(c->preview_domain, "localhost");
   EXPECT_EQ(c->db_path(), "/var/lib/sandboxed/state/sandboxd.db");
+  // Tenant containment is on by default.
+  EXPECT_EQ(c->default_limits.disk_bytes, 1LL << 30);
+  EXPECT_EQ(c->default_limits.cpu_millis, 1000);
+  EXPECT_GE(c->max_limits.cpu_millis, 1000);
+  EXPECT_EQ(c->egress, Egress::kPublic);
+  EXPECT_TRUE(c->egress_allow.empty());
+  EXPECT_EQ(c->isolation, Isolation::kRunc);
+  EXPECT_EQ(c->uid_base, 0x70000000);
+  EXPECT_EQ(c->max_sandboxes, 1000);
+  EXPECT_EQ(c->max_running, 100);
+}
+
+TEST(LoadConfig, ReadsTheContainmentKnobs) {
+  auto c = load_config({{"SANDBOXD_DEFAULT_DISK", "2g"},
+                        {"SANDBOXD_MAX_DISK", "10g"},
+                        {"SANDBOXD_DEFAULT_CPUS", "0.5"},
+                        {"SANDBOXD_MAX_CPUS", "1.5"},
+                        {"SANDBOXD_EGRESS", "none"},
+                        {"SANDBOXD_EGRESS_ALLOW", "10.0.0.5:443, 192.168.1.0/24"},
+                        {"SANDBOXD_RUNTIME", "gvisor"},
+                        {"SANDBOXD_UID_BASE", "200000"},
+                        {"SANDBOXD_MAX_SANDBOXES", "50"},
+                        {"SANDBOXD_MAX_RUNNING", "10"}});
+  ASSERT_TRUE(c) << c.error().message();
+  EXPECT_EQ(c->default_limits.disk_bytes, 2LL << 30);
+  EXPECT_EQ(c->max_limits.disk_bytes, 10LL << 30);
+  EXPECT_EQ(c->default_limits.cpu_millis, 500);
+  EXPECT_EQ(c->max_limits.cpu_millis, 1500);
+  EXPECT_EQ(c->egress, Egress::kNone);
+  ASSERT_EQ(c->egress_allow.size(), 2u);
+  EXPECT_EQ(c->egress_allow[0].cidr, "10.0.0.5/32");
+  EXPECT_EQ(c->egress_allow[0].port, 443);
+  EXPECT_EQ(c->isolation, Isolation::kGvisor);
+  EXPECT_EQ(c->uid_base, 200000);
+  EXPECT_EQ(c->max_sandboxes, 50);
+  EXPECT_EQ(c->max_running, 10);
 }
 
 TEST(LoadConfig, ThePreviewEdgeListensOnLoopbackByDefaultAndIsConfigurable) {
@@ -89,6 +125,16 @@ TEST(LoadConfig, BadValuesAreErrorsNamingTheVariable) {
       {{"SANDBOXED_DATA_DIR", "/srv/a:b"}},
       {{"SANDBOXD_MEM_REFUSE_PCT", "20"}, {"SANDBOXD_MEM_HEADROOM_PCT", "15"}},
       {{"SANDBOXD_MAX_CONCURRENT_EXECS", "30"}, {"SANDBOXD_HTTP_THREADS", "32"}},
+      {{"SANDBOXD_DEFAULT_DISK", "1m"}},
+      {{"SANDBOXD_DEFAULT_DISK", "20g"}, {"SANDBOXD_MAX_DISK", "10g"}},
+      {{"SANDBOXD_DEFAULT_CPUS", "1.2345"}},
+      {{"SANDBOXD_DEFAULT_CPUS", "4"}, {"SANDBOXD_MAX_CPUS", "2"}},
+      {{"SANDBOXD_MAX_CPUS", "0"}},
+      {{"SANDBOXD_EGRESS", "lan"}},
+      {{"SANDBOXD_EGRESS_ALLOW", "metadata.internal:80"}},
+      {{"SANDBOXD_RUNTIME", "kata"}},
+      {{"SANDBOXD_UID_BASE", "1000"}},
+      {{"SANDBOXD_MAX_RUNNING", "20"}, {"SANDBOXD_MAX_SANDBOXES", "10"}},
   };
   for (const auto& env : cases) {
     auto c = load_config(env);

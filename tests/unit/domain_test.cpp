@@ -29,6 +29,8 @@ TEST(Domain, EveryEnumeratorRoundTripsThroughItsOneSpelling) {
   expect_round_trip<FailureReason>(8, parse_failure_reason);
   expect_round_trip<Agent>(2, parse_agent);
   expect_round_trip<Trigger>(12, parse_trigger);
+  expect_round_trip<Egress>(2, parse_egress);
+  expect_round_trip<Isolation>(2, parse_isolation);
 }
 
 TEST(Domain, SpellingsAreTheOnesTheApiAndTheStoreAlwaysUsed) {
@@ -39,6 +41,8 @@ TEST(Domain, SpellingsAreTheOnesTheApiAndTheStoreAlwaysUsed) {
   EXPECT_EQ(to_string(Agent::kOpenCode), "opencode");
   EXPECT_EQ(to_string(Operation::kDelete), "delete");
   EXPECT_EQ(to_string(Trigger::kPressure), "pressure");
+  EXPECT_EQ(to_string(Egress::kNone), "none");
+  EXPECT_EQ(to_string(Isolation::kGvisor), "gvisor");
   EXPECT_EQ(all_sandbox_statuses().size(), 8u);
   EXPECT_FALSE(parse_sandbox_status("RUNNING"));  // exact spelling only
 }

@@ -29,6 +29,24 @@ TEST(DecodeCreate, ReadsEveryField) {
   EXPECT_EQ(*r->nofile, 2048);
 }
 
+TEST(DecodeCreate, ReadsTheContainmentFields) {
+  auto r = decode_create(R"({"disk":"2g","cpus":1.5,"egress":"none","runtime":"gvisor"})");
+  ASSERT_TRUE(r) << r.error().message();
+  EXPECT_EQ(*r->disk_bytes, 2LL << 30);
+  EXPECT_EQ(*r->cpu_millis, 1500);
+  EXPECT_EQ(*r->egress, Egress::kNone);
+  EXPECT_EQ(*r->isolation, Isolation::kGvisor);
+  EXPECT_EQ(*decode_create(R"({"cpus":"0.25","disk":67108864})")->cpu_millis, 250);
+  EXPECT_EQ(*decode_create(R"({"cpus":2})")->cpu_millis, 2000);
+  for (const char* body : {R"({"cpus":1.0005})", R"({"cpus":-1})", R"({"cpus":"x"})",
+                           R"({"cpus":true})", R"({"disk":"huge"})", R"({"disk":[1]})",
+                           R"({"egress":"lan"})", R"({"egress":1})", R"({"runtime":"kata"})"}) {
+    auto bad = decode_create(body);
+    ASSERT_FALSE(bad) << body;
+    EXPECT_EQ(bad.error().code(), Code::kInvalidArgument) << body;
+  }
+}
+
 TEST(DecodeCreate, WrongTypesAndMalformedJsonAreInvalid) {
   for (const char* body :
        {"{", "[]", "42", R"({"id":5})", R"({"ports":"3000"})", R"({"ports":[3000.5]})",

@@ -29,6 +29,12 @@ class DoctorTest : public testing::Test {
     config_.image = "img:1";
     config_.network = "net1";
     runner_.on({"docker", "version"}, 0, "20.10.24\n");
+    for (const char* net : {"net1", "net1-none"}) {
+      runner_.on({"docker", "network", "inspect", "--format",
+                  "{{.Id}} {{index .Options \"com.docker.network.bridge.name\"}}", net},
+                 0, std::string(net) == "net1" ? "aaaaaaaaaaaaaaaa \n" : "bbbbbbbbbbbbbbbb \n");
+    }
+    runner_.on({"docker", "info", "--format"}, 0, "{\"runc\":{\"path\":\"runc\"}}\n");
     runner_.on({"docker", "image", "inspect"}, 0, "761000000\n");
   }
   ~DoctorTest() override { std::filesystem::remove_all(dir_); }
@@ -55,6 +61,39 @@ TEST_F(DoctorTest, AHealthyHostPassesEveryCheck) {
   EXPECT_EQ(doctor_exit_code(checks), 0);
   EXPECT_NE(check(checks, "docker").detail.find("20.10.24"), std::string::npos);
   EXPECT_NE(format_doctor(checks).find("ready\n"), std::string::npos);
+}
+
+TEST_F(DoctorTest, MissingEgressRulesFailAndSayWhoInstallsThem) {
+  runner_.on({"docker", "network", "inspect"}, 0, "true false\n");
+  runner_.on({"iptables", "-w", "-C", "INPUT"}, 1, "", "iptables: Bad rule");
+  auto c = check(run_doctor(config_, runner_, memory_, healthy), "egress");
+  EXPECT_EQ(c.level, Level::kFail);
+  EXPECT_NE(c.detail.find("no jump from INPUT"), std::string::npos) << c.detail;
+  EXPECT_NE(c.fix.find("start sandboxd"), std::string::npos);
+}
+
+TEST_F(DoctorTest, GvisorIsOptionalUnlessItIsTheDefaultRuntime) {
+  runner_.on({"docker", "network", "inspect"}, 0, "true false\n");
+  auto optional = check(run_doctor(config_, runner_, memory_, healthy), "gvisor");
+  EXPECT_EQ(optional.level, Level::kOk);
+  EXPECT_NE(optional.detail.find("not available"), std::string::npos);
+  config_.isolation = Isolation::kGvisor;
+  EXPECT_EQ(check(run_doctor(config_, runner_, memory_, healthy), "gvisor").level, Level::kFail);
+  FakeProcessRunner with;
+  with.on({"docker", "info", "--format"}, 0,
+          "{\"runc\":{},\"runsc\":{\"path\":\"/usr/bin/runsc\"}}");
+  with.on({"docker"}, 0, "true false\n");
+  EXPECT_EQ(check(run_doctor(config_, with, memory_, healthy), "gvisor").level, Level::kOk);
+}
+
+TEST_F(DoctorTest, SandboxUidsHeldByNoAccountPassAndARangeOverAnAccountFails) {
+  config_.uid_base = 0x70000000;
+  EXPECT_EQ(check(run_doctor(config_, runner_, memory_, healthy), "uids").level, Level::kOk);
+  // nobody (65534) is an account on every Debian host.
+  config_.uid_base = 65534 - 10;
+  auto c = check(run_doctor(config_, runner_, memory_, healthy), "uids");
+  EXPECT_EQ(c.level, Level::kFail);
+  EXPECT_NE(c.detail.find("nobody"), std::string::npos) << c.detail;
 }
 
 TEST_F(DoctorTest, ADeadEngineFailsAndSaysHowToStartIt) {

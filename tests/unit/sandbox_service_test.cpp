@@ -66,9 +66,14 @@ TEST_F(SandboxServiceTest, CreateRunsAHardenedInstanceScopedContainerAndRecordsI
   ASSERT_TRUE(c);
   const RunSpec& s = c->spec;
   EXPECT_TRUE(s.init && s.read_only && s.cap_drop_all && s.no_new_privileges);
-  EXPECT_EQ(s.user, "1000:1000");
+  // Its own uid (the first slot of the range), named `sandbox` by its identity files.
+  EXPECT_EQ(r.uid, config_.uid_base);
+  EXPECT_EQ(s.user, std::to_string(config_.uid_base) + ":" + std::to_string(config_.uid_base));
   EXPECT_EQ(s.network, "net-t1");
   EXPECT_EQ(s.memory_bytes, config_.default_limits.memory_bytes);
+  EXPECT_EQ(s.cpu_millis, config_.default_limits.cpu_millis);
+  EXPECT_EQ(s.oci_runtime, "");
+  EXPECT_EQ(r.limits.disk_bytes, config_.default_limits.disk_bytes);
   EXPECT_EQ(s.labels.at("sandboxed.managed"), "true");
   EXPECT_EQ(s.labels.at("sandboxed.id"), "demo1");
   EXPECT_EQ(s.labels.at("sandboxed.instance"), "t1");
@@ -76,9 +81,22 @@ TEST_F(SandboxServiceTest, CreateRunsAHardenedInstanceScopedContainerAndRecordsI
   EXPECT_EQ(s.routes[0].name, "t1-s-demo1-3000");
   EXPECT_EQ(s.routes[0].host, "s-demo1-3000.preview.localhost");
   EXPECT_EQ(s.env.at("TOKEN"), "s3cret");
-  ASSERT_EQ(s.mounts.size(), 1u);
+  ASSERT_EQ(s.mounts.size(), 3u);
   EXPECT_EQ(s.mounts[0].host_path, ws_->path("demo1"));
   EXPECT_EQ(s.mounts[0].container_path, "/home/sandbox");
+  EXPECT_FALSE(s.mounts[0].read_only);
+  const std::string identity = config_.identity_dir() + "/demo1";
+  EXPECT_EQ(s.mounts[1].host_path, identity + "/passwd");
+  EXPECT_EQ(s.mounts[1].container_path, "/etc/passwd");
+  EXPECT_TRUE(s.mounts[1].read_only);
+  EXPECT_EQ(s.mounts[2].container_path, "/etc/group");
+  EXPECT_TRUE(s.mounts[2].read_only);
+  std::ifstream passwd(identity + "/passwd");
+  std::string text((std::istreambuf_iterator<char>(passwd)), {});
+  EXPECT_NE(text.find("sandbox:x:" + std::to_string(r.uid) + ":" + std::to_string(r.uid) +
+                      ":sandbox:/home/sandbox:/bin/bash\n"),
+            std::string::npos)
+      << text;
   EXPECT_TRUE(fs::is_directory(ws_->path("demo1") + "/workspace/app"));
   auto row = store_->get("demo1");
   ASSERT_TRUE(row && row->has_value());
@@ -390,7 +408,8 @@ TEST_F(SandboxServiceTest, ExecStartsAStoppedSandboxAndRunsAsTheSandboxUser) {
   EXPECT_EQ(r->stdout_data, "ran");
   EXPECT_EQ((*store_->get("a1"))->status, SandboxStatus::kRunning);
   ExecSpec spec = runtime_.last_exec();
-  EXPECT_EQ(spec.user, "1000:1000");
+  const std::string uid = std::to_string((*store_->get("a1"))->uid);
+  EXPECT_EQ(spec.user, uid + ":" + uid);
   EXPECT_EQ(spec.workdir, kSandboxAppDir);
   EXPECT_EQ(spec.env.at("X"), "1");
   EXPECT_EQ(spec.timeout, std::chrono::seconds(config_.exec_default_timeout_s));

@@ -133,7 +133,7 @@ TEST_F(TaskRetentionTest, TasksOfAPurgedSandboxArePrunedWithoutItsWorkspace) {
 TEST_F(TaskRetentionTest, EveryPassRemovesTaskDirectoriesWhoseRowIsGoneAndNothingElse) {
   // Left by a crash or a failed removal after their rows were deleted, also in the
   // workspace of a sandbox deleted meanwhile (DELETE keeps the workspace).
-  ASSERT_TRUE(h_.workspaces->ensure("deleted"));
+  ASSERT_TRUE(h_.workspaces->ensure("deleted", 0x70000009, 64 << 20));
   for (const auto& [sandbox, label] :
        {std::pair{"s1", "orphan"}, std::pair{"s2", "orphan2"}, std::pair{"deleted", "orphan3"}}) {
     fs::create_directories(dir(sandbox, label) + "/deep/er");

@@ -36,7 +36,7 @@ class WorkspaceFilesTest : public ::testing::Test {
     return out;
   }
   std::string base_ = testing::TempDir() + "/wsfiles-" + std::to_string(::getpid());
-  WorkspaceFiles files_{base_ + "/workspaces", ::getuid(), ::getgid(), 1024};
+  WorkspaceFiles files_{base_ + "/workspaces", 1024};
 };
 
 TEST(SplitWorkspacePath, AcceptsRelativePathsAndRefusesEscapes) {
@@ -81,14 +81,18 @@ TEST_F(WorkspaceFilesTest, WritesReadsListsAppendsAndRemoves) {
   EXPECT_EQ(files_.get("nosuch", "").error().code(), Code::kNotFound);
 }
 
-TEST_F(WorkspaceFilesTest, CreatedFilesAndParentsBelongToTheSandboxUserAndKeepTheirMode) {
+TEST_F(WorkspaceFilesTest, CreatedFilesAndParentsBelongToTheWorkspacesOwnerAndKeepTheirMode) {
+  // The workspace's owner is its sandbox's own uid: as root, one no account has.
+  const uid_t owner = ::getuid() == 0 ? 0x70000007 : ::getuid();
+  ASSERT_EQ(::chown(ws().c_str(), owner, owner), 0);
   ASSERT_TRUE(files_.put("a", "new/dir/f.sh", "#!/bin/sh", false).is_ok());
   struct stat st {};
   ASSERT_EQ(::stat(ws("new/dir/f.sh").c_str(), &st), 0);
-  EXPECT_EQ(st.st_uid, ::getuid());
+  EXPECT_EQ(st.st_uid, owner);
+  EXPECT_EQ(st.st_gid, owner);
   EXPECT_EQ(st.st_mode & 0777, 0644u);
   ASSERT_EQ(::stat(ws("new/dir").c_str(), &st), 0);
-  EXPECT_EQ(st.st_uid, ::getuid());
+  EXPECT_EQ(st.st_uid, owner);
   ASSERT_EQ(::chmod(ws("new/dir/f.sh").c_str(), 0755), 0);
   ASSERT_TRUE(files_.put("a", "new/dir/f.sh", "echo", false).is_ok());
   ASSERT_EQ(::stat(ws("new/dir/f.sh").c_str(), &st), 0);

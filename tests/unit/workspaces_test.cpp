@@ -9,6 +9,8 @@
 #include <filesystem>
 #include <fstream>
 
+#include "fakes/fake_disks.h"
+
 namespace sandboxd {
 namespace {
 
@@ -19,40 +21,87 @@ class WorkspacesTest : public testing::Test {
   void SetUp() override {
     base_ = testing::TempDir() + "/ws-test-" + std::to_string(::getpid());
     fs::create_directories(base_);
-    ws_ = std::make_unique<Workspaces>(base_ + "/workspaces", ::getuid(), ::getgid());
+    ws_ = std::make_unique<Workspaces>(base_ + "/workspaces", disks_);
     ASSERT_TRUE(ws_->init().is_ok());
   }
   void TearDown() override { fs::remove_all(base_); }
 
+  // ensure() with this test's defaults: the sandbox uid, a 64 MiB disk.
+  Result<AttachedWorkspace> ensure(const std::string& id) {
+    return ws_->ensure(id, kUid, 64 << 20);
+  }
+
+  // A uid no account has when run as root (chown needs root); else the test's own.
+  const uid_t kUid = ::getuid() == 0 ? 0x70000003 : ::getuid();
   std::string base_;
+  FakeDisks disks_;
   std::unique_ptr<Workspaces> ws_;
 };
 
-TEST_F(WorkspacesTest, EnsureCreatesASeededPrivateWorkspaceOnce) {
-  auto created = ws_->ensure("abc");
+TEST_F(WorkspacesTest, EnsureCreatesASeededPrivateWorkspaceOnItsOwnDiskOnce) {
+  auto created = ensure("abc");
   ASSERT_TRUE(created) << created.error().message();
-  EXPECT_TRUE(*created);
+  EXPECT_TRUE(created->created);
+  EXPECT_EQ(created->disk_bytes, 64 << 20);
+  EXPECT_EQ(disks_.size("abc"), 64 << 20);
   EXPECT_TRUE(fs::is_directory(ws_->path("abc") + "/workspace/app"));
   struct stat sb {};
   ASSERT_EQ(::stat(ws_->path("abc").c_str(), &sb), 0);
   EXPECT_EQ(sb.st_mode & 0777, 0700u);
-  EXPECT_EQ(sb.st_uid, ::getuid());
+  EXPECT_EQ(sb.st_uid, kUid);
+  EXPECT_EQ(sb.st_gid, kUid);
   std::ofstream(ws_->path("abc") + "/workspace/app/keep.txt") << "x";
-  auto again = ws_->ensure("abc");
+  auto again = ws_->ensure("abc", kUid, 1 << 30);
   ASSERT_TRUE(again);
-  EXPECT_FALSE(*again);
+  EXPECT_FALSE(again->created);
+  EXPECT_EQ(again->disk_bytes, 64 << 20) << "a kept disk keeps its size";
   EXPECT_TRUE(fs::exists(ws_->path("abc") + "/workspace/app/keep.txt"));
+  EXPECT_FALSE(disks_.was_moved_in("abc"));
+}
+
+TEST_F(WorkspacesTest, AWorkspaceFromBeforeDisksAndUidsMovesOntoADiskAndToItsUid) {
+  if (::getuid() != 0) GTEST_SKIP() << "giving files to another uid needs root";
+  // As the old layout left it: a plain directory owned by the old shared uid 1000, with
+  // a symlink the tenant planted that points out of the workspace.
+  fs::create_directories(ws_->path("old") + "/workspace/app");
+  std::ofstream(ws_->path("old") + "/workspace/app/index.js") << "x";
+  std::ofstream(base_ + "/outside") << "host's";
+  fs::create_symlink(base_ + "/outside", ws_->path("old") + "/workspace/app/link");
+  for (const char* p : {"", "/workspace", "/workspace/app", "/workspace/app/index.js"})
+    ASSERT_EQ(::chown((ws_->path("old") + p).c_str(), 1000, 1000), 0);
+  ASSERT_EQ(::lchown((ws_->path("old") + "/workspace/app/link").c_str(), 1000, 1000), 0);
+  auto migrated = ensure("old");
+  ASSERT_TRUE(migrated) << migrated.error().message();
+  EXPECT_FALSE(migrated->created) << "its files were kept";
+  EXPECT_TRUE(disks_.was_moved_in("old"));
+  struct stat sb {};
+  for (const char* p : {"", "/workspace/app", "/workspace/app/index.js"}) {
+    ASSERT_EQ(::stat((ws_->path("old") + p).c_str(), &sb), 0) << p;
+    EXPECT_EQ(sb.st_uid, kUid) << p;
+  }
+  ASSERT_EQ(::lstat((ws_->path("old") + "/workspace/app/link").c_str(), &sb), 0);
+  EXPECT_EQ(sb.st_uid, kUid) << "the link itself is re-owned";
+  ASSERT_EQ(::stat((base_ + "/outside").c_str(), &sb), 0);
+  EXPECT_EQ(sb.st_uid, 0u) << "what the link points to is not";
+}
+
+TEST_F(WorkspacesTest, EnsureFailsCleanlyWhenTheDiskCannotBeMade) {
+  disks_.fail_create = true;
+  auto r = ensure("abc");
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code(), Code::kUnavailable);
+  EXPECT_FALSE(fs::exists(ws_->path("abc")));
 }
 
 TEST_F(WorkspacesTest, EnsureRefusesASymlinkInPlaceOfTheWorkspace) {
   fs::create_directories(base_ + "/elsewhere");
   fs::create_directory_symlink(base_ + "/elsewhere", ws_->path("evil"));
-  auto r = ws_->ensure("evil");
+  auto r = ensure("evil");
   EXPECT_FALSE(r);
 }
 
 TEST_F(WorkspacesTest, ReadTailGivesTheEndOfAFileAndNothingForAnAbsentOne) {
-  ASSERT_TRUE(ws_->ensure("abc"));
+  ASSERT_TRUE(ensure("abc"));
   const std::vector<std::string> log = {".sandboxed", "logs", "dev.log"};
   auto absent = ws_->read_tail("abc", log, 4);
   ASSERT_TRUE(absent) << absent.error().message();
@@ -71,7 +120,7 @@ TEST_F(WorkspacesTest, ReadTailGivesTheEndOfAFileAndNothingForAnAbsentOne) {
 }
 
 TEST_F(WorkspacesTest, ReadTailNeverFollowsASymlinkAtAnyComponent) {
-  ASSERT_TRUE(ws_->ensure("abc"));
+  ASSERT_TRUE(ensure("abc"));
   fs::create_directories(base_ + "/outside/logs");
   std::ofstream(base_ + "/outside/logs/dev.log") << "secret";
   const std::string dot = ws_->path("abc") + "/.sandboxed";
@@ -93,7 +142,7 @@ TEST_F(WorkspacesTest, ReadTailNeverFollowsASymlinkAtAnyComponent) {
 }
 
 TEST_F(WorkspacesTest, RemoveCountsBytesAndNeverFollowsSymlinks) {
-  ASSERT_TRUE(ws_->ensure("abc"));
+  ASSERT_TRUE(ensure("abc"));
   fs::create_directories(base_ + "/outside/dir");
   std::ofstream(base_ + "/outside/dir/precious") << "do not delete";
   std::ofstream(ws_->path("abc") + "/workspace/app/big") << std::string(100000, 'x');
@@ -102,7 +151,8 @@ TEST_F(WorkspacesTest, RemoveCountsBytesAndNeverFollowsSymlinks) {
   fs::create_symlink(base_ + "/outside/dir/precious", ws_->path("abc") + "/workspace/link-file");
   auto freed = ws_->remove("abc");
   ASSERT_TRUE(freed) << freed.error().message();
-  EXPECT_GE(*freed, 100000);
+  EXPECT_GE(*freed, 100000 + (64 << 20)) << "the tree and the disk";
+  EXPECT_FALSE(disks_.size("abc"));
   EXPECT_FALSE(fs::exists(ws_->path("abc")));
   EXPECT_TRUE(fs::exists(base_ + "/outside/dir/precious"));
   auto missing = ws_->remove("abc");
@@ -111,7 +161,7 @@ TEST_F(WorkspacesTest, RemoveCountsBytesAndNeverFollowsSymlinks) {
 }
 
 TEST_F(WorkspacesTest, RemoveHandlesATreeDeeperThanTheDescriptorLimit) {
-  ASSERT_TRUE(ws_->ensure("deep"));
+  ASSERT_TRUE(ensure("deep"));
   // 3000 levels: more than the 1024 descriptors this test allows itself below.
   std::string p = ws_->path("deep") + "/workspace/app";
   int fd = ::open(p.c_str(), O_RDONLY | O_DIRECTORY);
@@ -133,15 +183,6 @@ TEST_F(WorkspacesTest, RemoveHandlesATreeDeeperThanTheDescriptorLimit) {
   ::setrlimit(RLIMIT_NOFILE, &old);
   ASSERT_TRUE(freed) << freed.error().message();
   EXPECT_FALSE(fs::exists(ws_->path("deep")));
-}
-
-TEST_F(WorkspacesTest, InitClearsHalfSeededWorkspacesAndEnsureNeverExposesOne) {
-  fs::create_directories(base_ + "/workspaces/.seed-abc/partial");
-  ASSERT_TRUE(ws_->init().is_ok());
-  EXPECT_FALSE(fs::exists(base_ + "/workspaces/.seed-abc"));
-  ASSERT_TRUE(ws_->ensure("abc"));
-  EXPECT_TRUE(fs::is_directory(ws_->path("abc") + "/workspace/app"));
-  EXPECT_FALSE(fs::exists(base_ + "/workspaces/.seed-abc"));
 }
 
 }  // namespace

@@ -25,9 +25,10 @@ Result<ExecRequest> decode_exec(const std::string& body);
 Result<std::optional<int64_t>> decode_keepalive(const std::string& body, int64_t now_ms);
 
 // The public view of a sandbox: never includes env values or host paths. With `idle`,
-// an "idle" object explains when and why the idle reaper will (not) stop it.
+// an "idle" object explains when and why the idle reaper will (not) stop it; with
+// `usage`, a "usage" object has its disk bytes in use, memory and CPU seconds.
 std::string encode_sandbox(const SandboxRecord& rec, const Config& config,
-                           const IdleInfo* idle = nullptr);
+                           const IdleInfo* idle = nullptr, const SandboxUsage* usage = nullptr);
 // A page of sandboxes: a bare array (legacy /sandboxes) or {"sandboxes":[...],"next_after"}.
 std::string encode_sandbox_list(const ListResult& page, const Config& config, bool wrapped);
 std::string encode_exec(const ExecResult& r);

@@ -11,16 +11,17 @@ namespace sandboxd {
 
 enum class Code {
   kOk,
-  kInvalidArgument,  // bad input from a caller -> 400
-  kNotFound,         // -> 404
-  kConflict,         // state does not allow the operation -> 409
-  kTooLarge,         // body or content over a limit -> 413
-  kUnauthorized,     // -> 401
-  kForbidden,        // refused whoever asks (foreign Origin or Host) -> 403
+  kInvalidArgument,       // bad input from a caller -> 400
+  kNotFound,              // -> 404
+  kConflict,              // state does not allow the operation -> 409
+  kTooLarge,              // body or content over a limit -> 413
+  kUnauthorized,          // -> 401
+  kForbidden,             // refused whoever asks (foreign Origin or Host) -> 403
   kUnsupportedMediaType,  // a body of a type the route does not take -> 415
-  kUnavailable,      // a dependency (dockerd, disk) is down or at capacity -> 503
-  kTimeout,          // -> 504
-  kInternal,         // -> 500
+  kUnavailable,           // a dependency (dockerd, disk) is down or at capacity -> 503
+  kCapacity,              // an operator's cap (SANDBOXD_MAX_SANDBOXES/_RUNNING) is reached -> 429
+  kTimeout,               // -> 504
+  kInternal,              // -> 500
 };
 
 // Stable lower-case name of a code, used as the `code` of JSON error bodies.

@@ -2,12 +2,16 @@
 // optional .env file (the environment wins). Immutable after load_config returns.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <map>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "sandboxd/base/status.h"
+#include "sandboxd/domain/domain.h"
+#include "sandboxd/net/egress.h"
 
 namespace sandboxd {
 
@@ -20,7 +24,21 @@ struct Limits {
   int64_t memory_bytes = 0;
   int64_t pids = 0;
   int64_t nofile = 0;
+  int64_t disk_bytes = 0;  // the workspace filesystem's size; 0 only on rows from before quotas
+  int64_t cpu_millis = 0;  // CPU time per wall second, in thousandths of a CPU (1500: 1.5)
 };
+
+// The smallest workspace filesystem and CPU share a sandbox may have.
+inline constexpr int64_t kMinDiskBytes = int64_t{16} << 20;
+inline constexpr int64_t kMinCpuMillis = 10;
+
+// Every CPU of this host, in thousandths: SANDBOXD_MAX_CPUS's default.
+inline int64_t host_cpu_millis() {
+  return int64_t{1000} * std::max(1u, std::thread::hardware_concurrency());
+}
+
+// Sandbox uids are Config::uid_base-relative slots: uid_base + slot, slot < kUidRange.
+inline constexpr int64_t kUidRange = int64_t{1} << 24;
 
 struct Config {
   std::string api_host = "127.0.0.1";
@@ -38,8 +56,18 @@ struct Config {
   // header must be an IP literal, `localhost` or one of api_hostnames (lower case).
   std::vector<std::string> api_allowed_origins;
   std::vector<std::string> api_hostnames;
-  Limits default_limits{2LL << 30, 1024, 8192};
-  Limits max_limits{8LL << 30, 8192, 65536};
+  Limits default_limits{2LL << 30, 1024, 8192, 1LL << 30, 1000};
+  Limits max_limits{8LL << 30, 8192, 65536, 50LL << 30, host_cpu_millis()};
+  // Tenant containment (README "Security"): each sandbox's processes and files get their
+  // own uid (and gid) uid_base + slot, a range no host account may hold (doctor checks).
+  int64_t uid_base = 0x70000000;
+  Egress egress = Egress::kPublic;         // a sandbox's egress unless it asks for another
+  std::vector<EgressAllow> egress_allow;   // exceptions to the egress deny, for every sandbox
+  Isolation isolation = Isolation::kRunc;  // a sandbox's runtime unless it asks for another
+  int max_sandboxes = 1000;                // rows (any status); creates beyond get 429
+  int max_running = 100;                   // running or starting; creates and starts beyond get 429
+  // Where the host's cgroup v2 hierarchy is mounted (usage figures of GET and /metrics).
+  std::string cgroup_root = "/sys/fs/cgroup";
   int64_t tmpfs_bytes = 512LL << 20;
   int stop_timeout_s = 10;
   int docker_timeout_s = 120;
@@ -48,11 +76,11 @@ struct Config {
   int64_t exec_output_max_bytes = 1 << 20;
   int64_t max_body_bytes = 1 << 20;
   int64_t files_max_bytes = 8 << 20;  // largest file the files API reads or writes
-  int http_threads = 256;          // connections served at once (threads made on demand)
-  int max_concurrent_execs = 32;   // default: min(32, http_threads - 4)
-  int task_max_timeout_s = 3600;   // longest timeout_s a task may ask for (default 600)
-  int task_retention_days = 30;    // finished tasks (and events) older than this are pruned
-  int task_max_finished = 100;     // finished tasks kept per sandbox (oldest pruned first)
+  int http_threads = 256;             // connections served at once (threads made on demand)
+  int max_concurrent_execs = 32;      // default: min(32, http_threads - 4)
+  int task_max_timeout_s = 3600;      // longest timeout_s a task may ask for (default 600)
+  int task_retention_days = 30;       // finished tasks (and events) older than this are pruned
+  int task_max_finished = 100;        // finished tasks kept per sandbox (oldest pruned first)
   int keepalive_max_s = 86400;
   int idle_threshold_s = 2100;    // stop a `sleep` sandbox after this long without activity
   int idle_reap_interval_s = 30;  // idle reaper tick; 0 disables it
@@ -83,6 +111,10 @@ struct Config {
 
   std::string state_dir() const { return data_dir + "/state"; }
   std::string workspaces_dir() const { return data_dir + "/workspaces"; }
+  // One preallocated ext4 image per workspace, loop-mounted on workspaces_dir()/<id>.
+  std::string disks_dir() const { return data_dir + "/disks"; }
+  // Each sandbox's generated /etc/passwd and /etc/group (its uid as `sandbox`).
+  std::string identity_dir() const { return data_dir + "/identity"; }
   std::string db_path() const { return state_dir() + "/sandboxd.db"; }
 };
 
@@ -100,6 +132,10 @@ Status check_serve_auth(const Config& config);
 
 // Parses sizes like "512m", "2g", "1048576", "64k" into bytes.
 Result<int64_t> parse_size(const std::string& text);
+
+// Parses a CPU count like "1.5", "2" or "0.25" into thousandths of a CPU (1500, 2000,
+// 250); at most three decimals.
+Result<int64_t> parse_cpus(const std::string& text);
 
 // True when host is a loopback address or name (127.0.0.0/8, ::1, localhost).
 bool is_loopback_host(const std::string& host);

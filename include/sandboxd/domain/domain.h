@@ -59,6 +59,15 @@ enum class Trigger {
   kEmergency,
 };
 
+// Where a sandbox may send traffic: kPublic reaches the public internet (never the host,
+// private, link-local, CGNAT or multicast ranges, nor another container); kNone reaches
+// nothing beyond its own preview traffic (and the operator's SANDBOXD_EGRESS_ALLOW).
+enum class Egress { kPublic, kNone };
+
+// The OCI runtime a sandbox's container runs under: runc (Docker's default) or gVisor's
+// runsc (a user-space kernel between the tenant and the host's).
+enum class Isolation { kRunc, kGvisor };
+
 // A lifecycle operation, metrics' `op` label.
 enum class Operation { kCreate, kStart, kWake, kStop, kDelete, kPurge };
 
@@ -69,6 +78,8 @@ std::string_view to_string(FailureReason v);  // kNone: ""
 std::string_view to_string(Agent v);
 std::string_view to_string(Trigger v);
 std::string_view to_string(Operation v);
+std::string_view to_string(Egress v);
+std::string_view to_string(Isolation v);
 
 // Every sandbox status, in declaration order.
 const std::vector<SandboxStatus>& all_sandbox_statuses();
@@ -79,5 +90,7 @@ std::optional<TaskStatus> parse_task_status(std::string_view text);
 std::optional<FailureReason> parse_failure_reason(std::string_view text);  // "": kNone
 std::optional<Agent> parse_agent(std::string_view text);
 std::optional<Trigger> parse_trigger(std::string_view text);
+std::optional<Egress> parse_egress(std::string_view text);
+std::optional<Isolation> parse_isolation(std::string_view text);
 
 }  // namespace sandboxd

@@ -16,8 +16,9 @@ class DockerCliRuntime final : public Runtime {
  public:
   // `secrets_dir` must be a directory only root can read (env files are written there
   // for the duration of one docker call). `timeout` bounds every call but exec.
+  // `cgroup_root` is where the host's cgroup v2 hierarchy is mounted (for usage()).
   DockerCliRuntime(ProcessRunner& runner, std::string docker_binary, std::string secrets_dir,
-                   std::chrono::seconds timeout);
+                   std::chrono::seconds timeout, std::string cgroup_root = "/sys/fs/cgroup");
 
   Status ensure_network(const std::string& name,
                         const std::map<std::string, std::string>& labels) override;
@@ -34,6 +35,12 @@ class DockerCliRuntime final : public Runtime {
   // `docker events` filtered to the instance's start, die, destroy and oom events.
   Result<std::unique_ptr<EventStream>> events(const std::string& instance) override;
   Status ping() override;
+  Result<std::string> network_interface(const std::string& network) override;
+  // From the container's cgroup under <cgroup_root>: docker-<id>.scope in system.slice
+  // (systemd's cgroup driver) or docker/<id> (cgroupfs), on cgroup v2 (memory.current,
+  // cpu.stat) or v1 (memory.usage_in_bytes, cpuacct.usage).
+  ContainerUsage usage(const std::string& container_id) override;
+  Result<bool> has_oci_runtime(const std::string& oci_runtime) override;
 
   // The argv for `docker run` of spec, with env_file as the --env-file path (empty: none).
   // Public so tests can assert the exact flags.
@@ -47,6 +54,7 @@ class DockerCliRuntime final : public Runtime {
   std::string docker_;
   std::string secrets_dir_;
   std::chrono::seconds timeout_;
+  std::string cgroup_root_;
 };
 
 // The Traefik v3 Docker-provider labels for `routes` reached over `network` (pure): a

@@ -25,6 +25,7 @@ namespace sandboxd {
 struct Mount {
   std::string host_path;
   std::string container_path;
+  bool read_only = false;
 };
 
 // A preview route: requests for `host` arriving on the edge's `entrypoint` go to `port`
@@ -53,6 +54,7 @@ struct RunSpec {
   std::map<std::string, std::string> env;  // secret: passed through a 0600 env file
   std::vector<Mount> mounts;
   int64_t memory_bytes = 0;
+  int64_t cpu_millis = 0;  // CPU time per wall second, in thousandths of a CPU; 0: no cap
   int64_t pids_limit = 0;
   int64_t nofile = 0;
   int64_t tmpfs_bytes = 0;    // tmpfs /tmp of this size
@@ -62,6 +64,8 @@ struct RunSpec {
   bool cap_drop_all = true;
   bool no_new_privileges = true;
   std::vector<std::string> command;  // empty: the image's default
+  // The OCI runtime by the engine's name for it ("runsc" for gVisor); empty: the default.
+  std::string oci_runtime;
 };
 
 struct ExecSpec {
@@ -95,6 +99,12 @@ struct ContainerState {
   int exit_code = 0;
   std::map<std::string, std::string> labels;
   std::map<std::string, std::string> ips;  // network -> IPv4 address; filled by inspect only
+};
+
+// What a running container uses now, from its cgroup; a field is nullopt when unknown.
+struct ContainerUsage {
+  std::optional<int64_t> memory_bytes;  // memory charged to it (page cache included)
+  std::optional<int64_t> cpu_usec;      // CPU time used since it started
 };
 
 // True when `status` (from a Runtime call) says the container's network does not exist,
@@ -139,6 +149,14 @@ class Runtime {
   virtual Result<std::unique_ptr<EventStream>> events(const std::string& instance) = 0;
   // kOk when the engine answers.
   virtual Status ping() = 0;
+  // The host network interface of a sandbox network (Docker: its bridge), where the
+  // egress firewall (net/egress.h) applies its rules.
+  virtual Result<std::string> network_interface(const std::string& network) = 0;
+  // Memory and CPU time of the running container `container_id` (its full id); nothing
+  // known for a stopped one. Reads files, no engine call: cheap enough for every GET.
+  virtual ContainerUsage usage(const std::string& container_id) = 0;
+  // Whether the engine can run containers under `oci_runtime` (e.g. "runsc").
+  virtual Result<bool> has_oci_runtime(const std::string& oci_runtime) = 0;
 };
 
 }  // namespace sandboxd

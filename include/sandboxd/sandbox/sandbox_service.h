@@ -11,13 +11,14 @@
 // sandbox_service.cpp (reads, files, edge), lifecycle.cpp (create/start/stop/delete/
 // purge), convergence.cpp (converge, orphans, conditional stops) and sandbox_exec.cpp.
 //
-// Lock order: a sandbox's id lock first; the Store's, BusyTracker's, AddressCache's,
-// ActivityRecorder's and Readiness's mutexes are leaves, held only inside their own
+// Lock order: a sandbox's id lock first, then capacity_mu_; the Store's, BusyTracker's,
+// AddressCache's, ActivityRecorder's and Readiness's mutexes are leaves, held only inside their own
 // calls. Two id locks are never held at once.
 #pragma once
 
 #include <atomic>
 #include <functional>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -25,6 +26,7 @@
 #include "sandboxd/base/ids.h"
 #include "sandboxd/base/metrics.h"
 #include "sandboxd/config/config.h"
+#include "sandboxd/net/egress.h"
 #include "sandboxd/os/clock.h"
 #include "sandboxd/os/memory.h"
 #include "sandboxd/preview/address_cache.h"
@@ -41,6 +43,16 @@
 
 namespace sandboxd {
 
+// What a sandbox uses now (GET /v1/sandboxes/{id}, /metrics); unknown parts are nullopt.
+struct SandboxUsage {
+  std::optional<int64_t> disk_used_bytes;  // while its disk is mounted
+  ContainerUsage container;                // while it runs
+};
+
+// The egress rules' plan for the sandbox networks of `config` on `runtime` (their
+// interfaces, the operator's exceptions, the host's DNS upstreams).
+Result<EgressPlan> egress_plan(const Config& config, Runtime& runtime);
+
 struct ListResult {
   std::vector<SandboxRecord> sandboxes;
   std::string next_after;  // empty when this is the last page
@@ -49,18 +61,26 @@ struct ListResult {
 class SandboxService {
  public:
   // `memory` gates creates and starts (503 below SANDBOXD_MEM_REFUSE_PCT available);
-  // lifecycle operations are counted in `metrics`.
+  // lifecycle operations are counted in `metrics`. `egress` installs the host's egress
+  // rules for the sandbox networks (null: none, for unit tests on a fake runtime).
   SandboxService(const Config& config, Store& store, Runtime& runtime, Clock& clock,
-                 Workspaces& workspaces, MemoryProbe& memory, Metrics& metrics);
+                 Workspaces& workspaces, MemoryProbe& memory, Metrics& metrics,
+                 EgressFirewall* egress);
 
-  // Ensures the sandbox network exists. Call once at startup.
+  // Ensures the sandbox networks (one per egress policy) and their egress rules exist.
+  // Call once at startup.
   Status init();
+  // Re-installs the egress rules when any is missing (after a reboot, a firewall reload
+  // or a hand edit); called by the reconciler.
+  Status ensure_egress();
 
   // Creates and starts a sandbox. kInvalidArgument (bad input; nothing is written),
   // kConflict (id in use), kUnavailable (runtime down / image missing). On a failure
   // after validation everything this call made is rolled back.
   Result<SandboxRecord> create(const CreateRequest& req);
   Result<SandboxRecord> get(const std::string& id);
+  // What the sandbox of `rec` uses now: its disk's bytes in use, its memory and CPU time.
+  SandboxUsage usage(const SandboxRecord& rec);
   Result<ListResult> list(const ListQuery& query);
   // Starts a stopped sandbox (recreating its container from the row if it vanished).
   // Idempotent for a running one. kConflict while creating/deleting/purging.
@@ -173,12 +193,23 @@ class SandboxService {
   // other container is left alone: ok when the sandbox `has_row`, else kNotFound.
   Status remove_own_container(const std::string& id, const std::string& name, bool has_row);
   Status finish_create_locked(SandboxRecord rec);
+  // Requires the id lock. Readies what a container of rec needs before it runs: gives a
+  // row from before quotas and per-sandbox uids the defaults and its own uid (saved), then
+  // its workspace on its mounted disk, owned by its uid, and its identity files.
+  Status prepare_locked(SandboxRecord& rec);
+  // Mounts the workspace's disk if it is not (after a reboot), under the id lock.
+  Status attach_workspace(const std::string& id);
+  // kCapacity when a new row (`new_row`) or one more running sandbox (`will_run`) would
+  // pass SANDBOXD_MAX_SANDBOXES / SANDBOXD_MAX_RUNNING (creating, starting and running
+  // rows count as running). Requires capacity_mu_.
+  Status admit_capacity(bool new_row, bool will_run);
   // Marks a running container's row stopped after it exited or vanished.
   Status mark_stopped_locked(SandboxRecord rec, const ContainerState* container);
   void touch(SandboxRecord& rec, Trigger source);
   // The sandbox left `running`: its address and activity throttle go.
   void left_running(const std::string& id);
-  // kUnavailable when host memory is below the refuse band (an unreadable meminfo admits).
+  // kUnavailable when the egress rules are not in place, or host memory is below the
+  // refuse band (an unreadable meminfo admits).
   Status admit(const std::string& what);
   Status ensure_network();
 
@@ -190,7 +221,13 @@ class SandboxService {
   WorkspaceFiles files_;
   MemoryProbe& memory_;
   Metrics& metrics_;
+  EgressFirewall* egress_;
+  std::atomic<bool> egress_ok_{false};  // the last ensure_egress() succeeded
   IdLocks locks_;
+  // Held from a capacity check to the write that makes it count (the new row, or the
+  // `starting` intent), so concurrent creates and starts cannot pass a cap together.
+  // Taken under an id lock; a leaf otherwise.
+  std::mutex capacity_mu_;
   std::string install_id_;  // labelled on every container; see run_container
   std::atomic<int> execs_in_flight_{0};
   BusyTracker busy_;

@@ -13,12 +13,17 @@
 
 namespace sandboxd {
 
-inline constexpr int kSandboxUid = 1000;
 inline constexpr const char* kSandboxHome = "/home/sandbox";
 inline constexpr const char* kSandboxAppDir = "/home/sandbox/workspace/app";
 
-// "uid:gid" of the sandbox user, as RunSpec and ExecSpec take it.
-const std::string& sandbox_user();
+// "uid:gid" of a sandbox's user, as RunSpec and ExecSpec take it (its gid is its uid).
+std::string sandbox_user(int64_t uid);
+// The uid of uid slot `slot` (Store::next_uid_slot).
+int64_t sandbox_uid(const Config& config, int64_t slot);
+// The network of sandboxes with egress `egress`: SANDBOXD_NETWORK, or <it>-none.
+std::string sandbox_network(const Config& config, Egress egress);
+// The engine's name of the OCI runtime for `isolation` ("" for its default, runc).
+std::string oci_runtime(Isolation isolation);
 
 // Container name of sandbox `id` for `instance` (instance-scoped).
 std::string container_name(const std::string& instance, const std::string& id);
@@ -36,12 +41,16 @@ std::string label_of(const ContainerState& c, const std::string& key);
 bool is_instance_container(const ContainerState& c, const std::string& instance,
                            const std::string& id);
 
-// The RunSpec for a sandbox row: hardened, its workspace at `workspace` mounted as the
-// sandbox user's home, labelled with the instance and the installation, with its routes.
+// The RunSpec for a sandbox row: hardened, as its own uid, its workspace at `workspace`
+// mounted as the sandbox user's home and its identity files (identity.h, under
+// `identity`) over /etc/passwd and /etc/group, its CPU and memory caps, on the network of
+// its egress, under its OCI runtime, labelled with the instance and the installation,
+// with its routes.
 RunSpec run_spec(const SandboxRecord& rec, const Config& config, const std::string& install_id,
-                 const std::string& workspace);
-// An exec of `cmd` as the sandbox user in `container` (in `workdir`; "" is the app dir).
-ExecSpec exec_spec(const std::string& container, std::vector<std::string> cmd,
+                 const std::string& workspace, const std::string& identity);
+// An exec of `cmd` as sandbox `rec`'s user in its container (in `workdir`; "" is the app
+// dir).
+ExecSpec exec_spec(const SandboxRecord& rec, std::vector<std::string> cmd,
                    std::map<std::string, std::string> env, const std::string& workdir);
 
 }  // namespace sandboxd

@@ -21,6 +21,10 @@ struct CreateRequest {
   std::optional<int64_t> memory_bytes;
   std::optional<int64_t> pids;
   std::optional<int64_t> nofile;
+  std::optional<int64_t> disk_bytes;
+  std::optional<int64_t> cpu_millis;
+  std::optional<Egress> egress;
+  std::optional<Isolation> isolation;
 };
 
 struct ExecRequest {

@@ -5,7 +5,7 @@
 // at a time, so no symlink is followed at any component, `..` cannot climb out, and a
 // symlink swapped in mid-operation makes it fail rather than redirect it. FIFOs, sockets
 // and devices are refused (opened O_NONBLOCK, checked with fstat). What it creates is
-// owned by the sandbox user. Thread-safe.
+// owned by the workspace directory's owner (the sandbox's uid and gid). Thread-safe.
 #pragma once
 
 #include <sys/stat.h>
@@ -44,7 +44,7 @@ Result<std::vector<std::string>> split_workspace_path(std::string_view path, boo
 class WorkspaceFiles {
  public:
   // `root` holds one directory per sandbox id; files over `max_file_bytes` are refused.
-  WorkspaceFiles(std::string root, uid_t uid, gid_t gid, int64_t max_file_bytes);
+  WorkspaceFiles(std::string root, int64_t max_file_bytes);
 
   // A directory's listing or a regular file's content. kNotFound when absent,
   // kInvalidArgument for a symlink anywhere on the path or a special file, kTooLarge
@@ -78,8 +78,6 @@ class WorkspaceFiles {
   // remove() (`tree` false) or remove_tree() (`tree` true).
   Status remove_entry(const std::string& id, std::string_view path, bool tree);
   std::string root_;
-  uid_t uid_;
-  gid_t gid_;
   int64_t max_file_bytes_;
 };
 

@@ -22,6 +22,11 @@ struct SandboxRecord {
   std::map<std::string, std::string> env;  // secret values: never log or return them
   IdlePolicy idle_policy = IdlePolicy::kSleep;
   Limits limits;
+  // Its processes' and files' uid (and gid), unique to it; 0 on a row from before
+  // per-sandbox uids (its next start gives it one and migrates the workspace).
+  int64_t uid = 0;
+  Egress egress = Egress::kPublic;
+  Isolation isolation = Isolation::kRunc;
   std::string error_message;
   int64_t created_at = 0;
   int64_t updated_at = 0;

@@ -39,6 +39,11 @@ class Store {
   Result<std::string> meta_get_or_set(const std::string& key, const std::string& initial);
   // A trivial query; kUnavailable when the database does not answer.
   Status ping();
+  // A uid slot no earlier call returned (a counter in the meta table, starting at 0):
+  // slots are never reused, so a workspace kept after delete keeps a uid of its own.
+  Result<int64_t> next_uid_slot();
+  // Rows whose status is one of `statuses` (every row when empty).
+  Result<int64_t> count(const std::vector<SandboxStatus>& statuses);
 
   Result<std::optional<SandboxRecord>> get(const std::string& id);
   Result<std::vector<SandboxRecord>> list(const ListQuery& query);

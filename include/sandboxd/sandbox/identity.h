@@ -1,0 +1,23 @@
+// A sandbox's identity inside its container: its own uid (and gid), named `sandbox` with
+// home /home/sandbox in an /etc/passwd and /etc/group that sandboxd writes per sandbox
+// and mounts read-only over the image's, so tools (whoami, npm, git, ssh) see a normal
+// user while no two sandboxes, and no host account, share the uid.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "sandboxd/base/status.h"
+
+namespace sandboxd {
+
+// The files' contents for `uid` (pure): root, nobody and sandbox (uid:uid).
+std::string identity_passwd(int64_t uid);
+std::string identity_group(int64_t uid);
+
+// Writes <dir>/<id>/passwd and group (root-owned, mode 0644, each replaced atomically).
+Status write_identity(const std::string& dir, const std::string& id, int64_t uid);
+// Removes <dir>/<id>; ok when absent.
+Status remove_identity(const std::string& dir, const std::string& id);
+
+}  // namespace sandboxd
