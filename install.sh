@@ -150,13 +150,10 @@ if [ "$(findmnt -n -o PROPAGATION --target "$DATA")" != shared ]; then
 fi
 # SANDBOXED_RUNTIME=gvisor: gVisor (Debian's runsc) registered with dockerd, and the
 # sandboxes' default runtime (SANDBOXD_RUNTIME); a sandbox may still ask for runc.
-if [ "${SANDBOXED_RUNTIME:-}" = gvisor ]; then
-  set_env SANDBOXD_RUNTIME gvisor
-  SANDBOXD_RUNTIME=gvisor
-fi
-if [ "${SANDBOXD_RUNTIME:-runc}" = gvisor ]; then
+if [ "${SANDBOXED_RUNTIME:-}" = gvisor ] || [ "${SANDBOXD_RUNTIME:-runc}" = gvisor ]; then
   say "gVisor: installing and registering runsc with dockerd (scripts/gvisor.sh)"
   scripts/gvisor.sh 2>&1 | sed -u 's/^/[install]   /'
+  if [ "${SANDBOXED_RUNTIME:-}" = gvisor ]; then set_env SANDBOXD_RUNTIME gvisor; fi
 fi
 # Compose reports each service: created, recreated (config or image changed) or up-to-date.
 "${COMPOSE[@]}" "${COMPOSE_ARGS[@]}" up -d --no-build 2>&1 | sed -u 's/^/[install]   /'

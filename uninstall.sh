@@ -80,17 +80,18 @@ for net in "$NETWORK" "$NETWORK-none"; do
 done
 # The egress rules of this instance (net/egress.h): the jumps to its two chains, then the
 # chains. The chains' suffix is the FNV-1a hash of the instance name.
-fnv=$(python3 -c 'import sys
-h=0x811c9dc5
-for b in sys.argv[1].encode(): h=((h^b)*0x01000193)&0xffffffff
-print("%08x"%h)' "$INSTANCE" 2>/dev/null || true)
-if [ -n "$fnv" ] && command -v iptables >/dev/null 2>&1; then
+fnv=2166136261
+for ((i = 0; i < ${#INSTANCE}; i++)); do
+  fnv=$(( ((fnv ^ $(printf '%d' "'${INSTANCE:i:1}")) * 16777619) & 0xffffffff ))
+done
+fnv=$(printf '%08x' "$fnv")
+if command -v iptables >/dev/null 2>&1; then
   for chain in "SANDBOXED-F-$fnv" "SANDBOXED-I-$fnv"; do
     iptables -w -S "$chain" >/dev/null 2>&1 || continue
     say "removing the egress rules ($chain)"
     for parent in DOCKER-USER INPUT; do
-      iptables -w -S "$parent" 2>/dev/null | grep -- "-j $chain\$" | sed 's/^-A/-D/' |
-        while read -r rule; do eval "iptables -w $rule"; done
+      { iptables -w -S "$parent" 2>/dev/null || true; } | { grep -- "-j $chain\$" || true; } |
+        sed 's/^-A/-D/' | while read -r rule; do eval "iptables -w $rule"; done
     done
     iptables -w -F "$chain" && iptables -w -X "$chain"
   done

@@ -88,7 +88,7 @@ loaded() {  # dockerd's runsc has our path and exactly our runtimeArgs
     and (.runtimeArgs // []) == ($want.runtimeArgs // [])' <<<"$now" >/dev/null
 }
 if ! loaded; then
-  if [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; then
+  if [ -d /run/systemd/system ] && systemctl is-active --quiet docker 2>/dev/null; then
     say "reloading dockerd's configuration (systemctl reload docker)"
     systemctl reload docker
   else

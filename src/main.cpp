@@ -168,7 +168,7 @@ int serve(const std::string& env_file, bool explicit_file) {
     return 1;
   }
   Workspaces workspaces(c.workspaces_dir(), disks);
-  EgressFirewall firewall(runner);
+  EgressFirewall firewall(runner, docker_iptables(runner));
   ProcMemoryProbe memory;
   Metrics metrics;
   SandboxService sandboxes(c, **store, docker, clock, workspaces, memory, metrics, &firewall);

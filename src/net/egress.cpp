@@ -146,7 +146,9 @@ Status validate_plan(const EgressPlan& plan) {
 }
 
 // The exceptions every bridge gets after ESTABLISHED and before its rejects.
-void add_exceptions(const EgressPlan& plan, const std::string& bridge,
+// The operator's exceptions; the DNS upstreams only where egress is public (a "none"
+// sandbox keeps Docker's resolver for the names of its own network, nothing upstream).
+void add_exceptions(const EgressPlan& plan, const std::string& bridge, bool dns,
                     std::vector<std::vector<std::string>>& rules) {
   for (const auto& a : plan.allow) {
     std::vector<std::string> r = {"-i", bridge, "-d", a.cidr};
@@ -154,7 +156,7 @@ void add_exceptions(const EgressPlan& plan, const std::string& bridge,
     r.insert(r.end(), {"-j", "RETURN"});
     rules.push_back(std::move(r));
   }
-  for (const auto& d : plan.dns) {
+  for (const auto& d : dns ? plan.dns : std::vector<std::string>{}) {
     for (const char* proto : {"udp", "tcp"})
       rules.push_back(
           {"-i", bridge, "-d", d + "/32", "-p", proto, "--dport", "53", "-j", "RETURN"});
@@ -167,7 +169,7 @@ void add_bridge_rules(const EgressPlan& plan, const std::string& bridge, bool no
   // the sandbox was allowed to open (FORWARD).
   rules.push_back(
       {"-i", bridge, "-m", "conntrack", "--ctstate", "RELATED,ESTABLISHED", "-j", "RETURN"});
-  add_exceptions(plan, bridge, rules);
+  add_exceptions(plan, bridge, /*dns=*/!none, rules);
   if (kind == 'I') {  // any address of the host, any port
     rules.push_back({"-i", bridge, "-j", "REJECT"});
     return;
@@ -276,6 +278,17 @@ std::vector<std::string> dns_upstreams(const std::string& resolv_conf) {
     if (!seen) out.push_back(value);
   }
   return out;
+}
+
+std::string docker_iptables(ProcessRunner& runner) {
+  for (const char* cmd : {"iptables", "iptables-legacy"}) {
+    ProcessSpec spec;
+    spec.argv = {cmd, "-w", "-S", kUserChain};
+    spec.timeout = std::chrono::seconds(30);
+    auto out = runner.run(spec);
+    if (out && out->exit_code == 0) return cmd;
+  }
+  return "iptables";
 }
 
 std::string egress_chain(const std::string& instance, char kind) {

@@ -229,7 +229,9 @@ DoctorCheck check_quota(ProcessRunner& runner) {
   if (::access("/dev/loop-control", R_OK | W_OK) != 0) {
     d.level = Level::kFail;
     d.detail = "no loop devices (/dev/loop-control): per-sandbox disk quotas need them";
-    d.fix = "modprobe loop; in a container run sandboxd privileged with the host's /dev";
+    d.fix =
+        "modprobe loop; in a container give sandboxd the host's /dev, SYS_ADMIN and the "
+        "loop devices (docker-compose.yml does)";
     return d;
   }
   d.detail = "each workspace is its own preallocated ext4 image, loop-mounted";
@@ -245,7 +247,7 @@ DoctorCheck check_egress(const Config& c, ProcessRunner& runner) {
     d.detail = "sandbox networks absent: sandboxd creates them, and their egress rules, at start";
     return d;
   }
-  auto problems = EgressFirewall(runner).check(*plan);
+  auto problems = EgressFirewall(runner, docker_iptables(runner)).check(*plan);
   if (!problems) {
     d.level = Level::kFail;
     d.detail = "cannot read the firewall: " + problems.error().message();

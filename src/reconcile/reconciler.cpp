@@ -13,8 +13,10 @@ bool needs_convergence(const SandboxRecord& row, const ContainerState* c) {
 }
 
 Result<ReconcileStats> Reconciler::tick() {
-  // Egress rules vanish with a reboot or a firewall reload; put them back first.
-  if (auto s = sandboxes_.ensure_egress(); !s.is_ok()) spdlog::error("reconcile: {}", s.message());
+  // Networks may be pruned and egress rules vanish with a reboot or a firewall reload:
+  // put them back first (until they are, creates and starts are refused).
+  if (auto s = sandboxes_.ensure_networks(); !s.is_ok())
+    spdlog::error("reconcile: {}", s.message());
   auto containers = sandboxes_.observe();
   if (!containers) return containers.error().with_context("reconcile");
   auto rows = sandboxes_.all();

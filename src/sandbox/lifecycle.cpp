@@ -30,7 +30,7 @@ Result<std::string> SandboxService::run_container_unredacted(const SandboxRecord
   Status err = id.error();
   if (is_missing_network(err)) {
     // The sandbox network vanished (e.g. pruned): recreate it and try once more.
-    if (auto s = ensure_network(); !s.is_ok()) return s;
+    if (auto s = ensure_networks(); !s.is_ok()) return s;
   } else if (err.code() == Code::kConflict) {
     // Something holds the container name. Only a container this installation made for
     // this sandbox (left by a crash or a failed start) is ours to replace.
@@ -153,30 +153,33 @@ Result<SandboxRecord> SandboxService::start_locked(SandboxRecord rec, Trigger tr
   if (!was_running) {
     if (auto s = admit("start of sandbox " + rec.id); !s.is_ok()) return s;
     std::lock_guard cap(capacity_mu_);
-    if (auto s = admit_capacity(/*new_row=*/false, /*will_run=*/true); !s.is_ok()) return s;
+    if (auto s = admit_capacity(/*new_row=*/false, /*will_run=*/true,
+                                /*counted=*/was == SandboxStatus::kStarting);
+        !s.is_ok())
+      return s;
     rec.status = SandboxStatus::kStarting;  // intent first: a crash leaves `starting`
     rec.updated_at = clock_.now_ms();
     if (auto s = store_.update(rec); !s.is_ok()) return s;
   }
   // A running row from before per-sandbox uids is left as it is until it stops: its
-  // processes use the workspace. Anything else gets its mounted disk and identity first,
-  // so no container ever starts on an unmounted workspace.
-  bool prepared = !(was_running && legacy);
-  if (prepared) {
-    if (auto s = prepare_locked(rec); !s.is_ok()) return s.with_context("start sandbox " + rec.id);
-  }
-  // An errored sandbox is rebuilt from its row, not restarted; so is a migrated one (its
-  // container runs as the old uid). Starting a running container is a no-op, so it also
-  // verifies one.
+  // processes use the workspace. A stopped one loses its container first (it runs as the
+  // old uid) and is rebuilt from the migrated row; an errored one is rebuilt from its row.
+  // Everything else gets its mounted disk and identity before any start, so no container
+  // ever starts on an unmounted workspace. Starting a running container is a no-op, so it
+  // also verifies one.
   const bool rebuild = was == SandboxStatus::kError || (legacy && !was_running);
   if (legacy && !was_running) {
     if (auto s = remove_own_container(rec.id, rec.container_name, /*has_row=*/true); !s.is_ok())
       return s.with_context("start sandbox " + rec.id);
   }
+  const bool prepared = !(was_running && legacy);
+  if (prepared) {
+    if (auto s = prepare_locked(rec); !s.is_ok()) return s.with_context("start sandbox " + rec.id);
+  }
   Status st = rebuild ? Status(Code::kNotFound, "recreate from the row")
                       : runtime_.start(rec.container_name);
   if (is_missing_network(st)) {
-    if (auto s = ensure_network(); !s.is_ok()) return s;
+    if (auto s = ensure_networks(); !s.is_ok()) return s;
     st = runtime_.start(rec.container_name);
   }
   if (st.code() == Code::kNotFound && !is_missing_network(st)) {

@@ -8,7 +8,6 @@
 #include <fstream>
 #include <sstream>
 
-#include "sandbox/remove_tree.h"
 #include "sandboxd/os/fd.h"
 #include "sandboxd/sandbox/workspace_disks.h"
 
@@ -97,7 +96,8 @@ Status LoopDisks::init() {
   if (::access("/dev/loop-control", R_OK | W_OK) != 0)
     return Status(Code::kUnavailable,
                   "workspace disks need loop devices: /dev/loop-control is missing (modprobe "
-                  "loop; in a container: privileged, with the host's /dev)");
+                  "loop; in a container: the host's /dev, SYS_ADMIN and the loop devices, as "
+                  "docker-compose.yml gives)");
   return {};
 }
 
@@ -108,7 +108,8 @@ Result<bool> LoopDisks::exists(const std::string& id) {
   return errno_status(errno, "stat " + image(id));
 }
 
-Status LoopDisks::create(const std::string& id, int64_t bytes, uid_t uid, gid_t gid) {
+Status LoopDisks::create(const std::string& id, int64_t bytes, uid_t uid, gid_t gid,
+                         const std::string& fill_from) {
   // Made under a temporary name and renamed into place: an image exists complete or not.
   const std::string tmp = image(id) + ".new";
   ::unlink(tmp.c_str());  // a crash's leftover
@@ -129,6 +130,10 @@ Status LoopDisks::create(const std::string& id, int64_t bytes, uid_t uid, gid_t 
               "nodiscard,root_owner=" + std::to_string(uid) + ":" + std::to_string(gid), tmp},
              kMountTimeout);
   if (st.is_ok()) st = reserve();
+  if (st.is_ok() && !fill_from.empty()) {
+    st = fill(tmp, fill_from);
+    if (!st.is_ok()) st = st.with_context("copy the workspace of sandbox " + id + " onto its disk");
+  }
   if (st.is_ok() && ::rename(tmp.c_str(), image(id).c_str()) != 0)
     st = errno_status(errno, "rename " + tmp);
   if (!st.is_ok()) ::unlink(tmp.c_str());
@@ -163,22 +168,20 @@ Result<int64_t> LoopDisks::destroy(const std::string& id, const std::string& dir
   return static_cast<int64_t>(sb.st_blocks) * 512;
 }
 
-Status LoopDisks::move_in(const std::string& id, const std::string& from) {
-  const std::string mnt = dir_ + "/.fill-" + id;
+Status LoopDisks::fill(const std::string& image_path, const std::string& from) {
+  const std::string mnt = image_path + ".fill";
   if (::mkdir(mnt.c_str(), 0700) != 0 && errno != EEXIST)
     return errno_status(errno, "mkdir " + mnt);
-  auto size = attach(id, mnt);
-  if (!size) return size.error();
-  // cp -a copies symlinks as symlinks and never follows them; the sandbox is not running.
-  Status st = run({"cp", "-a", "--one-file-system", "--", from + "/.", mnt + "/"}, kCopyTimeout);
-  Status un = detach(mnt);
+  Status st = run({"mount", "-t", "ext4", "-o", "loop,nosuid,nodev,noatime", image_path, mnt},
+                  kMountTimeout);
+  if (st.is_ok()) {
+    // cp -a copies symlinks as symlinks and never follows them; the tree is root's now.
+    st = run({"cp", "-a", "--one-file-system", "--", from + "/.", mnt + "/"}, kCopyTimeout);
+    Status un = run({"umount", mnt}, kMountTimeout);
+    if (st.is_ok()) st = un;
+  }
   ::rmdir(mnt.c_str());
-  if (!st.is_ok()) return st.with_context("copy the workspace of sandbox " + id + " onto its disk");
-  if (!un.is_ok()) return un;
-  Fd old(::open(from.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-  if (!old.ok()) return errno_status(errno, "open " + from);
-  int64_t freed = 0;
-  return remove_all_below(old.get(), freed).with_context("empty " + from);
+  return st;
 }
 
 }  // namespace sandboxd

@@ -47,7 +47,7 @@ Status SandboxService::admit(const std::string& what) {
   return {};
 }
 
-Status SandboxService::admit_capacity(bool new_row, bool will_run) {
+Status SandboxService::admit_capacity(bool new_row, bool will_run, bool counted) {
   if (new_row) {
     auto rows = store_.count({});
     if (!rows) return rows.error();
@@ -60,7 +60,7 @@ Status SandboxService::admit_capacity(bool new_row, bool will_run) {
     auto running =
         store_.count({SandboxStatus::kCreating, SandboxStatus::kStarting, SandboxStatus::kRunning});
     if (!running) return running.error();
-    if (*running >= config_.max_running)
+    if (*running - (counted ? 1 : 0) >= config_.max_running)
       return Status(Code::kCapacity, "this host runs its maximum of " +
                                          std::to_string(config_.max_running) +
                                          " sandboxes at once (SANDBOXD_MAX_RUNNING): stop one "
@@ -69,7 +69,7 @@ Status SandboxService::admit_capacity(bool new_row, bool will_run) {
   return {};
 }
 
-Status SandboxService::ensure_network() {
+Status SandboxService::ensure_networks() {
   for (Egress e : {Egress::kPublic, Egress::kNone}) {
     if (auto s =
             runtime_.ensure_network(sandbox_network(config_, e), instance_labels(config_.instance));
@@ -91,8 +91,13 @@ Result<EgressPlan> egress_plan(const Config& config, Runtime& runtime) {
   plan.none_bridge = *none;
   // Docker's embedded DNS forwards to the host's nameservers from inside the sandbox's
   // namespace: a private one must stay reachable (net/egress.h).
-  std::ifstream resolv("/etc/resolv.conf");
-  plan.dns = dns_upstreams(std::string(std::istreambuf_iterator<char>(resolv), {}));
+  // Behind systemd-resolved (/etc/resolv.conf names only 127.0.0.53), dockerd forwards
+  // to the upstreams in its own file, as do we.
+  for (const char* path : {"/etc/resolv.conf", "/run/systemd/resolve/resolv.conf"}) {
+    std::ifstream resolv(path);
+    plan.dns = dns_upstreams(std::string(std::istreambuf_iterator<char>(resolv), {}));
+    if (!plan.dns.empty()) break;
+  }
   return plan;
 }
 
@@ -117,7 +122,7 @@ Status SandboxService::init() {
   if (!install) return install.error();
   install_id_ = *install;
   if (auto s = workspaces_.init(); !s.is_ok()) return s;
-  return ensure_network();
+  return ensure_networks();
 }
 
 RunSpec SandboxService::run_spec(const SandboxRecord& rec) const {
@@ -126,35 +131,39 @@ RunSpec SandboxService::run_spec(const SandboxRecord& rec) const {
 }
 
 Status SandboxService::prepare_locked(SandboxRecord& rec) {
-  if (rec.limits.disk_bytes == 0 || rec.uid == 0) {
+  SandboxRecord next = rec;
+  const bool legacy = rec.limits.disk_bytes == 0 || rec.uid == 0;
+  if (legacy) {
     // A row from before quotas and per-sandbox uids: the defaults, and a uid of its own.
-    if (rec.limits.disk_bytes == 0) rec.limits.disk_bytes = config_.default_limits.disk_bytes;
-    if (rec.limits.cpu_millis == 0) rec.limits.cpu_millis = config_.default_limits.cpu_millis;
-    if (rec.uid == 0) {
+    // Saved only once its workspace and identity are ready, so a crash on the way leaves
+    // a row that is migrated again.
+    if (next.limits.disk_bytes == 0) next.limits.disk_bytes = config_.default_limits.disk_bytes;
+    if (next.limits.cpu_millis == 0) next.limits.cpu_millis = config_.default_limits.cpu_millis;
+    if (next.uid == 0) {
       auto slot = store_.next_uid_slot();
       if (!slot) return slot.error();
-      rec.uid = sandbox_uid(config_, *slot);
+      next.uid = sandbox_uid(config_, *slot);
     }
-    spdlog::info("sandbox {}: migrating to its own uid {} and a {}-byte disk", rec.id, rec.uid,
-                 rec.limits.disk_bytes);
-    if (auto s = store_.update(rec); !s.is_ok()) return s;
+    spdlog::info("sandbox {}: migrating to its own uid {} and its own disk", rec.id, next.uid);
   }
-  auto ws = workspaces_.ensure(rec.id, static_cast<uid_t>(rec.uid), rec.limits.disk_bytes);
+  auto ws = workspaces_.ensure(next.id, static_cast<uid_t>(next.uid), next.limits.disk_bytes);
   if (!ws) return ws.error();
-  if (ws->disk_bytes != rec.limits.disk_bytes) {
-    rec.limits.disk_bytes = ws->disk_bytes;  // a kept disk keeps its size
-    if (auto s = store_.update(rec); !s.is_ok()) return s;
+  next.limits.disk_bytes = ws->disk_bytes;  // a kept disk keeps its size
+  if (auto s = write_identity(config_.identity_dir(), next.id, next.uid); !s.is_ok()) return s;
+  if (legacy || next.limits.disk_bytes != rec.limits.disk_bytes) {
+    if (auto s = store_.update(next); !s.is_ok()) return s;
   }
-  return write_identity(config_.identity_dir(), rec.id, rec.uid);
+  rec = std::move(next);
+  return {};
 }
 
 Status SandboxService::attach_workspace(const std::string& id) {
   if (is_mount_point(workspaces_.path(id))) return {};
-  // After a reboot (or a delete and a re-create) the disk is not mounted yet.
+  // After a reboot (or a delete and a re-create) the disk is not mounted yet. Only an
+  // existing disk is mounted, and not for a sandbox on its way out.
   return with_locked(id, [&](SandboxRecord& rec) -> Status {
-    if (rec.uid == 0) return {};  // not migrated yet: a plain directory
-    auto ws = workspaces_.ensure(rec.id, static_cast<uid_t>(rec.uid), rec.limits.disk_bytes);
-    return ws ? Status() : ws.error();
+    if (rec.status == SandboxStatus::kDeleting || rec.status == SandboxStatus::kPurging) return {};
+    return workspaces_.attach(rec.id);
   });
 }
 

@@ -2,11 +2,12 @@
 
 #include <dirent.h>
 #include <fcntl.h>
-#include <ftw.h>
+#include <spdlog/spdlog.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -95,18 +96,36 @@ Status remove_below(int dirfd, int root_fd, int depth, int64_t& freed, int64_t& 
   return {};
 }
 
-// Gives every entry of the tree at `dir` (not crossing into other filesystems, never
-// following a symlink: symlinks themselves are re-owned) to uid:gid.
-Status chown_tree(const std::string& dir, uid_t uid, gid_t gid) {
-  static thread_local std::pair<uid_t, gid_t> owner;
-  owner = {uid, gid};
-  auto visit = [](const char* p, const struct stat* sb, int, struct FTW*) -> int {
-    if (sb->st_uid == owner.first && sb->st_gid == owner.second) return 0;
-    return ::lchown(p, owner.first, owner.second) == 0 ? 0 : -1;
-  };
-  if (::nftw(dir.c_str(), visit, 16, FTW_PHYS | FTW_MOUNT) != 0)
-    return errno_status("give " + dir + " to uid " + std::to_string(uid));
+// Below this depth own_tree leaves entries as they are (a tenant's own deep tree only
+// hurts the tenant; the walk holds one descriptor per level).
+constexpr int kMaxOwnDepth = 128;
+
+// Gives every entry below dirfd to uid:gid and adds their allocated bytes to `bytes`.
+// Descriptor-relative and never following a symlink (fchownat AT_SYMLINK_NOFOLLOW
+// re-owns a link itself; directories are entered with O_NOFOLLOW), so an entry swapped
+// mid-walk is at worst skipped, never a way out of the tree.
+Status own_tree(int dirfd, uid_t uid, gid_t gid, int depth, int64_t& bytes) {
+  auto names = list_names(dirfd);
+  if (!names) return names.error();
+  for (const auto& name : *names) {
+    struct stat sb {};
+    if (::fstatat(dirfd, name.c_str(), &sb, AT_SYMLINK_NOFOLLOW) != 0) continue;
+    bytes += static_cast<int64_t>(sb.st_blocks) * 512;
+    if ((sb.st_uid != uid || sb.st_gid != gid) &&
+        ::fchownat(dirfd, name.c_str(), uid, gid, AT_SYMLINK_NOFOLLOW) != 0 && errno != ENOENT)
+      return errno_status("give " + name + " to uid " + std::to_string(uid));
+    if (!S_ISDIR(sb.st_mode) || depth >= kMaxOwnDepth) continue;
+    Fd child(::openat(dirfd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    if (!child.ok()) continue;
+    if (auto s = own_tree(child.get(), uid, gid, depth + 1, bytes); !s.is_ok()) return s;
+  }
   return {};
+}
+
+// The root of a tree and everything below it to uid:gid (mode 0700 for the root).
+Status own_root(int fd, uid_t uid, gid_t gid, int64_t& bytes) {
+  if (::fchown(fd, uid, gid) != 0 || ::fchmod(fd, 0700) != 0) return errno_status("chown root");
+  return own_tree(fd, uid, gid, 0, bytes);
 }
 
 bool has_entries(const std::string& dir) {
@@ -151,35 +170,63 @@ Result<AttachedWorkspace> Workspaces::ensure(const std::string& id, uid_t uid, i
     return Status(Code::kInternal, dir + " exists and is not a directory");
   auto has_disk = disks_.exists(id);
   if (!has_disk) return has_disk.error();
+  bool made = false;
   if (!*has_disk) {
-    if (auto s = disks_.create(id, disk_bytes, uid, uid); !s.is_ok())
-      return s.with_context("workspace of sandbox " + id);
-    // A workspace from before disks moves onto its new disk.
+    // A workspace from before disks (a plain directory) is copied onto its new disk.
     const bool legacy = dir_exists && !is_mount_point(dir) && has_entries(dir);
+    Fd old;
     if (legacy) {
-      if (auto s = disks_.move_in(id, dir); !s.is_ok()) {
-        (void)disks_.destroy(id, dir);
-        return s;
-      }
+      // First taken from its old owner, the shared uid 1000, which may be a host account:
+      // nothing in it can change while root copies it.
+      old = Fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+      int64_t used = 0;
+      if (!old.ok()) return errno_status("open " + dir);
+      if (auto s = own_root(old.get(), 0, 0, used); !s.is_ok()) return s;
+      // Room for what it holds and a quarter more, whatever the default.
+      disk_bytes = std::max(disk_bytes, (used + used / 4 + (1 << 20)) & ~int64_t{(1 << 20) - 1});
+    }
+    if (auto s = disks_.create(id, disk_bytes, uid, uid, legacy ? dir : ""); !s.is_ok())
+      return s.with_context("workspace of sandbox " + id);
+    made = true;
+    if (legacy) {
+      int64_t freed = 0;  // the copy is on the disk: the old tree goes
+      if (auto s = remove_all_below(old.get(), freed); !s.is_ok())
+        spdlog::warn("sandbox {}: the old workspace tree under its disk stays: {}", id,
+                     s.message());
     }
     out.created = !legacy;
   }
-  if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) return errno_status("mkdir " + dir);
-  auto size = disks_.attach(id, dir);
-  if (!size) return size.error();
-  out.disk_bytes = *size;
-  Fd ws(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-  if (!ws.ok()) return errno_status("open " + dir);
-  if (::fstat(ws.get(), &sb) != 0) return errno_status("stat " + dir);
-  if (sb.st_uid != uid || sb.st_gid != uid) {
-    if (auto s = chown_tree(dir, uid, uid); !s.is_ok()) return s;
+  auto attached = [&]() -> Status {
+    if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) return errno_status("mkdir " + dir);
+    auto size = disks_.attach(id, dir);
+    if (!size) return size.error();
+    out.disk_bytes = *size;
+    Fd ws(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    if (!ws.ok()) return errno_status("open " + dir);
+    if (::fstat(ws.get(), &sb) != 0) return errno_status("stat " + dir);
+    int64_t ignored = 0;
+    if (sb.st_uid != uid || sb.st_gid != uid) {
+      if (auto s = own_root(ws.get(), uid, uid, ignored); !s.is_ok()) return s;
+    }
+    if (::fchmod(ws.get(), 0700) != 0) return errno_status("chmod " + dir);
+    if (auto s = make_owned_dir(ws.get(), "workspace", 0755, uid, uid); !s.is_ok()) return s;
+    Fd sub(::openat(ws.get(), "workspace", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    if (!sub.ok()) return errno_status("open workspace");
+    return make_owned_dir(sub.get(), "app", 0755, uid, uid);
+  }();
+  if (!attached.is_ok()) {
+    if (made) (void)disks_.destroy(id, dir);  // a disk this call made is not left behind
+    return attached;
   }
-  if (::fchmod(ws.get(), 0700) != 0) return errno_status("chmod " + dir);
-  if (auto s = make_owned_dir(ws.get(), "workspace", 0755, uid, uid); !s.is_ok()) return s;
-  Fd sub(::openat(ws.get(), "workspace", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-  if (!sub.ok()) return errno_status("open workspace");
-  if (auto s = make_owned_dir(sub.get(), "app", 0755, uid, uid); !s.is_ok()) return s;
   return out;
+}
+
+Status Workspaces::attach(const std::string& id) {
+  auto has = disks_.exists(id);
+  if (!has) return has.error();
+  if (!*has || is_mount_point(path(id))) return {};
+  auto size = disks_.attach(id, path(id));
+  return size ? Status() : size.error();
 }
 
 Status Workspaces::detach(const std::string& id) { return disks_.detach(path(id)); }

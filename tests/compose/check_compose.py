@@ -70,8 +70,10 @@ check("sandboxd mounts the data dir at the same path",
       data)
 check("the data dir's mounts (the workspaces' disks) propagate to the host (rshared)",
       len(data) == 1 and (data[0].get("bind") or {}).get("propagation") == "rshared", data)
-check("sandboxd may loop-mount and set iptables rules (privileged, the host's /dev)",
-      sandboxd.get("privileged") is True and "/dev:/dev" in vols)
+check("sandboxd may loop-mount and set iptables rules (SYS_ADMIN, NET_ADMIN, loop devices)",
+      {"SYS_ADMIN", "NET_ADMIN"} <= set(sandboxd.get("cap_add", [])) and "/dev:/dev" in vols
+      and {"b 7:* rmw", "c 10:237 rmw"} <= set(sandboxd.get("device_cgroup_rules", []))
+      and not sandboxd.get("privileged"), sandboxd.get("cap_add"))
 cgroup = re.sub(r"\$\{[A-Z_]+:-([^}]*)\}", r"\1", env.get("SANDBOXD_CGROUP_ROOT", ""))
 check("sandboxd reads the host's cgroups read-only where SANDBOXD_CGROUP_ROOT says",
       f"/sys/fs/cgroup:{cgroup}:ro" in vols, cgroup)

@@ -3,6 +3,9 @@
 // disks. LoopDisks itself is tested by the integration tests on real loop devices.
 #pragma once
 
+#include <unistd.h>
+
+#include <filesystem>
 #include <map>
 #include <mutex>
 #include <set>
@@ -17,15 +20,32 @@ class FakeDisks final : public WorkspaceDisks {
     std::lock_guard lock(mu_);
     return sizes_.count(id) > 0;
   }
-  Status create(const std::string& id, int64_t bytes, uid_t, gid_t) override {
+  // With fill_from the "copy" is the directory itself: it stays the workspace, and
+  // Workspaces then empties the original, so the fake keeps what it holds aside and puts
+  // it back on the next attach.
+  Status create(const std::string& id, int64_t bytes, uid_t, gid_t,
+                const std::string& fill_from) override {
     std::lock_guard lock(mu_);
     if (fail_create) return Status(Code::kUnavailable, "no space left for the disk");
     sizes_[id] = bytes;
+    if (!fill_from.empty()) {
+      filled_.insert(id);
+      std::filesystem::copy(
+          fill_from, stash(id),
+          std::filesystem::copy_options::recursive | std::filesystem::copy_options::copy_symlinks);
+    }
     return {};
   }
-  Result<int64_t> attach(const std::string& id, const std::string&) override {
+  Result<int64_t> attach(const std::string& id, const std::string& dir) override {
     std::lock_guard lock(mu_);
     attached_.insert(id);
+    if (filled_.count(id) && std::filesystem::exists(stash(id))) {
+      std::filesystem::copy(stash(id), dir,
+                            std::filesystem::copy_options::recursive |
+                                std::filesystem::copy_options::copy_symlinks |
+                                std::filesystem::copy_options::overwrite_existing);
+      std::filesystem::remove_all(stash(id));
+    }
     return sizes_.at(id);
   }
   Status detach(const std::string& dir) override {
@@ -41,11 +61,6 @@ class FakeDisks final : public WorkspaceDisks {
     sizes_.erase(it);
     return bytes;
   }
-  Status move_in(const std::string& id, const std::string&) override {
-    std::lock_guard lock(mu_);
-    moved_in_.insert(id);
-    return {};
-  }
 
   // Test inspection and failure injection.
   std::optional<int64_t> size(const std::string& id) {
@@ -53,9 +68,14 @@ class FakeDisks final : public WorkspaceDisks {
     auto it = sizes_.find(id);
     return it == sizes_.end() ? std::nullopt : std::optional<int64_t>(it->second);
   }
-  bool was_moved_in(const std::string& id) {
+  bool was_filled(const std::string& id) {
     std::lock_guard lock(mu_);
-    return moved_in_.count(id) > 0;
+    return filled_.count(id) > 0;
+  }
+  // Where a filled disk's copy waits (beside the system's temp dir, per process).
+  std::string stash(const std::string& id) const {
+    return std::filesystem::temp_directory_path().string() + "/fake-disk-" +
+           std::to_string(::getpid()) + "-" + id;
   }
   bool was_detached(const std::string& dir) {
     std::lock_guard lock(mu_);
@@ -66,7 +86,7 @@ class FakeDisks final : public WorkspaceDisks {
  private:
   std::mutex mu_;
   std::map<std::string, int64_t> sizes_;
-  std::set<std::string> attached_, detached_, moved_in_;
+  std::set<std::string> attached_, detached_, filled_;
 };
 
 }  // namespace sandboxd

@@ -9,6 +9,7 @@
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -255,6 +256,45 @@ TEST(Containment, SandboxesReachNoHostPortNoOtherNetworkAndOnlyTheAllowedExcepti
       std::chrono::seconds(20)))
       << d.log();
   EXPECT_EQ(probe(d, "pub1", gw, denied.port), 1);
+}
+
+// dockerd keeps DOCKER-USER and INPUT across its restarts: the rules are still there
+// before sandboxd could put anything back (its reconciler timer and docker events off).
+TEST(Containment, EgressRulesSurviveADockerdRestart) {
+  Daemon d("egressrs",
+           {{"SANDBOXD_RECONCILE_INTERVAL_SECONDS", "0"}, {"SANDBOXD_DOCKER_EVENTS", "false"}});
+  ASSERT_TRUE(d.start()) << d.log();
+  create(d, {{"id", "r1"}});
+  const std::string gw = gateway(d.network());
+  const std::string fwd = egress_chain(d.instance(), 'F');
+  const std::string in = egress_chain(d.instance(), 'I');
+  const std::string before = iptables_rules(fwd) + iptables_rules(in);
+  ASSERT_NE(before.find("-j REJECT"), std::string::npos) << before;
+  // Restart the engine the way this host runs it.
+  std::ifstream pidfile("/var/run/docker.pid");
+  pid_t dockerd = 0;
+  ASSERT_TRUE(pidfile >> dockerd) << "no /var/run/docker.pid";
+  if (run_cmd({"sh", "-c", "[ -d /run/systemd/system ]"}).first == 0) {
+    ASSERT_EQ(run_cmd({"systemctl", "restart", "docker"}).first, 0);
+  } else {
+    ASSERT_EQ(::kill(dockerd, SIGTERM), 0);
+    ASSERT_TRUE(eventually([&] { return ::kill(dockerd, 0) != 0; }, std::chrono::seconds(60)));
+    ASSERT_EQ(run_cmd({SANDBOXD_SOURCE_DIR "/scripts/docker-engine.sh"}).first, 0);
+  }
+  ASSERT_TRUE(eventually(
+      [] {
+        return run_cmd({"docker", "version"}).first == 0;
+      },
+      std::chrono::seconds(60)));
+  EXPECT_EQ(iptables_rules(fwd) + iptables_rules(in), before);
+  EXPECT_NE(run_cmd({"iptables", "-w", "-S", "DOCKER-USER"}).second.find("-j " + fwd),
+            std::string::npos);
+  EXPECT_NE(run_cmd({"iptables", "-w", "-S", "INPUT"}).second.find("-j " + in), std::string::npos);
+  // And they still hold: the woken sandbox reaches no host port.
+  HostListener host;
+  auto start = d.http().Post("/v1/sandboxes/r1/start", "", "application/json");
+  ASSERT_TRUE(start && start->status == 200) << (start ? start->body : "") << d.log();
+  EXPECT_EQ(probe(d, "r1", gw, host.port), 1);
 }
 
 // Milliseconds of one GET /healthz.

@@ -131,6 +131,18 @@ TEST_F(ContainmentTest, CapsOnSandboxesAndRunningOnesAnswerCapacityAndLeaveNothi
   ASSERT_TRUE(h_.service->start("b1", Trigger::kApi));
 }
 
+TEST_F(ContainmentTest, ARowLeftStartingDoesNotCountAgainstItsOwnStart) {
+  h_.config.max_running = 1;
+  h_.init();
+  ASSERT_TRUE(create("a1"));
+  SandboxRecord rec = **h_.store->get("a1");
+  rec.status = SandboxStatus::kStarting;  // as a crash mid-start leaves it
+  ASSERT_TRUE(h_.store->update(rec).is_ok());
+  auto started = h_.service->start("a1", Trigger::kApi);
+  ASSERT_TRUE(started) << started.error().message();
+  EXPECT_EQ(started->status, SandboxStatus::kRunning);
+}
+
 TEST_F(ContainmentTest, ConcurrentCreatesNeverPassTheRunningCapTogether) {
   h_.config.max_running = 3;
   h_.init();

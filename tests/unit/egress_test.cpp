@@ -233,9 +233,13 @@ TEST(EgressRulesTest, EstablishedFirstThenExceptionsThenRejects) {
       const Rule want_exceptions[] = {
           {"-i", bridge, "-d", "10.0.0.5/32", "-p", "tcp", "--dport", "443", "-j", "RETURN"},
           {"-i", bridge, "-d", "192.168.7.0/24", "-j", "RETURN"},
+      };
+      // The DNS upstreams: public egress only.
+      const Rule dns[] = {
           {"-i", bridge, "-d", "10.255.255.53/32", "-p", "udp", "--dport", "53", "-j", "RETURN"},
           {"-i", bridge, "-d", "10.255.255.53/32", "-p", "tcp", "--dport", "53", "-j", "RETURN"},
       };
+      const bool none = std::string(bridge) == "br-none";
       auto first_reject = std::find_if(rules.begin(), rules.end(),
                                        [](const Rule& r) { return r.back() == "REJECT"; });
       ASSERT_NE(first_reject, rules.end());
@@ -243,6 +247,13 @@ TEST(EgressRulesTest, EstablishedFirstThenExceptionsThenRejects) {
         auto at = std::find(rules.begin(), rules.end(), want);
         ASSERT_NE(at, rules.end()) << join(want);
         EXPECT_LT(at, first_reject) << join(want);
+      }
+      for (const auto& want : dns) {
+        auto at = std::find(rules.begin(), rules.end(), want);
+        EXPECT_EQ(at == rules.end(), none) << join(want);
+        if (!none) {
+          EXPECT_LT(at, first_reject) << join(want);
+        }
       }
     }
   }

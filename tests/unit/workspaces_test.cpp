@@ -56,7 +56,7 @@ TEST_F(WorkspacesTest, EnsureCreatesASeededPrivateWorkspaceOnItsOwnDiskOnce) {
   EXPECT_FALSE(again->created);
   EXPECT_EQ(again->disk_bytes, 64 << 20) << "a kept disk keeps its size";
   EXPECT_TRUE(fs::exists(ws_->path("abc") + "/workspace/app/keep.txt"));
-  EXPECT_FALSE(disks_.was_moved_in("abc"));
+  EXPECT_FALSE(disks_.was_filled("abc"));
 }
 
 TEST_F(WorkspacesTest, AWorkspaceFromBeforeDisksAndUidsMovesOntoADiskAndToItsUid) {
@@ -73,7 +73,7 @@ TEST_F(WorkspacesTest, AWorkspaceFromBeforeDisksAndUidsMovesOntoADiskAndToItsUid
   auto migrated = ensure("old");
   ASSERT_TRUE(migrated) << migrated.error().message();
   EXPECT_FALSE(migrated->created) << "its files were kept";
-  EXPECT_TRUE(disks_.was_moved_in("old"));
+  EXPECT_TRUE(disks_.was_filled("old"));
   struct stat sb {};
   for (const char* p : {"", "/workspace/app", "/workspace/app/index.js"}) {
     ASSERT_EQ(::stat((ws_->path("old") + p).c_str(), &sb), 0) << p;

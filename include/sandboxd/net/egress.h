@@ -22,7 +22,9 @@
 // resolv.conf it is dialled from the host's namespace (not filtered here), to any other
 // nameserver from inside the container's namespace, i.e. through these chains. A
 // private upstream (a VPC resolver in 10/8, 169.254.169.253, a router in 192.168/16)
-// must therefore be listed in EgressPlan::dns, or DNS fails; see dns_upstreams().
+// must therefore be listed in EgressPlan::dns, or DNS fails; see dns_upstreams(). The
+// "none" bridge gets no such exception: its sandboxes resolve only their own network's
+// names (through a loopback upstream of the host, Docker's resolver still forwards).
 //
 // Pure builders plus EgressFirewall, which drives the `iptables` CLI through a
 // ProcessRunner. EgressFirewall is stateless and thread-compatible; iptables itself
@@ -65,9 +67,15 @@ struct EgressPlan {
   std::string none_bridge;         // Linux bridge of the "none" network; empty: skipped
   std::vector<EgressAllow> allow;  // exceptions for both bridges, before any REJECT
   // IPv4 addresses of the DNS upstreams (dns_upstreams()): UDP and TCP port 53 to each
-  // is let through on both bridges, before any REJECT. Empty: nothing extra.
+  // is let through on the public bridge, before any REJECT. Empty: nothing extra.
   std::vector<std::string> dns;
 };
+
+// The iptables command whose tables hold dockerd's DOCKER-USER chain: "iptables" (on
+// Debian 12 the nf_tables variant), or "iptables-legacy" when only that one has it (a
+// host whose dockerd uses the legacy tables, seen from sandboxd's image). "iptables"
+// when neither answers (the install then fails with iptables' own words).
+std::string docker_iptables(ProcessRunner& runner);
 
 // "SANDBOXED-F-<8 hex>" (kind 'F', the forward chain) or "SANDBOXED-I-<8 hex>" (kind
 // 'I', the input chain); the hex is FNV-1a 32-bit of instance, lower case. 20 chars,

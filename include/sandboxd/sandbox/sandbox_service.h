@@ -70,9 +70,10 @@ class SandboxService {
   // Ensures the sandbox networks (one per egress policy) and their egress rules exist.
   // Call once at startup.
   Status init();
-  // Re-installs the egress rules when any is missing (after a reboot, a firewall reload
-  // or a hand edit); called by the reconciler.
-  Status ensure_egress();
+  // Creates a missing sandbox network (e.g. pruned) and re-installs the egress rules when
+  // any is missing (after a reboot, a firewall reload or a hand edit); the reconciler
+  // calls it on every tick.
+  Status ensure_networks();
 
   // Creates and starts a sandbox. kInvalidArgument (bad input; nothing is written),
   // kConflict (id in use), kUnavailable (runtime down / image missing). On a failure
@@ -197,12 +198,14 @@ class SandboxService {
   // row from before quotas and per-sandbox uids the defaults and its own uid (saved), then
   // its workspace on its mounted disk, owned by its uid, and its identity files.
   Status prepare_locked(SandboxRecord& rec);
-  // Mounts the workspace's disk if it is not (after a reboot), under the id lock.
+  // Mounts the workspace's existing disk if it is not (after a reboot), under the id
+  // lock; nothing for a row being deleted or purged.
   Status attach_workspace(const std::string& id);
   // kCapacity when a new row (`new_row`) or one more running sandbox (`will_run`) would
   // pass SANDBOXD_MAX_SANDBOXES / SANDBOXD_MAX_RUNNING (creating, starting and running
-  // rows count as running). Requires capacity_mu_.
-  Status admit_capacity(bool new_row, bool will_run);
+  // rows count as running; `counted`: the caller's own row is one of them already).
+  // Requires capacity_mu_.
+  Status admit_capacity(bool new_row, bool will_run, bool counted = false);
   // Marks a running container's row stopped after it exited or vanished.
   Status mark_stopped_locked(SandboxRecord rec, const ContainerState* container);
   void touch(SandboxRecord& rec, Trigger source);
@@ -211,7 +214,8 @@ class SandboxService {
   // kUnavailable when the egress rules are not in place, or host memory is below the
   // refuse band (an unreadable meminfo admits).
   Status admit(const std::string& what);
-  Status ensure_network();
+  // Installs the egress rules when any is missing; records the outcome in egress_ok_.
+  Status ensure_egress();
 
   const Config& config_;
   Store& store_;

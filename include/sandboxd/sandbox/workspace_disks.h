@@ -23,8 +23,12 @@ class WorkspaceDisks {
   virtual Result<bool> exists(const std::string& id) = 0;
   // Makes a new disk of `bytes` for `id`, its root directory owned by uid:gid, all of its
   // space reserved on the host now (so tenants together can never fill the data disk).
-  // kUnavailable when the host lacks the space; nothing is left behind on failure.
-  virtual Status create(const std::string& id, int64_t bytes, uid_t uid, gid_t gid) = 0;
+  // With `fill_from`, the tree below that directory (a workspace from before disks) is
+  // copied onto it first (symlinks as links, never followed): the disk appears complete
+  // or not at all. kUnavailable when the host lacks the space; nothing is left behind
+  // on failure.
+  virtual Status create(const std::string& id, int64_t bytes, uid_t uid, gid_t gid,
+                        const std::string& fill_from) = 0;
   // Mounts id's disk on `dir` (an existing directory) unless it already is. Returns the
   // disk's size in bytes.
   virtual Result<int64_t> attach(const std::string& id, const std::string& dir) = 0;
@@ -32,10 +36,6 @@ class WorkspaceDisks {
   virtual Status detach(const std::string& dir) = 0;
   // Detaches `dir` and deletes id's disk; returns the bytes freed (0 without a disk).
   virtual Result<int64_t> destroy(const std::string& id, const std::string& dir) = 0;
-  // Moves the plain directory tree below `from` (a workspace from before disks) onto id's
-  // disk, which create() made and which is not attached, leaving `from` empty. Symlinks
-  // are moved as links, never followed.
-  virtual Status move_in(const std::string& id, const std::string& from) = 0;
 };
 
 // True when `dir` is the root of a mounted filesystem other than its parent's.
@@ -51,14 +51,17 @@ class LoopDisks final : public WorkspaceDisks {
   // startup; sandboxd does not serve without it.
   Status init();
   Result<bool> exists(const std::string& id) override;
-  Status create(const std::string& id, int64_t bytes, uid_t uid, gid_t gid) override;
+  Status create(const std::string& id, int64_t bytes, uid_t uid, gid_t gid,
+                const std::string& fill_from) override;
   Result<int64_t> attach(const std::string& id, const std::string& dir) override;
   Status detach(const std::string& dir) override;
   Result<int64_t> destroy(const std::string& id, const std::string& dir) override;
-  Status move_in(const std::string& id, const std::string& from) override;
 
  private:
   std::string image(const std::string& id) const { return dir_ + "/" + id + ".img"; }
+  // Mounts the image at image_path beside it, copies the tree below `from` onto it and
+  // unmounts it again.
+  Status fill(const std::string& image_path, const std::string& from);
   // Runs argv (a mount, mkfs, cp...) to completion; its stderr becomes the error.
   Status run(const std::vector<std::string>& argv, std::chrono::seconds timeout);
   ProcessRunner& runner_;

@@ -34,11 +34,16 @@ class Workspaces {
   std::string path(const std::string& id) const { return root_ + "/" + id; }
   // Makes sure the workspace exists, mounted on its disk, mode 0700, owned by uid:uid
   // and seeded with workspace/app. A new one gets a disk of `disk_bytes`. Migrations:
-  // a plain directory from before disks is moved onto a new disk of `disk_bytes`; a tree
-  // owned by another uid (from before per-sandbox uids) is given to `uid`, never
-  // following a symlink. Existing disks keep their size. Call with the sandbox's
-  // container stopped or absent when a migration may be due.
+  // a plain directory from before disks is first given to root (so its old owner cannot
+  // change it), then copied onto a new disk of `disk_bytes` or its size and a quarter
+  // more, whichever is larger; a tree owned by another uid (from before per-sandbox
+  // uids, or re-attached) is given to `uid`. No walk follows a symlink. Existing disks
+  // keep their size. A disk this call made is destroyed again when a later step fails.
+  // Call with the sandbox's container stopped or absent when a migration may be due.
   Result<AttachedWorkspace> ensure(const std::string& id, uid_t uid, int64_t disk_bytes);
+  // Mounts the workspace's existing disk if it is not mounted (after a reboot); makes
+  // nothing. Ok without a disk.
+  Status attach(const std::string& id);
   // Unmounts the workspace's disk (kept for a later ensure); ok when it is not mounted.
   Status detach(const std::string& id);
   // Bytes in use on the workspace's disk when it is mounted; nullopt otherwise.
