@@ -25,13 +25,16 @@ class DockerCliTest : public testing::Test {
     s.hostname = "s-abc";
     s.image = "img:1";
     s.network = "net";
-    s.user = "1000:1000";
+    s.user = "1879048193:1879048193";
     s.workdir = "/home/sandbox/workspace/app";
     s.labels = {{"sandboxed.managed", "true"}, {"sandboxed.id", "abc"}};
     s.routes = {{"s-abc-3000", "s-abc-3000.preview.localhost", 3000, "web", false}};
     s.env = {{"SECRET", "hunter2"}};
-    s.mounts = {{"/data/workspaces/abc", "/home/sandbox"}};
+    s.mounts = {{"/data/workspaces/abc", "/home/sandbox"},
+                {"/data/identity/abc/passwd", "/etc/passwd", /*read_only=*/true}};
     s.memory_bytes = 1 << 30;
+    s.cpu_millis = 1500;
+    s.oci_runtime = "runsc";
     s.pids_limit = 256;
     s.nofile = 4096;
     s.tmpfs_bytes = 64 << 20;
@@ -49,10 +52,11 @@ TEST_F(DockerCliTest, RunArgvIsExactlyTheHardenedCommand) {
   // clang-format off
   const std::vector<std::string> want = {
       "run", "-d", "--pull", "never", "--name", "s-abc", "--hostname", "s-abc",
-      "--network", "net", "--user", "1000:1000", "--workdir", "/home/sandbox/workspace/app",
+      "--network", "net", "--user", "1879048193:1879048193",
+      "--workdir", "/home/sandbox/workspace/app",
       "--init", "--read-only", "--cap-drop", "ALL", "--security-opt", "no-new-privileges",
-      "--memory", "1073741824", "--memory-swap", "1073741824", "--pids-limit", "256",
-      "--ulimit", "nofile=4096:4096",
+      "--memory", "1073741824", "--memory-swap", "1073741824", "--cpus", "1.500",
+      "--runtime", "runsc", "--pids-limit", "256", "--ulimit", "nofile=4096:4096",
       "--tmpfs", "/tmp:rw,exec,nosuid,nodev,mode=1777,size=67108864",
       "--label", "sandboxed.id=abc", "--label", "sandboxed.managed=true",
       "--label", "traefik.docker.network=net", "--label", "traefik.enable=true",
@@ -62,6 +66,7 @@ TEST_F(DockerCliTest, RunArgvIsExactlyTheHardenedCommand) {
       "--label", "traefik.http.routers.s-abc-3000.service=s-abc-3000",
       "--label", "traefik.http.services.s-abc-3000.loadbalancer.server.port=3000",
       "--mount", "type=bind,source=/data/workspaces/abc,target=/home/sandbox",
+      "--mount", "type=bind,source=/data/identity/abc/passwd,target=/etc/passwd,readonly",
       "--log-driver", "json-file", "--log-opt", "max-size=1048576", "--log-opt", "max-file=1",
       "--env-file", "/x/env", "img:1"};
   // clang-format on
@@ -87,6 +92,43 @@ TEST(TraefikLabels, RouteEveryPortAboveTheCatchAll) {
   EXPECT_EQ(l.at("traefik.http.services.blue-s-abc-5173.loadbalancer.server.port"), "5173");
   EXPECT_EQ(l.size(), 2u + 2 * 5 + 1);  // enable, network; 5 per route; one tls
   EXPECT_TRUE(traefik_labels({}, "sandboxed").empty());
+}
+
+TEST_F(DockerCliTest, NetworkInterfaceIsTheBridgeNameOrDockersOwn) {
+  DockerCliRuntime cli(runner_, "docker", dir_, std::chrono::seconds(5));
+  const std::string format = "{{.Id}} {{index .Options \"com.docker.network.bridge.name\"}}";
+  runner_.on({"docker", "network", "inspect", "--format", format, "named"}, 0,
+             "abcdef0123456789 sbx0\n");
+  runner_.on({"docker", "network", "inspect", "--format", format, "plain"}, 0,
+             "abcdef0123456789 <no value>\n");
+  runner_.on({"docker", "network", "inspect", "--format", format, "gone"}, 1, "",
+             "Error: No such network: gone");
+  EXPECT_EQ(*cli.network_interface("named"), "sbx0");
+  EXPECT_EQ(*cli.network_interface("plain"), "br-abcdef012345");
+  EXPECT_FALSE(cli.network_interface("gone"));
+}
+
+TEST_F(DockerCliTest, UsageReadsTheContainersCgroupV2OrV1) {
+  namespace fs = std::filesystem;
+  const std::string v2 = dir_ + "/v2", v1 = dir_ + "/v1";
+  fs::create_directories(v2 + "/system.slice/docker-c2.scope");
+  std::ofstream(v2 + "/system.slice/docker-c2.scope/memory.current") << "5000\n";
+  std::ofstream(v2 + "/system.slice/docker-c2.scope/cpu.stat")
+      << "usage_usec 1500000\nuser_usec 1000000\n";
+  fs::create_directories(v1 + "/memory/docker/c1");
+  fs::create_directories(v1 + "/cpuacct/docker/c1");
+  std::ofstream(v1 + "/memory/docker/c1/memory.usage_in_bytes") << "7000\n";
+  std::ofstream(v1 + "/cpuacct/docker/c1/cpuacct.usage") << "2500000000\n";
+  DockerCliRuntime on_v2(runner_, "docker", dir_, std::chrono::seconds(5), v2);
+  DockerCliRuntime on_v1(runner_, "docker", dir_, std::chrono::seconds(5), v1);
+  ContainerUsage u2 = on_v2.usage("c2");
+  EXPECT_EQ(u2.memory_bytes, 5000);
+  EXPECT_EQ(u2.cpu_usec, 1500000);
+  ContainerUsage u1 = on_v1.usage("c1");
+  EXPECT_EQ(u1.memory_bytes, 7000);
+  EXPECT_EQ(u1.cpu_usec, 2500000);
+  EXPECT_FALSE(on_v2.usage("stopped").memory_bytes);
+  EXPECT_FALSE(on_v2.usage("../escape").memory_bytes);
 }
 
 TEST_F(DockerCliTest, RunArgvLeavesOutWhatTheSpecDoesNotAskFor) {
