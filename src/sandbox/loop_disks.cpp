@@ -23,6 +23,10 @@ Status errno_status(int err, const std::string& what) {
 constexpr std::chrono::seconds kMountTimeout{60};
 constexpr std::chrono::seconds kCopyTimeout{1800};
 
+// noinit_itable: no background zeroing of inode tables, which a loop device turns into
+// punched holes in the image, giving back space its reservation holds.
+constexpr const char* kMountOptions = "loop,nosuid,nodev,noatime,noinit_itable";
+
 // In a container (/.dockerenv) whose data dir is a mount of its own (a bind from the
 // host), mounts made under `dir` reach dockerd's namespace only when that mount is shared
 // (compose: bind propagation rshared); otherwise a sandbox would get the empty directory
@@ -144,8 +148,7 @@ Result<int64_t> LoopDisks::attach(const std::string& id, const std::string& dir)
   struct stat sb {};
   if (::stat(image(id).c_str(), &sb) != 0) return errno_status(errno, "stat " + image(id));
   if (!is_mount_point(dir)) {
-    if (auto s = run({"mount", "-t", "ext4", "-o", "loop,nosuid,nodev,noatime", image(id), dir},
-                     kMountTimeout);
+    if (auto s = run({"mount", "-t", "ext4", "-o", kMountOptions, image(id), dir}, kMountTimeout);
         !s.is_ok())
       return s.with_context("mount sandbox " + id + "'s disk");
   }
@@ -172,8 +175,7 @@ Status LoopDisks::fill(const std::string& image_path, const std::string& from) {
   const std::string mnt = image_path + ".fill";
   if (::mkdir(mnt.c_str(), 0700) != 0 && errno != EEXIST)
     return errno_status(errno, "mkdir " + mnt);
-  Status st = run({"mount", "-t", "ext4", "-o", "loop,nosuid,nodev,noatime", image_path, mnt},
-                  kMountTimeout);
+  Status st = run({"mount", "-t", "ext4", "-o", kMountOptions, image_path, mnt}, kMountTimeout);
   if (st.is_ok()) {
     // cp -a copies symlinks as symlinks and never follows them; the tree is root's now.
     st = run({"cp", "-a", "--one-file-system", "--", from + "/.", mnt + "/"}, kCopyTimeout);

@@ -65,8 +65,8 @@ struct Config {
   std::vector<EgressAllow> egress_allow;   // exceptions to the egress deny, for every sandbox
   Isolation isolation = Isolation::kRunc;  // a sandbox's runtime unless it asks for another
   int max_sandboxes = 1000;                // rows (any status); creates beyond get 429
-  int max_running = 100;                   // running or starting; creates and starts beyond get 429
-  // Where the host's cgroup v2 hierarchy is mounted (usage figures of GET and /metrics).
+  int max_running = 100;  // creating, starting or running; creates and starts beyond get 429
+  // Where the host's cgroup hierarchy (v1 or v2) is mounted (usage on GET and /metrics).
   std::string cgroup_root = "/sys/fs/cgroup";
   int64_t tmpfs_bytes = 512LL << 20;
   int stop_timeout_s = 10;

@@ -194,9 +194,10 @@ class SandboxService {
   // other container is left alone: ok when the sandbox `has_row`, else kNotFound.
   Status remove_own_container(const std::string& id, const std::string& name, bool has_row);
   Status finish_create_locked(SandboxRecord rec);
-  // Requires the id lock. Readies what a container of rec needs before it runs: gives a
-  // row from before quotas and per-sandbox uids the defaults and its own uid (saved), then
-  // its workspace on its mounted disk, owned by its uid, and its identity files.
+  // Requires the id lock. Readies what a container of rec needs before it runs: its
+  // workspace on its mounted disk, owned by its uid, and its identity files; a row from
+  // before quotas and per-sandbox uids gets the defaults and a uid of its own, saved once
+  // all of that is ready.
   Status prepare_locked(SandboxRecord& rec);
   // Mounts the workspace's existing disk if it is not (after a reboot), under the id
   // lock; nothing for a row being deleted or purged.
