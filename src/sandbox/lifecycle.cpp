@@ -60,9 +60,11 @@ Result<std::string> SandboxService::run_container_unredacted(const SandboxRecord
 Result<SandboxRecord> SandboxService::create(const CreateRequest& req) {
   if (auto s = validate_create(req, config_); !s.is_ok()) return s;
   const Isolation isolation = req.isolation.value_or(config_.isolation);
-  if (isolation == Isolation::kGvisor) {
+  if (isolation == Isolation::kGvisor && !gvisor_seen_) {
+    // Asked of the engine until it once says yes (a runtime, once registered, stays).
     auto has = runtime_.has_oci_runtime(oci_runtime(isolation));
     if (!has) return has.error();
+    gvisor_seen_ = *has;
     if (!*has)
       return Status(Code::kInvalidArgument,
                     "runtime: gvisor is not available on this host (install and register runsc: "

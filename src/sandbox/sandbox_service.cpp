@@ -90,9 +90,8 @@ Result<EgressPlan> egress_plan(const Config& config, Runtime& runtime) {
   plan.public_bridge = *pub;
   plan.none_bridge = *none;
   // Docker's embedded DNS forwards to the host's nameservers from inside the sandbox's
-  // namespace: a private one must stay reachable (net/egress.h).
-  // Behind systemd-resolved (/etc/resolv.conf names only 127.0.0.53), dockerd forwards
-  // to the upstreams in its own file, as do we.
+  // namespace, so a private one must stay reachable (net/egress.h). Behind
+  // systemd-resolved (/etc/resolv.conf names only 127.0.0.53) they are in resolved's file.
   for (const char* path : {"/etc/resolv.conf", "/run/systemd/resolve/resolv.conf"}) {
     std::ifstream resolv(path);
     plan.dns = dns_upstreams(std::string(std::istreambuf_iterator<char>(resolv), {}));

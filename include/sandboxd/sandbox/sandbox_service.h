@@ -227,7 +227,8 @@ class SandboxService {
   MemoryProbe& memory_;
   Metrics& metrics_;
   EgressFirewall* egress_;
-  std::atomic<bool> egress_ok_{false};  // the last ensure_egress() succeeded
+  std::atomic<bool> egress_ok_{false};    // the last ensure_egress() succeeded
+  std::atomic<bool> gvisor_seen_{false};  // the engine has said it runs gVisor
   IdLocks locks_;
   // Held from a capacity check to the write that makes it count (the new row, or the
   // `starting` intent), so concurrent creates and starts cannot pass a cap together.
