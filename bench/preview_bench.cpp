@@ -6,8 +6,9 @@
 //          its port until it accepts + the same GET to its address. N pairs, alternating.
 //   proxy: one request on a fresh connection through the listener to a running sandbox
 //          vs the same request straight to the container's address. M pairs, alternating;
-//          p50 and p99 of each, and the p50 the listener adds. (The listener serves one
-//          request per connection, so a fresh connection is also how clients use it.)
+//          p50 and p99 of each, and the p50 the listener adds. (The edge keeps client
+//          connections alive; this measures a fresh connection per request, the cost a
+//          client pays for its first one. bench/edge measures keep-alive.)
 // Targets: wake ratio <= 1.15; proxy p50 added <= 1 ms. Printed, never asserted: the
 // exit status is 0 unless something failed to run.
 //

@@ -7,6 +7,7 @@
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 #include <sys/file.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -21,6 +22,7 @@
 #include "sandboxd/auth/auth.h"
 #include "sandboxd/base/request_context.h"
 #include "sandboxd/config/config.h"
+#include "sandboxd/edge/edge.h"
 #include "sandboxd/ops/ops.h"
 #include "sandboxd/os/clock.h"
 #include "sandboxd/os/memory.h"
@@ -28,7 +30,6 @@
 #include "sandboxd/os/process_runner.h"
 #include "sandboxd/preview/access_log.h"
 #include "sandboxd/preview/http_head.h"
-#include "sandboxd/preview/wake_listener.h"
 #include "sandboxd/reaper/idle_reaper.h"
 #include "sandboxd/reaper/pressure_reaper.h"
 #include "sandboxd/reconcile/event_watcher.h"
@@ -103,6 +104,24 @@ class RequestIdFlag final : public spdlog::custom_flag_formatter {
     return std::make_unique<RequestIdFlag>();
   }
 };
+
+// Every edge connection is a descriptor (two while proxied): the soft open-files limit
+// goes up to the hard one, and a limit below what SANDBOXD_WAKE_MAX_CONNECTIONS needs is
+// logged.
+void raise_open_files_limit(const Config& c) {
+  rlimit lim{};
+  if (::getrlimit(RLIMIT_NOFILE, &lim) != 0) return;
+  if (lim.rlim_cur < lim.rlim_max) {
+    lim.rlim_cur = lim.rlim_max;
+    ::setrlimit(RLIMIT_NOFILE, &lim);
+  }
+  auto need = static_cast<rlim_t>(c.wake_max_connections) * 2 + 1024;
+  if (lim.rlim_cur != RLIM_INFINITY && lim.rlim_cur < need)
+    spdlog::warn(
+        "startup: the open-files limit is {}, below the {} that SANDBOXD_WAKE_MAX_CONNECTIONS={} "
+        "needs; raise it (LimitNOFILE=, ulimit -n) or lower the cap",
+        lim.rlim_cur, need, c.wake_max_connections);
+}
 
 void setup_logging(const std::string& level) {
   auto logger = spdlog::stderr_logger_mt("sandboxd");
@@ -236,7 +255,8 @@ int serve(const std::string& env_file, bool explicit_file) {
         });
     events->start();
   }
-  WakeListener wake(c, sandboxes, clock);
+  raise_open_files_limit(c);
+  Edge wake(c, sandboxes, clock);
   if (auto s = wake.start(c.wake_host, c.wake_port); !s.is_ok()) {
     spdlog::critical("startup: {}", s.message());
     return 1;

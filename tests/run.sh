@@ -2,9 +2,12 @@
 # The test command (README, .ci/run): prepares the host (packages, dockerd), builds the
 # sandbox image and the project, registers gVisor with dockerd, runs every test with ctest: unit tests (fakes, the
 # Traefik and Compose config checks) and integration tests (real dockerd, real
-# containers, headless Chromium); then the newcomer test (tests/newcomer/run.sh: the
-# README's quick start from a fresh clone, install to uninstall). Needs root.
+# containers, headless Chromium); fuzzes the edge's HTTP/1.1 parser and framer
+# (tests/fuzz/run.sh: libFuzzer under ASan+UBSan from the checked-in seeds); then the
+# newcomer test (tests/newcomer/run.sh: the README's quick start from a fresh clone,
+# install to uninstall). Needs root.
 #   BUILD_DIR  (default build)   CTEST_ARGS  extra ctest arguments, e.g. "-L unit"
+#   FUZZ_SECONDS (default 60) how long the fuzzer runs; 0 skips it
 #   NEWCOMER=0 skips the newcomer test, for quicker local runs: it rebuilds the images
 #              and its uninstall removes them. CI always runs it.
 set -euo pipefail
@@ -31,6 +34,10 @@ scripts/gvisor.sh
 echo "[tests] running unit and integration tests"
 # shellcheck disable=SC2086
 ctest --test-dir "$BUILD_DIR" --output-on-failure -j2 ${CTEST_ARGS:-}
+if [ "${FUZZ_SECONDS:-60}" != 0 ]; then
+  echo "[tests] fuzzing the edge's HTTP/1.1 parser (tests/fuzz/run.sh, ${FUZZ_SECONDS:-60} s)"
+  FUZZ_SECONDS=${FUZZ_SECONDS:-60} tests/fuzz/run.sh
+fi
 if [ "${NEWCOMER:-1}" != 0 ]; then
   echo "[tests] running the newcomer test (tests/newcomer/run.sh)"
   tests/newcomer/run.sh

@@ -6,6 +6,7 @@
 #include <limits>
 
 #include "sandboxd/base/text.h"
+#include "sandboxd/edge/edge_limits.h"
 
 namespace sandboxd {
 namespace {
@@ -371,6 +372,17 @@ Result<Config> load_config(const std::map<std::string, std::string>& env) {
   check(r.integer("SANDBOXD_PRESSURE_INTERVAL_SECONDS", c.pressure_interval_s, 0, 86400));
   check(r.integer("SANDBOXD_WAKE_TIMEOUT_SECONDS", c.wake_timeout_s, 1, 3600));
   check(r.integer("SANDBOXD_WAKE_MAX_CONNECTIONS", c.wake_max_connections, 16, 1 << 20));
+  check(r.integer("SANDBOXD_EDGE_THREADS", c.edge_threads, 0, 64));
+  check(r.integer("SANDBOXD_EDGE_MAX_CONNECTIONS_PER_CLIENT", c.edge_max_connections_per_client, 1,
+                  1 << 20));
+  check(r.integer("SANDBOXD_EDGE_MAX_REQUESTS_PER_SANDBOX", c.edge_max_requests_per_sandbox, 1,
+                  1 << 20));
+  check(r.integer("SANDBOXD_EDGE_HEADER_TIMEOUT_SECONDS", c.edge_header_timeout_s, 1, 3600));
+  check(r.integer("SANDBOXD_EDGE_IDLE_TIMEOUT_SECONDS", c.edge_idle_timeout_s, 1, 86400));
+  check(r.integer("SANDBOXD_EDGE_UPSTREAM_TIMEOUT_SECONDS", c.edge_upstream_timeout_s, 1, 86400));
+  check(r.str("SANDBOXD_EDGE_TRUSTED_PROXIES", c.edge_trusted_proxies));
+  if (auto trusted = TrustedProxies::parse(c.edge_trusted_proxies); !trusted)
+    check(bad("SANDBOXD_EDGE_TRUSTED_PROXIES", trusted.error().message()));
   check(r.str("SANDBOXD_TRAEFIK_ACCESS_LOG", c.traefik_access_log));
   check(r.size("SANDBOXD_TRAEFIK_ACCESS_LOG_MAX_BYTES", c.traefik_access_log_max_bytes, 1LL << 20));
   check(r.boolean("SANDBOXD_DOCKER_EVENTS", c.docker_events));

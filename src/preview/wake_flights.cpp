@@ -2,13 +2,19 @@
 
 #include <system_error>
 #include <thread>
+#include <vector>
 
 namespace sandboxd {
 
 struct WakeFlights::Flight {
   bool done = false;
   Result<std::string> result = Status(Code::kInternal, "wake did not finish");
+  std::vector<Landed> subscribers;  // called once it lands (or on cancel)
 };
+
+namespace {
+const Status kShuttingDown(Code::kUnavailable, "sandboxd is shutting down");
+}  // namespace
 
 WakeFlights::~WakeFlights() {
   cancel();
@@ -23,16 +29,22 @@ std::shared_ptr<WakeFlights::Flight> WakeFlights::begin(const std::string& id) {
   auto flight = std::make_shared<Flight>();
   if (cancelled_) {  // shutting down: no new wakes
     flight->done = true;
-    flight->result = Status(Code::kUnavailable, "sandboxd is shutting down");
+    flight->result = kShuttingDown;
     return flight;
   }
   try {
     std::thread([this, id, flight] {
       Result<std::string> r = wake_(id);
+      std::vector<Landed> subscribers;
+      {
+        std::lock_guard lock(mu_);
+        flight->result = r;
+        flight->done = true;
+        subscribers.swap(flight->subscribers);
+        in_flight_.erase(id);
+      }
+      for (auto& landed : subscribers) landed(r);
       std::lock_guard lock(mu_);
-      flight->result = std::move(r);
-      flight->done = true;
-      in_flight_.erase(id);
       --running_;
       cv_.notify_all();
     }).detach();
@@ -48,19 +60,30 @@ std::shared_ptr<WakeFlights::Flight> WakeFlights::begin(const std::string& id) {
   return flight;
 }
 
-Result<std::string> WakeFlights::wait(const std::shared_ptr<Flight>& flight,
-                                      std::chrono::steady_clock::time_point deadline) {
-  std::unique_lock lock(mu_);
-  if (!cv_.wait_until(lock, deadline, [&] { return flight->done || cancelled_; }))
-    return Status(Code::kTimeout, "the sandbox did not wake up in time");
-  if (!flight->done) return Status(Code::kUnavailable, "sandboxd is shutting down");
-  return flight->result;
+void WakeFlights::subscribe(const std::shared_ptr<Flight>& flight, Landed landed) {
+  Result<std::string> now = kShuttingDown;
+  {
+    std::lock_guard lock(mu_);
+    if (flight->done) {
+      now = flight->result;
+    } else if (!cancelled_) {
+      flight->subscribers.push_back(std::move(landed));
+      return;
+    }
+  }
+  landed(now);
 }
 
 void WakeFlights::cancel() {
-  std::lock_guard lock(mu_);
-  cancelled_ = true;
-  cv_.notify_all();
+  std::vector<Landed> subscribers;
+  {
+    std::lock_guard lock(mu_);
+    cancelled_ = true;
+    for (auto& [id, flight] : in_flight_)
+      for (auto& landed : flight->subscribers) subscribers.push_back(std::move(landed));
+    for (auto& [id, flight] : in_flight_) flight->subscribers.clear();
+  }
+  for (auto& landed : subscribers) landed(kShuttingDown);
 }
 
 int WakeFlights::started() const {

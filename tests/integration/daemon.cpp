@@ -23,7 +23,6 @@
 extern char** environ;
 
 namespace sandboxd::testing_support {
-namespace {
 
 int free_port() {
   int fd = ::socket(AF_INET, SOCK_STREAM, 0);
@@ -37,7 +36,6 @@ int free_port() {
   return ntohs(addr.sin_port);
 }
 
-}  // namespace
 
 std::pair<int, std::string> run_cmd(const std::vector<std::string>& argv) {
   PosixProcessRunner runner;

@@ -17,6 +17,8 @@
 
 namespace sandboxd::testing_support {
 
+// A loopback TCP port that was free a moment ago.
+int free_port();
 // Runs a command (argv, no shell) and returns {exit code, stdout}.
 std::pair<int, std::string> run_cmd(const std::vector<std::string>& argv);
 // `docker inspect` of one container as JSON (null when it does not exist).

@@ -69,8 +69,12 @@ check("wake service passes the Host header", wake_svc.get("loadBalancer", {}).ge
 ref = wake_svc.get("loadBalancer", {}).get("serversTransport", "")
 transport = transports.get(ref.split("@")[0]) if ref.endswith("@file") else None
 check("wake service uses a file-provider serversTransport (name@file)", transport is not None, ref)
-check("wake transport keeps no idle connections (maxIdleConnsPerHost -1): the listener "
-      "routes a connection by its first request", (transport or {}).get("maxIdleConnsPerHost") == -1)
+idle = str((transport or {}).get("forwardingTimeouts", {}).get("idleConnTimeout", ""))
+m = re.fullmatch(r"(\d+)s", idle)
+check("wake transport drops idle connections before the edge's 60 s idle timeout "
+      "(forwardingTimeouts.idleConnTimeout in seconds, < 60)", m is not None and int(m.group(1)) < 60, idle)
+check("wake transport pools connections (maxIdleConnsPerHost > 0): the edge routes every "
+      "request by its own Host", ((transport or {}).get("maxIdleConnsPerHost") or 0) > 0)
 for name, svc in services.items():
     for server in svc.get("loadBalancer", {}).get("servers", []):
         check("service %s does not expose the API port 9090" % name, ":9090" not in server.get("url", ""))

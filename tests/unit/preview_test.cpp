@@ -1,4 +1,4 @@
-// Unit tests of the preview edge's logic: host and request-head parsing, single-flight
+// Unit tests of the preview edge's logic: host parsing, browser navigations, single-flight
 // wakes, the Traefik access-log tailer, docker event lines, and the service's address
 // cache and activity writes (on fakes).
 #include <fcntl.h>
@@ -9,6 +9,7 @@
 #include <condition_variable>
 #include <filesystem>
 #include <fstream>
+#include <future>
 #include <mutex>
 #include <thread>
 
@@ -46,96 +47,36 @@ TEST(PreviewHost, RejectsOtherShapesAndDomains) {
   EXPECT_FALSE(parse_preview_host("s-x-1.preview.", "")) << "an empty domain matches nothing";
 }
 
-TEST(RequestHead, ParsesMethodTargetAndHeaders) {
-  std::string raw =
-      "POST /a?b=1 HTTP/1.1\r\nHost: s-x-1.preview.localhost\r\nContent-Length: 3\r\n"
-      "X-Empty:\r\n\r\nabc";
-  RequestHead head;
-  std::size_t len = 0;
-  ASSERT_EQ(parse_request_head(raw, head, len), HeadParse::kOk);
-  EXPECT_EQ(len, raw.size() - 3);
-  EXPECT_EQ(head.method, "POST");
-  EXPECT_EQ(head.target, "/a?b=1");
-  EXPECT_EQ(head.version, "HTTP/1.1");
-  ASSERT_TRUE(head.header("HOST"));
-  EXPECT_EQ(*head.header("host"), "s-x-1.preview.localhost");
-  EXPECT_EQ(*head.header("x-empty"), "");
-  EXPECT_EQ(head.header("accept"), nullptr);
-}
-
-TEST(RequestHead, WaitsForTheBlankLineAndRejectsMalformedHeads) {
-  RequestHead head;
-  std::size_t len = 0;
-  EXPECT_EQ(parse_request_head("GET / HTTP/1.1\r\nHost: x\r\n", head, len), HeadParse::kIncomplete);
-  for (const char* bad :
-       {"GET / HTTP/1.1\r\nHost x\r\n\r\n", "GET / HTTP/2\r\n\r\n", "GET /\r\n\r\n",
-        "G(T / HTTP/1.1\r\n\r\n", "GET / HTTP/1.1\r\nBad Name: x\r\n\r\n",
-        "GET / HTTP/1.1\r\nX: a\nInjected: b\r\n\r\n", "GET / HTTP/1.1\r\n folded\r\n\r\n",
-        "GET /a b HTTP/1.1\r\n\r\n"}) {
-    EXPECT_EQ(parse_request_head(bad, head, len), HeadParse::kBad) << bad;
-  }
-}
-
 TEST(RequestHead, OnlyHtmlNavigationsAreBrowserNavigations) {
-  RequestHead head;
-  std::size_t len = 0;
-  auto nav = [&](const std::string& raw) {
-    EXPECT_EQ(parse_request_head(raw, head, len), HeadParse::kOk) << raw;
+  http1::RequestHead head;
+  auto nav = [&](const std::string& headers) {
+    std::string raw = "GET / HTTP/1.1\r\nHost: h\r\n" + headers + "\r\n";
+    if (headers.rfind("POST", 0) == 0 || headers.rfind("HEAD", 0) == 0) {
+      raw = headers.substr(0, 4) + " / HTTP/1.1\r\nHost: h\r\n" + headers.substr(5) + "\r\n";
+    }
+    EXPECT_EQ(http1::parse_request(raw, head).kind, http1::Verdict::kOk) << raw;
     return is_browser_navigation(head);
   };
-  EXPECT_TRUE(nav("GET / HTTP/1.1\r\nAccept: text/html,*/*\r\n\r\n"));
-  EXPECT_TRUE(nav("HEAD / HTTP/1.1\r\nAccept: TEXT/HTML\r\n\r\n"));
-  EXPECT_FALSE(nav("POST / HTTP/1.1\r\nAccept: text/html\r\n\r\n"));
-  EXPECT_FALSE(nav("GET / HTTP/1.1\r\nAccept: application/json\r\n\r\n"));
-  EXPECT_FALSE(nav("GET / HTTP/1.1\r\n\r\n"));
-  EXPECT_FALSE(nav("GET / HTTP/1.1\r\nAccept: text/html\r\nUpgrade: websocket\r\n\r\n"));
+  EXPECT_TRUE(nav("Accept: text/html,*/*\r\n"));
+  EXPECT_TRUE(nav("HEAD Accept: TEXT/HTML\r\n"));
+  EXPECT_FALSE(nav("POST Accept: text/html\r\n"));
+  EXPECT_FALSE(nav("Accept: application/json\r\n"));
+  EXPECT_FALSE(nav(""));
+  EXPECT_FALSE(nav("Accept: text/html\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n"));
 }
 
-TEST(RequestHead, TheBackendGetsConnectionCloseUnlessItIsAnUpgrade) {
-  RequestHead head;
-  std::size_t len = 0;
-  ASSERT_EQ(parse_request_head("GET /x HTTP/1.1\r\nHost: h\r\nConnection: keep-alive\r\n"
-                               "Keep-Alive: timeout=5\r\nAccept: */*\r\n\r\n",
-                               head, len),
-            HeadParse::kOk);
-  EXPECT_FALSE(is_upgrade(head));
-  EXPECT_EQ(head_for_backend(head),
-            "GET /x HTTP/1.1\r\nHost: h\r\nAccept: */*\r\nConnection: close\r\n\r\n");
-  ASSERT_EQ(parse_request_head("GET /hmr HTTP/1.1\r\nHost: h\r\nConnection: keep-alive, Upgrade"
-                               "\r\nUpgrade: websocket\r\n\r\n",
-                               head, len),
-            HeadParse::kOk);
-  EXPECT_TRUE(is_upgrade(head));
-  EXPECT_EQ(head_for_backend(head),
-            "GET /hmr HTTP/1.1\r\nHost: h\r\nConnection: keep-alive, Upgrade\r\n"
-            "Upgrade: websocket\r\n\r\n");
+// Subscribes to `flight` and waits up to `timeout` for what it lands with.
+std::optional<Result<std::string>> await(WakeFlights& flights,
+                                         const std::shared_ptr<WakeFlights::Flight>& flight,
+                                         std::chrono::milliseconds timeout) {
+  auto landed = std::make_shared<std::promise<Result<std::string>>>();
+  auto result = landed->get_future();
+  flights.subscribe(flight, [landed](const Result<std::string>& r) { landed->set_value(r); });
+  if (result.wait_for(timeout) != std::future_status::ready) return std::nullopt;
+  return result.get();
 }
 
-TEST(RequestHead, TheBodyLengthIsKnownOnlyFromOnePlainContentLength) {
-  auto body = [](const std::string& headers) {
-    RequestHead head;
-    std::size_t len = 0;
-    EXPECT_EQ(parse_request_head("POST / HTTP/1.1\r\nHost: h\r\n" + headers + "\r\n", head, len),
-              HeadParse::kOk);
-    return request_body_length(head);
-  };
-  EXPECT_EQ(body(""), std::optional<std::size_t>(0));
-  EXPECT_EQ(body("Content-Length: 12\r\n"), std::optional<std::size_t>(12));
-  EXPECT_EQ(body("content-length: 12\r\nContent-Length: 12\r\n"), std::optional<std::size_t>(12));
-  EXPECT_EQ(body("Content-Length: 12\r\nContent-Length: 13\r\n"), std::nullopt);
-  EXPECT_EQ(body("Content-Length: 1x\r\n"), std::nullopt);
-  EXPECT_EQ(body("Content-Length: -1\r\n"), std::nullopt);
-  EXPECT_EQ(body("Content-Length:\r\n"), std::nullopt);
-  EXPECT_EQ(body("Transfer-Encoding: chunked\r\n"), std::nullopt);
-  EXPECT_EQ(body("Connection: Upgrade\r\nUpgrade: websocket\r\n"), std::nullopt);
-}
-
-TEST(RequestHead, ABareLineFeedFailsAtOnce) {
-  RequestHead head;
-  std::size_t len = 0;
-  EXPECT_EQ(parse_request_head("GET / HTTP/1.1\nHost: x\n", head, len), HeadParse::kBad);
-  EXPECT_EQ(parse_request_head("GET / HTTP/1.1\r", head, len), HeadParse::kIncomplete);
-}
+constexpr std::chrono::seconds kLong(30);
 
 TEST(WakeFlights, ConcurrentRequestsShareOneWake) {
   std::atomic<int> calls{0};
@@ -160,16 +101,16 @@ TEST(WakeFlights, ConcurrentRequestsShareOneWake) {
         ++begun;
       }
       cv.notify_all();
-      auto r = flights.wait(flight, std::chrono::steady_clock::now() + std::chrono::seconds(30));
-      if (r && *r == "10.0.0.7") ++ok;
+      auto r = await(flights, flight, kLong);
+      if (r && *r && **r == "10.0.0.7") ++ok;
     });
   }
   for (auto& t : threads) t.join();
   EXPECT_EQ(ok.load(), 20);
   EXPECT_EQ(calls.load(), 1);
   // A finished flight is forgotten: a later request wakes again.
-  EXPECT_TRUE(flights.wait(flights.begin("7"),
-                           std::chrono::steady_clock::now() + std::chrono::seconds(10)));
+  auto again = await(flights, flights.begin("7"), kLong);
+  EXPECT_TRUE(again && *again);
   EXPECT_EQ(calls.load(), 2);
 }
 
@@ -179,14 +120,14 @@ TEST(WakeFlights, ErrorsReachEveryWaiterAndTheNextRequestRetries) {
     if (++calls == 1) return Status(Code::kUnavailable, "memory low");
     return std::string("10.0.0.2");
   });
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  auto first = flights.wait(flights.begin("a"), deadline);
-  ASSERT_FALSE(first);
-  EXPECT_EQ(first.error().code(), Code::kUnavailable);
-  EXPECT_TRUE(flights.wait(flights.begin("a"), deadline));
+  auto first = await(flights, flights.begin("a"), kLong);
+  ASSERT_TRUE(first && !*first);
+  EXPECT_EQ(first->error().code(), Code::kUnavailable);
+  auto second = await(flights, flights.begin("a"), kLong);
+  EXPECT_TRUE(second && *second);
 }
 
-TEST(WakeFlights, AWaitEndsAtItsDeadlineOrOnCancel) {
+TEST(WakeFlights, SubscribersOfAFlightInTheAirHearOfCancel) {
   std::mutex mu;
   std::condition_variable cv;
   bool release = false;
@@ -196,13 +137,18 @@ TEST(WakeFlights, AWaitEndsAtItsDeadlineOrOnCancel) {
     return std::string("10.0.0.3");
   });
   auto flight = flights.begin("slow");
-  auto r = flights.wait(flight, std::chrono::steady_clock::now() + std::chrono::milliseconds(50));
-  ASSERT_FALSE(r);
-  EXPECT_EQ(r.error().code(), Code::kTimeout);
+  auto landed = std::make_shared<std::promise<Result<std::string>>>();
+  auto result = landed->get_future();
+  flights.subscribe(flight, [landed](const Result<std::string>& r) { landed->set_value(r); });
+  EXPECT_EQ(result.wait_for(std::chrono::milliseconds(50)), std::future_status::timeout)
+      << "the wake is still in the air";
   flights.cancel();
-  auto c = flights.wait(flight, std::chrono::steady_clock::now() + std::chrono::seconds(10));
+  ASSERT_EQ(result.wait_for(kLong), std::future_status::ready);
+  auto c = result.get();
   ASSERT_FALSE(c);
   EXPECT_EQ(c.error().code(), Code::kUnavailable);
+  auto late = await(flights, flight, kLong);
+  ASSERT_TRUE(late && !*late) << "a subscriber after cancel hears at once";
   {
     std::lock_guard lock(mu);
     release = true;
@@ -217,10 +163,9 @@ TEST(WakeFlights, NoWakeStartsAfterCancel) {
     return std::string("10.0.0.4");
   });
   flights.cancel();
-  auto r =
-      flights.wait(flights.begin("x"), std::chrono::steady_clock::now() + std::chrono::seconds(5));
-  ASSERT_FALSE(r);
-  EXPECT_EQ(r.error().code(), Code::kUnavailable);
+  auto r = await(flights, flights.begin("x"), kLong);
+  ASSERT_TRUE(r && !*r);
+  EXPECT_EQ(r->error().code(), Code::kUnavailable);
   EXPECT_EQ(calls.load(), 0);
   EXPECT_EQ(flights.started(), 0);
 }

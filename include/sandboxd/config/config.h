@@ -96,10 +96,17 @@ struct Config {
   // edge without Traefik). Loopback by default, which sandboxes cannot reach.
   std::string wake_host = "127.0.0.1";
   int wake_port = 9091;
-  int wake_timeout_s = 60;          // start + dev-server port ready, per request
-  int wake_max_connections = 4096;  // open edge connections; more get 503
-  std::string traefik_access_log;   // Traefik's JSON access log to tail; empty: none
-  bool docker_events = true;        // converge on `docker events` as well as on the timer
+  int wake_timeout_s = 60;                    // start + dev-server port ready, per request
+  int wake_max_connections = 16384;           // open edge client connections; more get 503
+  int edge_threads = 0;                       // event-loop threads; 0: one per two CPUs
+  int edge_max_connections_per_client = 256;  // per client address (trusted proxies exempt)
+  int edge_max_requests_per_sandbox = 512;    // requests and tunnels in flight to one sandbox
+  int edge_header_timeout_s = 15;    // a request head, from its first byte (first: from accept)
+  int edge_idle_timeout_s = 60;      // keep-alive idle, and a client that stops reading/sending
+  int edge_upstream_timeout_s = 60;  // the sandbox's first response byte, and gaps in its answer
+  std::string edge_trusted_proxies;  // addresses/CIDRs whose X-Forwarded-* and Forwarded stay
+  std::string traefik_access_log;    // Traefik's JSON access log to tail; empty: none
+  bool docker_events = true;         // converge on `docker events` as well as on the timer
   // Once read past this size, the access log is truncated (Traefik appends, O_APPEND).
   int64_t traefik_access_log_max_bytes = 64LL << 20;
   std::string preview_domain = "localhost";

@@ -3,9 +3,13 @@
 // An entry must go when its sandbox leaves `running` (also on the runtime's die events,
 // via converge), and the whole cache goes whenever any container starts: the network
 // reuses freed addresses, and a container that died unnoticed must not leave its address
-// pointing at whichever sandbox got it next. Thread-safe.
+// pointing at whichever sandbox got it next. Every change bumps generation(), so a copy
+// of an answer (the edge's per-thread routes) is valid while the generation it was read
+// under is still current. Thread-safe.
 #pragma once
 
+#include <atomic>
+#include <cstdint>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -19,8 +23,11 @@ class AddressCache {
   void put(const std::string& id, const std::string& address);
   void forget(const std::string& id);
   void clear();
+  // Changes so far; read it before the lookup whose answer is kept.
+  uint64_t generation() const { return generation_.load(std::memory_order_acquire); }
 
  private:
+  std::atomic<uint64_t> generation_{0};
   mutable std::mutex mu_;
   std::map<std::string, std::string> addresses_;
 };

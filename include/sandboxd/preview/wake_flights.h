@@ -1,10 +1,9 @@
 // WakeFlights: single-flight wakes. However many requests for one sandbox arrive while
-// it is being woken, the wake function runs once for it; every caller waits on that one
-// flight with its own deadline. A finished flight is forgotten at once, so the next
-// request after it (say, after another idle stop) starts a fresh one. Thread-safe.
+// it is being woken, the wake function runs once for it; every caller subscribes to that
+// one flight and keeps its own deadline. A finished flight is forgotten at once, so the
+// next request after it (say, after another idle stop) starts a fresh one. Thread-safe.
 #pragma once
 
-#include <chrono>
 #include <condition_variable>
 #include <functional>
 #include <map>
@@ -29,11 +28,12 @@ class WakeFlights {
   struct Flight;
   // The flight waking `id`, started now unless one is already in the air.
   std::shared_ptr<Flight> begin(const std::string& id);
-  // Waits for `flight` until `deadline`: its address or error; kTimeout when the deadline
-  // passes first, kUnavailable once cancel() was called.
-  Result<std::string> wait(const std::shared_ptr<Flight>& flight,
-                           std::chrono::steady_clock::time_point deadline);
-  // Wakes every waiter with kUnavailable (shutdown); later waits fail at once.
+  using Landed = std::function<void(const Result<std::string>& address)>;
+  // Calls `landed` once with the flight's address or error: at once (on this thread) when
+  // it has landed, else on the wake's thread when it lands, or with kUnavailable from
+  // cancel(). Keep it short: hand the result to where it is needed.
+  void subscribe(const std::shared_ptr<Flight>& flight, Landed landed);
+  // Calls every subscriber with kUnavailable (shutdown); later subscribers get it at once.
   void cancel();
   // Wakes started so far (for tests and logs).
   int started() const;
@@ -41,7 +41,7 @@ class WakeFlights {
  private:
   WakeFn wake_;
   mutable std::mutex mu_;
-  std::condition_variable cv_;  // a flight landed, a thread finished, or cancel()
+  std::condition_variable cv_;  // a wake thread finished
   std::map<std::string, std::shared_ptr<Flight>> in_flight_;
   int running_ = 0;
   int started_ = 0;

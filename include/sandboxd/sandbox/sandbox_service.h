@@ -137,11 +137,14 @@ class SandboxService {
   // Removes a file, a symlink itself or an empty directory.
   Status delete_file(const std::string& id, std::string_view path);
 
-  // --- for the preview edge (wake listener, access-log tailer) ---
+  // --- for the preview edge (edge, access-log tailer) ---
   // The address of a running sandbox's port without any runtime call: the address when
   // the row is running and its address is known, nullopt when it must be woken first.
   // kNotFound when there is no such sandbox or it does not declare `port`.
   Result<std::optional<std::string>> preview_address(const std::string& id, int port);
+  // AddressCache::generation(): an address preview_address gave stays valid while this
+  // value, read before the call, is unchanged.
+  uint64_t address_generation() const { return addresses_.generation(); }
   // Brings the sandbox to running (starting it, or recreating a vanished container, under
   // its lock; a running one is verified) and returns its address on the sandbox network.
   Result<std::string> wake(const std::string& id, Trigger trigger);

@@ -1,0 +1,909 @@
+// ClientConn: one client connection of the edge, a state machine run by its worker's
+// loop. Per request: read and check the head (http1), route it by its own Host, find
+// the sandbox's address (the worker's route cache, else a lookup off the loop), wake the
+// sandbox when it sleeps, take a pooled connection to its port or open one, then relay
+// the request and the response with the edge's own framing. Keep-alive both ways.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <spdlog/spdlog.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+#include "replies.h"
+#include "sandboxd/base/ids.h"
+#include "sandboxd/base/text.h"
+#include "sandboxd/edge/edge.h"
+#include "worker.h"
+
+namespace sandboxd::edge {
+namespace {
+
+constexpr std::size_t kHighWater = 256 * 1024;  // buffered bytes before reading pauses
+constexpr auto kConnectTimeout = Ms(1000);
+constexpr auto kMaxBackoff = Ms(100);
+constexpr auto kLinger = Ms(2000);
+constexpr auto kTunnelStall = std::chrono::minutes(5);
+constexpr std::size_t kKeepBuffer = 16 * 1024;  // larger buffers are freed between requests
+constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+
+bool would_block(ssize_t n) {
+  return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR);
+}
+
+void shrink(std::string& s) {
+  if (s.capacity() > kKeepBuffer) std::string().swap(s);
+}
+
+// A non-blocking connect to ip:port; the fd (connecting) or -1 with errno.
+int start_connect(const std::string& ip, int port) {
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  if (::inet_pton(AF_INET, ip.c_str(), &addr.sin_addr) != 1) {
+    errno = EINVAL;
+    return -1;
+  }
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) return -1;
+  int one = 1;
+  ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 && errno != EINPROGRESS) {
+    int e = errno;
+    ::close(fd);
+    errno = e;
+    return -1;
+  }
+  return fd;
+}
+
+}  // namespace
+
+ClientConn::ClientConn(Worker& w, int fd, PeerAddress peer, bool trusted, uint64_t id)
+    : w_(w), s_(w.shared), fd_(fd), peer_(std::move(peer)), trusted_(trusted), id_(id) {}
+
+ClientConn::~ClientConn() {
+  if (counted_client_) s_.limits.remove_client(peer_.text);
+  s_.connections.fetch_sub(1, std::memory_order_relaxed);
+}
+
+void ClientConn::start() {
+  started_ = SteadyClock::now();
+  drive();
+}
+
+const std::string& ClientConn::request_id() {
+  if (request_id_.empty()) request_id_ = random_hex(8);
+  return request_id_;
+}
+
+std::string ClientConn::route_key() const {
+  return target_.id + ':' + std::to_string(target_.port);
+}
+
+void ClientConn::on_io(uint32_t events) {
+  if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) rd_ = true;
+  if (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) peer_closed_ = true;
+  if (events & (EPOLLOUT | EPOLLHUP | EPOLLERR)) wr_ = true;
+  if (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {
+    // A client that goes away while its request is being served aborts it (as nginx
+    // does); a tunnel passes a half-close on instead.
+    bool waiting = phase_ == Phase::kLookup || phase_ == Phase::kWaking ||
+                   phase_ == Phase::kConnecting || phase_ == Phase::kRetryWait ||
+                   (phase_ == Phase::kProxy && req_done_);
+    if (waiting || (events & EPOLLERR)) return close_now();
+  }
+  drive();
+}
+
+void ClientConn::on_upstream_io(uint32_t events) {
+  if (!up_) return;
+  if (phase_ == Phase::kConnecting) {
+    if (!(events & (EPOLLOUT | EPOLLERR | EPOLLHUP))) return;
+    int err = 0;
+    socklen_t len = sizeof err;
+    ::getsockopt(up_->fd, SOL_SOCKET, SO_ERROR, &err, &len);
+    if (err != 0) {
+      on_connect_failed(err);
+    } else {
+      on_connected();
+    }
+    return drive();
+  }
+  if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) up_->readable = true;
+  if (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) up_->peer_closed = true;
+  if (events & (EPOLLOUT | EPOLLHUP | EPOLLERR)) up_->writable = true;
+  drive();
+}
+
+void ClientConn::drive() {
+  for (int round = 0; round < 64; ++round) {
+    if (closed_ || !step()) return;
+  }
+  // Still more to do (a long pipeline, a fast stream): continue after other connections.
+  uint64_t id = id_;
+  w_.loop.post([w = &w_, id] {
+    if (ClientConn* c = w->find(id)) c->drive();
+  });
+}
+
+bool ClientConn::step() {
+  switch (phase_) {
+    case Phase::kHead: return read_head();
+    case Phase::kProxy: return pump();
+    case Phase::kTunnel: return tunnel();
+    case Phase::kReply: return flush_reply();
+    case Phase::kLinger: linger(); return false;
+    default: return false;  // waiting for a lookup, a wake, a timer or a connect
+  }
+}
+
+// --- the request head -----------------------------------------------------------------
+
+bool ClientConn::read_head() {
+  for (;;) {
+    // Parse only once the blank line is there (or the head is too long): searching just
+    // the new bytes keeps a client that drips its head from costing quadratic work.
+    std::size_t from = scanned_ > 3 ? scanned_ - 3 : 0;
+    bool complete = in_.find("\r\n\r\n", from) != std::string::npos;
+    scanned_ = in_.size();
+    if (!complete && in_.find('\n', from) != std::string::npos) {
+      // A bare LF or NUL fails now, not at the head deadline.
+      http1::Verdict v = http1::parse_request(in_, req_);
+      if (v.kind == http1::Verdict::kBad) complete = true;
+    }
+    if (complete || in_.size() > http1::Limits{}.max_head) {
+      http1::Verdict v = http1::parse_request(in_, req_);
+      if (v.kind == http1::Verdict::kOk) {
+        in_.erase(0, v.head_len);
+        scanned_ = 0;
+        begin_request();
+        return true;
+      }
+      if (v.kind == http1::Verdict::kBad) {
+        s_.log("bad_request", spdlog::level::info,
+               [&] { return fmt::format("edge: {} from {}: {}", v.status, peer_.text, v.reason); });
+        reply(v.status, v.reason, false);
+        return true;
+      }
+    }
+    if (!rd_) return false;
+    ssize_t n = read_client();
+    if (n > 0) {
+      if (in_.empty() && served_ > 0) started_ = SteadyClock::now();  // the head starts now
+      in_.append(w_.scratch.data(), static_cast<std::size_t>(n));
+      continue;
+    }
+    if (would_block(n)) {
+      rd_ = false;
+      return false;
+    }
+    close_now();  // EOF or reset between requests
+    return false;
+  }
+}
+
+void ClientConn::begin_request() {
+  have_req_ = true;
+  request_id_.clear();
+  req_done_ = req_.body.kind == http1::BodyKind::kNone;
+  req_left_ = req_.body.length;
+  req_chunks_.reset();
+  html_ = accepts_html(req_);
+  if (pipelined_ && !http1::iequals(req_.host(), prev_host_))
+    return reply(400, "pipelined requests must all be for one host", false);
+  // A keep-alive connection mostly asks one host: its routing is known (target_ is
+  // cleared whenever a host is not a preview host).
+  if (!(served_ > 0 && !target_.id.empty() && req_.host() == prev_host_)) {
+    auto preview = parse_preview_host(req_.host(), s_.config.preview_domain);
+    if (!preview) {
+      target_ = PreviewHost{};
+      s_.log("not_found", spdlog::level::info, [&] {
+        return fmt::format("preview: 404 for host {} (request {})", printable(req_.host(), 100),
+                           request_id());
+      });
+      return reply(404, "no preview is served at this host (expected s-<id>-<port>.preview." +
+                            s_.config.preview_domain + ")");
+    }
+    target_ = std::move(*preview);
+  }
+  std::string_view t = req_.target();
+  wake_poll_ = t == kWakePath || (t.size() > std::strlen(kWakePath) &&
+                                  t.substr(0, std::strlen(kWakePath)) == kWakePath &&
+                                  t[std::strlen(kWakePath)] == '?');
+  navigation_ = !wake_poll_ && is_browser_navigation(req_);
+  auto now = SteadyClock::now();
+  wake_deadline_ = now + s_.wake_timeout;
+  woken_ = reused_ = retried_ = false;
+  attempts_ = 0;
+  backoff_ = Ms(10);
+
+  auto cached = w_.routes.find(route_key());
+  if (cached != w_.routes.end() && cached->second.generation == s_.sandboxes.address_generation()) {
+    address_ = cached->second.address;
+    return open_upstream(false);
+  }
+  phase_ = Phase::kLookup;
+  uint64_t generation = s_.sandboxes.address_generation();
+  s_.jobs.push([w = &w_, id = id_, sandbox = target_.id, port = target_.port, generation] {
+    auto known = w->shared.sandboxes.preview_address(sandbox, port);
+    w->post_to(id, [generation, known](ClientConn& c) { c.on_lookup(generation, known); });
+  });
+}
+
+void ClientConn::on_lookup(uint64_t generation, const Result<std::optional<std::string>>& known) {
+  if (phase_ != Phase::kLookup) return;
+  if (!known) {
+    if (known.error().code() == Code::kNotFound) {
+      s_.log("not_found", spdlog::level::info, [&] {
+        return fmt::format("preview {}:{}: 404, {} (request {})", target_.id, target_.port,
+                           known.error().message(), request_id());
+      });
+      return reply(404, "no sandbox " + target_.id + " with port " + std::to_string(target_.port));
+    }
+    s_.log("lookup_failed", spdlog::level::err, [&] {
+      return fmt::format("preview {}:{}: lookup failed (request {}): {}", target_.id, target_.port,
+                         request_id(), known.error().message());
+    });
+    return reply(503, "preview lookup failed (request " + request_id() + ")");
+  }
+  if (*known) {
+    address_ = **known;
+    w_.routes[route_key()] = Worker::Route{address_, generation};
+    return open_upstream(false);
+  }
+  if (navigation_) {
+    s_.flights.begin(target_.id);
+    s_.log("waking_page", spdlog::level::info, [&] {
+      return fmt::format("preview {}:{}: serving the waking page", target_.id, target_.port);
+    });
+    return send_reply(waking_page(), true);
+  }
+  begin_wake();
+}
+
+void ClientConn::begin_wake() {
+  phase_ = Phase::kWaking;
+  auto flight = s_.flights.begin(target_.id);
+  Worker* w = &w_;
+  uint64_t id = id_;
+  s_.flights.subscribe(flight, [w, id](const Result<std::string>& address) {
+    w->post_to(id, [address](ClientConn& c) { c.on_woken(address); });
+  });
+}
+
+void ClientConn::on_woken(const Result<std::string>& address) {
+  if (phase_ != Phase::kWaking) return;
+  if (!address) {
+    // The detail (docker's words, host figures) goes to the log; preview clients are
+    // anonymous and get the gist.
+    s_.log("wake_failed", spdlog::level::warn, [&] {
+      return fmt::format("preview {}:{}: wake failed (request {}): {}", target_.id, target_.port,
+                         request_id(), address.error().message());
+    });
+    Code code = address.error().code();
+    if (code == Code::kTimeout)
+      return reply(504, "sandbox " + target_.id + " did not start within " +
+                            std::to_string(s_.wake_timeout.count() / 1000) + " s");
+    return reply(code == Code::kNotFound ? 404 : 503,
+                 "sandbox " + target_.id + " could not be woken now; retry later (request " +
+                     request_id() + ")");
+  }
+  woken_ = true;
+  address_ = *address;
+  open_upstream(true);
+}
+
+// --- the backend connection -------------------------------------------------------------
+
+void ClientConn::open_upstream(bool fresh) {
+  if (!slot_) {
+    if (!s_.limits.begin_request(target_.id)) {
+      s_.log("sandbox_cap", spdlog::level::warn, [&] {
+        return fmt::format("preview {}: {} requests in flight, the cap; answering 503", target_.id,
+                           s_.config.edge_max_requests_per_sandbox);
+      });
+      return reply(503, "too many requests in flight to sandbox " + target_.id + "; retry later");
+    }
+    slot_ = true;
+  }
+  std::string key = address_ + ':' + std::to_string(target_.port);
+  if (!fresh) {
+    if (Upstream* u = w_.pool.take(key)) {
+      up_ = u;
+      u->owner = this;
+      reused_ = true;
+      return on_connected();
+    }
+  }
+  reused_ = false;
+  int fd = start_connect(address_, target_.port);
+  if (fd < 0) return on_connect_failed(errno);
+  auto* u = new Upstream(fd, std::move(key));
+  if (!w_.loop.add(fd, EPOLLIN | EPOLLOUT | EPOLLRDHUP, u).is_ok()) {
+    delete u;
+    return on_connect_failed(EMFILE);
+  }
+  u->owner = this;
+  up_ = u;
+  phase_ = Phase::kConnecting;
+  connect_started_ = SteadyClock::now();
+}
+
+void ClientConn::drop_upstream() {
+  if (!up_) return;
+  up_->owner = nullptr;
+  w_.pool.close(up_);
+  up_ = nullptr;
+}
+
+void ClientConn::on_connect_failed(int err) {
+  drop_upstream();
+  const bool refused = err == ECONNREFUSED;  // the container answered; its app is not up
+  if (!woken_ && attempts_ == 0 && navigation_) {
+    if (!refused) s_.flights.begin(target_.id);
+    s_.log("waking_page", spdlog::level::info, [&] {
+      return fmt::format("preview {}:{}: serving the waking page", target_.id, target_.port);
+    });
+    return send_reply(waking_page(), true);
+  }
+  ++attempts_;
+  if (!refused && !woken_) {
+    // Perhaps the sandbox stopped behind our back: the wake path checks and starts it.
+    w_.routes.erase(route_key());
+    return begin_wake();
+  }
+  if (SteadyClock::now() + backoff_ >= wake_deadline_) {
+    std::string message =
+        "sandbox " + target_.id + " runs but nothing accepted connections on port " +
+        std::to_string(target_.port) + " within " + std::to_string(s_.wake_timeout.count() / 1000) +
+        " s; see its dev server log (GET /v1/sandboxes/" + target_.id + "/logs)";
+    s_.log("no_listener", spdlog::level::warn,
+           [&] { return fmt::format("preview {}:{}: {}", target_.id, target_.port, message); });
+    return reply(504, message);
+  }
+  phase_ = Phase::kRetryWait;
+  uint64_t id = id_;
+  w_.loop.after(backoff_, [w = &w_, id] {
+    if (ClientConn* c = w->find(id)) c->retry_connect();
+  });
+  backoff_ = std::min(backoff_ * 3 / 2, kMaxBackoff);
+}
+
+void ClientConn::retry_connect() {
+  if (phase_ != Phase::kRetryWait) return;
+  open_upstream(true);
+  drive();
+}
+
+void ClientConn::on_connected() {
+  auto now = SteadyClock::now();
+  w_.note_activity(target_.id, now);
+  if (wake_poll_) {
+    up_->owner = nullptr;
+    w_.pool.put(up_);  // it carried nothing: as good as new
+    up_ = nullptr;
+    return send_reply(Reply{200, "application/json", R"({"ready":true})", false}, true);
+  }
+  phase_ = Phase::kProxy;
+  http1::append_upstream_head(req_, http1::Forwarding{peer_.text, trusted_}, up_->out);
+  if (req_.expect_continue && in_.empty()) out_ += kContinue;
+  resp_buf_.clear();
+  resp_head_done_ = resp_done_ = false;
+  up_reusable_ = true;
+  resp_chunks_.reset();
+  last_progress_ = now;
+}
+
+// --- proxying ---------------------------------------------------------------------------
+
+bool ClientConn::pump() {
+  bool moved = false;
+  if (!req_done_ && up_->pending() < kHighWater) moved |= feed_request();
+  if (phase_ != Phase::kProxy || closed_) return true;
+  if (up_->pending() > 0 && up_->writable) moved |= flush_upstream();
+  if (phase_ != Phase::kProxy || closed_) return true;
+  if (!resp_done_ && pending_out() < kHighWater && up_->readable) moved |= read_response();
+  if (phase_ != Phase::kProxy || closed_) return true;
+  if (pending_out() > 0 && wr_) moved |= flush_client();
+  if (closed_) return false;
+  if (resp_done_ && pending_out() == 0) {
+    finish_exchange();
+    return true;
+  }
+  if (moved) {
+    last_progress_ = SteadyClock::now();
+    w_.note_activity(target_.id, last_progress_);  // a long stream (SSE) keeps its sandbox up
+  }
+  return moved;
+}
+
+bool ClientConn::feed_request() {
+  std::string_view src;
+  bool from_socket = false;
+  if (!in_.empty()) {
+    src = in_;
+  } else {
+    if (!rd_) return false;
+    ssize_t n = read_client();
+    if (would_block(n)) {
+      rd_ = false;
+      return false;
+    }
+    if (n <= 0) {  // the client left in the middle of its body
+      close_now();
+      return false;
+    }
+    src = std::string_view(w_.scratch.data(), static_cast<std::size_t>(n));
+    from_socket = true;
+  }
+  std::size_t used = 0;
+  if (req_.body.kind == http1::BodyKind::kLength) {
+    used = static_cast<std::size_t>(std::min<uint64_t>(req_left_, src.size()));
+    up_->out.append(src.substr(0, used));
+    req_left_ -= used;
+    req_done_ = req_left_ == 0;
+  } else {
+    while (used < src.size() && !req_chunks_.done()) {
+      auto step = req_chunks_.next(src.substr(used));
+      if (step.bad) {
+        s_.log("bad_request", spdlog::level::info,
+               [&] { return fmt::format("edge: 400 from {}: invalid chunked body", peer_.text); });
+        if (!resp_head_done_) {
+          reply(400, "invalid chunked request body", false);
+        } else {
+          close_now();
+        }
+        return true;
+      }
+      http1::append_chunk(up_->out, step.data);
+      used += step.consumed;
+    }
+    if (req_chunks_.done()) {
+      up_->out += http1::kLastChunk;
+      req_done_ = true;
+    }
+  }
+  if (from_socket) {
+    in_.append(src.substr(used));  // the start of a pipelined next request
+  } else {
+    in_.erase(0, used);
+  }
+  return true;
+}
+
+bool ClientConn::flush_upstream() {
+  while (up_->pending() > 0) {
+    ssize_t n = ::send(up_->fd, up_->out.data() + up_->out_off, up_->pending(), MSG_NOSIGNAL);
+    if (n > 0) {
+      up_->out_off += static_cast<std::size_t>(n);
+      continue;
+    }
+    if (would_block(n)) {
+      up_->writable = false;
+      return false;
+    }
+    if (phase_ == Phase::kTunnel) {
+      close_now();
+    } else {
+      upstream_ended(true);
+    }
+    return true;
+  }
+  up_->out.clear();
+  up_->out_off = 0;
+  return true;
+}
+
+bool ClientConn::flush_client() {
+  while (pending_out() > 0) {
+    ssize_t n = ::send(fd_, out_.data() + out_off_, pending_out(), MSG_NOSIGNAL);
+    if (n > 0) {
+      out_off_ += static_cast<std::size_t>(n);
+      continue;
+    }
+    if (would_block(n)) {
+      wr_ = false;
+      return false;
+    }
+    close_now();  // the client is gone
+    return false;
+  }
+  out_.clear();
+  out_off_ = 0;
+  return true;
+}
+
+// Reads into the worker's buffer. A read that did not fill it drained the socket: with
+// edge-triggered epoll, the next bytes bring a new event, so no read is spent to see
+// EAGAIN (unless the peer closed: its EOF must still be read).
+ssize_t ClientConn::read_client() {
+  ssize_t n = ::recv(fd_, w_.scratch.data(), w_.scratch.size(), 0);
+  if (n > 0 && static_cast<std::size_t>(n) < w_.scratch.size() && !peer_closed_) rd_ = false;
+  return n;
+}
+
+ssize_t ClientConn::read_upstream() {
+  ssize_t n = ::recv(up_->fd, w_.scratch.data(), w_.scratch.size(), 0);
+  if (n > 0 && static_cast<std::size_t>(n) < w_.scratch.size() && !up_->peer_closed)
+    up_->readable = false;
+  return n;
+}
+
+bool ClientConn::read_response() {
+  ssize_t n = read_upstream();
+  if (would_block(n)) {
+    up_->readable = false;
+    return false;
+  }
+  if (n <= 0) {
+    upstream_ended(n < 0);
+    return true;
+  }
+  return on_response_bytes(std::string_view(w_.scratch.data(), static_cast<std::size_t>(n)));
+}
+
+bool ClientConn::on_response_bytes(std::string_view data) {
+  if (resp_head_done_) {
+    consume_body(data);
+    return true;
+  }
+  std::string_view buf = data;
+  if (!resp_buf_.empty()) {
+    resp_buf_.append(data);
+    buf = resp_buf_;
+  }
+  for (;;) {
+    http1::Verdict v = http1::parse_response(buf, req_.method(), resp_);
+    if (v.kind == http1::Verdict::kIncomplete) {
+      if (buf.data() != resp_buf_.data()) resp_buf_ = std::string(buf);
+      return true;
+    }
+    if (v.kind == http1::Verdict::kBad) {
+      upstream_failed(v.reason);
+      return true;
+    }
+    std::string_view rest = buf.substr(v.head_len);
+    if (resp_.status < 200 && resp_.status != 101) {
+      // Interim answers (100, 102, 103) go on to HTTP/1.1 clients; the final one follows.
+      if (req_.minor == 1) http1::append_client_head(resp_, {}, out_);
+      buf = rest;
+      if (buf.empty()) {
+        resp_buf_.clear();
+        return true;
+      }
+      continue;
+    }
+    if (resp_.status == 101) {
+      if (!req_.upgrade) {
+        upstream_failed("101 Switching Protocols without an Upgrade request");
+        return true;
+      }
+      http1::append_client_head(resp_, {}, out_);
+      out_.append(rest);
+      resp_buf_.clear();
+      phase_ = Phase::kTunnel;
+      up_eof_ = false;
+      return true;
+    }
+    framing_ = http1::client_framing(req_, resp_);
+    if (!req_done_ || client_eof_ || s_.stopping.load(std::memory_order_relaxed))
+      framing_.keep_alive = false;
+    http1::append_client_head(resp_, framing_, out_);
+    resp_head_done_ = true;
+    resp_left_ = resp_.body.length;
+    resp_done_ = resp_.body.kind == http1::BodyKind::kNone;
+    if (resp_buf_.empty()) {
+      consume_body(rest);
+    } else {
+      std::string owned(rest);  // `rest` points into resp_buf_
+      resp_buf_.clear();
+      consume_body(owned);
+    }
+    return true;
+  }
+}
+
+void ClientConn::consume_body(std::string_view data) {
+  using http1::BodyKind;
+  switch (resp_.body.kind) {
+    case BodyKind::kNone:
+      if (!data.empty()) up_reusable_ = false;  // bytes nobody asked for
+      return;
+    case BodyKind::kUntilClose: out_.append(data); return;
+    case BodyKind::kLength: {
+      std::size_t take = static_cast<std::size_t>(std::min<uint64_t>(resp_left_, data.size()));
+      out_.append(data.substr(0, take));
+      resp_left_ -= take;
+      if (take < data.size()) up_reusable_ = false;
+      resp_done_ = resp_left_ == 0;
+      return;
+    }
+    case BodyKind::kChunked: {
+      std::size_t used = 0;
+      while (used < data.size() && !resp_chunks_.done()) {
+        auto step = resp_chunks_.next(data.substr(used));
+        if (step.bad) {
+          s_.log("bad_response", spdlog::level::warn, [&] {
+            return fmt::format("preview {}:{}: invalid chunked response body; connection closed",
+                               target_.id, target_.port);
+          });
+          close_now();
+          return;
+        }
+        if (framing_.chunked) {
+          http1::append_chunk(out_, step.data);
+        } else {
+          out_.append(step.data);
+        }
+        used += step.consumed;
+      }
+      if (resp_chunks_.done()) {
+        if (framing_.chunked) out_ += http1::kLastChunk;
+        resp_done_ = true;
+        if (used < data.size()) up_reusable_ = false;
+      }
+      return;
+    }
+  }
+}
+
+void ClientConn::upstream_ended(bool reset) {
+  if (resp_head_done_) {
+    if (resp_.body.kind == http1::BodyKind::kUntilClose && !reset) {
+      resp_done_ = true;
+      up_reusable_ = false;
+      return;
+    }
+    close_now();  // a body cut short: the client must see the connection end
+    return;
+  }
+  // A pooled connection the app closed just as it was reused: try once more on a new
+  // one when the request can be sent again (no body, nothing answered yet).
+  if (reused_ && !retried_ && resp_buf_.empty() && req_.body.kind == http1::BodyKind::kNone &&
+      pending_out() == 0) {
+    retried_ = true;
+    drop_upstream();
+    open_upstream(true);
+    return;
+  }
+  upstream_failed("the sandbox closed the connection without an answer");
+}
+
+void ClientConn::upstream_failed(const char* what) {
+  s_.log("bad_gateway", spdlog::level::warn, [&] {
+    return fmt::format("preview {}:{}: {} (request {})", target_.id, target_.port, what,
+                       request_id());
+  });
+  drop_upstream();
+  if (resp_head_done_) return close_now();
+  reply(502, std::string("bad answer from the sandbox: ") + what, req_done_);
+}
+
+void ClientConn::finish_exchange() {
+  release_slot();
+  if (up_) {
+    up_->owner = nullptr;
+    if (up_reusable_ && resp_.keep_alive && req_done_ && up_->pending() == 0) {
+      w_.pool.put(up_);
+    } else {
+      w_.pool.close(up_);
+    }
+    up_ = nullptr;
+  }
+  if (framing_.keep_alive) return next_request();
+  begin_linger();
+}
+
+bool ClientConn::tunnel() {
+  bool moved = false;
+  // client -> sandbox
+  if (!in_.empty()) {
+    up_->out.append(in_);
+    in_.clear();
+  }
+  while (!client_eof_ && rd_ && up_->pending() < kHighWater) {
+    ssize_t n = read_client();
+    if (would_block(n)) {
+      rd_ = false;
+      break;
+    }
+    if (n < 0) return close_now(), false;
+    if (n == 0) {
+      client_eof_ = true;
+      break;
+    }
+    up_->out.append(w_.scratch.data(), static_cast<std::size_t>(n));
+    moved = true;
+  }
+  if (up_->pending() > 0 && up_->writable) {
+    flush_upstream();
+    if (closed_) return false;
+    moved = true;
+  }
+  if (phase_ != Phase::kTunnel) return true;
+  if (client_eof_ && up_->pending() == 0) ::shutdown(up_->fd, SHUT_WR);
+  // sandbox -> client
+  while (!up_eof_ && up_->readable && pending_out() < kHighWater) {
+    ssize_t n = read_upstream();
+    if (would_block(n)) {
+      up_->readable = false;
+      break;
+    }
+    if (n < 0) return close_now(), false;
+    if (n == 0) {
+      up_eof_ = true;
+      break;
+    }
+    out_.append(w_.scratch.data(), static_cast<std::size_t>(n));
+    moved = true;
+  }
+  if (pending_out() > 0 && wr_) {
+    flush_client();
+    if (closed_) return false;
+    moved = true;
+  }
+  if (up_eof_ && pending_out() == 0) {
+    if (client_eof_ && up_->pending() == 0) return close_now(), false;
+    ::shutdown(fd_, SHUT_WR);
+  }
+  if (moved) {
+    last_progress_ = SteadyClock::now();
+    w_.note_activity(target_.id, last_progress_);
+  }
+  return moved;
+}
+
+// --- answers of the edge's own and endings ----------------------------------------------
+
+void ClientConn::reply(int status, std::string_view message, bool keep_alive) {
+  send_reply(status_reply(status, message, html_), keep_alive);
+}
+
+void ClientConn::send_reply(const Reply& r, bool keep_alive) {
+  drop_upstream();
+  release_slot();
+  // The connection can carry another request only if this one was read to its end.
+  keep_after_ = keep_alive && have_req_ && req_.keep_alive && req_done_ && !client_eof_ &&
+                !s_.stopping.load(std::memory_order_relaxed);
+  append_reply(out_, r, have_req_ && req_.method() == "HEAD", keep_after_);
+  phase_ = Phase::kReply;
+  last_progress_ = SteadyClock::now();
+}
+
+bool ClientConn::flush_reply() {
+  if (pending_out() > 0) {
+    if (!wr_) return false;
+    flush_client();
+    if (closed_ || pending_out() > 0) return false;
+  }
+  if (keep_after_) {
+    next_request();
+  } else {
+    begin_linger();
+  }
+  return true;
+}
+
+void ClientConn::next_request() {
+  ++served_;
+  prev_host_.assign(req_.host());
+  pipelined_ = !in_.empty();
+  have_req_ = false;
+  phase_ = Phase::kHead;
+  started_ = SteadyClock::now();
+  shrink(out_);
+  shrink(in_);
+  shrink(resp_buf_);
+}
+
+void ClientConn::begin_linger() {
+  phase_ = Phase::kLinger;
+  linger_deadline_ = SteadyClock::now() + kLinger;
+}
+
+// Closing after an answer: our side first, then what the client still sends is read
+// and dropped briefly, so unread request bytes do not turn the close into a reset that
+// destroys the answer in flight.
+void ClientConn::linger() {
+  if (pending_out() > 0) {
+    if (!wr_ || !flush_client() || closed_) return;
+  }
+  if (!shut_wr_) {
+    ::shutdown(fd_, SHUT_WR);
+    shut_wr_ = true;
+  }
+  std::size_t dropped = 0;
+  while (rd_ && dropped < kHighWater) {
+    ssize_t n = ::recv(fd_, w_.scratch.data(), w_.scratch.size(), 0);
+    if (would_block(n)) {
+      rd_ = false;
+      return;
+    }
+    if (n <= 0) return close_now();
+    dropped += static_cast<std::size_t>(n);
+  }
+}
+
+void ClientConn::release_slot() {
+  if (!slot_) return;
+  s_.limits.end_request(target_.id);
+  slot_ = false;
+}
+
+void ClientConn::close_now() {
+  if (closed_) return;
+  closed_ = true;
+  release_slot();
+  if (up_) {
+    up_->owner = nullptr;
+    w_.pool.close(up_);
+    up_ = nullptr;
+  }
+  w_.loop.remove(fd_);
+  ::close(fd_);
+  w_.forget(id_);
+  w_.loop.retire(this);
+}
+
+void ClientConn::on_tick(SteadyClock::time_point now) {
+  switch (phase_) {
+    case Phase::kHead: {
+      bool idle = in_.empty() && served_ > 0;
+      if (idle && now - started_ >= s_.idle_timeout) return close_now();
+      if (!idle && now - started_ >= s_.header_timeout) {
+        if (in_.empty()) return close_now();
+        s_.log("header_timeout", spdlog::level::info, [&] {
+          return fmt::format("edge: 408 for {}: request head not received in time", peer_.text);
+        });
+        reply(408, "request head not received in time", false);
+      }
+      return;
+    }
+    case Phase::kConnecting:
+      if (now - connect_started_ >= kConnectTimeout) return on_connect_failed(ETIMEDOUT);
+      [[fallthrough]];
+    case Phase::kLookup:
+    case Phase::kWaking:
+    case Phase::kRetryWait:
+      if (now >= wake_deadline_) {
+        reply(504, phase_ == Phase::kWaking
+                       ? "sandbox " + target_.id + " did not start within " +
+                             std::to_string(s_.wake_timeout.count() / 1000) + " s"
+                       : "sandbox " + target_.id + " did not answer in time");
+      }
+      return;
+    case Phase::kProxy: {
+      bool client_side = pending_out() > 0 || (!req_done_ && in_.empty());
+      auto limit = client_side ? s_.idle_timeout : s_.upstream_timeout;
+      if (now - last_progress_ < limit) return;
+      if (resp_head_done_ || client_side) return close_now();
+      s_.log("upstream_timeout", spdlog::level::info, [&] {
+        return fmt::format("preview {}:{}: no answer within {} s (request {})", target_.id,
+                           target_.port, s_.upstream_timeout.count() / 1000, request_id());
+      });
+      reply(504,
+            "the sandbox did not answer within " +
+                std::to_string(s_.upstream_timeout.count() / 1000) + " s",
+            false);
+      return;
+    }
+    case Phase::kTunnel:
+      if ((pending_out() > 0 || (up_ && up_->pending() > 0)) &&
+          now - last_progress_ >= kTunnelStall)
+        close_now();
+      return;
+    case Phase::kReply:
+      if (pending_out() > 0 && now - last_progress_ >= s_.idle_timeout) close_now();
+      return;
+    case Phase::kLinger:
+      if (now >= linger_deadline_) close_now();
+      return;
+  }
+}
+
+}  // namespace sandboxd::edge
