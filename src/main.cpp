@@ -270,7 +270,7 @@ int serve(const std::string& env_file, bool explicit_file) {
                      [&] { (void)tasks.prune_finished(); });
   retention.start(/*run_first_now=*/true);
   Authenticator auth(c.auth_disabled, c.tokens);
-  ApiServer api(c, sandboxes, auth, clock, metrics, &tasks);
+  ApiServer api(c, sandboxes, auth, clock, metrics, &tasks, [&wake] { return wake.samples(); });
   if (auto s = api.start(c.api_host, c.api_port); !s.is_ok()) {
     spdlog::critical("startup: {}", s.message());
     return 1;

@@ -44,6 +44,7 @@ struct ApiServer::Impl {
   Clock& clock;
   Metrics& metrics;
   TaskService* tasks;
+  ApiServer::SampleSource samples;
   std::unique_ptr<TaskEventStreams> event_streams;  // null without tasks
   httplib::Server server;
   std::thread thread;
@@ -55,8 +56,8 @@ struct ApiServer::Impl {
   std::string last_readiness = "ready";  // guarded by ready_mu
 
   Impl(const Config& c, SandboxService& s, const Authenticator& a, Clock& k, Metrics& m,
-       TaskService* t)
-      : config(c), sandboxes(s), auth(a), clock(k), metrics(m), tasks(t) {
+       TaskService* t, ApiServer::SampleSource sm)
+      : config(c), sandboxes(s), auth(a), clock(k), metrics(m), tasks(t), samples(std::move(sm)) {
     // Streams may hold at most all but a few connection threads.
     if (tasks) event_streams = std::make_unique<TaskEventStreams>(*tasks, config.http_threads - 8);
   }
@@ -176,7 +177,8 @@ struct ApiServer::Impl {
   void metrics_text(const httplib::Request&, httplib::Response& res, const std::string&) {
     auto rows = sandboxes.all();
     if (!rows) return reply_error(res, rows.error());
-    std::vector<GaugeSample> gauges = {{"sandboxd_build_info", {{"version", SANDBOXD_VERSION}}, 1}};
+    std::vector<ScrapeSample> gauges = {
+        {"sandboxd_build_info", {{"version", SANDBOXD_VERSION}}, 1}};
     std::map<SandboxStatus, int> by_state;
     for (SandboxStatus s : all_sandbox_statuses()) by_state[s] = 0;
     double memory = 0, cpu = 0, disk_used = 0, disk_limit = 0;
@@ -196,6 +198,8 @@ struct ApiServer::Impl {
     gauges.push_back({"sandboxd_sandbox_disk_used_bytes", {}, disk_used});
     gauges.push_back({"sandboxd_sandbox_disk_limit_bytes", {}, disk_limit});
     if (tasks) gauges.push_back({"sandboxd_tasks_running", {}, double(tasks->running_count())});
+    if (samples)
+      for (auto& s : samples()) gauges.push_back(std::move(s));
     res.set_content(metrics.render(gauges), "text/plain; version=0.0.4; charset=utf-8");
   }
 
@@ -364,8 +368,9 @@ struct ApiServer::Impl {
 };
 
 ApiServer::ApiServer(const Config& config, SandboxService& sandboxes, const Authenticator& auth,
-                     Clock& clock, Metrics& metrics, TaskService* tasks)
-    : impl_(std::make_unique<Impl>(config, sandboxes, auth, clock, metrics, tasks)) {
+                     Clock& clock, Metrics& metrics, TaskService* tasks, SampleSource samples)
+    : impl_(std::make_unique<Impl>(config, sandboxes, auth, clock, metrics, tasks,
+                                   std::move(samples))) {
   auto threads = static_cast<std::size_t>(config.http_threads);
   impl_->server.new_task_queue = [threads] { return new ConnectionThreads(threads); };
   // cpp-httplib's default sets SO_REUSEPORT, which lets a second daemon bind the same

@@ -42,6 +42,16 @@ constexpr std::array kFamilies = {
            "Agent tasks that ended, by agent, status and failure reason (empty on success)."},
     Family{"sandboxd_tasks_pruned_total", Type::kCounter,
            "Finished agent tasks deleted by retention, by reason (age, count)."},
+    Family{"sandboxd_edge_connections", Type::kGauge,
+           "Client connections open at the preview edge."},
+    Family{"sandboxd_edge_connections_total", Type::kCounter,
+           "Client connections to the preview edge by result (accepted, over_total_cap, "
+           "over_client_cap)."},
+    Family{"sandboxd_edge_responses_total", Type::kCounter,
+           "Final responses of the preview edge by source (sandbox: relayed, edge: its own "
+           "answer) and code class (1xx for switching protocols, 2xx ... 5xx)."},
+    Family{"sandboxd_edge_upstream_connections_total", Type::kCounter,
+           "Connections to sandbox ports by result (opened, reused from the pool, failed)."},
 };
 
 constexpr std::array kBuckets = {0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0};
@@ -124,22 +134,25 @@ void Metrics::observe(const std::string& family, const MetricLabels& labels, dou
   h.sum += seconds;
 }
 
-std::string Metrics::render(const std::vector<GaugeSample>& gauges) const {
+std::string Metrics::render(const std::vector<ScrapeSample>& scraped) const {
   std::string out;
   std::lock_guard lock(mu_);
   for (const auto& f : kFamilies) {
     out += std::string("# HELP ") + f.name + " " + f.help + "\n";
     out += std::string("# TYPE ") + f.name + " " + type_name(f.type) + "\n";
-    if (f.type == Type::kGauge) {
+    if (f.type == Type::kGauge || f.type == Type::kCounter) {
       std::map<MetricLabels, double> samples;
-      for (const auto& g : gauges)
-        if (g.family == f.name) samples[g.labels] = g.value;
+      if (auto it = counters_.find(f.name); it != counters_.end()) samples = it->second;
+      for (const auto& g : scraped) {
+        if (g.family != f.name) continue;
+        if (f.type == Type::kGauge) {
+          samples[g.labels] = g.value;
+        } else {
+          samples[g.labels] += g.value;
+        }
+      }
       for (const auto& [labels, v] : samples)
         out += f.name + label_text(labels) + " " + number(v) + "\n";
-    } else if (f.type == Type::kCounter) {
-      if (auto it = counters_.find(f.name); it != counters_.end())
-        for (const auto& [labels, v] : it->second)
-          out += f.name + label_text(labels) + " " + number(v) + "\n";
     } else if (auto it = histograms_.find(f.name); it != histograms_.end()) {
       for (const auto& [labels, h] : it->second) {
         for (std::size_t i = 0; i < kBuckets.size(); ++i)
@@ -153,7 +166,11 @@ std::string Metrics::render(const std::vector<GaugeSample>& gauges) const {
       }
     }
   }
-  for (const auto& g : gauges) (void)declared(g.family, Type::kGauge);
+  for (const auto& g : scraped) {
+    const Family* f = find_family(g.family);
+    if (!f || f->type == Type::kHistogram)
+      spdlog::error("metrics: {} is not a declared gauge or counter; sample dropped", g.family);
+  }
   return out;
 }
 

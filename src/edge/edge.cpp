@@ -6,6 +6,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -14,14 +15,14 @@
 namespace sandboxd {
 namespace {
 
-// A non-blocking listening socket on `addr` with SO_REUSEPORT (one per loop; the kernel
-// spreads new connections across them); -1 with errno.
+// The non-blocking listening socket every loop accepts from. SO_REUSEADDR only: with
+// SO_REUSEPORT a second daemon could bind the same port and silently take part of the
+// traffic; a second bind must fail.
 int listen_on(const sockaddr* addr, socklen_t len) {
   int fd = ::socket(addr->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) return -1;
   int one = 1;
   if (::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 ||
-      ::setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0 ||
       ::bind(fd, addr, len) != 0 || ::listen(fd, 4096) != 0) {
     int e = errno;
     ::close(fd);
@@ -40,7 +41,7 @@ Edge::~Edge() {
   stop();
   shared_.reset();  // its job and wake threads end before the workers they post to
   workers_.clear();
-  for (int fd : listen_fds_) ::close(fd);
+  if (listen_fd_ >= 0) ::close(listen_fd_);
 }
 
 Status Edge::start(const std::string& host, int port) {
@@ -65,33 +66,60 @@ Status Edge::start(const std::string& host, int port) {
                     ? config_.edge_threads
                     : std::max(1, static_cast<int>(std::thread::hardware_concurrency()) / 2);
   shared_ = std::make_unique<edge::Shared>(config_, sandboxes_, clock_, std::move(*trusted));
+  listen_fd_ = listen_on(reinterpret_cast<sockaddr*>(&addr), addr_len);
+  if (listen_fd_ < 0)
+    return Status(Code::kUnavailable,
+                  "edge: bind " + host + ":" + service + ": " + std::strerror(errno));
+  sockaddr_storage bound{};
+  socklen_t len = sizeof bound;
+  ::getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&bound), &len);
+  port_ = ntohs(bound.ss_family == AF_INET6 ? reinterpret_cast<sockaddr_in6*>(&bound)->sin6_port
+                                            : reinterpret_cast<sockaddr_in*>(&bound)->sin_port);
   for (int i = 0; i < threads; ++i) {
-    int fd = listen_on(reinterpret_cast<sockaddr*>(&addr), addr_len);
-    if (fd < 0)
-      return Status(Code::kUnavailable,
-                    "edge: bind " + host + ":" + service + ": " + std::strerror(errno));
-    listen_fds_.push_back(fd);
-    if (i == 0) {
-      // Port 0 chose a port: the other loops' sockets join that one.
-      sockaddr_storage bound{};
-      socklen_t len = sizeof bound;
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&bound), &len);
-      auto* p = bound.ss_family == AF_INET6 ? &reinterpret_cast<sockaddr_in6*>(&bound)->sin6_port
-                                            : &reinterpret_cast<sockaddr_in*>(&bound)->sin_port;
-      port_ = ntohs(*p);
-      if (addr.ss_family == AF_INET6) {
-        reinterpret_cast<sockaddr_in6*>(&addr)->sin6_port = *p;
-      } else {
-        reinterpret_cast<sockaddr_in*>(&addr)->sin_port = *p;
-      }
-    }
-    auto worker = std::make_unique<edge::Worker>(*shared_, fd);
+    auto worker = std::make_unique<edge::Worker>(*shared_, listen_fd_);
     if (auto st = worker->init(); !st.is_ok()) return st.with_context("edge");
     workers_.push_back(std::move(worker));
   }
   for (auto& w : workers_) threads_.emplace_back([w = w.get()] { w->run(); });
   spdlog::info("edge: {} event-loop threads on {}:{}", threads, host, port_);
   return {};
+}
+
+std::vector<ScrapeSample> Edge::samples() const {
+  if (!shared_) return {};
+  uint64_t accepted = 0, total_cap = 0, client_cap = 0, opened = 0, reused = 0, failed = 0;
+  uint64_t responses[2][5] = {};
+  auto get = [](const std::atomic<uint64_t>& c) { return c.load(std::memory_order_relaxed); };
+  for (const auto& w : workers_) {
+    const edge::Counters& c = w->counters;
+    accepted += get(c.accepted);
+    total_cap += get(c.over_total_cap);
+    client_cap += get(c.over_client_cap);
+    opened += get(c.upstream_opened);
+    reused += get(c.upstream_reused);
+    failed += get(c.upstream_failed);
+    for (int s = 0; s < 2; ++s)
+      for (int k = 0; k < 5; ++k) responses[s][k] += get(c.responses[s][k]);
+  }
+  auto d = [](uint64_t v) { return static_cast<double>(v); };
+  std::vector<ScrapeSample> out = {
+      {"sandboxd_edge_connections",
+       {},
+       d(static_cast<uint64_t>(std::max(0, shared_->connections.load())))},
+      {"sandboxd_edge_connections_total", {{"result", "accepted"}}, d(accepted)},
+      {"sandboxd_edge_connections_total", {{"result", "over_total_cap"}}, d(total_cap)},
+      {"sandboxd_edge_connections_total", {{"result", "over_client_cap"}}, d(client_cap)},
+      {"sandboxd_edge_upstream_connections_total", {{"result", "opened"}}, d(opened)},
+      {"sandboxd_edge_upstream_connections_total", {{"result", "reused"}}, d(reused)},
+      {"sandboxd_edge_upstream_connections_total", {{"result", "failed"}}, d(failed)},
+  };
+  for (int s = 0; s < 2; ++s)
+    for (int k = 0; k < 5; ++k)
+      out.push_back({"sandboxd_edge_responses_total",
+                     {{"source", s == edge::Counters::kSandbox ? "sandbox" : "edge"},
+                      {"code", std::to_string(k + 1) + "xx"}},
+                     d(responses[s][k])});
+  return out;
 }
 
 void Edge::stop() {

@@ -112,9 +112,13 @@ void EventLoop::run(std::chrono::milliseconds tick_every, const std::function<vo
       tick();
       next_tick = now + tick_every;
     }
-    for (Watcher* w : retired_) delete w;
-    retired_.clear();
+    reap();
   }
+}
+
+void EventLoop::reap() {
+  for (Watcher* w : retired_) delete w;
+  retired_.clear();
 }
 
 }  // namespace sandboxd

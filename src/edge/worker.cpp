@@ -204,7 +204,8 @@ Worker::~Worker() {
 
 Status Worker::init() {
   if (auto st = loop.init(); !st.is_ok()) return st;
-  return loop.add(listen_fd_, EPOLLIN, &listener_);
+  // Every loop watches the one listening socket; EPOLLEXCLUSIVE wakes one of them.
+  return loop.add(listen_fd_, EPOLLIN | EPOLLEXCLUSIVE, &listener_);
 }
 
 void Worker::run() {
@@ -214,6 +215,7 @@ void Worker::run() {
   for (auto& [id, c] : conns_) open.push_back(c);
   for (ClientConn* c : open) c->close_now();
   pool.close_all();
+  loop.reap();  // now, while Shared (which their destructors use) still exists
 }
 
 void Worker::stop() { loop.stop(); }
@@ -271,8 +273,14 @@ void Worker::accept_ready() {
           return fmt::format("edge: accept: {}; raise the open-files limit (ulimit -n)",
                              std::strerror(err));
         });
-        // The pending connection stays queued; the next tick tries again.
-        loop.after(Ms(100), [this] { accept_ready(); });
+        // The pending connection stays queued; one retry in 100 ms (not one per event).
+        if (!accept_retry_armed_) {
+          accept_retry_armed_ = true;
+          loop.after(Ms(100), [this] {
+            accept_retry_armed_ = false;
+            accept_ready();
+          });
+        }
       }
       return;
     }
@@ -283,6 +291,7 @@ void Worker::accept_ready() {
     if (shared.connections.fetch_add(1, std::memory_order_relaxed) >=
         shared.config.wake_max_connections) {
       shared.connections.fetch_sub(1, std::memory_order_relaxed);
+      Counters::bump(counters.over_total_cap);
       shared.log("total_cap", spdlog::level::warn, [&] {
         return fmt::format(
             "edge: {} open connections, the cap (SANDBOXD_WAKE_MAX_CONNECTIONS); answering 503",
@@ -300,6 +309,7 @@ void Worker::accept_ready() {
         });
         c->fd_ = -1;
         delete c;
+        Counters::bump(counters.over_client_cap);
         refuse(fd, 429, "too many connections from your address");
         continue;
       }
@@ -311,6 +321,7 @@ void Worker::accept_ready() {
       continue;
     }
     conns_[c->id_] = c;
+    Counters::bump(counters.accepted);
     c->start();
   }
   // More may be queued: continue after the events already waiting.

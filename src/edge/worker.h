@@ -5,8 +5,10 @@
 #pragma once
 
 #include <spdlog/spdlog.h>
+#include <sys/types.h>
 
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -29,6 +31,14 @@ namespace sandboxd::edge {
 
 using SteadyClock = std::chrono::steady_clock;
 using Ms = std::chrono::milliseconds;
+
+// Bytes buffered toward one peer before reading from the other pauses.
+inline constexpr std::size_t kHighWater = 256 * 1024;
+
+// A failed non-blocking call that is to be retried on the next event.
+inline bool would_block(ssize_t n) {
+  return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR);
+}
 
 // Runs blocking work (SQLite lookups, activity writes) off the loop threads.
 class JobQueue {
@@ -112,6 +122,21 @@ class UpstreamPool {
   std::size_t total_ = 0;
 };
 
+// One worker's counters for /metrics: written by its loop thread only (relaxed), summed
+// by Edge::samples() on the scraping thread.
+struct Counters {
+  enum Source { kSandbox, kEdge };
+  std::atomic<uint64_t> accepted{0}, over_total_cap{0}, over_client_cap{0};
+  std::atomic<uint64_t> responses[2][5] = {};  // [source][code class 1xx..5xx]
+  std::atomic<uint64_t> upstream_opened{0}, upstream_reused{0}, upstream_failed{0};
+
+  static void bump(std::atomic<uint64_t>& c) { c.fetch_add(1, std::memory_order_relaxed); }
+  void response(Source source, int status) {
+    int cls = status / 100 - 1;
+    if (cls >= 0 && cls < 5) bump(responses[source][cls]);
+  }
+};
+
 // One event-loop thread with its own connections, pool and route cache.
 class Worker {
  public:
@@ -124,6 +149,7 @@ class Worker {
   Shared& shared;
   EventLoop loop;
   UpstreamPool pool;
+  Counters counters;
   std::vector<char> scratch;  // one recv buffer for every connection of this thread
 
   struct Route {
@@ -152,6 +178,7 @@ class Worker {
 
   int listen_fd_;
   Listener listener_;
+  bool accept_retry_armed_ = false;  // an accept retry after EMFILE is pending
   uint64_t next_id_ = 1;
   std::unordered_map<uint64_t, ClientConn*> conns_;
   std::unordered_map<std::string, SteadyClock::time_point> activity_;
@@ -188,9 +215,12 @@ class ClientConn : public EventLoop::Watcher {
   // Request head.
   bool read_head();
   void begin_request();
-  void on_lookup(uint64_t generation, const Result<std::optional<std::string>>& known);
+  // `exchange` is the request the answer was for: a late answer for an earlier request
+  // on this connection is dropped.
+  void on_lookup(uint64_t exchange, uint64_t generation,
+                 const Result<std::optional<std::string>>& known);
   void begin_wake();
-  void on_woken(const Result<std::string>& address);
+  void on_woken(uint64_t exchange, const Result<std::string>& address);
   // Backend connection.
   void open_upstream(bool fresh);
   void on_connected();
@@ -240,6 +270,7 @@ class ClientConn : public EventLoop::Watcher {
   std::size_t scanned_ = 0;  // bytes of in_ searched for the head's end
   Phase phase_ = Phase::kHead;
   int served_ = 0;
+  uint64_t exchange_ = 0;   // numbers this connection's requests
   bool pipelined_ = false;  // the current head arrived before the previous answer ended
   std::string prev_host_;
   std::string request_id_;

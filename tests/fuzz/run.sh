@@ -37,10 +37,16 @@ trap 'rm -rf "$corpus"' EXIT
 cp tests/fuzz/corpus/http1/* "$corpus"/
 say "fuzzing for ${FUZZ_SECONDS}s from $(ls "$corpus" | wc -l) seeds"
 
+# libFuzzer prints a line per new input; its full output goes to a log, and only its
+# periodic pulse lines and final figures are shown (the whole log on a failure).
+log="$OUT/fuzz.log"
 rc=0
 "$OUT/http1_fuzz" -max_total_time="$FUZZ_SECONDS" -max_len=4096 -timeout=10 \
-  -rss_limit_mb=2048 -print_final_stats=1 -artifact_prefix="$ARTIFACTS/" "$corpus" || rc=$?
+  -rss_limit_mb=2048 -print_final_stats=1 -artifact_prefix="$ARTIFACTS/" "$corpus" \
+  >"$log" 2>&1 || rc=$?
+grep -E 'pulse|^Done|^stat::(number_of_executed_units|peak_rss_mb)' "$log" | sed 's/^/[fuzz]   /' || true
 if [ "$rc" -ne 0 ]; then
+  tail -n 80 "$log"
   say "FAILED (exit $rc): the input is in $ARTIFACTS/ (see 'Test unit written to' above);"
   say "replay it with: $OUT/http1_fuzz <that file>"
   exit "$rc"

@@ -36,7 +36,6 @@ int free_port() {
   return ntohs(addr.sin_port);
 }
 
-
 std::pair<int, std::string> run_cmd(const std::vector<std::string>& argv) {
   PosixProcessRunner runner;
   ProcessSpec spec;

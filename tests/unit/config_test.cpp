@@ -91,6 +91,34 @@ TEST(LoadConfig, ThePreviewEdgeListensOnLoopbackByDefaultAndIsConfigurable) {
   }
 }
 
+TEST(LoadConfig, ReadsTheEdgeTimeoutsCapsAndTrustedProxies) {
+  auto d = load_config({});
+  ASSERT_TRUE(d);
+  EXPECT_EQ(d->edge_threads, 0);
+  EXPECT_EQ(d->wake_max_connections, 16384);
+  EXPECT_EQ(d->edge_max_connections_per_client, 256);
+  EXPECT_EQ(d->edge_max_requests_per_sandbox, 512);
+  EXPECT_EQ(d->edge_header_timeout_s, 15);
+  EXPECT_EQ(d->edge_idle_timeout_s, 60);
+  EXPECT_EQ(d->edge_upstream_timeout_s, 60);
+  EXPECT_EQ(d->edge_trusted_proxies, "");
+  auto c = load_config({{"SANDBOXD_EDGE_THREADS", "3"},
+                        {"SANDBOXD_EDGE_MAX_CONNECTIONS_PER_CLIENT", "20"},
+                        {"SANDBOXD_EDGE_MAX_REQUESTS_PER_SANDBOX", "10"},
+                        {"SANDBOXD_EDGE_HEADER_TIMEOUT_SECONDS", "5"},
+                        {"SANDBOXD_EDGE_IDLE_TIMEOUT_SECONDS", "7"},
+                        {"SANDBOXD_EDGE_UPSTREAM_TIMEOUT_SECONDS", "9"},
+                        {"SANDBOXD_EDGE_TRUSTED_PROXIES", "127.0.0.1, 10.0.0.0/8,::1"}});
+  ASSERT_TRUE(c) << c.error().message();
+  EXPECT_EQ(c->edge_threads, 3);
+  EXPECT_EQ(c->edge_max_connections_per_client, 20);
+  EXPECT_EQ(c->edge_max_requests_per_sandbox, 10);
+  EXPECT_EQ(c->edge_header_timeout_s, 5);
+  EXPECT_EQ(c->edge_idle_timeout_s, 7);
+  EXPECT_EQ(c->edge_upstream_timeout_s, 9);
+  EXPECT_EQ(c->edge_trusted_proxies, "127.0.0.1, 10.0.0.0/8,::1");
+}
+
 TEST(LoadConfig, ReadsEveryLimitAndBind) {
   auto c = load_config({{"SANDBOXED_API_BIND", "127.0.0.2:7000"},
                         {"SANDBOXED_DATA_DIR", "/srv/sbx/"},
@@ -135,6 +163,14 @@ TEST(LoadConfig, BadValuesAreErrorsNamingTheVariable) {
       {{"SANDBOXD_RUNTIME", "kata"}},
       {{"SANDBOXD_UID_BASE", "1000"}},
       {{"SANDBOXD_MAX_RUNNING", "20"}, {"SANDBOXD_MAX_SANDBOXES", "10"}},
+      {{"SANDBOXD_EDGE_THREADS", "-1"}},
+      {{"SANDBOXD_EDGE_MAX_CONNECTIONS_PER_CLIENT", "0"}},
+      {{"SANDBOXD_EDGE_MAX_REQUESTS_PER_SANDBOX", "many"}},
+      {{"SANDBOXD_EDGE_HEADER_TIMEOUT_SECONDS", "0"}},
+      {{"SANDBOXD_EDGE_IDLE_TIMEOUT_SECONDS", "0"}},
+      {{"SANDBOXD_EDGE_UPSTREAM_TIMEOUT_SECONDS", "0"}},
+      {{"SANDBOXD_EDGE_TRUSTED_PROXIES", "10.0.0.0/33"}},
+      {{"SANDBOXD_EDGE_TRUSTED_PROXIES", "traefik.internal"}},
   };
   for (const auto& env : cases) {
     auto c = load_config(env);

@@ -4,8 +4,10 @@
 // finish, then returns. Not copyable; stop() is safe from any thread.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "sandboxd/auth/auth.h"
 #include "sandboxd/base/metrics.h"
@@ -19,9 +21,13 @@ namespace sandboxd {
 
 class ApiServer {
  public:
-  // Without `tasks`, the task routes are not served. GET /metrics renders `metrics`.
+  // Samples read at scrape time from a component that keeps its own (the edge).
+  using SampleSource = std::function<std::vector<ScrapeSample>()>;
+  // Without `tasks`, the task routes are not served. GET /metrics renders `metrics`,
+  // with what `samples` (when set) returns.
   ApiServer(const Config& config, SandboxService& sandboxes, const Authenticator& auth,
-            Clock& clock, Metrics& metrics, TaskService* tasks = nullptr);
+            Clock& clock, Metrics& metrics, TaskService* tasks = nullptr,
+            SampleSource samples = {});
   ~ApiServer();
   ApiServer(const ApiServer&) = delete;
   ApiServer& operator=(const ApiServer&) = delete;

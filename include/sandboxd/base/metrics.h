@@ -18,8 +18,10 @@ namespace sandboxd {
 
 using MetricLabels = std::vector<std::pair<std::string, std::string>>;
 
-// A value computed at scrape time (e.g. sandboxes by state) for a declared gauge family.
-struct GaugeSample {
+// A value read at scrape time for a declared gauge (e.g. sandboxes by state), or a
+// counter kept outside the registry (e.g. the edge's per-thread counters, which its hot
+// path bumps without a lock); added to what the registry holds for the same labels.
+struct ScrapeSample {
   std::string family;
   MetricLabels labels;
   double value = 0;
@@ -29,8 +31,8 @@ class Metrics {
  public:
   void inc(const std::string& family, const MetricLabels& labels, double by = 1);
   void observe(const std::string& family, const MetricLabels& labels, double seconds);
-  // Every declared family, with its samples and `gauges`, sorted by family then labels.
-  std::string render(const std::vector<GaugeSample>& gauges) const;
+  // Every declared family, with its samples and `scraped`, sorted by family then labels.
+  std::string render(const std::vector<ScrapeSample>& scraped) const;
   // A counter's current value (0 when never incremented).
   double counter(const std::string& family, const MetricLabels& labels) const;
 

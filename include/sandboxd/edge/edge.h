@@ -17,8 +17,9 @@
 // (X-Forwarded-*, Forwarded) are set by the edge, kept from SANDBOXD_EDGE_TRUSTED_PROXIES
 // only. WebSocket and other upgrades become tunnels. Relayed traffic is the sandbox's
 // activity.
-// Threads: SANDBOXD_EDGE_THREADS event loops (one per two CPUs by default), each with its own
-// SO_REUSEPORT listening socket, connections, backend pool and route cache; blocking
+// Threads: SANDBOXD_EDGE_THREADS event loops (one per two CPUs by default) accept from one
+// listening socket (EPOLLEXCLUSIVE: one loop is woken per new connection), each with its
+// own connections, backend pool and route cache; blocking
 // work (SQLite lookups, activity writes, wakes) runs off the loops. Fairness: header,
 // idle and upstream timeouts, and caps on connections in total, per client address and
 // on requests in flight per sandbox (all in Config). Per-request log lines are
@@ -30,6 +31,7 @@
 #include <thread>
 #include <vector>
 
+#include "sandboxd/base/metrics.h"
 #include "sandboxd/config/config.h"
 #include "sandboxd/os/clock.h"
 #include "sandboxd/sandbox/sandbox_service.h"
@@ -57,6 +59,8 @@ class Edge {
   // Stops accepting, ends open connections and pending wakes, joins the loops.
   void stop();
   int port() const { return port_; }
+  // The edge's /metrics samples (sandboxd_edge_*), summed over its threads.
+  std::vector<ScrapeSample> samples() const;
   int threads() const { return static_cast<int>(workers_.size()); }
 
  private:
@@ -64,7 +68,7 @@ class Edge {
   SandboxService& sandboxes_;
   Clock& clock_;
   int port_ = 0;
-  std::vector<int> listen_fds_;
+  int listen_fd_ = -1;
   std::vector<std::unique_ptr<edge::Worker>>
       workers_;  // outlive shared_ (its threads post to them)
   std::unique_ptr<edge::Shared> shared_;

@@ -49,6 +49,9 @@ class EventLoop {
 
   // Runs until stop(); `tick` runs every `tick_every` on the loop thread.
   void run(std::chrono::milliseconds tick_every, const std::function<void()>& tick);
+  // Deletes what was retired since the last batch (after run() returned: what the
+  // owner retired while closing down, while what those watchers use still exists).
+  void reap();
   // Any thread: run() returns after its current batch.
   void stop();
 
