@@ -146,13 +146,10 @@ bool ClientConn::read_head() {
     // the new bytes keeps a client that drips its head from costing quadratic work.
     std::size_t from = scanned_ > 3 ? scanned_ - 3 : 0;
     bool complete = in_.find("\r\n\r\n", from) != std::string::npos;
+    // A NUL or bare line break fails now, not at the head deadline.
+    bool bad_byte = !complete && http1::bad_head_byte(in_, scanned_ > 0 ? scanned_ - 1 : 0);
     scanned_ = in_.size();
-    if (!complete && in_.find('\n', from) != std::string::npos) {
-      // A bare LF or NUL fails now, not at the head deadline.
-      http1::Verdict v = http1::parse_request(in_, req_);
-      if (v.kind == http1::Verdict::kBad) complete = true;
-    }
-    if (complete || in_.size() > http1::Limits{}.max_head) {
+    if (complete || bad_byte || in_.size() > http1::Limits{}.max_head) {
       http1::Verdict v = http1::parse_request(in_, req_);
       if (v.kind == http1::Verdict::kOk) {
         in_.erase(0, v.head_len);
@@ -497,7 +494,13 @@ void ClientConn::close_now() {
   w_.loop.retire(this);
 }
 
-void ClientConn::on_tick(SteadyClock::time_point now) {
+bool ClientConn::on_tick(SteadyClock::time_point now) {
+  Phase before = phase_;
+  check_deadlines(now);
+  return !closed_ && phase_ != before;
+}
+
+void ClientConn::check_deadlines(SteadyClock::time_point now) {
   switch (phase_) {
     case Phase::kHead: {
       bool idle = in_.empty() && served_ > 0;

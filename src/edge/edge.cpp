@@ -41,7 +41,6 @@ Edge::~Edge() {
   stop();
   shared_.reset();  // its job and wake threads end before the workers they post to
   workers_.clear();
-  if (listen_fd_ >= 0) ::close(listen_fd_);
 }
 
 Status Edge::start(const std::string& host, int port) {
@@ -66,17 +65,17 @@ Status Edge::start(const std::string& host, int port) {
                     ? config_.edge_threads
                     : std::max(1, static_cast<int>(std::thread::hardware_concurrency()) / 2);
   shared_ = std::make_unique<edge::Shared>(config_, sandboxes_, clock_, std::move(*trusted));
-  listen_fd_ = listen_on(reinterpret_cast<sockaddr*>(&addr), addr_len);
-  if (listen_fd_ < 0)
+  listen_fd_.reset(listen_on(reinterpret_cast<sockaddr*>(&addr), addr_len));
+  if (!listen_fd_.ok())
     return Status(Code::kUnavailable,
                   "edge: bind " + host + ":" + service + ": " + std::strerror(errno));
   sockaddr_storage bound{};
   socklen_t len = sizeof bound;
-  ::getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&bound), &len);
+  ::getsockname(listen_fd_.get(), reinterpret_cast<sockaddr*>(&bound), &len);
   port_ = ntohs(bound.ss_family == AF_INET6 ? reinterpret_cast<sockaddr_in6*>(&bound)->sin6_port
                                             : reinterpret_cast<sockaddr_in*>(&bound)->sin_port);
   for (int i = 0; i < threads; ++i) {
-    auto worker = std::make_unique<edge::Worker>(*shared_, listen_fd_);
+    auto worker = std::make_unique<edge::Worker>(*shared_, listen_fd_.get());
     if (auto st = worker->init(); !st.is_ok()) return st.with_context("edge");
     workers_.push_back(std::move(worker));
   }

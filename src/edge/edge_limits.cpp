@@ -83,11 +83,8 @@ bool TrustedProxies::contains(const PeerAddress& peer) const {
 bool EdgeLimits::take(std::unordered_map<std::string, int>& counts, const std::string& key,
                       int cap) {
   std::lock_guard lock(mu_);
-  int& n = counts[key];
-  if (n >= cap) {
-    if (n == 0) counts.erase(key);
-    return false;
-  }
+  int& n = counts[key];  // caps are at least 1: a new key is never at its cap
+  if (n >= cap) return false;
   ++n;
   return true;
 }

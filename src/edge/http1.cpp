@@ -132,27 +132,16 @@ struct Parser {
   // Finds the head's end in `buf` from `start`; kIncomplete/kBad/kOk with head_len.
   static Verdict find_end(std::string_view buf, std::size_t start, const Limits& limits,
                           int too_large_status) {
-    for (std::size_t i = start; i < buf.size(); ++i) {
-      char c = buf[i];
-      if (c == '\0') return bad(400, "NUL in the message head");
-      if (c == '\r') {
-        if (i + 1 < buf.size() && buf[i + 1] != '\n')
-          return bad(400, "bare CR in the message head");
-        continue;
-      }
-      if (c != '\n') continue;
-      if (i == 0 || buf[i - 1] != '\r') return bad(400, "bare LF in the message head");
-      if (i >= start + 3 && buf[i - 2] == '\n' && buf[i - 3] == '\r') {
-        if (i + 1 - start > limits.max_head) break;
-        Verdict v;
-        v.kind = Verdict::kOk;
-        v.head_len = i + 1;
-        return v;
-      }
-    }
-    if (buf.size() - start > limits.max_head)
+    std::size_t end = buf.find("\r\n\r\n", start);
+    std::size_t head_end = end == std::string_view::npos ? buf.size() : end + 4;
+    if (const char* why = bad_head_byte(buf.substr(0, head_end), start)) return bad(400, why);
+    if (head_end - start > limits.max_head)
       return bad(too_large_status, "the message head is too large");
-    return Verdict{};
+    if (end == std::string_view::npos) return Verdict{};
+    Verdict v;
+    v.kind = Verdict::kOk;
+    v.head_len = head_end;
+    return v;
   }
 
   // Splits `h.raw` (start line + fields + CRLF CRLF) into fields after the start line;
@@ -339,6 +328,16 @@ struct Parser {
   }
 };
 
+const char* bad_head_byte(std::string_view buf, std::size_t from) {
+  for (std::size_t i = from; i < buf.size(); ++i) {
+    char c = buf[i];
+    if (c == '\0') return "NUL in the message head";
+    if (c == '\r' && i + 1 < buf.size() && buf[i + 1] != '\n') return "bare CR in the message head";
+    if (c == '\n' && (i == 0 || buf[i - 1] != '\r')) return "bare LF in the message head";
+  }
+  return nullptr;
+}
+
 Verdict parse_request(std::string_view buf, RequestHead& out, const Limits& limits) {
   return Parser::request(buf, out, limits);
 }
@@ -424,7 +423,6 @@ ChunkedDecoder::Step ChunkedDecoder::next(std::string_view in) {
           state_ = State::kFinalLf;
         } else if (is_tchar(static_cast<unsigned char>(c))) {
           state_ = State::kTrailer;
-          line_len_ = 1;
         } else {
           return fail();
         }

@@ -334,9 +334,7 @@ void Worker::tick() {
   open.reserve(conns_.size());
   for (auto& [id, c] : conns_) open.push_back(c);
   for (ClientConn* c : open) {
-    if (c->closed()) continue;
-    c->on_tick(now);
-    if (!c->closed()) c->drive();
+    if (!c->closed() && c->on_tick(now)) c->drive();
   }
   pool.sweep(now);
 }

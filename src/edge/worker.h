@@ -191,7 +191,8 @@ class ClientConn : public EventLoop::Watcher {
   void start();
   void on_io(uint32_t events) override;
   void on_upstream_io(uint32_t events);
-  void on_tick(SteadyClock::time_point now);
+  // Acts on a passed deadline; true when the connection must be driven (its phase moved).
+  bool on_tick(SteadyClock::time_point now);
   // Ends the connection at once (shutdown, aborts).
   void close_now();
   // Makes every step it can (after an event, a post or a timer).
@@ -212,6 +213,7 @@ class ClientConn : public EventLoop::Watcher {
   };
 
   bool step();
+  void check_deadlines(SteadyClock::time_point now);
   // Request head.
   bool read_head();
   void begin_request();

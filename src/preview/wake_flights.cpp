@@ -79,9 +79,10 @@ void WakeFlights::cancel() {
   {
     std::lock_guard lock(mu_);
     cancelled_ = true;
-    for (auto& [id, flight] : in_flight_)
+    for (auto& [id, flight] : in_flight_) {
       for (auto& landed : flight->subscribers) subscribers.push_back(std::move(landed));
-    for (auto& [id, flight] : in_flight_) flight->subscribers.clear();
+      flight->subscribers.clear();
+    }
   }
   for (auto& landed : subscribers) landed(kShuttingDown);
 }

@@ -34,6 +34,7 @@
 #include "sandboxd/base/metrics.h"
 #include "sandboxd/config/config.h"
 #include "sandboxd/os/clock.h"
+#include "sandboxd/os/fd.h"
 #include "sandboxd/sandbox/sandbox_service.h"
 
 namespace sandboxd {
@@ -68,7 +69,7 @@ class Edge {
   SandboxService& sandboxes_;
   Clock& clock_;
   int port_ = 0;
-  int listen_fd_ = -1;
+  Fd listen_fd_;  // shared by the workers, closed after them
   std::vector<std::unique_ptr<edge::Worker>>
       workers_;  // outlive shared_ (its threads post to them)
   std::unique_ptr<edge::Shared> shared_;

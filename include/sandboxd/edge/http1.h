@@ -112,6 +112,12 @@ struct Verdict {
 // have a body. Sets `out` on kOk.
 Verdict parse_request(std::string_view buf, RequestHead& out, const Limits& limits = {});
 
+// Why buf[from, end) cannot be part of a message head: a NUL, a CR not followed by LF
+// (a CR at the very end may still get its LF) or an LF not after a CR; nullptr when
+// none. Checking only the bytes that arrived since the last call keeps a head that
+// drips in linear (parse_request checks the whole head again when it is complete).
+const char* bad_head_byte(std::string_view buf, std::size_t from);
+
 // Parses a backend's response head. `request_method` decides the framing (HEAD gets no
 // body), as does the status (1xx, 204, 304: none). kBad (status 502) for anything
 // ambiguous, as for requests.
@@ -150,7 +156,7 @@ class ChunkedDecoder {
   State state_ = State::kSize;
   uint64_t remaining_ = 0;    // data bytes left in this chunk
   int size_digits_ = 0;       // hex digits of this chunk's size
-  std::size_t line_len_ = 0;  // bytes of the current extension or trailer line
+  std::size_t line_len_ = 0;  // bytes of the current chunk extension
   std::size_t trailer_len_ = 0;
 };
 
