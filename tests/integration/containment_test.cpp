@@ -245,9 +245,19 @@ TEST(Containment, SandboxesReachNoHostPortNoOtherNetworkAndOnlyTheAllowedExcepti
             std::string::npos);
   EXPECT_NE(run_cmd({"iptables", "-w", "-S", "INPUT"}).second.find("-j " + in), std::string::npos);
   EXPECT_NE(iptables_rules(in).find("-j REJECT"), std::string::npos);
-  // Removed by hand (as a firewall reload would), they come back with the reconciler.
+  // Removed by hand (as a firewall reload would), they come back with the reconciler. The
+  // daemon's reconciler may re-add a jump between remove's steps (then deleting the chain
+  // fails as still referenced), so removal is retried until one pass goes through whole.
   PosixProcessRunner runner;
-  ASSERT_TRUE(EgressFirewall(runner).remove(d.instance()).is_ok());
+  std::string remove_error;
+  ASSERT_TRUE(eventually(
+      [&] {
+        auto s = EgressFirewall(runner).remove(d.instance());
+        remove_error = s.message();
+        return s.is_ok();
+      },
+      std::chrono::seconds(20)))
+      << remove_error;
   EXPECT_TRUE(eventually(
       [&] {
         return run_cmd({"iptables", "-w", "-S", "INPUT"}).second.find("-j " + in) !=
