@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs and starts sandboxed on this host as a Docker Compose stack: checks Docker and
 # Compose, writes .env from .env.example when absent (mode 0600, with a random API token
-# unless .env turns auth off), builds the sandbox image and the control-plane image,
-# starts the stack (docker-compose.yml), waits for the API's /healthz and prints how to
+# unless .env turns auth off), builds the sandbox image and the control-plane image and
+# the starter templates (scripts/build-templates.sh, into <data dir>/templates), starts
+# the stack (docker-compose.yml), waits for the API's /healthz and prints how to
 # use it; the token's secret is never printed (`sandboxd token` prints it). Idempotent:
 # a second run changes nothing in .env, rebuilds nothing that is current and leaves
 # running services alone. Undo with ./uninstall.sh.
@@ -107,7 +108,7 @@ if [ "$EDGE" = sandboxd ]; then
   fi
 elif [ "${SANDBOXD_WAKE_BIND:-}" = "0.0.0.0:$HTTP_PORT" ]; then
   # Back behind Traefik (the edge was sandboxd's listener): Traefik takes HTTP_PORT and
-  # forwards stopped sandboxes' previews to the listener on loopback (traefik/dynamic/wake.yml).
+  # forwards every preview to the listener on loopback (traefik/dynamic/preview.yml).
   set_env SANDBOXD_WAKE_BIND 127.0.0.1:9091
   SANDBOXD_WAKE_BIND=127.0.0.1:9091
 fi
@@ -124,12 +125,17 @@ if [ "$EDGE" = traefik ]; then
 fi
 say "images: $SOURCE; preview edge: $EDGE"
 
-step 3 "building the images (the first time takes several minutes)"
+step 3 "building the images and the starter templates (the first time takes several minutes)"
 IMAGE_SOURCE=$SOURCE docker/build-images.sh all
+# sandboxd imports the templates at startup from <data dir>/templates, its default
+# SANDBOXD_TEMPLATES_DIR (the data dir has the same path in its container).
+DATA=${SANDBOXED_DATA_DIR:-/var/lib/sandboxed}
+templates_before=$(cat "$DATA"/templates/.*.built 2>/dev/null || true)
+scripts/build-templates.sh "$DATA/templates"
+templates_after=$(cat "$DATA"/templates/.*.built 2>/dev/null || true)
 
 step 4 "starting the stack (${COMPOSE[*]} -p $PROJECT up -d)"
 # A sandboxd started by an earlier, host-process install.sh would hold the data dir.
-DATA=${SANDBOXED_DATA_DIR:-/var/lib/sandboxed}
 if [ -f "$DATA/state/sandboxd.pid" ] && kill -0 "$(cat "$DATA/state/sandboxd.pid")" 2>/dev/null; then
   say "stopping the host-process sandboxd of an earlier install (pid $(cat "$DATA/state/sandboxd.pid"))"
   kill -TERM "$(cat "$DATA/state/sandboxd.pid")"
@@ -155,8 +161,21 @@ if [ "${SANDBOXED_RUNTIME:-}" = gvisor ] || [ "${SANDBOXD_RUNTIME:-runc}" = gvis
   scripts/gvisor.sh 2>&1 | sed -u 's/^/[install]   /'
   if [ "${SANDBOXED_RUNTIME:-}" = gvisor ]; then set_env SANDBOXD_RUNTIME gvisor; fi
 fi
+# When the running sandboxd started (empty when none runs).
+sandboxd_started() {
+  local id
+  id=$(docker ps -q --filter "label=com.docker.compose.project=$PROJECT" \
+    --filter label=com.docker.compose.service=sandboxd)
+  if [ -n "$id" ]; then docker inspect -f '{{.State.StartedAt}}' "$id"; fi
+}
+started_before=$(sandboxd_started)
 # Compose reports each service: created, recreated (config or image changed) or up-to-date.
 "${COMPOSE[@]}" "${COMPOSE_ARGS[@]}" up -d --no-build 2>&1 | sed -u 's/^/[install]   /'
+if [ "$templates_after" != "$templates_before" ] && [ -n "$started_before" ] &&
+   [ "$(sandboxd_started)" = "$started_before" ]; then
+  say "the starter templates changed: restarting sandboxd, which imports them at startup"
+  "${COMPOSE[@]}" "${COMPOSE_ARGS[@]}" restart sandboxd 2>&1 | sed -u 's/^/[install]   /'
+fi
 
 BIND=${SANDBOXED_API_BIND:-127.0.0.1:9090}
 API="http://${BIND/0.0.0.0/127.0.0.1}"

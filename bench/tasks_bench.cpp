@@ -26,6 +26,7 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "fakes/fake_disks.h"
 #include "fakes/fake_runtime.h"
 #include "sandboxd/api/server.h"
 #include "sandboxd/auth/auth.h"
@@ -110,6 +111,7 @@ struct Rig {
   Metrics metrics;
   SystemClock clock;
   ProcMemoryProbe memory;
+  FakeDisks disks;  // plain directories: the bench measures the task and files paths
   std::unique_ptr<Workspaces> workspaces;
   std::unique_ptr<SandboxService> sandboxes;
   std::unique_ptr<TaskService> tasks;
@@ -121,10 +123,10 @@ struct Rig {
     config.data_dir = dir;
     config.mem_headroom_pct = config.mem_refuse_pct = config.mem_emergency_pct = 0;
     store = std::move(*Store::open(config.db_path()));
-    workspaces = std::make_unique<Workspaces>(config.workspaces_dir(), ::getuid(), ::getgid());
+    workspaces = std::make_unique<Workspaces>(config.workspaces_dir(), disks);
     if (!workspaces->init().is_ok()) die("workspaces");
     sandboxes = std::make_unique<SandboxService>(config, *store, docker, clock, *workspaces, memory,
-                                                 metrics);
+                                                 metrics, /*egress=*/nullptr);
     if (!sandboxes->init().is_ok()) die("sandbox service");
     tasks = std::make_unique<TaskService>(config, *store, *sandboxes, clock, *workspaces, metrics);
     tasks->start();

@@ -25,6 +25,7 @@
 #include "sandboxd/reconcile/reconciler.h"
 #include "sandboxd/runtime/docker_cli_runtime.h"
 #include "sandboxd/sandbox/sandbox_service.h"
+#include "sandboxd/sandbox/workspace_disks.h"
 #include "sandboxd/store/store.h"
 
 using namespace sandboxd;
@@ -91,12 +92,18 @@ int main(int argc, char** argv) {
   DockerCliRuntime docker(runner, "docker", config.state_dir() + "/run", std::chrono::seconds(120));
   Metrics metrics;
   SystemClock clock;
-  Workspaces workspaces(config.workspaces_dir(), kSandboxUid, kSandboxUid);
+  PosixProcessRunner plain;  // disks are made outside the ticks: not counted
+  LoopDisks disks(plain, config.disks_dir());
+  if (auto s = disks.init(); !s.is_ok()) die(s.message());
+  Workspaces workspaces(config.workspaces_dir(), disks);
   ProcMemoryProbe memory;
-  SandboxService sandboxes(config, **store, docker, clock, workspaces, memory, metrics);
+  // No egress rules: the ticks' docker calls are what is measured.
+  SandboxService sandboxes(config, **store, docker, clock, workspaces, memory, metrics,
+                           /*egress=*/nullptr);
   if (auto s = sandboxes.init(); !s.is_ok()) die(s.message());
   Reconciler reconciler(sandboxes);
-  IdleReaper idle(sandboxes, clock, int64_t{config.idle_threshold_s} * 1000, metrics);
+  IdleReaper idle(sandboxes, clock, int64_t{config.idle_threshold_s} * 1000,
+                  int64_t{config.freeze_after_s} * 1000, metrics);
   PressureReaper pressure(sandboxes, memory, config, metrics);
 
   int exit_code = 0;

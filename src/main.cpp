@@ -13,9 +13,9 @@
 
 #include <CLI/CLI.hpp>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <iostream>
-#include <set>
 #include <tuple>
 
 #include "sandboxd/api/server.h"
@@ -28,8 +28,6 @@
 #include "sandboxd/os/memory.h"
 #include "sandboxd/os/periodic.h"
 #include "sandboxd/os/process_runner.h"
-#include "sandboxd/preview/access_log.h"
-#include "sandboxd/preview/http_head.h"
 #include "sandboxd/reaper/idle_reaper.h"
 #include "sandboxd/reaper/pressure_reaper.h"
 #include "sandboxd/reconcile/event_watcher.h"
@@ -180,6 +178,14 @@ int serve(const std::string& env_file, bool explicit_file) {
   PosixProcessRunner runner;
   DockerCliRuntime docker(runner, c.docker_binary, secrets_dir,
                           std::chrono::seconds(c.docker_timeout_s), c.cgroup_root);
+  // The engine's API socket for pause/unpause: DOCKER_HOST's when it is unix://, the
+  // default one when DOCKER_HOST is unset (else the CLI, which knows how to reach it).
+  if (const char* host = std::getenv("DOCKER_HOST"); host == nullptr || *host == '\0') {
+    if (::access("/var/run/docker.sock", W_OK) == 0)
+      docker.set_engine_socket("/var/run/docker.sock");
+  } else if (std::string h = host; h.rfind("unix://", 0) == 0) {
+    docker.set_engine_socket(h.substr(7));
+  }
   // Tenants' disks are enforced by the kernel or sandboxd does not serve.
   LoopDisks disks(runner, c.disks_dir());
   if (auto s = disks.init(); !s.is_ok()) {
@@ -196,13 +202,14 @@ int serve(const std::string& env_file, bool explicit_file) {
     spdlog::error("startup: {} (is dockerd running? /readyz will say when it answers)",
                   s.message());
   }
+  if (auto s = sandboxes.init_snapshots(); !s.is_ok())
+    spdlog::error("startup: snapshots: {} (snapshots and templates may be missing)", s.message());
   // Converge before serving: a crash or a dockerd restart may have left rows mid-operation.
   Reconciler reconciler(sandboxes);
   if (auto r = reconciler.tick(); !r) spdlog::error("boot reconcile: {}", r.error().message());
-  IdleReaper reaper(sandboxes, clock, int64_t{c.idle_threshold_s} * 1000, metrics);
+  IdleReaper reaper(sandboxes, clock, int64_t{c.idle_threshold_s} * 1000,
+                    int64_t{c.freeze_after_s} * 1000, metrics);
   PressureReaper pressure(sandboxes, memory, c, metrics);
-  std::set<std::string> access_hosts;  // filled by access_log during one poll
-  std::unique_ptr<AccessLogTailer> access_log;
   // Declared after everything the timer callbacks use, so they are stopped first.
   std::vector<std::unique_ptr<Periodic>> timers;
   if (c.reconcile_interval_s > 0) {
@@ -225,22 +232,10 @@ int serve(const std::string& env_file, bool explicit_file) {
                                                     spdlog::warn("{}", r.error().message());
                                                 }));
   }
-  if (!c.traefik_access_log.empty()) {
-    // Traefik-routed preview requests are activity too; one write per sandbox per poll.
-    access_log = std::make_unique<AccessLogTailer>(
-        c.traefik_access_log,
-        [&access_hosts](const std::string& host) { access_hosts.insert(host); },
-        c.traefik_access_log_max_bytes);
-    timers.push_back(std::make_unique<Periodic>("access log", std::chrono::seconds(2), [&] {
-      access_log->poll();
-      std::set<std::string> ids;
-      for (const auto& h : access_hosts)
-        if (auto p = parse_preview_host(h, c.preview_domain)) ids.insert(p->id);
-      access_hosts.clear();
-      for (const auto& id : ids)
-        if (auto row = sandboxes.get(id); row) sandboxes.record_activity(id, Trigger::kTraefik);
-    }));
-  }
+  // The warm pool's upkeep (its first pass also discards what a smaller pool left).
+  timers.push_back(std::make_unique<Periodic>("warm pool", std::chrono::seconds(2), [&] {
+    if (auto s = sandboxes.fill_pool(); !s.is_ok()) spdlog::warn("{}", s.message());
+  }));
   for (auto& t : timers) t->start();
   std::unique_ptr<EventWatcher> events;
   if (c.docker_events) {

@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # The test command (README, .ci/run): prepares the host (packages, dockerd), builds the
-# sandbox image and the project, registers gVisor with dockerd, runs every test with ctest: unit tests (fakes, the
-# Traefik and Compose config checks) and integration tests (real dockerd, real
-# containers, headless Chromium); fuzzes the edge's HTTP/1.1 parser and framer
-# (tests/fuzz/run.sh: libFuzzer under ASan+UBSan from the checked-in seeds); then the
-# newcomer test (tests/newcomer/run.sh: the README's quick start from a fresh clone,
-# install to uninstall). Needs root.
+# sandbox image, the project and the starter templates (scripts/build-templates.sh into
+# $BUILD_DIR/templates, exported as SANDBOXED_TEST_TEMPLATES_DIR), registers gVisor with
+# dockerd, runs every test with ctest: unit tests (fakes, the Traefik and Compose config
+# checks) and integration tests (real dockerd, real containers, headless Chromium);
+# fuzzes the edge's HTTP/1.1 parser and framer (tests/fuzz/run.sh: libFuzzer under
+# ASan+UBSan from the checked-in seeds); then the newcomer test (tests/newcomer/run.sh:
+# the README's quick start from a fresh clone, install to uninstall). Needs root.
 #   BUILD_DIR  (default build)   CTEST_ARGS  extra ctest arguments, e.g. "-L unit"
 #   FUZZ_SECONDS (default 60) how long the fuzzer runs; 0 skips it
 #   NEWCOMER=0 skips the newcomer test, for quicker local runs: it rebuilds the images
@@ -28,6 +29,10 @@ cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build "$BUILD_DIR" -j2 --target sandboxd sandbox-init sandboxd_unit_tests \
   sandboxd_integration_tests
 SANDBOX_INIT="$BUILD_DIR/sandbox-init" docker/build-images.sh
+# The starter templates (templates/, npm-installed), for the integration tests' daemons.
+scripts/build-templates.sh "$BUILD_DIR/templates"
+SANDBOXED_TEST_TEMPLATES_DIR=$(cd "$BUILD_DIR/templates" && pwd)
+export SANDBOXED_TEST_TEMPLATES_DIR
 # gVisor (Debian's runsc), registered with dockerd: the integration suite runs sandboxes
 # under it too.
 scripts/gvisor.sh

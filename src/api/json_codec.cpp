@@ -138,12 +138,22 @@ json sandbox_json(const SandboxRecord& r, const Config& c) {
   return j;
 }
 
+// true: kDefaultWaitForAppSeconds; false or null: 0 (no wait).
+Result<int> decode_wait_for_app(const json& v) {
+  if (v.is_null() || (v.is_boolean() && !v.get<bool>())) return 0;
+  if (v.is_boolean()) return kDefaultWaitForAppSeconds;
+  if (v.is_number_integer() && v.get<int64_t>() >= 1 && v.get<int64_t>() <= kMaxWaitForAppSeconds)
+    return static_cast<int>(v.get<int64_t>());
+  return invalid("wait_for_app: must be true, false or a number of seconds in 1.." +
+                 std::to_string(kMaxWaitForAppSeconds));
+}
+
 }  // namespace
 
 Result<CreateRequest> decode_create(const std::string& body) {
   auto parsed = parse_object(body, /*allow_empty=*/true,
                              {"id", "ports", "env", "idle_policy", "memory", "pids_limit", "nofile",
-                              "disk", "cpus", "egress", "runtime"});
+                              "disk", "cpus", "egress", "runtime", "snapshot", "wait_for_app"});
   if (!parsed) return parsed.error();
   const json& j = *parsed;
   CreateRequest req;
@@ -212,6 +222,14 @@ Result<CreateRequest> decode_create(const std::string& body) {
     if (!n) return n.error();
     (std::string(field) == "nofile" ? req.nofile : req.pids) = *n;
   }
+  if (j.contains("snapshot") && !j["snapshot"].is_null()) {
+    auto s = get_string(j["snapshot"], "snapshot");
+    if (!s) return s.error();
+    req.snapshot = *s;
+  }
+  auto wait = decode_wait_for_app(j.value("wait_for_app", json(nullptr)));
+  if (!wait) return wait.error();
+  req.wait_for_app_s = *wait;
   return req;
 }
 
@@ -266,12 +284,30 @@ Result<std::optional<int64_t>> decode_keepalive(const std::string& body, int64_t
   return std::optional<int64_t>();
 }
 
+json app_json(const AppView& v) {
+  const AppState& a = v.state;
+  json last_exit = a.exit_code     ? json{{"code", *a.exit_code}}
+                   : a.exit_signal ? json{{"signal", *a.exit_signal}}
+                                   : json(nullptr);
+  return {{"state", a.state},
+          {"port", a.port > 0 ? json(a.port) : json(nullptr)},
+          {"restarts", a.restarts},
+          {"started_at", opt_time(a.started_at)},
+          {"last_exit", last_exit},
+          {"last_exit_at", opt_time(a.last_exit_at)},
+          {"reason", a.reason.empty() ? json(nullptr) : json(a.reason)},
+          {"updated_at", opt_time(a.updated_at)},
+          {"log_tail", v.log_tail}};
+}
+
 std::string encode_sandbox(const SandboxRecord& rec, const Config& config, const IdleInfo* idle,
-                           const SandboxUsage* usage) {
+                           const SandboxUsage* usage, const AppView* app) {
   json j = sandbox_json(rec, config);
+  if (app) j["app"] = app_json(*app);
   if (usage) j["usage"] = usage_json(*usage);
   if (idle) {
     j["idle"] = {{"threshold_s", idle->threshold_s},
+                 {"freezes_at", opt_time(idle->freezes_at_ms)},
                  {"stops_at", opt_time(idle->stops_at_ms)},
                  {"reason", idle->reason}};
   }
@@ -350,8 +386,8 @@ std::string encode_file_node(const std::string& path, const FileNode& node) {
 }
 
 Result<TaskRequest> decode_task(const std::string& body) {
-  auto j =
-      parse_object(body, /*allow_empty=*/false, {"prompt", "agent", "model", "timeout_s", "env"});
+  auto j = parse_object(body, /*allow_empty=*/false,
+                        {"prompt", "agent", "model", "timeout_s", "env", "checkpoint"});
   if (!j) return j.error();
   TaskRequest req;
   for (auto it = j->begin(); it != j->end(); ++it) {
@@ -368,6 +404,9 @@ Result<TaskRequest> decode_task(const std::string& body) {
       if (!n) return n.error();
       if (*n < 1 || *n > std::numeric_limits<int>::max()) return invalid("timeout_s: out of range");
       req.timeout_s = static_cast<int>(*n);
+    } else if (k == "checkpoint") {
+      if (!it->is_boolean()) return invalid("checkpoint: must be true or false");
+      req.checkpoint = it->get<bool>();
     } else {
       auto env = get_env(*it, "env");
       if (!env) return env.error();
@@ -396,6 +435,7 @@ json task_json(const TaskRecord& t) {
           {"usage", usage.is_discarded() ? json::object() : usage},
           {"exit_code", t.exit_code ? json(*t.exit_code) : json(nullptr)},
           {"env_keys", t.env_keys},
+          {"checkpoint_id", t.checkpoint_id.empty() ? json(nullptr) : json(t.checkpoint_id)},
           {"timeout_s", t.timeout_s},
           {"cancel_requested", t.cancel_requested},
           {"created_at", opt_time(t.created_at)},
@@ -407,6 +447,49 @@ json task_json(const TaskRecord& t) {
 }  // namespace
 
 std::string encode_task(const TaskRecord& task) { return dump_json(task_json(task)); }
+
+Result<std::string> decode_snapshot_create(const std::string& body) {
+  auto j = parse_object(body, /*allow_empty=*/true, {"name"});
+  if (!j) return j.error();
+  if (!j->contains("name") || (*j)["name"].is_null()) return std::string();
+  return get_string((*j)["name"], "name");
+}
+
+Result<std::optional<std::string>> decode_fork(const std::string& body) {
+  auto j = parse_object(body, /*allow_empty=*/true, {"id"});
+  if (!j) return j.error();
+  if (!j->contains("id") || (*j)["id"].is_null()) return std::optional<std::string>();
+  auto id = get_string((*j)["id"], "id");
+  if (!id) return id.error();
+  return std::optional<std::string>(*id);
+}
+
+Result<std::string> decode_restore(const std::string& body) {
+  auto j = parse_object(body, /*allow_empty=*/false, {"snapshot"});
+  if (!j) return j.error();
+  if (!j->contains("snapshot")) return invalid("snapshot: required (a snapshot's id or name)");
+  return get_string((*j)["snapshot"], "snapshot");
+}
+
+namespace {
+json snapshot_json(const SnapshotRecord& s) {
+  return {{"id", s.id},
+          {"name", s.name.empty() ? json(nullptr) : json(s.name)},
+          {"sandbox_id", s.sandbox_id.empty() ? json(nullptr) : json(s.sandbox_id)},
+          {"template", s.is_template()},
+          {"created_at", opt_time(s.created_at)},
+          {"bytes", s.bytes},
+          {"files", s.files}};
+}
+}  // namespace
+
+std::string encode_snapshot(const SnapshotRecord& snap) { return dump_json(snapshot_json(snap)); }
+
+std::string encode_snapshot_list(const std::vector<SnapshotRecord>& snaps) {
+  json arr = json::array();
+  for (const auto& s : snaps) arr.push_back(snapshot_json(s));
+  return dump_json(json{{"snapshots", arr}});
+}
 
 std::string encode_task_list(const std::vector<TaskRecord>& tasks) {
   json arr = json::array();

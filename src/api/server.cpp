@@ -128,12 +128,20 @@ struct ApiServer::Impl {
       route("GET", by_id("/tasks/([^/]+)/events"), &Impl::task_events);
     }
     route("POST", by_id("/purge"), &Impl::purge);
+    route("POST", {R"(/v1/sandboxes/([^/]+)/snapshots)"}, &Impl::create_snapshot);
+    route("GET", {R"(/v1/sandboxes/([^/]+)/snapshots)"}, &Impl::list_sandbox_snapshots);
+    route("POST", {R"(/v1/sandboxes/([^/]+)/fork)"}, &Impl::fork);
+    route("POST", {R"(/v1/sandboxes/([^/]+)/restore)"}, &Impl::restore);
+    route("GET", {"/v1/snapshots"}, &Impl::list_snapshots);
+    route("GET", {"/v1/snapshots/([^/]+)"}, &Impl::get_snapshot);
+    route("DELETE", {"/v1/snapshots/([^/]+)"}, &Impl::delete_snapshot);
   }
 
   std::string sandbox_body(const SandboxRecord& rec) {
     IdleInfo idle = idle_info(rec, config, sandboxes.busy().is_busy(rec.id));
     SandboxUsage usage = sandboxes.usage(rec);
-    return encode_sandbox(rec, config, &idle, &usage);
+    AppView app = sandboxes.app(rec);
+    return encode_sandbox(rec, config, &idle, &usage, &app);
   }
 
   // Answers a sandbox (200) or the error.
@@ -198,6 +206,7 @@ struct ApiServer::Impl {
     gauges.push_back({"sandboxd_sandbox_disk_used_bytes", {}, disk_used});
     gauges.push_back({"sandboxd_sandbox_disk_limit_bytes", {}, disk_limit});
     if (tasks) gauges.push_back({"sandboxd_tasks_running", {}, double(tasks->running_count())});
+    gauges.push_back({"sandboxd_warm_pool_ready", {}, double(sandboxes.pool_ready())});
     if (samples)
       for (auto& s : samples()) gauges.push_back(std::move(s));
     res.set_content(metrics.render(gauges), "text/plain; version=0.0.4; charset=utf-8");
@@ -209,7 +218,7 @@ struct ApiServer::Impl {
     auto rec = sandboxes.create(*create);
     if (!rec) return reply_error(res, rec.error());
     res.status = 201;
-    res.set_content(sandbox_body(*rec), kJson);
+    res.set_content(sandbox_body(waited_for_app(*rec, create->wait_for_app_s)), kJson);
   }
 
   // Query `status`, `after` and `limit`. The original's GET /sandboxes returned every
@@ -273,7 +282,19 @@ struct ApiServer::Impl {
   }
 
   void start(const httplib::Request& req, httplib::Response& res, const std::string&) {
-    reply_sandbox(res, sandboxes.start(req.matches[1], Trigger::kApi));
+    auto wait = QueryParams(req.params).integer("wait_for_app", 0, kMaxWaitForAppSeconds, 0);
+    if (!wait) return reply_error(res, wait.error());
+    auto rec = sandboxes.start(req.matches[1], Trigger::kApi);
+    if (!rec) return reply_error(res, rec.error());
+    res.set_content(sandbox_body(waited_for_app(*rec, static_cast<int>(*wait))), kJson);
+  }
+
+  // `rec`, or after waiting up to `seconds` for its app, its row then.
+  SandboxRecord waited_for_app(const SandboxRecord& rec, int seconds) {
+    if (seconds <= 0) return rec;
+    sandboxes.wait_for_app(rec.id, seconds);
+    auto now = sandboxes.get(rec.id);
+    return now ? *now : rec;
   }
 
   void destroy(const httplib::Request& req, httplib::Response& res, const std::string&) {
@@ -285,6 +306,60 @@ struct ApiServer::Impl {
     auto freed = sandboxes.purge(req.matches[1]);
     if (!freed) return reply_error(res, freed.error());
     res.set_content(encode_purge(*freed), kJson);
+  }
+
+  void create_snapshot(const httplib::Request& req, httplib::Response& res,
+                       const std::string& body) {
+    auto name = decode_snapshot_create(body);
+    if (!name) return reply_error(res, name.error());
+    auto snap = sandboxes.snapshot(req.matches[1], *name);
+    if (!snap) return reply_error(res, snap.error());
+    res.status = 201;
+    res.set_content(encode_snapshot(*snap), kJson);
+  }
+
+  void list_sandbox_snapshots(const httplib::Request& req, httplib::Response& res,
+                              const std::string&) {
+    auto rec = sandboxes.get(req.matches[1]);
+    if (!rec) return reply_error(res, rec.error());
+    auto list = sandboxes.snapshots(rec->id);
+    if (!list) return reply_error(res, list.error());
+    res.set_content(encode_snapshot_list(*list), kJson);
+  }
+
+  // Query `sandbox_id`: only that sandbox's snapshots.
+  void list_snapshots(const httplib::Request& req, httplib::Response& res, const std::string&) {
+    std::optional<std::string> sandbox;
+    if (req.has_param("sandbox_id")) sandbox = req.get_param_value("sandbox_id");
+    auto list = sandboxes.snapshots(sandbox);
+    if (!list) return reply_error(res, list.error());
+    res.set_content(encode_snapshot_list(*list), kJson);
+  }
+
+  void get_snapshot(const httplib::Request& req, httplib::Response& res, const std::string&) {
+    auto snap = sandboxes.get_snapshot(req.matches[1]);
+    if (!snap) return reply_error(res, snap.error());
+    res.set_content(encode_snapshot(*snap), kJson);
+  }
+
+  void delete_snapshot(const httplib::Request& req, httplib::Response& res, const std::string&) {
+    if (auto s = sandboxes.delete_snapshot(req.matches[1]); !s.is_ok()) return reply_error(res, s);
+    res.status = 204;
+  }
+
+  void fork(const httplib::Request& req, httplib::Response& res, const std::string& body) {
+    auto id = decode_fork(body);
+    if (!id) return reply_error(res, id.error());
+    auto rec = sandboxes.fork(req.matches[1], *id);
+    if (!rec) return reply_error(res, rec.error());
+    res.status = 201;
+    res.set_content(sandbox_body(*rec), kJson);
+  }
+
+  void restore(const httplib::Request& req, httplib::Response& res, const std::string& body) {
+    auto snapshot = decode_restore(body);
+    if (!snapshot) return reply_error(res, snapshot.error());
+    reply_sandbox(res, sandboxes.restore(req.matches[1], *snapshot));
   }
 
   void logs(const httplib::Request& req, httplib::Response& res, const std::string&) {

@@ -23,6 +23,11 @@ constexpr std::array kFamilies = {
     Family{"sandboxd_build_info", Type::kGauge, "Always 1; the version label says which build."},
     Family{"sandboxd_sandboxes", Type::kGauge, "Sandboxes known to the database, by state."},
     Family{"sandboxd_tasks_running", Type::kGauge, "Agent tasks running now."},
+    Family{"sandboxd_warm_pool_ready", Type::kGauge,
+           "Warm pool sandboxes started and waiting for a create (SANDBOXD_WARM_POOL)."},
+    Family{"sandboxd_warm_pool_claims_total", Type::kCounter,
+           "Creates that fit the warm pool, by result: hit (served by a pooled sandbox) or "
+           "miss (none ready: a cold create)."},
     Family{"sandboxd_sandbox_memory_bytes", Type::kGauge,
            "Memory charged to all running sandboxes together (their cgroups)."},
     Family{"sandboxd_sandbox_cpu_seconds", Type::kGauge,
@@ -32,7 +37,8 @@ constexpr std::array kFamilies = {
     Family{"sandboxd_sandbox_disk_limit_bytes", Type::kGauge,
            "Disk quotas of all sandboxes together (their images, reserved on the data disk)."},
     Family{"sandboxd_sandbox_operations_total", Type::kCounter,
-           "Sandbox lifecycle operations by op (create, start, wake, stop, delete), trigger "
+           "Sandbox lifecycle operations by op (create, start, wake, freeze, thaw, stop, delete, "
+           "purge, snapshot, restore), trigger "
            "(api, preview, task, idle, pressure, ...) and result (ok, error)."},
     Family{"sandboxd_sandbox_operation_duration_seconds", Type::kHistogram,
            "Duration of successful sandbox lifecycle operations by op."},

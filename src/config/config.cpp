@@ -311,6 +311,9 @@ Result<Config> load_config(const std::map<std::string, std::string>& env) {
   if (c.data_dir.empty() || c.data_dir[0] != '/')
     return bad("SANDBOXED_DATA_DIR", "must be an absolute path");
   while (c.data_dir.size() > 1 && c.data_dir.back() == '/') c.data_dir.pop_back();
+  if (auto s = r.str("SANDBOXD_TEMPLATES_DIR", c.templates_dir); !s.is_ok()) return s;
+  if (!c.templates_dir.empty() && c.templates_dir[0] != '/')
+    return bad("SANDBOXD_TEMPLATES_DIR", "must be an absolute path");
 
   Status st;
   auto check = [&](Status s) {
@@ -364,7 +367,11 @@ Result<Config> load_config(const std::map<std::string, std::string>& env) {
   check(r.integer("SANDBOXD_TASK_MAX_FINISHED_PER_SANDBOX", c.task_max_finished, 1, 100000));
   check(r.integer("SANDBOXD_KEEPALIVE_MAX_SECONDS", c.keepalive_max_s, 60, 30 * 86400));
   check(r.integer("SANDBOXD_IDLE_THRESHOLD_SECONDS", c.idle_threshold_s, 1, 365 * 86400));
+  check(r.integer("SANDBOXD_FREEZE_AFTER_SECONDS", c.freeze_after_s, 0, 365 * 86400));
   check(r.integer("SANDBOXD_IDLE_REAP_INTERVAL_SECONDS", c.idle_reap_interval_s, 0, 86400));
+  check(r.integer("SANDBOXD_MAX_SNAPSHOTS_PER_SANDBOX", c.max_snapshots_per_sandbox, 0, 10000));
+  check(r.size("SANDBOXD_SNAPSHOTS_MAX_BYTES", c.snapshots_max_bytes, 0));
+  check(r.integer("SANDBOXD_WARM_POOL", c.warm_pool, 0, 64));
   check(r.integer("SANDBOXD_RECONCILE_INTERVAL_SECONDS", c.reconcile_interval_s, 0, 86400));
   check(r.integer("SANDBOXD_MEM_HEADROOM_PCT", c.mem_headroom_pct, 0, 100));
   check(r.integer("SANDBOXD_MEM_REFUSE_PCT", c.mem_refuse_pct, 0, 100));
@@ -383,14 +390,11 @@ Result<Config> load_config(const std::map<std::string, std::string>& env) {
   check(r.str("SANDBOXD_EDGE_TRUSTED_PROXIES", c.edge_trusted_proxies));
   if (auto trusted = TrustedProxies::parse(c.edge_trusted_proxies); !trusted)
     check(bad("SANDBOXD_EDGE_TRUSTED_PROXIES", trusted.error().message()));
-  check(r.str("SANDBOXD_TRAEFIK_ACCESS_LOG", c.traefik_access_log));
-  check(r.size("SANDBOXD_TRAEFIK_ACCESS_LOG_MAX_BYTES", c.traefik_access_log_max_bytes, 1LL << 20));
   check(r.boolean("SANDBOXD_DOCKER_EVENTS", c.docker_events));
   check(r.str("PREVIEW_DOMAIN", c.preview_domain));
   check(r.integer("HTTP_PORT", c.http_port, 1, 65535));
   check(r.integer("HTTPS_PORT", c.https_port, 1, 65535));
   check(r.boolean("PREVIEW_TLS", c.preview_tls));
-  check(r.str("PREVIEW_ENTRYPOINT", c.preview_entrypoint));
   check(r.str("SANDBOXD_LOG_LEVEL", c.log_level));
   if (!st.is_ok()) return st;
 
@@ -444,11 +448,6 @@ Result<Config> load_config(const std::map<std::string, std::string>& env) {
   for (char ch : c.preview_domain)
     if (!(std::isalnum(static_cast<unsigned char>(ch)) || ch == '-' || ch == '.'))
       return bad("PREVIEW_DOMAIN", "not a valid domain name");
-  for (char ch : c.preview_entrypoint)
-    if (!(std::isalnum(static_cast<unsigned char>(ch)) || ch == '-' || ch == '_'))
-      return bad("PREVIEW_ENTRYPOINT", "not a valid Traefik entrypoint name");
-  if (!c.traefik_access_log.empty() && c.traefik_access_log[0] != '/')
-    return bad("SANDBOXD_TRAEFIK_ACCESS_LOG", "must be an absolute path");
   if (c.wake_host == c.api_host && c.wake_port == c.api_port && c.api_port != 0)
     return bad("SANDBOXD_WAKE_BIND", "must differ from SANDBOXED_API_BIND");
   if (c.auth_disabled && !is_loopback_host(c.api_host)) {

@@ -10,10 +10,11 @@ template <class E, std::size_t N>
 using Names = std::array<std::pair<E, std::string_view>, N>;
 
 // Each table lists every enumerator once; the tests walk them both ways.
-constexpr Names<SandboxStatus, 8> kSandboxStatus{{
+constexpr Names<SandboxStatus, 9> kSandboxStatus{{
     {SandboxStatus::kCreating, "creating"},
     {SandboxStatus::kStarting, "starting"},
     {SandboxStatus::kRunning, "running"},
+    {SandboxStatus::kFrozen, "frozen"},
     {SandboxStatus::kStopping, "stopping"},
     {SandboxStatus::kStopped, "stopped"},
     {SandboxStatus::kError, "error"},
@@ -44,27 +45,30 @@ constexpr Names<Agent, 2> kAgent{{
     {Agent::kOpenCode, "opencode"},
     {Agent::kClaude, "claude"},
 }};
-constexpr Names<Trigger, 12> kTrigger{{
+constexpr Names<Trigger, 11> kTrigger{{
     {Trigger::kApi, "api"},
     {Trigger::kCreate, "create"},
     {Trigger::kExec, "exec"},
     {Trigger::kFiles, "files"},
     {Trigger::kKeepalive, "keepalive"},
     {Trigger::kPreview, "preview"},
-    {Trigger::kTraefik, "traefik"},
     {Trigger::kTask, "task"},
     {Trigger::kReconciler, "reconciler"},
     {Trigger::kIdle, "idle"},
     {Trigger::kPressure, "pressure"},
     {Trigger::kEmergency, "emergency"},
 }};
-constexpr Names<Operation, 6> kOperation{{
+constexpr Names<Operation, 10> kOperation{{
     {Operation::kCreate, "create"},
     {Operation::kStart, "start"},
     {Operation::kWake, "wake"},
+    {Operation::kFreeze, "freeze"},
+    {Operation::kThaw, "thaw"},
     {Operation::kStop, "stop"},
     {Operation::kDelete, "delete"},
     {Operation::kPurge, "purge"},
+    {Operation::kSnapshot, "snapshot"},
+    {Operation::kRestore, "restore"},
 }};
 
 constexpr Names<Egress, 2> kEgress{{

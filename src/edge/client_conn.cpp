@@ -233,7 +233,7 @@ void ClientConn::begin_request() {
 }
 
 void ClientConn::on_lookup(uint64_t exchange, uint64_t generation,
-                           const Result<std::optional<std::string>>& known) {
+                           const Result<PreviewTarget>& known) {
   if (phase_ != Phase::kLookup || exchange != exchange_) return;
   if (!known) {
     if (known.error().code() == Code::kNotFound) {
@@ -249,12 +249,12 @@ void ClientConn::on_lookup(uint64_t exchange, uint64_t generation,
     });
     return reply(503, "preview lookup failed (request " + request_id() + ")");
   }
-  if (*known) {
-    address_ = **known;
+  if (known->address) {
+    address_ = *known->address;
     w_.routes[route_key()] = Worker::Route{address_, generation};
     return open_upstream(false);
   }
-  if (navigation_) {
+  if (navigation_ && !known->frozen) {  // a thaw takes milliseconds: the request is held
     s_.flights.begin(target_.id);
     s_.log("waking_page", spdlog::level::info, [&] {
       return fmt::format("preview {}:{}: serving the waking page", target_.id, target_.port);

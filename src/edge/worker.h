@@ -219,8 +219,7 @@ class ClientConn : public EventLoop::Watcher {
   void begin_request();
   // `exchange` is the request the answer was for: a late answer for an earlier request
   // on this connection is dropped.
-  void on_lookup(uint64_t exchange, uint64_t generation,
-                 const Result<std::optional<std::string>>& known);
+  void on_lookup(uint64_t exchange, uint64_t generation, const Result<PreviewTarget>& known);
   void begin_wake();
   void on_woken(uint64_t exchange, const Result<std::string>& address);
   // Backend connection.

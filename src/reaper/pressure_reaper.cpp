@@ -10,11 +10,14 @@ std::vector<std::string> pick_pressure_victims(const std::vector<SandboxRecord>&
                                                const std::set<std::string>& busy, bool emergency) {
   std::vector<const SandboxRecord*> normal, protected_;
   for (const auto& r : rows) {
-    if (r.status != SandboxStatus::kRunning) continue;
+    if (r.status != SandboxStatus::kRunning && r.status != SandboxStatus::kFrozen) continue;
     bool eligible = r.idle_policy == IdlePolicy::kSleep && !busy.count(r.id);
     (eligible ? normal : protected_).push_back(&r);
   }
+  // Frozen ones first (nobody is using them), then least recently active first.
   auto lru = [](const SandboxRecord* a, const SandboxRecord* b) {
+    const bool fa = a->status == SandboxStatus::kFrozen, fb = b->status == SandboxStatus::kFrozen;
+    if (fa != fb) return fa;
     return a->last_active_at < b->last_active_at;
   };
   std::sort(normal.begin(), normal.end(), lru);

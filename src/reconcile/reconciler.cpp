@@ -7,7 +7,8 @@
 namespace sandboxd {
 
 bool needs_convergence(const SandboxRecord& row, const ContainerState* c) {
-  if (row.status == SandboxStatus::kRunning) return c == nullptr || !c->running;
+  if (row.status == SandboxStatus::kRunning) return c == nullptr || !c->running || c->paused;
+  if (row.status == SandboxStatus::kFrozen) return c == nullptr || !c->running || !c->paused;
   if (row.status == SandboxStatus::kStopped) return c != nullptr && c->running;
   return row.status != SandboxStatus::kError;  // an operation was interrupted
 }

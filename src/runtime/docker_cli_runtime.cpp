@@ -10,6 +10,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "runtime/engine_socket.h"
 #include "sandboxd/base/text.h"
 #include "sandboxd/os/fd.h"
 #include "sandboxd/os/spawn.h"
@@ -65,24 +66,6 @@ bool is_missing_network(const Status& status) {
   return status.code() == Code::kNotFound &&
          (contains(m, "No such network") || (contains(m, "network ") && contains(m, " not found") &&
                                              !contains(m, "No such container")));
-}
-
-std::map<std::string, std::string> traefik_labels(const std::vector<PreviewRoute>& routes,
-                                                  const std::string& network) {
-  std::map<std::string, std::string> l;
-  if (routes.empty()) return l;
-  l["traefik.enable"] = "true";
-  l["traefik.docker.network"] = network;
-  for (const auto& r : routes) {
-    std::string router = "traefik.http.routers." + r.name;
-    l[router + ".rule"] = "Host(`" + r.host + "`)";
-    l[router + ".entrypoints"] = r.entrypoint;
-    l[router + ".priority"] = "100";  // above the priority-1 wake catch-all
-    l[router + ".service"] = r.name;
-    if (r.tls) l[router + ".tls"] = "true";
-    l["traefik.http.services." + r.name + ".loadbalancer.server.port"] = std::to_string(r.port);
-  }
-  return l;
 }
 
 Status classify_docker_error(const std::string& op, const ProcessOutput& out) {
@@ -163,9 +146,7 @@ std::vector<std::string> DockerCliRuntime::run_argv(const RunSpec& s,
     a.insert(a.end(), {"--tmpfs", "/tmp:rw,exec,nosuid,nodev,mode=1777,size=" +
                                       std::to_string(s.tmpfs_bytes)});
   }
-  auto labels = s.labels;
-  labels.merge(traefik_labels(s.routes, s.network));
-  for (const auto& [k, v] : labels) a.insert(a.end(), {"--label", k + "=" + v});
+  for (const auto& [k, v] : s.labels) a.insert(a.end(), {"--label", k + "=" + v});
   for (const auto& m : s.mounts) {
     // --mount (unlike --volume) fails instead of creating a missing source as root.
     a.insert(a.end(), {"--mount", "type=bind,source=" + m.host_path + ",target=" +
@@ -309,12 +290,26 @@ Status DockerCliRuntime::start(const std::string& name) {
 }
 
 Status DockerCliRuntime::pause(const std::string& name) {
+  if (!engine_socket_.empty())
+    return engine_post(engine_socket_, "/containers/" + name + "/pause", timeout_,
+                       "docker pause " + name);
   auto out = call({"pause", name}, timeout_);
   if (!out) return out.error();
   return out->exit_code == 0 ? Status() : classify_docker_error("docker pause " + name, *out);
 }
 
+Status DockerCliRuntime::signal(const std::string& name, const std::string& signal) {
+  auto out = call({"kill", "--signal", signal, name}, timeout_);
+  if (!out) return out.error();
+  return out->exit_code == 0
+             ? Status()
+             : classify_docker_error("docker kill --signal " + signal + " " + name, *out);
+}
+
 Status DockerCliRuntime::unpause(const std::string& name) {
+  if (!engine_socket_.empty())
+    return engine_post(engine_socket_, "/containers/" + name + "/unpause", timeout_,
+                       "docker unpause " + name);
   auto out = call({"unpause", name}, timeout_);
   if (!out) return out.error();
   return out->exit_code == 0 ? Status() : classify_docker_error("docker unpause " + name, *out);

@@ -64,12 +64,27 @@ Status SandboxService::converge(const std::string& id) {
     case SandboxStatus::kPurging: return purge_locked(id).error_or_ok();
     case SandboxStatus::kError: return {};
     case SandboxStatus::kRunning:
+    case SandboxStatus::kFrozen:
     case SandboxStatus::kStopped: break;
   }
   // Look again under the lock: the tick's view may be stale.
   auto c = runtime_.inspect(rec.container_name);
   if (!c && c.error().code() != Code::kNotFound) return c.error();
   bool running = c && c->running;
+  if (rec.status == SandboxStatus::kFrozen) {
+    if (running && c->paused) return {};
+    forget_frozen(id);
+    if (!running) return mark_stopped_locked(std::move(rec), c ? &*c : nullptr);
+    // Not paused: the freeze was interrupted, or someone thawed it by hand.
+    spdlog::info("sandbox {}: frozen but its container runs; marked running", id);
+    rec.status = SandboxStatus::kRunning;
+    rec.updated_at = clock_.now_ms();
+    return store_.update(rec);
+  }
+  if (rec.status == SandboxStatus::kRunning && running && c->paused) {
+    spdlog::info("sandbox {}: running but its container is paused; unpausing it", id);
+    return runtime_.unpause(rec.container_name);
+  }
   if (rec.status == SandboxStatus::kRunning && !running) {
     if (rec.idle_policy == IdlePolicy::kAlwaysOn) {
       spdlog::info("sandbox {}: always_on but its container is {}; starting it", id,
@@ -100,6 +115,7 @@ Status SandboxService::remove_orphan(const ContainerState& c) {
   auto row = store_.get(*id);
   if (!row) return row.error();
   if (row->has_value()) return {};  // created meanwhile: not an orphan
+  if (is_pooled(*id)) return {};    // the warm pool's: fill_pool looks after it
   spdlog::info("removing orphan container {} (sandbox {} has no row)", c.name, *id);
   Status st = runtime_.remove(c.name);
   return st.code() == Code::kNotFound ? Status() : st;

@@ -5,6 +5,7 @@
 #include "sandboxd/base/redactor.h"
 #include "sandboxd/sandbox/identity.h"
 #include "sandboxd/sandbox/sandbox_service.h"
+#include "sandboxd/sandbox/tree_copy.h"
 
 namespace sandboxd {
 namespace {
@@ -57,32 +58,8 @@ Result<std::string> SandboxService::run_container_unredacted(const SandboxRecord
   return again;
 }
 
-Result<SandboxRecord> SandboxService::create(const CreateRequest& req) {
-  if (auto s = validate_create(req, config_); !s.is_ok()) return s;
-  const Isolation isolation = req.isolation.value_or(config_.isolation);
-  if (isolation == Isolation::kGvisor && !gvisor_seen_) {
-    // Asked of the engine until it once says yes (a runtime, once registered, stays).
-    auto has = runtime_.has_oci_runtime(oci_runtime(isolation));
-    if (!has) return has.error();
-    gvisor_seen_ = *has;
-    if (!*has)
-      return Status(Code::kInvalidArgument,
-                    "runtime: gvisor is not available on this host (install and register runsc: "
-                    "scripts/gvisor.sh; `sandboxd doctor` checks it)");
-  }
-  ScopedOperation op(metrics_, Operation::kCreate, Trigger::kApi);
-  if (auto s = admit("create"); !s.is_ok()) return s;
-  int64_t now = clock_.now_ms();
-  std::string id = req.id ? *normalize_id(*req.id) : new_ulid(now);
-  auto guard = locks_.lock(id);
-
-  auto existing = store_.get(id);
-  if (!existing) return existing.error();
-  if (existing->has_value()) {
-    return Status(Code::kConflict,
-                  "sandbox " + id + " already exists (status " + status_text(**existing) + ")");
-  }
-
+SandboxRecord SandboxService::new_record(const CreateRequest& req, const std::string& id,
+                                         Isolation isolation) const {
   SandboxRecord rec;
   rec.id = id;
   rec.status = SandboxStatus::kCreating;
@@ -99,6 +76,51 @@ Result<SandboxRecord> SandboxService::create(const CreateRequest& req) {
   if (req.cpu_millis) rec.limits.cpu_millis = *req.cpu_millis;
   rec.egress = req.egress.value_or(config_.egress);
   rec.isolation = isolation;
+  return rec;
+}
+
+Result<SandboxRecord> SandboxService::create(const CreateRequest& req) {
+  if (auto s = validate_create(req, config_); !s.is_ok()) return s;
+  const Isolation isolation = req.isolation.value_or(config_.isolation);
+  if (isolation == Isolation::kGvisor && !gvisor_seen_) {
+    // Asked of the engine until it once says yes (a runtime, once registered, stays).
+    auto has = runtime_.has_oci_runtime(oci_runtime(isolation));
+    if (!has) return has.error();
+    gvisor_seen_ = *has;
+    if (!*has)
+      return Status(Code::kInvalidArgument,
+                    "runtime: gvisor is not available on this host (install and register runsc: "
+                    "scripts/gvisor.sh; `sandboxd doctor` checks it)");
+  }
+  ScopedOperation op(metrics_, Operation::kCreate, Trigger::kApi);
+  if (auto s = admit("create"); !s.is_ok()) return s;
+  std::optional<SnapshotRecord> snap;
+  if (req.snapshot) {
+    auto found = find_snapshot(*req.snapshot);
+    if (!found) return found.error();
+    snap = std::move(*found);
+  }
+  if (!req.id && config_.warm_pool > 0) {
+    // A create that fits the warm pool is served by a pooled sandbox when one is ready
+    // (before this create takes any id lock: the claim takes the pooled one's).
+    if (auto claimed = claim_pooled(req, isolation, snap)) {
+      op.succeeded();
+      return std::move(*claimed);
+    }
+  }
+  int64_t now = clock_.now_ms();
+  std::string id = req.id ? *normalize_id(*req.id) : new_ulid(now);
+  auto guard = locks_.lock(id);
+
+  auto existing = store_.get(id);
+  if (!existing) return existing.error();
+  if (existing->has_value()) {
+    return Status(Code::kConflict,
+                  "sandbox " + id + " already exists (status " + status_text(**existing) + ")");
+  }
+  if (is_pooled(id)) return Status(Code::kConflict, "sandbox id " + id + " is taken");
+
+  SandboxRecord rec = new_record(req, id, isolation);
   auto slot = store_.next_uid_slot();
   if (!slot) return slot.error();
   rec.uid = sandbox_uid(config_, *slot);
@@ -121,7 +143,13 @@ Result<SandboxRecord> SandboxService::create(const CreateRequest& req) {
   };
   if (!disk) return rollback(disk.error());
   rec.limits.disk_bytes = disk->disk_bytes;  // a kept workspace keeps its disk's size
-  if (auto s = write_identity(config_.identity_dir(), id, rec.uid); !s.is_ok()) return rollback(s);
+  if (auto s = write_identity(config_.identity_dir(), id, rec.uid, env_file_values(rec));
+      !s.is_ok())
+    return rollback(s);
+  if (snap) {
+    if (auto s = copy_snapshot_into(*snap, rec); !s.is_ok()) return rollback(s);
+  }
+  forget_app_state(id);  // a kept workspace holds its last run's
   auto cid = run_container(rec);
   if (!cid) return rollback(cid.error());
 
@@ -139,6 +167,13 @@ Result<SandboxRecord> SandboxService::create(const CreateRequest& req) {
 
 Result<SandboxRecord> SandboxService::start_locked(SandboxRecord rec, Trigger trigger,
                                                    bool verify) {
+  const bool was_frozen = rec.status == SandboxStatus::kFrozen;
+  if (was_frozen) {
+    auto thawed = thaw_locked(rec, trigger);
+    if (thawed || thawed.error().code() != Code::kNotFound) return thawed;
+    // Its container exited or vanished while frozen: started from the row like a stopped one.
+    rec.status = SandboxStatus::kStopped;
+  }
   const SandboxStatus was = rec.status;
   if (was == SandboxStatus::kRunning && !verify) return rec;
   bool startable = was == SandboxStatus::kRunning || was == SandboxStatus::kStopped ||
@@ -156,7 +191,7 @@ Result<SandboxRecord> SandboxService::start_locked(SandboxRecord rec, Trigger tr
     if (auto s = admit("start of sandbox " + rec.id); !s.is_ok()) return s;
     std::lock_guard cap(capacity_mu_);
     if (auto s = admit_capacity(/*new_row=*/false, /*will_run=*/true,
-                                /*counted=*/was == SandboxStatus::kStarting);
+                                /*counted=*/was == SandboxStatus::kStarting || was_frozen);
         !s.is_ok())
       return s;
     rec.status = SandboxStatus::kStarting;  // intent first: a crash leaves `starting`
@@ -178,6 +213,7 @@ Result<SandboxRecord> SandboxService::start_locked(SandboxRecord rec, Trigger tr
   if (prepared) {
     if (auto s = prepare_locked(rec); !s.is_ok()) return s.with_context("start sandbox " + rec.id);
   }
+  if (!was_running) forget_app_state(rec.id);
   Status st = rebuild ? Status(Code::kNotFound, "recreate from the row")
                       : runtime_.start(rec.container_name);
   if (is_missing_network(st)) {
@@ -225,15 +261,23 @@ Result<SandboxRecord> SandboxService::stop_locked(SandboxRecord rec, Trigger tri
                                                   const std::string& reason) {
   if (rec.status == SandboxStatus::kStopped) return rec;
   if (rec.status != SandboxStatus::kRunning && rec.status != SandboxStatus::kStarting &&
-      rec.status != SandboxStatus::kStopping) {
+      rec.status != SandboxStatus::kStopping && rec.status != SandboxStatus::kFrozen) {
     return Status(Code::kConflict,
                   "sandbox " + rec.id + " is " + status_text(rec) + ", not running");
   }
   ScopedOperation op(metrics_, Operation::kStop, trigger);
+  // A paused container is thawed first, so its processes get the SIGTERM and the grace;
+  // so is one whose stop was interrupted (it may have been frozen; unpausing a running
+  // container only fails).
+  const bool maybe_paused =
+      rec.status == SandboxStatus::kFrozen ||
+      (rec.status == SandboxStatus::kStopping && trigger == Trigger::kReconciler);
+  forget_frozen(rec.id);
   left_running(rec.id);
   rec.status = SandboxStatus::kStopping;  // intent first: a crash leaves `stopping`
   rec.updated_at = clock_.now_ms();
   if (auto s = store_.update(rec); !s.is_ok()) return s;
+  if (maybe_paused) (void)runtime_.unpause(rec.container_name);
   Status st = runtime_.stop(rec.container_name, config_.stop_timeout_s);
   if (!st.is_ok() && !(st.code() == Code::kNotFound && !is_missing_network(st))) {
     return st.with_context("stop sandbox " + rec.id);
@@ -246,6 +290,80 @@ Result<SandboxRecord> SandboxService::stop_locked(SandboxRecord rec, Trigger tri
   spdlog::info("sandbox {} stopped ({})", rec.id, reason);
   op.succeeded();
   return rec;
+}
+
+Result<SandboxRecord> SandboxService::freeze_locked(SandboxRecord rec) {
+  if (rec.status == SandboxStatus::kFrozen) return rec;
+  if (rec.status != SandboxStatus::kRunning)
+    return Status(Code::kConflict,
+                  "sandbox " + rec.id + " is " + status_text(rec) + ", not running");
+  ScopedOperation op(metrics_, Operation::kFreeze, Trigger::kIdle);
+  const std::string address = addresses_.get(rec.id).value_or("");
+  // Before the pause: the edge looks the sandbox up again and holds new requests for a
+  // thaw, which waits for this lock.
+  left_running(rec.id);
+  {
+    std::lock_guard g(frozen_mu_);
+    frozen_[rec.id] = address;
+  }
+  rec.status = SandboxStatus::kFrozen;  // intent first: converge knows a frozen row may run
+  rec.updated_at = clock_.now_ms();
+  if (auto s = store_.update(rec); !s.is_ok()) {
+    forget_frozen(rec.id);
+    return s;
+  }
+  if (Status st = runtime_.pause(rec.container_name); !st.is_ok()) {
+    forget_frozen(rec.id);
+    rec.status = SandboxStatus::kRunning;  // the reconciler sorts out a vanished container
+    rec.updated_at = clock_.now_ms();
+    (void)store_.update(rec);
+    return st.with_context("freeze sandbox " + rec.id);
+  }
+  spdlog::info("sandbox {} frozen (idle)", rec.id);
+  op.succeeded();
+  return rec;
+}
+
+Result<SandboxRecord> SandboxService::thaw_locked(SandboxRecord rec, Trigger trigger) {
+  ScopedOperation op(metrics_, Operation::kThaw, trigger);
+  if (Status st = runtime_.unpause(rec.container_name); !st.is_ok()) {
+    // Not paused after all: fine if it runs (thawed by hand, or the pause never happened);
+    // gone or exited: the caller starts it from the row.
+    auto c = runtime_.inspect(rec.container_name);
+    if (!c && c.error().code() != Code::kNotFound) return c.error();
+    if (!c || !c->running || c->paused) {
+      forget_frozen(rec.id);
+      return Status(Code::kNotFound, "sandbox " + rec.id + ": its frozen container is " +
+                                         (c ? c->status : "gone") + " (" + st.message() + ")");
+    }
+  }
+  std::string address;
+  {
+    std::lock_guard g(frozen_mu_);
+    if (auto it = frozen_.find(rec.id); it != frozen_.end()) {
+      address = it->second;
+      frozen_.erase(it);
+    }
+  }
+  rec.status = SandboxStatus::kRunning;
+  touch(rec, trigger);
+  if (auto s = store_.update(rec); !s.is_ok()) return s;
+  // A paused container keeps its address; nothing else can have taken it.
+  if (!address.empty()) addresses_.put(rec.id, address);
+  spdlog::info("sandbox {} thawed (by {})", rec.id, to_string(trigger));
+  op.succeeded();
+  return rec;
+}
+
+Result<bool> SandboxService::freeze_if(const std::string& id,
+                                       const std::function<bool(const SandboxRecord&)>& still) {
+  auto guard = locks_.lock(id);
+  auto row = store_.get(id);
+  if (!row) return row.error();
+  if (!row->has_value() || !still(**row)) return false;  // changed since the caller looked
+  auto frozen = freeze_locked(**row);
+  if (!frozen) return frozen.error();
+  return true;
 }
 
 Status SandboxService::destroy(const std::string& raw_id) {
@@ -278,6 +396,8 @@ Result<std::pair<std::string, bool>> SandboxService::mark_for_removal(const std:
   auto row = store_.get(id);
   if (!row) return row.error();
   left_running(id);
+  forget_frozen(id);
+  if (!row->has_value() && is_pooled(id)) return Status(Code::kNotFound, "no sandbox " + id);
   if (!row->has_value()) return std::make_pair(container_name(config_.instance, id), false);
   SandboxRecord rec = **row;
   rec.status = status;  // a crash from here on leaves a row to finish removing
@@ -322,8 +442,20 @@ Result<int64_t> SandboxService::purge_locked(const std::string& id) {
   auto freed = workspaces_.remove(id);
   if (!freed) return freed.error().with_context("purge sandbox " + id);
   (void)remove_identity(config_.identity_dir(), id);
+  // Its snapshots go with it (a delete keeps them): rows first, then their trees.
+  auto snaps = store_.list_snapshots(id);
+  if (!snaps) return snaps.error();
   if (auto s = store_.remove_with_tasks(id); !s.is_ok()) return s;
-  spdlog::info("sandbox {} purged ({} bytes freed)", id, *freed);
+  {
+    std::unique_lock g(snapshots_mu_);
+    for (const auto& snap : *snaps) {
+      if (auto s = remove_tree(snapshot_path(snap.id)); !s.is_ok())
+        spdlog::warn("purge {}: snapshot {} stays until the next start: {}", id, snap.id,
+                     s.message());
+    }
+  }
+  spdlog::info("sandbox {} purged ({} bytes freed, {} snapshots removed)", id, *freed,
+               snaps->size());
   return freed;
 }
 

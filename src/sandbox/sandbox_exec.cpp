@@ -51,6 +51,7 @@ Result<ExecResult> SandboxService::exec(const std::string& raw_id, const ExecReq
       if (auto s = store_.update(*running); !s.is_ok()) return s;
       spec.container = running->container_name;
       spec.user = sandbox_user(running->uid);
+      for (const auto& [k, v] : running->env) spec.env.try_emplace(k, v);  // the call's win
       for (auto& v : Redactor::values_of(running->env)) secrets.push_back(std::move(v));
       return {};
     });
@@ -89,6 +90,7 @@ Status SandboxService::launch(const std::string& id, std::vector<std::string> cm
                               std::map<std::string, std::string> env) {
   auto rec = load(id);
   if (!rec) return rec.error();
+  for (const auto& [k, v] : rec->env) env.try_emplace(k, v);  // the caller's values win
   ExecSpec spec = exec_spec(*rec, std::move(cmd), std::move(env), "");
   spec.detach = true;
   spec.timeout = std::chrono::seconds(30);

@@ -6,8 +6,10 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <chrono>
 #include <fstream>
 #include <iterator>
+#include <thread>
 
 #include "sandboxd/base/redactor.h"
 #include "sandboxd/sandbox/identity.h"
@@ -57,8 +59,8 @@ Status SandboxService::admit_capacity(bool new_row, bool will_run, bool counted)
                                          " sandboxes (SANDBOXD_MAX_SANDBOXES): delete one first");
   }
   if (will_run) {
-    auto running =
-        store_.count({SandboxStatus::kCreating, SandboxStatus::kStarting, SandboxStatus::kRunning});
+    auto running = store_.count({SandboxStatus::kCreating, SandboxStatus::kStarting,
+                                 SandboxStatus::kRunning, SandboxStatus::kFrozen});
     if (!running) return running.error();
     if (*running - (counted ? 1 : 0) >= config_.max_running)
       return Status(Code::kCapacity, "this host runs its maximum of " +
@@ -121,6 +123,11 @@ Status SandboxService::init() {
   if (!install) return install.error();
   install_id_ = *install;
   if (auto s = workspaces_.init(); !s.is_ok()) return s;
+  // Frozen before a restart: activity thaws them as it would have.
+  auto rows = all();
+  if (!rows) return rows.error();
+  for (const auto& r : *rows)
+    if (r.status == SandboxStatus::kFrozen) frozen_[r.id] = "";
   return ensure_networks();
 }
 
@@ -148,7 +155,9 @@ Status SandboxService::prepare_locked(SandboxRecord& rec) {
   auto ws = workspaces_.ensure(next.id, static_cast<uid_t>(next.uid), next.limits.disk_bytes);
   if (!ws) return ws.error();
   next.limits.disk_bytes = ws->disk_bytes;  // a kept disk keeps its size
-  if (auto s = write_identity(config_.identity_dir(), next.id, next.uid); !s.is_ok()) return s;
+  if (auto s = write_identity(config_.identity_dir(), next.id, next.uid, env_file_values(next));
+      !s.is_ok())
+    return s;
   if (legacy || next.limits.disk_bytes != rec.limits.disk_bytes) {
     if (auto s = store_.update(next); !s.is_ok()) return s;
   }
@@ -191,6 +200,24 @@ void SandboxService::touch(SandboxRecord& rec, Trigger source) {
 void SandboxService::left_running(const std::string& id) {
   addresses_.forget(id);
   activity_.forget(id);
+}
+
+bool SandboxService::is_frozen(const std::string& id) {
+  std::lock_guard g(frozen_mu_);
+  return frozen_.count(id) > 0;
+}
+
+bool SandboxService::forget_frozen(const std::string& id) {
+  std::lock_guard g(frozen_mu_);
+  return frozen_.erase(id) > 0;
+}
+
+void SandboxService::record_activity(const std::string& id, Trigger source) {
+  activity_.record(id, source);
+  if (!is_frozen(id)) return;
+  if (auto woken = wake(id, source); !woken)
+    spdlog::warn("sandbox {}: thaw on {} activity failed: {}", id, to_string(source),
+                 woken.error().message());
 }
 
 Result<SandboxRecord> SandboxService::get(const std::string& id) { return load(id); }
@@ -254,22 +281,25 @@ Status SandboxService::delete_file(const std::string& raw_id, std::string_view p
   return files_.remove(rec->id, path);
 }
 
-Result<std::optional<std::string>> SandboxService::preview_address(const std::string& raw_id,
-                                                                   int port) {
+Result<PreviewTarget> SandboxService::preview_address(const std::string& raw_id, int port) {
   if (!normalize_id(raw_id)) return Status(Code::kNotFound, "no sandbox " + raw_id);
   auto rec = load(raw_id);
   if (!rec) return rec.error();
   if (std::find(rec->ports.begin(), rec->ports.end(), port) == rec->ports.end())
     return Status(Code::kNotFound,
                   "sandbox " + rec->id + " does not expose port " + std::to_string(port));
-  if (rec->status != SandboxStatus::kRunning) return std::optional<std::string>();
-  return addresses_.get(rec->id);
+  PreviewTarget target;
+  target.frozen = rec->status == SandboxStatus::kFrozen;
+  if (rec->status == SandboxStatus::kRunning) target.address = addresses_.get(rec->id);
+  return target;
 }
 
 Result<std::string> SandboxService::wake(const std::string& raw_id, Trigger trigger) {
   return with_locked(raw_id, [&](SandboxRecord& rec) -> Result<std::string> {
     auto started = start_locked(std::move(rec), trigger, /*verify=*/true);
     if (!started) return started.error();
+    // Valid while it runs (AddressCache's contract): a thawed sandbox's address is known.
+    if (auto known = addresses_.get(started->id)) return *known;
     auto c = runtime_.inspect(started->container_name);
     if (!c) return c.error().with_context("wake sandbox " + started->id);
     const std::string network = sandbox_network(config_, started->egress);
@@ -292,6 +322,53 @@ Result<std::string> SandboxService::logs(const std::string& raw_id, std::size_t 
   return Redactor(Redactor::values_of(rec->env)).whole(*tail);
 }
 
+AppView SandboxService::app(const SandboxRecord& rec, std::size_t log_bytes) {
+  AppView view;
+  const bool up = rec.status == SandboxStatus::kRunning || rec.status == SandboxStatus::kFrozen;
+  const Redactor redactor(Redactor::values_of(rec.env));
+  if (up) {
+    auto text = workspaces_.read_tail(rec.id, {".sandboxed", "app.json"}, kAppStateMaxBytes + 1);
+    // Removed before every start (forget_app_state): what is there is this run's word.
+    auto parsed = text ? parse_app_state(*text) : Result<AppState>(text.error());
+    if (parsed) {
+      view.reported = true;
+      view.state = std::move(*parsed);
+      view.state.reason = redactor.whole(view.state.reason);
+    } else {
+      view.state.reason = "the supervisor has not reported yet";
+    }
+  } else {
+    view.state.reason = "the sandbox is " + std::string(to_string(rec.status));
+  }
+  if (log_bytes > 0) {
+    auto tail = workspaces_.read_tail(rec.id, {".sandboxed", "logs", "dev.log"}, log_bytes);
+    if (tail) view.log_tail = redactor.whole(*tail);
+  }
+  return view;
+}
+
+void SandboxService::forget_app_state(const std::string& id) {
+  if (auto s = files_.remove(id, ".sandboxed/app.json"); !s.is_ok() && s.code() != Code::kNotFound)
+    spdlog::warn("sandbox {}: its last app state stays until the supervisor writes: {}", id,
+                 s.message());
+}
+
+void SandboxService::wait_for_app(const std::string& id, int seconds) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
+  while (std::chrono::steady_clock::now() < deadline) {
+    auto rec = load(id);
+    if (!rec) return;
+    const bool up = rec->status == SandboxStatus::kRunning ||
+                    rec->status == SandboxStatus::kStarting ||
+                    rec->status == SandboxStatus::kFrozen;
+    if (!up) return;
+    AppView v = app(*rec, 0);
+    // Reported "none": the supervisor found no app to run (its reason says why).
+    if (v.reported && v.state.state != "starting") return;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+}
+
 Result<SandboxRecord> SandboxService::keepalive(const std::string& raw_id,
                                                 std::optional<int64_t> seconds) {
   if (auto id = normalize_id(raw_id); !id) return id.error();
@@ -301,6 +378,12 @@ Result<SandboxRecord> SandboxService::keepalive(const std::string& raw_id,
     if (rec.status == SandboxStatus::kDeleting || rec.status == SandboxStatus::kPurging) {
       return Status(Code::kConflict,
                     "sandbox " + rec.id + " is " + std::string(to_string(rec.status)));
+    }
+    if (rec.status == SandboxStatus::kFrozen) {
+      // Kept alive means awake: a frozen one is thawed (a stopped one stays stopped).
+      auto thawed = start_locked(std::move(rec), Trigger::kKeepalive, /*verify=*/false);
+      if (!thawed) return thawed.error();
+      rec = std::move(*thawed);
     }
     touch(rec, Trigger::kKeepalive);
     if (seconds) {

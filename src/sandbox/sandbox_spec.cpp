@@ -28,19 +28,6 @@ std::map<std::string, std::string> instance_labels(const std::string& instance) 
   return {{"sandboxed.managed", "true"}, {"sandboxed.instance", instance}};
 }
 
-std::vector<PreviewRoute> preview_routes(const Config& config, const std::string& id,
-                                         const std::vector<int>& ports) {
-  std::vector<PreviewRoute> routes;
-  std::string prefix = config.instance == "default" ? "" : config.instance + "-";
-  for (int port : ports) {
-    std::string p = std::to_string(port);
-    routes.push_back({prefix + "s-" + id + "-" + p,
-                      "s-" + id + "-" + p + ".preview." + config.preview_domain, port,
-                      config.preview_entrypoint, config.preview_tls});
-  }
-  return routes;
-}
-
 std::string label_of(const ContainerState& c, const std::string& key) {
   auto it = c.labels.find(key);
   return it == c.labels.end() ? std::string() : it->second;
@@ -64,15 +51,14 @@ RunSpec run_spec(const SandboxRecord& rec, const Config& config, const std::stri
   s.labels = instance_labels(config.instance);
   s.labels["sandboxed.id"] = rec.id;
   s.labels["sandboxed.install"] = install_id;
-  s.routes = preview_routes(config, rec.id, rec.ports);
-  s.env = rec.env;
-  s.env.try_emplace("HOME", kSandboxHome);
-  std::string ports;
-  for (int p : rec.ports) ports += (ports.empty() ? "" : ",") + std::to_string(p);
-  s.env["SANDBOXED_PORTS"] = ports;  // read by sandbox-init: the dev server's default PORT
+  // The sandbox's own env is not in the container's: it is in the env file mounted at
+  // /run/sandboxed (write_identity), which sandbox-init gives the app, and exec and tasks
+  // pass with each command, so a pooled container can take any sandbox's env.
+  s.env["HOME"] = kSandboxHome;
   s.mounts.push_back({workspace, kSandboxHome});
   s.mounts.push_back({identity + "/passwd", "/etc/passwd", /*read_only=*/true});
   s.mounts.push_back({identity + "/group", "/etc/group", /*read_only=*/true});
+  s.mounts.push_back({identity + "/run", kSandboxRunDir, /*read_only=*/true});
   s.memory_bytes = rec.limits.memory_bytes;
   s.cpu_millis = rec.limits.cpu_millis;
   s.oci_runtime = oci_runtime(rec.isolation);
@@ -81,6 +67,14 @@ RunSpec run_spec(const SandboxRecord& rec, const Config& config, const std::stri
   s.tmpfs_bytes = config.tmpfs_bytes;
   s.log_max_bytes = kContainerLogMaxBytes;
   return s;
+}
+
+std::map<std::string, std::string> env_file_values(const SandboxRecord& rec) {
+  std::map<std::string, std::string> env = rec.env;
+  std::string ports;
+  for (int p : rec.ports) ports += (ports.empty() ? "" : ",") + std::to_string(p);
+  env["SANDBOXED_PORTS"] = ports;  // read by sandbox-init: the dev server's default PORT
+  return env;
 }
 
 ExecSpec exec_spec(const SandboxRecord& rec, std::vector<std::string> cmd,

@@ -274,6 +274,28 @@ Status Store::insert(const SandboxRecord& rec) {
   }
 }
 
+Status Store::claim_pool(const std::string& pool_id, const SandboxRecord& rec) {
+  std::lock_guard lock(mu_);
+  try {
+    SQLite::Transaction tx(*db_);
+    SQLite::Statement del(*db_, "DELETE FROM pool WHERE id = ?");
+    del.bind(1, pool_id);
+    if (del.exec() == 0) return Status(Code::kNotFound, "pool entry " + pool_id + " is gone");
+    SQLite::Statement q(*db_, std::string("INSERT INTO sandboxes(") + kColumns +
+                                  ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
+    bind_row(q, rec);
+    q.exec();
+    tx.commit();
+    return {};
+  } catch (const SQLite::Exception& e) {
+    if (e.getErrorCode() == SQLITE_CONSTRAINT)
+      return Status(Code::kConflict, "sandbox " + rec.id + " already exists");
+    return db_error("claim " + pool_id, e);
+  } catch (const std::exception& e) {
+    return db_error("claim " + pool_id, e);
+  }
+}
+
 Status Store::update(const SandboxRecord& rec) {
   std::lock_guard lock(mu_);
   try {
@@ -326,7 +348,8 @@ Status Store::remove_with_tasks(const std::string& id) {
     for (const char* sql :
          {"DELETE FROM task_events WHERE task_id IN "
           "(SELECT id FROM tasks WHERE sandbox_id = ?)",
-          "DELETE FROM tasks WHERE sandbox_id = ?", "DELETE FROM sandboxes WHERE id = ?"}) {
+          "DELETE FROM tasks WHERE sandbox_id = ?", "DELETE FROM snapshots WHERE sandbox_id = ?",
+          "DELETE FROM sandboxes WHERE id = ?"}) {
       SQLite::Statement q(*db_, sql);
       q.bind(1, id);
       q.exec();

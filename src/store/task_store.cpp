@@ -13,8 +13,8 @@ namespace {
 constexpr const char* kTaskColumns =
     "id, sandbox_id, agent, model, prompt, env_keys_json, timeout_s, status, failure_reason, "
     "error_message, final_message, files_changed_json, usage_json, exit_code, cancel_requested, "
-    "out_offset, next_seq, created_at, started_at, finished_at, sealed_env";
-constexpr int kTaskColumnCount = 21;
+    "out_offset, next_seq, created_at, started_at, finished_at, sealed_env, checkpoint_id";
+constexpr int kTaskColumnCount = 22;
 
 void bind_task(SQLite::Statement& q, const TaskRecord& t) {
   int i = 1;
@@ -43,6 +43,7 @@ void bind_task(SQLite::Statement& q, const TaskRecord& t) {
   q.bind(i++, static_cast<int64_t>(t.started_at));
   q.bind(i++, static_cast<int64_t>(t.finished_at));
   q.bind(i++, t.sealed_env);
+  q.bind(i++, t.checkpoint_id);
 }
 
 TaskRecord read_task(SQLite::Statement& q) {
@@ -72,6 +73,7 @@ TaskRecord read_task(SQLite::Statement& q) {
   t.started_at = q.getColumn(i++).getInt64();
   t.finished_at = q.getColumn(i++).getInt64();
   t.sealed_env = q.getColumn(i++).getString();
+  t.checkpoint_id = q.getColumn(i++).getString();
   return t;
 }
 

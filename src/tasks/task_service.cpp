@@ -177,16 +177,36 @@ Result<TaskRecord> TaskService::create(const std::string& raw_sandbox, const Tas
   t.timeout_s = req.timeout_s.value_or(std::min(kDefaultTimeoutS, config_.task_max_timeout_s));
   t.status = TaskStatus::kRunning;
   t.created_at = t.started_at = clock_.now_ms();
-  {
-    // Reserve the sandbox: one running task at a time (its row is the reservation).
-    std::lock_guard lock(mu_);
+  auto busy_with = [&]() -> Status {
     if (stopping_) return Status(Code::kUnavailable, "sandboxd is shutting down");
     for (const auto& [id, f] : follows_) {
       if (f.task.sandbox_id == *sid)
         return Status(Code::kConflict, "sandbox " + *sid + " is running task " + id +
                                            "; cancel it or wait for it to finish");
     }
-    if (auto s = store_.insert_task(t); !s.is_ok()) return s;
+    return {};
+  };
+  if (req.checkpoint) {
+    // The workspace as it was before the agent touched it (checked first, so a busy
+    // sandbox gets no snapshot; checked again below).
+    {
+      std::lock_guard lock(mu_);
+      if (auto s = busy_with(); !s.is_ok()) return s;
+    }
+    auto snap = sandboxes_.snapshot(*sid, "");
+    if (!snap) return snap.error().with_context("checkpoint before the task");
+    t.checkpoint_id = snap->id;
+  }
+  {
+    // Reserve the sandbox: one running task at a time (its row is the reservation).
+    std::unique_lock lock(mu_);
+    Status free = busy_with();
+    if (free.is_ok()) free = store_.insert_task(t);
+    if (!free.is_ok()) {
+      lock.unlock();  // a snapshot's removal may wait for copies out of it
+      if (!t.checkpoint_id.empty()) (void)sandboxes_.delete_snapshot(t.checkpoint_id);
+      return free;
+    }
     last_seq_[t.id] = 0;
     follows_.emplace(
         t.id, Follow{t, AgentTally{}, /*launched=*/false, redactor, sandboxes_.busy().hold(*sid)});

@@ -19,6 +19,7 @@ class FakeRuntime final : public Runtime {
     std::string id;
     bool running = false;
     bool paused = false;
+    std::vector<std::string> signals;  // sent by signal(), oldest first
   };
 
   // The next call of `verb` ("create", "start", "stop", "pause", "unpause", "remove",
@@ -44,7 +45,7 @@ class FakeRuntime final : public Runtime {
       return Status(Code::kNotFound, "network " + spec.network + " not found");
     if (containers_.count(spec.name)) return Status(Code::kConflict, "name in use");
     std::string id = "c" + std::to_string(++next_id_);
-    containers_[spec.name] = {spec, id, true, false};
+    containers_[spec.name] = {spec, id, true, false, {}};
     return id;
   }
 
@@ -59,6 +60,9 @@ class FakeRuntime final : public Runtime {
   }
   Status unpause(const std::string& name) override {
     return set_state("unpause", name, [](Container& c) { c.paused = false; });
+  }
+  Status signal(const std::string& name, const std::string& sig) override {
+    return set_state("signal", name, [sig](Container& c) { c.signals.push_back(sig); });
   }
 
   // By name or by container id, as docker rm.

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <random>
@@ -108,6 +109,9 @@ Daemon::Daemon(const std::string& tag, std::map<std::string, std::string> extra_
           {"SANDBOXD_DEFAULT_DISK", "256m"},
           {"SANDBOXD_STOP_TIMEOUT_SECONDS", "5"},
           {"SANDBOXD_API_TOKENS", "it:" + token_}};
+  // The starter templates tests/run.sh built (imported by sandboxd at startup).
+  if (const char* t = std::getenv("SANDBOXED_TEST_TEMPLATES_DIR"))
+    env_["SANDBOXD_TEMPLATES_DIR"] = t;
   for (auto& [k, v] : extra_env) env_[k] = v;
   client_ = std::make_unique<httplib::Client>("127.0.0.1", port_);
   // Auth is on by default, as in production: the harness's client carries the token.

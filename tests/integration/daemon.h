@@ -74,7 +74,8 @@ class Daemon {
   bool write_node_app(const std::string& id, const std::string& one_line_js);
   std::string instance() const { return instance_; }
   int port() const { return port_; }
-  // The wake listener (the preview edge without Traefik), on loopback.
+  // The wake listener (sandboxd's preview edge, which Traefik forwards to; no Traefik in
+  // tests), on loopback.
   int wake_port() const { return wake_port_; }
   // The preview host of a sandbox's port (PREVIEW_DOMAIN is `localhost` in tests).
   static std::string preview_host(const std::string& id, int port) {

@@ -75,9 +75,8 @@ TEST_F(Lifecycle, CreateRunsAContainerWithEveryHardeningFlag) {
   EXPECT_EQ(c["Config"]["Labels"]["sandboxed.managed"], "true");
   EXPECT_EQ(c["Config"]["Labels"]["sandboxed.id"], "hard1");
   EXPECT_EQ(c["Config"]["Labels"]["sandboxed.instance"], d.instance());
-  std::string router = "traefik.http.routers." + d.instance() + "-s-hard1-3000";
-  EXPECT_EQ(c["Config"]["Labels"][router + ".rule"], "Host(`s-hard1-3000.preview.localhost`)");
-  EXPECT_EQ(c["Config"]["Labels"][router + ".priority"], "100");
+  for (const auto& [key, value] : c["Config"]["Labels"].items())  // the edge routes previews
+    EXPECT_NE(key.rfind("traefik.", 0), 0u) << key;
   bool mounted = false;
   for (const auto& m : c["Mounts"]) {
     mounted |= m["Source"] == d.workspace("hard1") && m["Destination"] == "/home/sandbox";

@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Checks traefik/traefik.yml and traefik/dynamic/*.yml against Traefik v3's documented
-syntax and sandboxed's routing contract. Prints "N passed, N failed"; exit 1 on failure."""
+syntax and sandboxed's routing contract: Traefik sends every preview host to sandboxd's
+edge, by its file provider alone. Prints "N passed, N failed"; exit 1 on failure."""
 import glob
 import os
 import re
@@ -23,15 +24,13 @@ def go_regexp_to_python(expr):
 
 
 static = yaml.safe_load(open(os.path.join(ROOT, "traefik", "traefik.yml")))
-docker = static.get("providers", {}).get("docker", {})
-check("docker provider does not expose containers by default", docker.get("exposedByDefault") is False)
-check("docker provider is constrained to sandboxed.managed=true",
-      re.fullmatch(r"Label\(`sandboxed\.managed`,\s*`true`\)", docker.get("constraints", "")) is not None,
-      repr(docker.get("constraints")))
+providers = static.get("providers", {})
+check("the file provider is the only provider (no Docker provider, no Docker socket: "
+      "every preview request goes through sandboxd's edge)", list(providers) == ["file"], list(providers))
 check("file provider reads the dynamic directory",
-      static.get("providers", {}).get("file", {}).get("directory") == "/etc/traefik/dynamic")
-check("entrypoint web exists", "web" in static.get("entryPoints", {}))
-check("access log is JSON (sandboxd tails it)", static.get("accessLog", {}).get("format") == "json")
+      providers.get("file", {}).get("directory") == "/etc/traefik/dynamic")
+check("entrypoints web and websecure exist", {"web", "websecure"} <= set(static.get("entryPoints", {})))
+check("no access log (nothing reads it, and Traefik never rotates it)", "accessLog" not in static)
 check("dashboard/API of Traefik is not exposed", static.get("api", {}).get("dashboard") is False)
 
 routers, services, transports = {}, {}, {}
@@ -42,38 +41,45 @@ for path in sorted(glob.glob(os.path.join(ROOT, "traefik", "dynamic", "*.yml")))
     transports.update(doc.get("http", {}).get("serversTransports", {}))
     check(os.path.basename(path) + " parses as YAML", isinstance(doc, dict))
 
-wake = routers.get("sandboxed-wake")
-check("wake catch-all router exists", wake is not None)
-if wake:
-    check("wake router has priority 1", wake.get("priority") == 1)
-    m = re.fullmatch(r"HostRegexp\(`(.+)`\)", wake.get("rule", ""))
-    check("wake rule is a v3 HostRegexp with a plain Go regexp (no {name:...} v2 syntax)",
-          m is not None and "{host" not in wake.get("rule", ""), wake.get("rule", ""))
+# One preview router per entrypoint, both to the edge; nothing else routes anywhere.
+check("the routers are the preview routers", set(routers) == {"sandboxed-preview", "sandboxed-preview-tls"},
+      sorted(routers))
+for name, entrypoint in (("sandboxed-preview", "web"), ("sandboxed-preview-tls", "websecure")):
+    router = routers.get(name)
+    if not router:
+        continue
+    check(name + " uses the %s entrypoint" % entrypoint, router.get("entryPoints") == [entrypoint],
+          router.get("entryPoints"))
+    check(name + " targets the sandboxed-edge service", router.get("service") == "sandboxed-edge")
+    check(name + " terminates TLS" if entrypoint == "websecure" else name + " is plain HTTP",
+          ("tls" in router) == (entrypoint == "websecure"))
+    m = re.fullmatch(r"HostRegexp\(`(.+)`\)", router.get("rule", ""))
+    check(name + " rule is a v3 HostRegexp with a plain Go regexp (no {name:...} v2 syntax)",
+          m is not None and "{host" not in router.get("rule", ""), router.get("rule", ""))
     if m:
         rx = go_regexp_to_python(m.group(1))
         for host in ["s-abc123-3000.preview.localhost", "S-ABC123-3000.Preview.Example.COM",
                      "s-01jd6v4x2c8y0000000000abcd-5173.preview.apps.example.com"]:
-            check("wake rule matches " + host, rx.search(host) is not None)
+            check(name + " rule matches " + host, rx.search(host) is not None)
         for host in ["api.preview.localhost", "sandboxd", "s-abc-3000.example.com", "s-a_b-3000.preview.x",
                      "localhost", "s-abc-port.preview.localhost"]:
-            check("wake rule does not match " + host, rx.search(host) is None)
-    check("wake router uses the web entrypoint", wake.get("entryPoints") == ["web"])
-    check("wake router targets the sandboxed-wake service", wake.get("service") == "sandboxed-wake")
-wake_svc = services.get("sandboxed-wake", {})
-wake_urls = [s.get("url") for s in wake_svc.get("loadBalancer", {}).get("servers", [])]
-# Traefik runs with the host's network; the wake listener's default bind is loopback
+            check(name + " rule does not match " + host, rx.search(host) is None)
+check("the only service is sandboxed-edge", list(services) == ["sandboxed-edge"], list(services))
+edge_svc = services.get("sandboxed-edge", {})
+edge_urls = [s.get("url") for s in edge_svc.get("loadBalancer", {}).get("servers", [])]
+# Traefik runs with the host's network; the edge's default bind is loopback
 # (SANDBOXD_WAKE_BIND=127.0.0.1:9091), where sandboxes cannot reach it.
-check("wake service targets sandboxd's wake listener on loopback", wake_urls == ["http://127.0.0.1:9091"],
-      str(wake_urls))
-check("wake service passes the Host header", wake_svc.get("loadBalancer", {}).get("passHostHeader") is True)
-ref = wake_svc.get("loadBalancer", {}).get("serversTransport", "")
+check("edge service targets sandboxd's edge on loopback", edge_urls == ["http://127.0.0.1:9091"],
+      str(edge_urls))
+check("edge service passes the Host header", edge_svc.get("loadBalancer", {}).get("passHostHeader") is True)
+ref = edge_svc.get("loadBalancer", {}).get("serversTransport", "")
 transport = transports.get(ref.split("@")[0]) if ref.endswith("@file") else None
-check("wake service uses a file-provider serversTransport (name@file)", transport is not None, ref)
+check("edge service uses a file-provider serversTransport (name@file)", transport is not None, ref)
 idle = str((transport or {}).get("forwardingTimeouts", {}).get("idleConnTimeout", ""))
 m = re.fullmatch(r"(\d+)s", idle)
-check("wake transport drops idle connections before the edge's 60 s idle timeout "
+check("edge transport drops idle connections before the edge's 60 s idle timeout "
       "(forwardingTimeouts.idleConnTimeout in seconds, < 60)", m is not None and int(m.group(1)) < 60, idle)
-check("wake transport pools connections (maxIdleConnsPerHost > 0): the edge routes every "
+check("edge transport pools connections (maxIdleConnsPerHost > 0): the edge routes every "
       "request by its own Host", ((transport or {}).get("maxIdleConnsPerHost") or 0) > 0)
 for name, svc in services.items():
     for server in svc.get("loadBalancer", {}).get("servers", []):

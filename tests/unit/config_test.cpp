@@ -69,22 +69,18 @@ TEST(LoadConfig, ThePreviewEdgeListensOnLoopbackByDefaultAndIsConfigurable) {
   EXPECT_EQ(d->wake_port, 9091);
   EXPECT_EQ(d->wake_timeout_s, 60);
   EXPECT_TRUE(d->docker_events);
-  EXPECT_EQ(d->traefik_access_log, "");
   auto c = load_config({{"SANDBOXD_WAKE_BIND", "0.0.0.0:80"},
                         {"SANDBOXD_WAKE_TIMEOUT_SECONDS", "30"},
-                        {"SANDBOXD_TRAEFIK_ACCESS_LOG", "/var/log/traefik/access.log"},
                         {"SANDBOXD_DOCKER_EVENTS", "false"}});
   ASSERT_TRUE(c) << c.error().message();
   EXPECT_EQ(c->wake_host, "0.0.0.0");
   EXPECT_EQ(c->wake_port, 80);
   EXPECT_EQ(c->wake_timeout_s, 30);
-  EXPECT_EQ(c->traefik_access_log, "/var/log/traefik/access.log");
   EXPECT_FALSE(c->docker_events);
   for (const auto& [key, value] : std::vector<std::pair<std::string, std::string>>{
            {"SANDBOXD_WAKE_BIND", "nowhere"},
            {"SANDBOXD_WAKE_BIND", "127.0.0.1:9090"},  // the API's address
-           {"SANDBOXD_WAKE_TIMEOUT_SECONDS", "0"},
-           {"SANDBOXD_TRAEFIK_ACCESS_LOG", "rel/a.log"}}) {
+           {"SANDBOXD_WAKE_TIMEOUT_SECONDS", "0"}}) {
     auto bad = load_config({{key, value}});
     ASSERT_FALSE(bad) << key << "=" << value;
     EXPECT_NE(bad.error().message().find(key), std::string::npos) << bad.error().message();

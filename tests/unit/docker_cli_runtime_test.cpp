@@ -28,7 +28,6 @@ class DockerCliTest : public testing::Test {
     s.user = "1879048193:1879048193";
     s.workdir = "/home/sandbox/workspace/app";
     s.labels = {{"sandboxed.managed", "true"}, {"sandboxed.id", "abc"}};
-    s.routes = {{"s-abc-3000", "s-abc-3000.preview.localhost", 3000, "web", false}};
     s.env = {{"SECRET", "hunter2"}};
     s.mounts = {{"/data/workspaces/abc", "/home/sandbox"},
                 {"/data/identity/abc/passwd", "/etc/passwd", /*read_only=*/true}};
@@ -59,39 +58,12 @@ TEST_F(DockerCliTest, RunArgvIsExactlyTheHardenedCommand) {
       "--runtime", "runsc", "--pids-limit", "256", "--ulimit", "nofile=4096:4096",
       "--tmpfs", "/tmp:rw,exec,nosuid,nodev,mode=1777,size=67108864",
       "--label", "sandboxed.id=abc", "--label", "sandboxed.managed=true",
-      "--label", "traefik.docker.network=net", "--label", "traefik.enable=true",
-      "--label", "traefik.http.routers.s-abc-3000.entrypoints=web",
-      "--label", "traefik.http.routers.s-abc-3000.priority=100",
-      "--label", "traefik.http.routers.s-abc-3000.rule=Host(`s-abc-3000.preview.localhost`)",
-      "--label", "traefik.http.routers.s-abc-3000.service=s-abc-3000",
-      "--label", "traefik.http.services.s-abc-3000.loadbalancer.server.port=3000",
       "--mount", "type=bind,source=/data/workspaces/abc,target=/home/sandbox",
       "--mount", "type=bind,source=/data/identity/abc/passwd,target=/etc/passwd,readonly",
       "--log-driver", "json-file", "--log-opt", "max-size=1048576", "--log-opt", "max-file=1",
       "--env-file", "/x/env", "img:1"};
   // clang-format on
   EXPECT_EQ(cli.run_argv(spec(), "/x/env"), want);
-}
-
-TEST(TraefikLabels, RouteEveryPortAboveTheCatchAll) {
-  std::vector<PreviewRoute> routes = {
-      {"s-abc-3000", "s-abc-3000.preview.apps.example.com", 3000, "web", false},
-      {"blue-s-abc-5173", "s-abc-5173.preview.apps.example.com", 5173, "websecure", true}};
-  auto l = traefik_labels(routes, "sandboxed");
-  EXPECT_EQ(l.at("traefik.enable"), "true");
-  EXPECT_EQ(l.at("traefik.docker.network"), "sandboxed");
-  EXPECT_EQ(l.at("traefik.http.routers.s-abc-3000.rule"),
-            "Host(`s-abc-3000.preview.apps.example.com`)");
-  EXPECT_EQ(l.at("traefik.http.routers.s-abc-3000.entrypoints"), "web");
-  EXPECT_EQ(l.at("traefik.http.routers.s-abc-3000.priority"), "100");
-  EXPECT_EQ(l.at("traefik.http.routers.s-abc-3000.service"), "s-abc-3000");
-  EXPECT_EQ(l.at("traefik.http.services.s-abc-3000.loadbalancer.server.port"), "3000");
-  EXPECT_FALSE(l.count("traefik.http.routers.s-abc-3000.tls"));
-  EXPECT_EQ(l.at("traefik.http.routers.blue-s-abc-5173.tls"), "true");
-  EXPECT_EQ(l.at("traefik.http.routers.blue-s-abc-5173.entrypoints"), "websecure");
-  EXPECT_EQ(l.at("traefik.http.services.blue-s-abc-5173.loadbalancer.server.port"), "5173");
-  EXPECT_EQ(l.size(), 2u + 2 * 5 + 1);  // enable, network; 5 per route; one tls
-  EXPECT_TRUE(traefik_labels({}, "sandboxed").empty());
 }
 
 TEST_F(DockerCliTest, NetworkInterfaceIsTheBridgeNameOrDockersOwn) {

@@ -23,12 +23,12 @@ void expect_round_trip(int count, std::optional<E> (*parse)(std::string_view)) {
 }
 
 TEST(Domain, EveryEnumeratorRoundTripsThroughItsOneSpelling) {
-  expect_round_trip<SandboxStatus>(8, parse_sandbox_status);
+  expect_round_trip<SandboxStatus>(9, parse_sandbox_status);
   expect_round_trip<IdlePolicy>(2, parse_idle_policy);
   expect_round_trip<TaskStatus>(4, parse_task_status);
   expect_round_trip<FailureReason>(8, parse_failure_reason);
   expect_round_trip<Agent>(2, parse_agent);
-  expect_round_trip<Trigger>(12, parse_trigger);
+  expect_round_trip<Trigger>(11, parse_trigger);
   expect_round_trip<Egress>(2, parse_egress);
   expect_round_trip<Isolation>(2, parse_isolation);
 }
@@ -40,10 +40,12 @@ TEST(Domain, SpellingsAreTheOnesTheApiAndTheStoreAlwaysUsed) {
   EXPECT_EQ(to_string(FailureReason::kStartFailed), "start_failed");
   EXPECT_EQ(to_string(Agent::kOpenCode), "opencode");
   EXPECT_EQ(to_string(Operation::kDelete), "delete");
+  EXPECT_EQ(to_string(Operation::kFreeze), "freeze");
+  EXPECT_EQ(to_string(SandboxStatus::kFrozen), "frozen");
   EXPECT_EQ(to_string(Trigger::kPressure), "pressure");
   EXPECT_EQ(to_string(Egress::kNone), "none");
   EXPECT_EQ(to_string(Isolation::kGvisor), "gvisor");
-  EXPECT_EQ(all_sandbox_statuses().size(), 8u);
+  EXPECT_EQ(all_sandbox_statuses().size(), 9u);
   EXPECT_FALSE(parse_sandbox_status("RUNNING"));  // exact spelling only
 }
 

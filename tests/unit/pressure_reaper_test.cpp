@@ -19,6 +19,35 @@ TEST(PickPressureVictims, LeastRecentlyActiveFirstAndProtectedOnlyInAnEmergency)
             (std::vector<std::string>{"old", "mid", "new", "busy", "on"}));
 }
 
+TEST(PickPressureVictims, FrozenBeforeRunningEachLeastRecentlyActiveFirst) {
+  const auto frozen = [](const std::string& id, int64_t last_active,
+                         IdlePolicy policy = IdlePolicy::kSleep) {
+    return test_row(id, last_active, policy, 0, SandboxStatus::kFrozen);
+  };
+  std::vector<SandboxRecord> rows = {test_row("run-old", 100),
+                                     frozen("frz-new", 400),
+                                     test_row("run-new", 300),
+                                     frozen("frz-old", 200),
+                                     frozen("frz-on", 50, IdlePolicy::kAlwaysOn),
+                                     test_row("run-on", 10, IdlePolicy::kAlwaysOn)};
+  EXPECT_EQ(pick_pressure_victims(rows, {}, false),
+            (std::vector<std::string>{"frz-old", "frz-new", "run-old", "run-new"}));
+  EXPECT_EQ(
+      pick_pressure_victims(rows, {}, true),
+      (std::vector<std::string>{"frz-old", "frz-new", "run-old", "run-new", "frz-on", "run-on"}));
+}
+
+// Host memory that recovers after the first stop: its second read reports 50% available.
+struct RecoversAfterOneStop : MemoryProbe {
+  FakeMemoryProbe& inner;
+  int calls = 0;
+  explicit RecoversAfterOneStop(FakeMemoryProbe& m) : inner(m) {}
+  Result<MemInfo> read() override {
+    if (++calls == 2) inner.available_pct = 50;
+    return inner.read();
+  }
+};
+
 class PressureTest : public testing::Test {
  protected:
   PressureTest() : h_("pressure-test") {
@@ -51,21 +80,31 @@ TEST_F(PressureTest, StopsTheLeastRecentlyActiveUntilMemoryRecovers) {
   h_.memory.available_pct = 12;  // under headroom, above refuse
   // Each stop frees memory in this fake only when the test says so: after the first stop
   // the host has recovered.
-  struct Recover : MemoryProbe {
-    FakeMemoryProbe& inner;
-    int calls = 0;
-    explicit Recover(FakeMemoryProbe& m) : inner(m) {}
-    Result<MemInfo> read() override {
-      if (++calls == 2) inner.available_pct = 50;
-      return inner.read();
-    }
-  } probe(h_.memory);
+  RecoversAfterOneStop probe(h_.memory);
   PressureReaper reaper(*h_.service, probe, h_.config, h_.metrics);
   EXPECT_EQ(*reaper.tick(), 1);
   EXPECT_EQ(status("oldest"), SandboxStatus::kStopped);
   EXPECT_EQ((**h_.store->get("oldest")).stop_reason, "memory pressure");
   EXPECT_EQ(status("middle"), SandboxStatus::kRunning);
   EXPECT_EQ(status("on1"), SandboxStatus::kRunning);
+}
+
+TEST_F(PressureTest, StopsAFrozenSandboxBeforeALessRecentlyActiveRunningOne) {
+  create("running1");
+  create("frozen1");
+  ASSERT_TRUE(h_.service->freeze_if("frozen1", [](const SandboxRecord&) { return true; }));
+  ASSERT_EQ(status("frozen1"), SandboxStatus::kFrozen);
+  h_.memory.available_pct = 12;
+  RecoversAfterOneStop probe(h_.memory);
+  PressureReaper reaper(*h_.service, probe, h_.config, h_.metrics);
+  EXPECT_EQ(*reaper.tick(), 1);
+  EXPECT_EQ(status("frozen1"), SandboxStatus::kStopped);
+  EXPECT_EQ((**h_.store->get("frozen1")).stop_reason, "memory pressure");
+  auto c = h_.runtime.container((**h_.store->get("frozen1")).container_name);
+  ASSERT_TRUE(c);
+  EXPECT_FALSE(c->running);
+  EXPECT_FALSE(c->paused);
+  EXPECT_EQ(status("running1"), SandboxStatus::kRunning);
 }
 
 TEST_F(PressureTest, AlwaysOnIsStoppedOnlyInTheEmergencyBand) {

@@ -1,20 +1,15 @@
 // Unit tests of the preview edge's logic: host parsing, browser navigations, single-flight
-// wakes, the Traefik access-log tailer, docker event lines, and the service's address
-// cache and activity writes (on fakes).
-#include <fcntl.h>
+// wakes, docker event lines, and the service's address cache and activity writes (on
+// fakes).
 #include <gtest/gtest.h>
-#include <unistd.h>
 
 #include <atomic>
 #include <condition_variable>
-#include <filesystem>
-#include <fstream>
 #include <future>
 #include <mutex>
 #include <thread>
 
 #include "fakes/service_harness.h"
-#include "sandboxd/preview/access_log.h"
 #include "sandboxd/preview/http_head.h"
 #include "sandboxd/preview/wake_flights.h"
 #include "sandboxd/reconcile/event_watcher.h"
@@ -170,97 +165,6 @@ TEST(WakeFlights, NoWakeStartsAfterCancel) {
   EXPECT_EQ(flights.started(), 0);
 }
 
-TEST(AccessLog, HostComesFromRequestHostOrTheKeptHeader) {
-  EXPECT_EQ(access_log_host(R"({"RequestHost":"S-A-1.preview.x","RequestMethod":"GET"})"),
-            "S-A-1.preview.x");
-  EXPECT_EQ(access_log_host(R"({"request_Host":"s-a-1.preview.x"})"), "s-a-1.preview.x");
-  EXPECT_EQ(access_log_host("not json"), "");
-  EXPECT_EQ(access_log_host(R"({"RequestHost":5})"), "");
-  EXPECT_EQ(access_log_host("[1]"), "");
-}
-
-class AccessLogTailerTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    dir_ = testing::TempDir() + "/access-log-" + std::to_string(::getpid());
-    std::filesystem::create_directories(dir_);
-    path_ = dir_ + "/access.log";
-  }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
-  void append(const std::string& text) { std::ofstream(path_, std::ios::app) << text; }
-  static std::string line(const std::string& host) {
-    return "{\"RequestHost\":\"" + host + "\"}\n";
-  }
-  std::string dir_, path_;
-  std::vector<std::string> hosts_;
-};
-
-TEST_F(AccessLogTailerTest, StartsAtTheEndThenReportsAppendedLines) {
-  append(line("old"));
-  AccessLogTailer tail(path_, [&](const std::string& h) { hosts_.push_back(h); });
-  tail.poll();
-  EXPECT_TRUE(hosts_.empty()) << "history before sandboxd started is not activity now";
-  append(line("a") + "{\"RequestHost\":\"b");
-  tail.poll();
-  EXPECT_EQ(hosts_, std::vector<std::string>({"a"}));
-  append("\"}\n");
-  tail.poll();
-  EXPECT_EQ(hosts_, std::vector<std::string>({"a", "b"})) << "a line split across polls";
-}
-
-TEST_F(AccessLogTailerTest, FollowsRotationAndTruncation) {
-  AccessLogTailer tail(path_, [&](const std::string& h) { hosts_.push_back(h); });
-  tail.poll();  // no file yet
-  append(line("first"));
-  tail.poll();
-  EXPECT_EQ(hosts_, std::vector<std::string>({"first"})) << "a file created later is read whole";
-  append(line("before-rotate"));
-  std::filesystem::rename(path_, path_ + ".1");
-  append(line("rotated"));
-  tail.poll();
-  EXPECT_EQ(hosts_, std::vector<std::string>({"first", "before-rotate", "rotated"}));
-  append(line("padding-padding-padding"));
-  tail.poll();
-  // copytruncate: emptied in place, then written again (less than was read before).
-  std::ofstream(path_, std::ios::trunc) << line("truncated");
-  tail.poll();
-  EXPECT_EQ(hosts_.back(), "truncated");
-}
-
-TEST_F(AccessLogTailerTest, TruncatesPastItsCapAndKeepsReportingHostsWrittenAfter) {
-  // Traefik's writer: O_APPEND, held open across the truncation.
-  int w = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-  ASSERT_GE(w, 0);
-  auto write_line = [&](const std::string& host) {
-    std::string l = line(host);
-    ASSERT_EQ(::write(w, l.data(), l.size()), static_cast<ssize_t>(l.size()));
-  };
-  AccessLogTailer tail(
-      path_, [&](const std::string& h) { hosts_.push_back(h); }, 100);
-  tail.poll();
-  write_line("under-the-cap");
-  tail.poll();
-  EXPECT_EQ(std::filesystem::file_size(path_), line("under-the-cap").size());
-  for (int i = 0; i < 5; ++i) write_line("h" + std::to_string(i));
-  write_line("unfinished");
-  ASSERT_EQ(::ftruncate(w, static_cast<off_t>(std::filesystem::file_size(path_) - 3)), 0);
-  tail.poll();
-  EXPECT_EQ(hosts_.size(), 6u);
-  EXPECT_GT(std::filesystem::file_size(path_), 100u) << "not in the middle of a line";
-  ASSERT_EQ(::write(w, "\"}\n", 3), 3);
-  tail.poll();
-  ASSERT_EQ(hosts_.size(), 7u);
-  EXPECT_EQ(hosts_.back(), "unfinished");
-  EXPECT_EQ(std::filesystem::file_size(path_), 0u) << "read whole and over the cap: truncated";
-  write_line("after");
-  tail.poll();
-  EXPECT_EQ(hosts_.back(), "after");
-  std::ifstream f(path_);
-  std::string content((std::istreambuf_iterator<char>(f)), {});
-  EXPECT_EQ(content, line("after")) << "the writer goes on at the new start, no hole";
-  ::close(w);
-}
-
 TEST(DockerEvents, OnlyThisInstancesManagedContainersAreReported) {
   const std::string mine =
       R"({"Type":"container","Action":"die","Actor":{"ID":"c1","Attributes":{)"
@@ -297,18 +201,18 @@ TEST_F(EdgeServiceTest, PreviewAddressIsKnownOnlyAfterAWakeAndForgottenOnStop) {
   EXPECT_EQ(undeclared.error().code(), Code::kNotFound);
   auto before = h_.service->preview_address("WEB", 3000);
   ASSERT_TRUE(before);
-  EXPECT_FALSE(*before) << "no docker call on this path, so no address until a wake";
+  EXPECT_FALSE(before->address) << "no docker call on this path, so no address until a wake";
 
   auto ip = h_.service->wake("web", Trigger::kPreview);
   ASSERT_TRUE(ip) << ip.error().message();
   auto known = h_.service->preview_address("web", 3000);
-  ASSERT_TRUE(known && *known);
-  EXPECT_EQ(**known, *ip);
+  ASSERT_TRUE(known && known->address);
+  EXPECT_EQ(*known->address, *ip);
 
   ASSERT_TRUE(h_.service->stop("web"));
   auto after = h_.service->preview_address("web", 3000);
   ASSERT_TRUE(after);
-  EXPECT_FALSE(*after);
+  EXPECT_FALSE(after->address);
 }
 
 TEST_F(EdgeServiceTest, WakeStartsAStoppedSandboxAndRecordsPreviewActivity) {
@@ -331,7 +235,7 @@ TEST_F(EdgeServiceTest, AContainerThatExitedIsForgottenByConverge) {
   EXPECT_EQ(h_.status("web"), SandboxStatus::kStopped);
   auto addr = h_.service->preview_address("web", 3000);
   ASSERT_TRUE(addr);
-  EXPECT_FALSE(*addr) << "a stale address could belong to another sandbox by now";
+  EXPECT_FALSE(addr->address) << "a stale address could belong to another sandbox by now";
 }
 
 TEST_F(EdgeServiceTest, AnyContainerStartForgetsCachedAddressesSinceDockerReusesThem) {
@@ -341,22 +245,78 @@ TEST_F(EdgeServiceTest, AnyContainerStartForgetsCachedAddressesSinceDockerReuses
   ASSERT_TRUE(h_.service->create(other));
   auto addr = h_.service->preview_address("web", 3000);
   ASSERT_TRUE(addr);
-  EXPECT_FALSE(*addr) << "the next request re-learns web's address with a verified wake";
+  EXPECT_FALSE(addr->address) << "the next request re-learns web's address with a verified wake";
   ASSERT_TRUE(h_.service->wake("web", Trigger::kPreview));
   ASSERT_TRUE(h_.service->stop("other"));
   ASSERT_TRUE(h_.service->start("other", Trigger::kApi));
-  EXPECT_FALSE(*h_.service->preview_address("web", 3000));
+  EXPECT_FALSE(h_.service->preview_address("web", 3000)->address);
+}
+
+TEST_F(EdgeServiceTest, AFrozenSandboxIsHeldForAThawThatKeepsItsAddressWithoutAStart) {
+  auto ip = h_.service->wake("web", Trigger::kPreview);
+  ASSERT_TRUE(ip) << ip.error().message();
+  auto frozen = h_.service->freeze_if("web", [](const SandboxRecord&) { return true; });
+  ASSERT_TRUE(frozen && *frozen);
+  EXPECT_EQ(h_.status("web"), SandboxStatus::kFrozen);
+  auto target = h_.service->preview_address("web", 3000);
+  ASSERT_TRUE(target);
+  EXPECT_TRUE(target->frozen);
+  EXPECT_FALSE(target->address) << "a paused container must not be sent requests";
+
+  h_.runtime.clear_calls();
+  auto thawed = h_.service->wake("web", Trigger::kPreview);
+  ASSERT_TRUE(thawed) << thawed.error().message();
+  EXPECT_EQ(*thawed, *ip);
+  EXPECT_EQ(h_.runtime.calls(), std::vector<std::string>({"unpause s-web"}));
+  EXPECT_EQ(h_.status("web"), SandboxStatus::kRunning);
+  auto after = h_.service->preview_address("web", 3000);
+  ASSERT_TRUE(after && after->address);
+  EXPECT_FALSE(after->frozen);
+}
+
+TEST_F(EdgeServiceTest, AFreezeRechecksItsConditionUnderTheLock) {
+  ASSERT_TRUE(h_.service->wake("web", Trigger::kPreview));
+  auto frozen = h_.service->freeze_if("web", [](const SandboxRecord&) { return false; });
+  ASSERT_TRUE(frozen);
+  EXPECT_FALSE(*frozen);
+  EXPECT_EQ(h_.status("web"), SandboxStatus::kRunning);
+}
+
+TEST_F(EdgeServiceTest, AFailedPauseLeavesTheSandboxRunning) {
+  ASSERT_TRUE(h_.service->wake("web", Trigger::kPreview));
+  h_.runtime.fail_next("pause", Status(Code::kUnavailable, "docker said no"));
+  auto frozen = h_.service->freeze_if("web", [](const SandboxRecord&) { return true; });
+  EXPECT_FALSE(frozen);
+  EXPECT_EQ(h_.status("web"), SandboxStatus::kRunning);
+  EXPECT_FALSE(h_.service->preview_address("web", 3000)->frozen);
+}
+
+TEST_F(EdgeServiceTest, ActivityOnAFrozenSandboxThawsIt) {
+  ASSERT_TRUE(h_.service->wake("web", Trigger::kPreview));
+  ASSERT_TRUE(h_.service->freeze_if("web", [](const SandboxRecord&) { return true; }));
+  h_.clock.advance(std::chrono::milliseconds(5000));
+  h_.service->record_activity("web", Trigger::kExec);
+  EXPECT_EQ(h_.status("web"), SandboxStatus::kRunning);
+}
+
+TEST_F(EdgeServiceTest, StoppingAFrozenSandboxUnpausesItFirst) {
+  ASSERT_TRUE(h_.service->wake("web", Trigger::kPreview));
+  ASSERT_TRUE(h_.service->freeze_if("web", [](const SandboxRecord&) { return true; }));
+  h_.runtime.clear_calls();
+  ASSERT_TRUE(h_.service->stop("web"));
+  EXPECT_EQ(h_.runtime.calls(), std::vector<std::string>({"unpause s-web", "stop s-web"}));
+  EXPECT_EQ(h_.status("web"), SandboxStatus::kStopped);
 }
 
 TEST_F(EdgeServiceTest, ActivityWritesAreThrottledToOncePerSecond) {
   h_.clock.advance(std::chrono::milliseconds(1000));
-  h_.service->record_activity("web", Trigger::kTraefik);
+  h_.service->record_activity("web", Trigger::kExec);
   int64_t first = h_.clock.now_ms();
   h_.clock.advance(std::chrono::milliseconds(500));
   h_.service->record_activity("web", Trigger::kPreview);  // within the second: not written
   auto row = h_.service->get("web");
   EXPECT_EQ(row->last_active_at, first);
-  EXPECT_EQ(row->last_active_source, Trigger::kTraefik);
+  EXPECT_EQ(row->last_active_source, Trigger::kExec);
   h_.clock.advance(std::chrono::milliseconds(600));
   h_.service->record_activity("web", Trigger::kPreview);  // a second later: written
   row = h_.service->get("web");

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <fstream>
 
 #include "fakes/service_harness.h"
 
@@ -116,7 +117,9 @@ TEST_F(ReconcilerTest, AnInterruptedCreateIsFinished) {
   tick();
   EXPECT_EQ(status("cr1"), SandboxStatus::kRunning);
   ASSERT_TRUE(h_.runtime.container("r1-s-cr1"));
-  EXPECT_EQ(h_.runtime.container("r1-s-cr1")->spec.env.at("K"), "v");
+  std::ifstream env(h_.config.identity_dir() + "/cr1/run/env");
+  EXPECT_EQ(std::string((std::istreambuf_iterator<char>(env)), {}),
+            std::string("K=v\0SANDBOXED_PORTS=\0", 21));
   EXPECT_TRUE(fs::is_directory(h_.workspaces->path("cr1") + "/workspace/app"));
 }
 

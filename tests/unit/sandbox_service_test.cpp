@@ -1,4 +1,5 @@
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -15,6 +16,12 @@ namespace sandboxd {
 namespace {
 
 namespace fs = std::filesystem;
+
+// The env file sandboxd wrote for sandbox `id` (mounted at /run/sandboxed/env).
+std::string env_file_of(const Config& config, const std::string& id) {
+  std::ifstream in(config.identity_dir() + "/" + id + "/run/env");
+  return std::string((std::istreambuf_iterator<char>(in)), {});
+}
 
 ExecRequest exec_req(std::vector<std::string> cmd, std::optional<int> timeout_s = std::nullopt,
                      std::string workdir = "") {
@@ -77,11 +84,15 @@ TEST_F(SandboxServiceTest, CreateRunsAHardenedInstanceScopedContainerAndRecordsI
   EXPECT_EQ(s.labels.at("sandboxed.managed"), "true");
   EXPECT_EQ(s.labels.at("sandboxed.id"), "demo1");
   EXPECT_EQ(s.labels.at("sandboxed.instance"), "t1");
-  ASSERT_EQ(s.routes.size(), 1u);
-  EXPECT_EQ(s.routes[0].name, "t1-s-demo1-3000");
-  EXPECT_EQ(s.routes[0].host, "s-demo1-3000.preview.localhost");
-  EXPECT_EQ(s.env.at("TOKEN"), "s3cret");
-  ASSERT_EQ(s.mounts.size(), 3u);
+  for (const auto& [key, value] : s.labels)  // previews are routed by the edge, not by labels
+    EXPECT_NE(key.rfind("traefik.", 0), 0u) << key;
+  EXPECT_FALSE(s.env.count("TOKEN")) << "the sandbox's env lives in its env file";
+  EXPECT_EQ(env_file_of(config_, "demo1"), std::string("SANDBOXED_PORTS=3000\0TOKEN=s3cret\0", 34));
+  struct stat st {};
+  ASSERT_EQ(::stat((config_.identity_dir() + "/demo1/run/env").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0400u);
+  EXPECT_EQ(static_cast<int64_t>(st.st_uid), r.uid);
+  ASSERT_EQ(s.mounts.size(), 4u);
   EXPECT_EQ(s.mounts[0].host_path, ws_->path("demo1"));
   EXPECT_EQ(s.mounts[0].container_path, "/home/sandbox");
   EXPECT_FALSE(s.mounts[0].read_only);
@@ -91,6 +102,9 @@ TEST_F(SandboxServiceTest, CreateRunsAHardenedInstanceScopedContainerAndRecordsI
   EXPECT_TRUE(s.mounts[1].read_only);
   EXPECT_EQ(s.mounts[2].container_path, "/etc/group");
   EXPECT_TRUE(s.mounts[2].read_only);
+  EXPECT_EQ(s.mounts[3].host_path, identity + "/run");
+  EXPECT_EQ(s.mounts[3].container_path, "/run/sandboxed");
+  EXPECT_TRUE(s.mounts[3].read_only);
   std::ifstream passwd(identity + "/passwd");
   std::string text((std::istreambuf_iterator<char>(passwd)), {});
   EXPECT_NE(text.find("sandbox:x:" + std::to_string(r.uid) + ":" + std::to_string(r.uid) +
@@ -102,29 +116,6 @@ TEST_F(SandboxServiceTest, CreateRunsAHardenedInstanceScopedContainerAndRecordsI
   ASSERT_TRUE(row && row->has_value());
   EXPECT_EQ((*row)->status, SandboxStatus::kRunning);
   EXPECT_EQ((*row)->ports, std::vector<int>{3000});
-}
-
-TEST(PreviewRoutes, EveryPortGetsItsHostOnTheConfiguredEntrypoint) {
-  Config c;
-  c.preview_domain = "apps.example.com";
-  auto r = preview_routes(c, "abc", {3000, 5173});
-  ASSERT_EQ(r.size(), 2u);
-  EXPECT_EQ(r[0].name, "s-abc-3000");
-  EXPECT_EQ(r[0].host, "s-abc-3000.preview.apps.example.com");
-  EXPECT_EQ(r[0].port, 3000);
-  EXPECT_EQ(r[0].entrypoint, "web");
-  EXPECT_FALSE(r[0].tls);
-  EXPECT_EQ(r[1].name, "s-abc-5173");
-  c.preview_tls = true;
-  c.instance = "blue";
-  c.preview_entrypoint = "websecure";
-  r = preview_routes(c, "abc", {3000});
-  ASSERT_EQ(r.size(), 1u);
-  EXPECT_EQ(r[0].name, "blue-s-abc-3000");
-  EXPECT_EQ(r[0].host, "s-abc-3000.preview.apps.example.com");
-  EXPECT_EQ(r[0].entrypoint, "websecure");
-  EXPECT_TRUE(r[0].tls);
-  EXPECT_TRUE(preview_routes(c, "abc", {}).empty());
 }
 
 TEST_F(SandboxServiceTest, CreateGeneratesAUlidWhenNoIdIsGiven) {
@@ -286,7 +277,7 @@ TEST_F(SandboxServiceTest, StartRecreatesAVanishedContainerOnTheSameWorkspace) {
   EXPECT_EQ(r->status, SandboxStatus::kRunning);
   auto c = runtime_.container("t1-s-a1");
   ASSERT_TRUE(c);
-  EXPECT_EQ(c->spec.env.at("TOKEN"), "s3cret");
+  EXPECT_NE(env_file_of(config_, "a1").find(std::string("TOKEN=s3cret\0", 13)), std::string::npos);
   EXPECT_TRUE(fs::exists(ws_->path("a1") + "/workspace/app/file"));
 }
 
@@ -412,6 +403,7 @@ TEST_F(SandboxServiceTest, ExecStartsAStoppedSandboxAndRunsAsTheSandboxUser) {
   EXPECT_EQ(spec.user, uid + ":" + uid);
   EXPECT_EQ(spec.workdir, kSandboxAppDir);
   EXPECT_EQ(spec.env.at("X"), "1");
+  EXPECT_EQ(spec.env.at("TOKEN"), "s3cret") << "each command gets the sandbox's env";
   EXPECT_EQ(spec.timeout, std::chrono::seconds(config_.exec_default_timeout_s));
   EXPECT_EQ((*store_->get("a1"))->last_active_source, Trigger::kExec);
 }

@@ -18,6 +18,10 @@
 
 namespace sandboxd {
 
+// `wait_for_app` of a create (true, or seconds) and of a start (?wait_for_app=seconds).
+inline constexpr int kDefaultWaitForAppSeconds = 30;
+inline constexpr int kMaxWaitForAppSeconds = 300;
+
 Result<CreateRequest> decode_create(const std::string& body);
 Result<ExecRequest> decode_exec(const std::string& body);
 // Keepalive body: empty, {"seconds":N}, or the original's {"until":<unix seconds>}
@@ -26,9 +30,11 @@ Result<std::optional<int64_t>> decode_keepalive(const std::string& body, int64_t
 
 // The public view of a sandbox: never includes env values or host paths. With `idle`,
 // an "idle" object explains when and why the idle reaper will (not) stop it; with
-// `usage`, a "usage" object has its disk bytes in use, memory and CPU seconds.
+// `usage`, a "usage" object has its disk bytes in use, memory and CPU seconds; with `app`,
+// an "app" object has the dev server's state, port, restarts, last exit and log tail.
 std::string encode_sandbox(const SandboxRecord& rec, const Config& config,
-                           const IdleInfo* idle = nullptr, const SandboxUsage* usage = nullptr);
+                           const IdleInfo* idle = nullptr, const SandboxUsage* usage = nullptr,
+                           const AppView* app = nullptr);
 // A page of sandboxes: a bare array (legacy /sandboxes) or {"sandboxes":[...],"next_after"}.
 std::string encode_sandbox_list(const ListResult& page, const Config& config, bool wrapped);
 std::string encode_exec(const ExecResult& r);
@@ -54,5 +60,14 @@ Result<FilePut> decode_file_put(const std::string& body);
 std::string encode_file_node(const std::string& path, const FileNode& node);
 // The answer to a PUT files: {"path","bytes_written","appended"}.
 std::string encode_file_written(const std::string& path, std::size_t bytes, bool appended);
+
+// Snapshots: POST .../snapshots {"name"?} (the name, "" for none); POST .../fork {"id"?};
+// POST .../restore {"snapshot"} (required).
+Result<std::string> decode_snapshot_create(const std::string& body);
+Result<std::optional<std::string>> decode_fork(const std::string& body);
+Result<std::string> decode_restore(const std::string& body);
+// {id, name, sandbox_id, template, created_at, bytes, files}; a list is {"snapshots":[...]}.
+std::string encode_snapshot(const SnapshotRecord& snap);
+std::string encode_snapshot_list(const std::vector<SnapshotRecord>& snaps);
 
 }  // namespace sandboxd

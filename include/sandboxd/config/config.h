@@ -82,8 +82,18 @@ struct Config {
   int task_retention_days = 30;       // finished tasks (and events) older than this are pruned
   int task_max_finished = 100;        // finished tasks kept per sandbox (oldest pruned first)
   int keepalive_max_s = 86400;
-  int idle_threshold_s = 2100;    // stop a `sleep` sandbox after this long without activity
+  int idle_threshold_s = 2100;  // stop a `sleep` sandbox after this long without activity
+  int freeze_after_s = 60;      // freeze (pause) it after this long; 0, or >= the threshold: never
   int idle_reap_interval_s = 30;  // idle reaper tick; 0 disables it
+  // Snapshots: at most this many per sandbox, and this many bytes of snapshot and
+  // template trees together (a snapshot that would pass either is refused).
+  int max_snapshots_per_sandbox = 20;
+  int64_t snapshots_max_bytes = int64_t{20} << 30;
+  // Starter templates (one directory per template, as scripts/build-templates.sh makes
+  // them), imported as named snapshots at startup; empty: <data_dir>/templates.
+  std::string templates_dir;
+  // Started sandboxes kept ready for creates of the default image and limits; 0: none.
+  int warm_pool = 0;
   int reconcile_interval_s = 60;  // reconciler tick (it also runs at boot); 0: boot only
   // Host memory bands, as % of MemTotal available: below headroom the pressure reaper
   // stops idle-eligible sandboxes (least recently active first); below refuse, creates
@@ -92,8 +102,9 @@ struct Config {
   int mem_refuse_pct = 10;
   int mem_emergency_pct = 5;
   int pressure_interval_s = 10;  // pressure reaper tick; 0 disables it
-  // The preview edge: sandboxd's wake listener (Traefik's catch-all target, or the whole
-  // edge without Traefik). Loopback by default, which sandboxes cannot reach.
+  // The preview edge: sandboxd's wake listener, which every preview request goes through
+  // (Traefik's preview router forwards to it, or it is the whole edge without Traefik).
+  // Loopback by default, which sandboxes cannot reach.
   std::string wake_host = "127.0.0.1";
   int wake_port = 9091;
   int wake_timeout_s = 60;                    // start + dev-server port ready, per request
@@ -105,15 +116,11 @@ struct Config {
   int edge_idle_timeout_s = 60;      // keep-alive idle, and a client that stops reading/sending
   int edge_upstream_timeout_s = 60;  // the sandbox's first response byte, and gaps in its answer
   std::string edge_trusted_proxies;  // addresses/CIDRs whose X-Forwarded-* and Forwarded stay
-  std::string traefik_access_log;    // Traefik's JSON access log to tail; empty: none
   bool docker_events = true;         // converge on `docker events` as well as on the timer
-  // Once read past this size, the access log is truncated (Traefik appends, O_APPEND).
-  int64_t traefik_access_log_max_bytes = 64LL << 20;
   std::string preview_domain = "localhost";
   int http_port = 80;
   int https_port = 443;
-  bool preview_tls = false;
-  std::string preview_entrypoint = "web";
+  bool preview_tls = false;  // preview URLs say https (Traefik terminates TLS)
   std::string log_level = "info";
 
   std::string state_dir() const { return data_dir + "/state"; }
@@ -123,6 +130,11 @@ struct Config {
   // Each sandbox's generated /etc/passwd and /etc/group (its uid as `sandbox`).
   std::string identity_dir() const { return data_dir + "/identity"; }
   std::string db_path() const { return state_dir() + "/sandboxd.db"; }
+  // One directory per snapshot (and imported template): <snapshots_dir>/<snapshot id>.
+  std::string snapshots_dir() const { return data_dir + "/snapshots"; }
+  std::string templates_path() const {
+    return templates_dir.empty() ? data_dir + "/templates" : templates_dir;
+  }
 };
 
 // Reads `path` as KEY=VALUE lines (# comments, optional single or double quotes,

@@ -11,10 +11,12 @@ namespace sandboxd {
 
 // A sandbox's state. creating/starting/stopping/deleting/purging are written before the
 // runtime action they announce, so a crash leaves a row that says what was under way.
+// kFrozen: its container is paused (no CPU, memory kept); anything that reaches it thaws it.
 enum class SandboxStatus {
   kCreating,
   kStarting,
   kRunning,
+  kFrozen,
   kStopping,
   kStopped,
   kError,
@@ -51,7 +53,6 @@ enum class Trigger {
   kFiles,
   kKeepalive,
   kPreview,
-  kTraefik,
   kTask,
   kReconciler,
   kIdle,
@@ -69,7 +70,18 @@ enum class Egress { kPublic, kNone };
 enum class Isolation { kRunc, kGvisor };
 
 // A lifecycle operation, metrics' `op` label.
-enum class Operation { kCreate, kStart, kWake, kStop, kDelete, kPurge };
+enum class Operation {
+  kCreate,
+  kStart,
+  kWake,
+  kFreeze,
+  kThaw,
+  kStop,
+  kDelete,
+  kPurge,
+  kSnapshot,
+  kRestore
+};
 
 std::string_view to_string(SandboxStatus v);
 std::string_view to_string(IdlePolicy v);

@@ -1,7 +1,7 @@
-// Edge: sandboxd's preview edge, an event-driven HTTP/1.1 reverse proxy. Traefik's
-// priority-1 catch-all sends it every preview request that has no live route (a stopped
-// sandbox, or one whose route Traefik has not discovered yet); without Traefik it is the
-// whole edge. For `s-<id>-<port>.preview.<domain>` it:
+// Edge: sandboxd's preview edge, an event-driven HTTP/1.1 reverse proxy. Every preview
+// request goes through it: Traefik's preview router forwards them all here (containers
+// carry no routing labels), and without Traefik it is the whole edge. For
+// `s-<id>-<port>.preview.<domain>` it:
 //   - proxies to <sandbox address>:<port> when the sandbox runs and the port accepts
 //     connections, over pooled keep-alive connections to that address and port;
 //   - otherwise wakes the sandbox (one start however many requests arrive: WakeFlights),

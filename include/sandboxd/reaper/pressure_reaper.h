@@ -15,9 +15,9 @@
 
 namespace sandboxd {
 
-// Running sandboxes the pressure reaper may stop, best victim first (pure): idle-eligible
-// ones (sleep, not busy) least recently active first; in an emergency, then the busy and
-// always_on ones, also least recently active first.
+// Running and frozen sandboxes the pressure reaper may stop, best victim first (pure):
+// idle-eligible ones (sleep, not busy), frozen before running, least recently active
+// first; in an emergency, then the busy and always_on ones, in the same order.
 std::vector<std::string> pick_pressure_victims(const std::vector<SandboxRecord>& rows,
                                                const std::set<std::string>& busy, bool emergency);
 

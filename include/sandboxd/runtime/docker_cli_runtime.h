@@ -20,6 +20,11 @@ class DockerCliRuntime final : public Runtime {
   DockerCliRuntime(ProcessRunner& runner, std::string docker_binary, std::string secrets_dir,
                    std::chrono::seconds timeout, std::string cgroup_root = "/sys/fs/cgroup");
 
+  // Pause and unpause then go straight to the engine's API on this unix socket (they are
+  // on a preview request's path, and a CLI process costs tens of ms of CPU); empty: the
+  // CLI, as for every other call.
+  void set_engine_socket(std::string path) { engine_socket_ = std::move(path); }
+
   Status ensure_network(const std::string& name,
                         const std::map<std::string, std::string>& labels) override;
   Result<std::string> create(const RunSpec& spec) override;
@@ -27,6 +32,7 @@ class DockerCliRuntime final : public Runtime {
   Status stop(const std::string& name, int grace_s) override;
   Status pause(const std::string& name) override;
   Status unpause(const std::string& name) override;
+  Status signal(const std::string& name, const std::string& signal) override;
   Status remove(const std::string& name) override;
   Result<ContainerState> inspect(const std::string& name) override;
   Result<std::vector<ContainerState>> list(
@@ -55,12 +61,8 @@ class DockerCliRuntime final : public Runtime {
   std::string secrets_dir_;
   std::chrono::seconds timeout_;
   std::string cgroup_root_;
+  std::string engine_socket_;
 };
-
-// The Traefik v3 Docker-provider labels for `routes` reached over `network` (pure): a
-// router and a service per route, above the priority-1 wake catch-all. None without routes.
-std::map<std::string, std::string> traefik_labels(const std::vector<PreviewRoute>& routes,
-                                                  const std::string& network);
 
 // The sandbox id (label sandboxed.id) of a `docker events --format '{{json .}}'` line
 // about a container of `instance`; nullopt for anything else.

@@ -28,16 +28,6 @@ struct Mount {
   bool read_only = false;
 };
 
-// A preview route: requests for `host` arriving on the edge's `entrypoint` go to `port`
-// of the sandbox (over TLS at the edge when `tls`). `name` is unique per installation.
-struct PreviewRoute {
-  std::string name;
-  std::string host;
-  int port = 0;
-  std::string entrypoint;
-  bool tls = false;
-};
-
 // Everything a sandbox's container gets, explicitly: no hidden defaults, so a change to the
 // flags shows up in review and in the argv tests.
 struct RunSpec {
@@ -48,9 +38,6 @@ struct RunSpec {
   std::string user;  // "uid:gid"
   std::string workdir;
   std::map<std::string, std::string> labels;
-  // How the edge reaches its ports, over `network`; the runtime publishes them to its
-  // edge (DockerCliRuntime: Traefik Docker-provider labels).
-  std::vector<PreviewRoute> routes;
   std::map<std::string, std::string> env;  // secret: passed through a 0600 env file
   std::vector<Mount> mounts;
   int64_t memory_bytes = 0;
@@ -137,6 +124,8 @@ class Runtime {
   // Freezes every process of a running container (memory stays allocated) / thaws it.
   virtual Status pause(const std::string& name) = 0;
   virtual Status unpause(const std::string& name) = 0;
+  // Sends `signal` (e.g. "HUP") to the container's main process (its PID 1).
+  virtual Status signal(const std::string& name, const std::string& signal) = 0;
   // Force-removes the container (by name or id); kNotFound when there is none.
   virtual Status remove(const std::string& name) = 0;
   virtual Result<ContainerState> inspect(const std::string& name) = 0;

@@ -1,5 +1,5 @@
-// ActivityRecorder: records that a sandbox was used (a preview hit, a files call, a
-// Traefik-logged request), which holds off the idle reaper. Writes at most once per
+// ActivityRecorder: records that a sandbox was used (a preview request through the edge,
+// a files call), which holds off the idle reaper. Writes at most once per
 // second per sandbox, so a busy preview costs no SQLite write per request. Thread-safe.
 #pragma once
 

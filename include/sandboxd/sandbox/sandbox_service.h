@@ -18,8 +18,11 @@
 
 #include <atomic>
 #include <functional>
+#include <map>
 #include <mutex>
 #include <optional>
+#include <set>
+#include <shared_mutex>
 #include <string>
 #include <vector>
 
@@ -32,6 +35,7 @@
 #include "sandboxd/preview/address_cache.h"
 #include "sandboxd/runtime/runtime.h"
 #include "sandboxd/sandbox/activity.h"
+#include "sandboxd/sandbox/app_state.h"
 #include "sandboxd/sandbox/busy_tracker.h"
 #include "sandboxd/sandbox/id_locks.h"
 #include "sandboxd/sandbox/readiness.h"
@@ -52,6 +56,19 @@ struct SandboxUsage {
 // The egress rules' plan for the sandbox networks of `config` on `runtime` (their
 // interfaces, the operator's exceptions, the host's DNS upstreams).
 Result<EgressPlan> egress_plan(const Config& config, Runtime& runtime);
+
+// What the preview edge knows of a sandbox's port without a runtime call.
+struct PreviewTarget {
+  std::optional<std::string> address;  // running and its address known: go there
+  bool frozen = false;  // paused: hold the request and thaw it (no waking page needed)
+};
+
+// The sandbox's dev server as its supervisor last reported it, and the tail of its log.
+struct AppView {
+  AppState state;         // "none" (with a reason) unless the sandbox runs or is frozen
+  bool reported = false;  // `state` is the supervisor's word since the sandbox's start
+  std::string log_tail;   // env values hidden (Redactor::whole)
+};
 
 struct ListResult {
   std::vector<SandboxRecord> sandboxes;
@@ -83,10 +100,11 @@ class SandboxService {
   // What the sandbox of `rec` uses now: its disk's bytes in use, its memory and CPU time.
   SandboxUsage usage(const SandboxRecord& rec);
   Result<ListResult> list(const ListQuery& query);
-  // Starts a stopped sandbox (recreating its container from the row if it vanished).
-  // Idempotent for a running one. kConflict while creating/deleting/purging.
+  // Starts a stopped sandbox (recreating its container from the row if it vanished) or
+  // thaws a frozen one. Idempotent for a running one. kConflict while creating/deleting/
+  // purging.
   Result<SandboxRecord> start(const std::string& id, Trigger trigger);
-  // Stops a running sandbox gracefully. Idempotent for a stopped one.
+  // Stops a running (or frozen) sandbox gracefully. Idempotent for a stopped one.
   Result<SandboxRecord> stop(const std::string& id);
   // Removes the container and the row, keeps the workspace. Idempotent. Only a container
   // with this instance's labels is removed: for an id without a row whose container name
@@ -107,8 +125,42 @@ class SandboxService {
   // workspace (~/.sandboxed/logs/dev.log), the sandbox's env values hidden (Redactor::whole).
   // Works whether the sandbox runs or not.
   Result<std::string> logs(const std::string& id, std::size_t max_bytes);
+  // The app's state from ~/.sandboxed/app.json (trusted only while the sandbox runs; the
+  // file is removed before each start) and the last `log_bytes` of its log.
+  AppView app(const SandboxRecord& rec, std::size_t log_bytes = 4096);
+  // Polls app() until the app listens, crashed, or its supervisor says there is none to
+  // run, or `seconds` pass (what app() says then tells the caller why).
+  void wait_for_app(const std::string& id, int seconds);
   // Records activity now and optionally holds off the idle reaper for `seconds`.
   Result<SandboxRecord> keepalive(const std::string& id, std::optional<int64_t> seconds);
+
+  // --- snapshots (snapshots.cpp) ---
+  // Copies sandbox `id`'s workspace (all but ~/.sandboxed) into a new snapshot named
+  // `name` ("" for none); a running sandbox is paused for the copy. kCapacity past
+  // SANDBOXD_MAX_SNAPSHOTS_PER_SANDBOX or SANDBOXD_SNAPSHOTS_MAX_BYTES, kConflict for a
+  // name in use or a sandbox on its way in or out.
+  Result<SnapshotRecord> snapshot(const std::string& id, const std::string& name);
+  // By id or name (templates are named snapshots without a sandbox).
+  Result<SnapshotRecord> get_snapshot(const std::string& id_or_name);
+  Result<std::vector<SnapshotRecord>> snapshots(const std::optional<std::string>& sandbox_id);
+  Status delete_snapshot(const std::string& id_or_name);
+  // Replaces sandbox `id`'s workspace (all but ~/.sandboxed) with a copy of the snapshot;
+  // a running app is paused for the swap, then restarted by its supervisor (SIGHUP).
+  Result<SandboxRecord> restore(const std::string& id, const std::string& snapshot);
+  // A new sandbox (id `new_id`, or a new one) with sandbox `id`'s settings and a copy of
+  // its workspace: a snapshot, a create from it, and the snapshot's removal.
+  Result<SandboxRecord> fork(const std::string& id, std::optional<std::string> new_id);
+  // Call once at startup (after init): removes snapshot trees without a row and imports
+  // the templates of SANDBOXD_TEMPLATES_DIR whose build stamp is new.
+  Status init_snapshots();
+
+  // --- the warm pool (warm_pool.cpp) ---
+  // One pass of the pool's upkeep: discards entries that are broken, unfinished (a crash),
+  // made for other defaults, or beyond SANDBOXD_WARM_POOL, then makes new ones until
+  // SANDBOXD_WARM_POOL are ready (while memory admits). Run on a timer.
+  Status fill_pool();
+  // Pool entries ready to be claimed.
+  int pool_ready();
 
   // --- for the reconciler and reapers; each takes the sandbox's lock ---
   // This instance's containers as the runtime sees them (one runtime call).
@@ -126,6 +178,10 @@ class SandboxService {
   // again under its lock, `still` holds for its row. True if it stopped it.
   Result<bool> stop_if(const std::string& id, Trigger trigger, const std::string& reason,
                        const std::function<bool(const SandboxRecord&)>& still);
+  // Freezes (pauses) the running sandbox if, looked at again under its lock, `still` holds
+  // for its row. True if it froze it.
+  Result<bool> freeze_if(const std::string& id,
+                         const std::function<bool(const SandboxRecord&)>& still);
 
   // --- the files API: the workspace, running or not; each call counts as activity ---
   // A directory listing or a file's content (path relative to the workspace, i.e. the
@@ -137,19 +193,22 @@ class SandboxService {
   // Removes a file, a symlink itself or an empty directory.
   Status delete_file(const std::string& id, std::string_view path);
 
-  // --- for the preview edge (edge, access-log tailer) ---
-  // The address of a running sandbox's port without any runtime call: the address when
-  // the row is running and its address is known, nullopt when it must be woken first.
-  // kNotFound when there is no such sandbox or it does not declare `port`.
-  Result<std::optional<std::string>> preview_address(const std::string& id, int port);
+  // --- for the preview edge ---
+  // Where a sandbox's port is, without any runtime call: the address when the row is
+  // running and its address is known; no address when it must be woken (or thawed, when
+  // `frozen`) first. kNotFound when there is no such sandbox or it does not declare `port`.
+  Result<PreviewTarget> preview_address(const std::string& id, int port);
   // AddressCache::generation(): an address preview_address gave stays valid while this
   // value, read before the call, is unchanged.
   uint64_t address_generation() const { return addresses_.generation(); }
-  // Brings the sandbox to running (starting it, or recreating a vanished container, under
-  // its lock; a running one is verified) and returns its address on the sandbox network.
+  // Brings the sandbox to running (starting or thawing it, or recreating a vanished
+  // container, under its lock; a running one is verified) and returns its address on the
+  // sandbox network.
   Result<std::string> wake(const std::string& id, Trigger trigger);
-  // Records activity now; writes at most once per second per sandbox.
-  void record_activity(const std::string& id, Trigger source) { activity_.record(id, source); }
+  // Records activity now (writes at most once per second per sandbox) and thaws the
+  // sandbox if it is frozen (blocking, as wake does): a relayed WebSocket or a files call
+  // reaches a frozen app this way.
+  void record_activity(const std::string& id, Trigger source);
 
   // Sandboxes with an exec or a task in progress; the reapers leave them alone.
   BusyTracker& busy() { return busy_; }
@@ -186,6 +245,10 @@ class SandboxService {
   Result<SandboxRecord> start_locked(SandboxRecord rec, Trigger trigger, bool verify);
   // The bodies of stop/destroy/purge; require the id lock.
   Result<SandboxRecord> stop_locked(SandboxRecord rec, Trigger trigger, const std::string& reason);
+  // Require the id lock. Pause a running sandbox / unpause a frozen one (kNotFound when
+  // its container vanished: the caller starts it from the row).
+  Result<SandboxRecord> freeze_locked(SandboxRecord rec);
+  Result<SandboxRecord> thaw_locked(SandboxRecord rec, Trigger trigger);
   Status destroy_locked(const std::string& id);
   Result<int64_t> purge_locked(const std::string& id);
   // Marks the row of `id` (if any) `status` before its removal; returns the container
@@ -213,6 +276,34 @@ class SandboxService {
   // Marks a running container's row stopped after it exited or vanished.
   Status mark_stopped_locked(SandboxRecord rec, const ContainerState* container);
   void touch(SandboxRecord& rec, Trigger source);
+  // The row a create of `req` makes for sandbox `id` (status creating, no uid yet).
+  SandboxRecord new_record(const CreateRequest& req, const std::string& id,
+                           Isolation isolation) const;
+  // Serves a create (without an id) with a ready pool entry whose container fits it:
+  // writes its env file, copies `snap` in, inserts the row and removes the entry in one
+  // transaction, and restarts its app (SIGHUP) when it has env or files. nullopt when
+  // none fits or the claim failed (the caller creates cold). Takes the entry's id lock.
+  std::optional<SandboxRecord> claim_pooled(const CreateRequest& req, Isolation isolation,
+                                            const std::optional<SnapshotRecord>& snap);
+  // Whether `id` is a warm pool entry's (made or being made).
+  bool is_pooled(const std::string& id);
+  // Require the entry's id lock. Makes one entry / removes one and all it made.
+  Status make_pooled_locked(const std::string& id);
+  void discard_pooled_locked(const PoolEntry& entry, const std::string& why);
+  // Removes ~/.sandboxed/app.json before a container starts (or a pooled one becomes a
+  // sandbox), so app() never reads a previous run's state as this one's.
+  void forget_app_state(const std::string& id);
+  std::string snapshot_path(const std::string& snapshot_id) const;
+  Result<SnapshotRecord> find_snapshot(const std::string& id_or_name);
+  // Require the id lock.
+  Result<SnapshotRecord> take_snapshot_locked(const SandboxRecord& rec, const std::string& name);
+  // Empties rec's workspace (but ~/.sandboxed) and copies the snapshot in, owned by rec's
+  // uid. Requires the id lock.
+  Status copy_snapshot_into(const SnapshotRecord& snap, const SandboxRecord& rec);
+  Status import_templates();
+  bool is_frozen(const std::string& id);
+  // Drops `id` from the frozen set; true if it was there.
+  bool forget_frozen(const std::string& id);
   // The sandbox left `running`: its address and activity throttle go.
   void left_running(const std::string& id);
   // kUnavailable when the egress rules are not in place, or host memory is below the
@@ -242,6 +333,12 @@ class SandboxService {
   BusyTracker busy_;
   ActivityRecorder activity_;
   AddressCache addresses_;
+  // Frozen sandboxes (as this process froze them) -> their address, which a paused
+  // container keeps, so a thaw needs no inspect. A leaf mutex.
+  std::mutex frozen_mu_;
+  std::map<std::string, std::string> frozen_;
+  // Shared while a snapshot's tree is copied out, exclusive while one is deleted. A leaf.
+  std::shared_mutex snapshots_mu_;
   Readiness readiness_;
 };
 

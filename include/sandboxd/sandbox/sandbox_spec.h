@@ -1,5 +1,6 @@
-// Pure building of what a sandbox's container is: its name, labels (instance and
-// Traefik), RunSpec and exec specs. No I/O: the same row and config always give the same
+// Pure building of what a sandbox's container is: its name, labels (instance, id and
+// installation; no routing labels: every preview request goes through sandboxd's edge),
+// RunSpec and exec specs. No I/O: the same row and config always give the same
 // spec, which the tests pin down flag by flag.
 #pragma once
 
@@ -15,6 +16,8 @@ namespace sandboxd {
 
 inline constexpr const char* kSandboxHome = "/home/sandbox";
 inline constexpr const char* kSandboxAppDir = "/home/sandbox/workspace/app";
+// Where the sandbox's env file (`env`) is mounted read-only; sandbox-init reads it.
+inline constexpr const char* kSandboxRunDir = "/run/sandboxed";
 
 // "uid:gid" of a sandbox's user, as RunSpec and ExecSpec take it (its gid is its uid).
 std::string sandbox_user(int64_t uid);
@@ -29,11 +32,6 @@ std::string oci_runtime(Isolation isolation);
 std::string container_name(const std::string& instance, const std::string& id);
 // Labels every container of `instance` carries.
 std::map<std::string, std::string> instance_labels(const std::string& instance);
-// The preview routes of a sandbox's ports: host s-<id>-<port>.preview.<domain> on the
-// configured entrypoint, named s-<id>-<port> (instance-prefixed outside the default
-// instance).
-std::vector<PreviewRoute> preview_routes(const Config& config, const std::string& id,
-                                         const std::vector<int>& ports);
 // The value of label `key` of `c` ("" when absent).
 std::string label_of(const ContainerState& c, const std::string& key);
 // Whether `c` is the container of sandbox `id` of `instance` (managed, instance and id
@@ -44,12 +42,14 @@ bool is_instance_container(const ContainerState& c, const std::string& instance,
 // The RunSpec for a sandbox row: hardened, as its own uid, its workspace at `workspace`
 // mounted as the sandbox user's home and its identity files (identity.h, under
 // `identity`) over /etc/passwd and /etc/group, its CPU and memory caps, on the network of
-// its egress, under its OCI runtime, labelled with the instance and the installation,
-// with its routes.
+// its egress, under its OCI runtime, labelled with the instance and the installation.
 RunSpec run_spec(const SandboxRecord& rec, const Config& config, const std::string& install_id,
                  const std::string& workspace, const std::string& identity);
 // An exec of `cmd` as sandbox `rec`'s user in its container (in `workdir`; "" is the app
 // dir).
+// What the sandbox's env file holds (write_identity): its env and SANDBOXED_PORTS (its
+// ports, comma-separated: sandbox-init's default PORT for the dev server).
+std::map<std::string, std::string> env_file_values(const SandboxRecord& rec);
 ExecSpec exec_spec(const SandboxRecord& rec, std::vector<std::string> cmd,
                    std::map<std::string, std::string> env, const std::string& workdir);
 

@@ -25,6 +25,10 @@ struct CreateRequest {
   std::optional<int64_t> cpu_millis;
   std::optional<Egress> egress;
   std::optional<Isolation> isolation;
+  // A snapshot's id or name: the new workspace is a copy of it.
+  std::optional<std::string> snapshot;
+  // > 0: the answer waits up to this many seconds for the app (SandboxService::wait_for_app).
+  int wait_for_app_s = 0;
 };
 
 struct ExecRequest {

@@ -40,6 +40,28 @@ struct SandboxRecord {
   std::string stop_reason;
 };
 
+// A workspace snapshot or a starter template (see migrations/0008_instant.sql).
+struct SnapshotRecord {
+  std::string id;
+  std::string name;        // "" when unnamed
+  std::string sandbox_id;  // "" for a template
+  std::string origin;      // a template's build stamp; "" for a snapshot
+  int64_t bytes = 0;
+  int64_t files = 0;
+  int64_t created_at = 0;
+  bool is_template() const { return sandbox_id.empty(); }
+};
+
+// A warm pool entry: a started container that will become sandbox `id` when claimed.
+struct PoolEntry {
+  std::string id;
+  int64_t uid = 0;
+  std::string container_id;
+  std::string fingerprint;
+  bool ready = false;
+  int64_t created_at = 0;
+};
+
 struct ListQuery {
   std::optional<SandboxStatus> status;  // nullopt: any
   std::string after_id;  // paging cursor: rows ordered by id, strictly after this one
@@ -71,6 +93,7 @@ struct TaskRecord {
   // While it runs: its env values sealed for redaction after a restart (SecretBox;
   // migrations/0006). Empty once finished. Never returned by the API.
   std::string sealed_env;
+  std::string checkpoint_id;  // the snapshot taken before it ran ("checkpoint":true); or ""
   bool finished() const { return status != TaskStatus::kRunning; }
 };
 

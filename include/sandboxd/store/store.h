@@ -86,6 +86,26 @@ class Store {
   Result<std::vector<PrunedTask>> prune_finished_tasks(int64_t finished_before,
                                                        int keep_per_sandbox, int limit);
 
+  // --- snapshots (snapshot_store.cpp) ---
+  // kConflict when the name is taken.
+  Status insert_snapshot(const SnapshotRecord& snap);
+  // By id, else by name.
+  Result<std::optional<SnapshotRecord>> get_snapshot(const std::string& id_or_name);
+  // Every snapshot (and template), oldest first; only sandbox `sandbox_id`'s when given.
+  Result<std::vector<SnapshotRecord>> list_snapshots(const std::optional<std::string>& sandbox_id);
+  Status remove_snapshot(const std::string& id);
+  // Bytes of every snapshot and template together.
+  Result<int64_t> snapshot_bytes();
+
+  // --- the warm pool (snapshot_store.cpp) ---
+  Status insert_pool(const PoolEntry& entry);
+  Status update_pool(const PoolEntry& entry);
+  Result<std::vector<PoolEntry>> list_pool();
+  Status remove_pool(const std::string& id);
+  // In one transaction: removes pool entry `pool_id` and inserts `rec` (the claim).
+  // kNotFound when the entry is gone (removed meanwhile).
+  Status claim_pool(const std::string& pool_id, const SandboxRecord& rec);
+
  private:
   explicit Store(std::unique_ptr<SQLite::Database> db);
   Status migrate();

@@ -36,6 +36,8 @@ struct TaskRequest {
   std::optional<int> timeout_s;
   // Secret: never logged or returned, stored only sealed (TaskRecord::sealed_env).
   std::map<std::string, std::string> env;
+  // Snapshot the workspace first (TaskRecord::checkpoint_id), to restore it later.
+  bool checkpoint = false;
 };
 
 // What one retention pass removed (TaskService::prune_finished).
