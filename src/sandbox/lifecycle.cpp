@@ -331,7 +331,9 @@ Result<SandboxRecord> SandboxService::thaw_locked(SandboxRecord rec, Trigger tri
     // gone or exited: the caller starts it from the row.
     auto c = runtime_.inspect(rec.container_name);
     if (!c && c.error().code() != Code::kNotFound) return c.error();
-    if (!c || !c->running || c->paused) {
+    if (c && c->paused)  // still frozen: not a vanished container, whatever the error said
+      return Status(Code::kUnavailable, "thaw sandbox " + rec.id + ": " + st.message());
+    if (!c || !c->running) {
       forget_frozen(rec.id);
       return Status(Code::kNotFound, "sandbox " + rec.id + ": its frozen container is " +
                                          (c ? c->status : "gone") + " (" + st.message() + ")");

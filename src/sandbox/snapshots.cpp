@@ -136,7 +136,10 @@ Result<SnapshotRecord> SandboxService::take_snapshot_locked(const SandboxRecord&
       return st.with_context("snapshot sandbox " + rec.id);
     }
   }
-  auto copied = copy_tree(workspaces_.path(rec.id), tmp, {kNotCopied, std::nullopt});
+  // Bounded by what is left of SANDBOXD_SNAPSHOTS_MAX_BYTES: hard links are copied as
+  // separate files, so a tree can take far more than its disk's usage.
+  auto copied = copy_tree(workspaces_.path(rec.id), tmp,
+                          {kNotCopied, std::nullopt, config_.snapshots_max_bytes - *total});
   if (pause) {
     if (Status st = runtime_.unpause(rec.container_name); !st.is_ok())
       spdlog::warn("sandbox {}: unpause after snapshot: {}", rec.id, st.message());
@@ -145,7 +148,7 @@ Result<SnapshotRecord> SandboxService::take_snapshot_locked(const SandboxRecord&
     (void)remove_tree(tmp);
     return copied.error().with_context("snapshot sandbox " + rec.id);
   }
-  snap.bytes = copied->bytes;
+  snap.bytes = copied->allocated;
   snap.files = copied->files;
   if (::rename(tmp.c_str(), snapshot_path(snap.id).c_str()) != 0) {
     Status st(Code::kInternal, "rename " + tmp + ": " + std::strerror(errno));
@@ -175,7 +178,17 @@ Status SandboxService::delete_snapshot(const std::string& id_or_name) {
 }
 
 Status SandboxService::copy_snapshot_into(const SnapshotRecord& snap, const SandboxRecord& rec) {
+  if (rec.limits.disk_bytes > 0 && snap.bytes > rec.limits.disk_bytes)
+    return Status(Code::kInvalidArgument, "snapshot " + snap.id + " holds " +
+                                              std::to_string(snap.bytes) +
+                                              " bytes, more than the sandbox's disk (" +
+                                              std::to_string(rec.limits.disk_bytes) + ")");
   std::shared_lock g(snapshots_mu_);
+  // Looked up before this lock: it may have been deleted since. Checked before the
+  // workspace is emptied.
+  auto still = store_.get_snapshot(snap.id);
+  if (!still) return still.error();
+  if (!still->has_value()) return Status(Code::kNotFound, "snapshot " + snap.id + " was deleted");
   const std::string ws = workspaces_.path(rec.id);
   if (auto s = clear_tree(ws, kNotCopied); !s.is_ok()) return s;
   auto copied = copy_tree(snapshot_path(snap.id), ws, {{}, static_cast<uid_t>(rec.uid)});
@@ -296,7 +309,7 @@ Status SandboxService::import_templates() {
       spdlog::warn("template {}: not imported: {}", name, copied.error().message());
       continue;
     }
-    snap.bytes = copied->bytes;
+    snap.bytes = copied->allocated;
     snap.files = copied->files;
     if (::rename(tmp.c_str(), snapshot_path(snap.id).c_str()) != 0) {
       (void)remove_tree(tmp);

@@ -146,12 +146,18 @@ class TreeCopier {
     if (!in.ok()) return entry_error(errno, rel_, "open");
     if (::fstat(in.get(), &st) != 0) return entry_error(errno, rel_, "stat");
     if (!S_ISREG(st.st_mode)) return {};
+    const int64_t allocated = static_cast<int64_t>(st.st_blocks) * 512;
+    if (opts_.max_allocated && stats.allocated + allocated > *opts_.max_allocated)
+      return Status(Code::kCapacity, "the copy would pass its limit of " +
+                                         std::to_string(*opts_.max_allocated) + " bytes")
+          .with_context(rel_);
     Fd out(::openat(dst, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
     if (!out.ok()) return entry_error(errno, rel_, "create");
     if (auto s = copy_contents(in.get(), out.get(), st); !s.is_ok()) return s;
     if (auto s = finish(out.get(), st); !s.is_ok()) return s;
     ++stats.files;
     stats.bytes += st.st_size;
+    stats.allocated += allocated;
     return {};
   }
 

@@ -70,6 +70,12 @@ std::optional<SandboxRecord> SandboxService::claim_pooled(
       discard_pooled_locked(*entry, "claim failed: " + why.message());
       return std::nullopt;
     };
+    {
+      // A create refused for capacity costs no entry: checked before the entry is
+      // touched (and again with the claim). The cold path gives the caller the error.
+      std::lock_guard cap(capacity_mu_);
+      if (!admit_capacity(/*new_row=*/true, /*will_run=*/true).is_ok()) return std::nullopt;
+    }
     // Not ready from here on: after a crash mid-claim the entry (which may hold this
     // create's env and files) is discarded, never claimed again.
     PoolEntry taken = *entry;
@@ -79,22 +85,25 @@ std::optional<SandboxRecord> SandboxService::claim_pooled(
         !s.is_ok())
       return fail(s);
     if (snap) {
-      if (auto s = copy_snapshot_into(*snap, rec); !s.is_ok()) return fail(s);
+      // Paused for the copy: its supervisor must not start a half-copied app.
+      if (auto s = runtime_.pause(rec.container_name); !s.is_ok()) return fail(s);
+      Status copied = copy_snapshot_into(*snap, rec);
+      Status resumed = runtime_.unpause(rec.container_name);
+      if (!copied.is_ok()) return fail(copied);
+      if (!resumed.is_ok()) return fail(resumed);
     }
     // The pooled app's state is not this sandbox's: its supervisor writes it anew after
-    // the SIGHUP below (app() reads "not reported yet" until then).
+    // the SIGHUP (app() reads "not reported yet" until then).
     forget_app_state(rec.id);
+    // The supervisor reads the env file (env, ports) and the app's files when it starts
+    // the app: it starts it again now. Before the row exists, so a crash never leaves a
+    // sandbox whose app did not get its env.
+    if (auto s = runtime_.signal(rec.container_name, "HUP"); !s.is_ok()) return fail(s);
     {
       std::lock_guard cap(capacity_mu_);
       Status s = admit_capacity(/*new_row=*/true, /*will_run=*/true);
       if (s.is_ok()) s = store_.claim_pool(entry->id, rec);
       if (!s.is_ok()) return fail(s);
-    }
-    // The supervisor reads the env file (env, ports) and the app's files when it starts
-    // the app: it starts it again now.
-    {
-      if (Status st = runtime_.signal(rec.container_name, "HUP"); !st.is_ok())
-        spdlog::warn("sandbox {}: restart of its app after the claim: {}", rec.id, st.message());
     }
     metrics_.inc("sandboxd_warm_pool_claims_total", {{"result", "hit"}});
     spdlog::info("sandbox {} created from the warm pool ({}, uid {}{})", rec.id, rec.container_name,

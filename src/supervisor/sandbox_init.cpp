@@ -247,6 +247,7 @@ int run() {
           if (child.pid <= 0) {
             next_start = now;  // look for an app now, or end a crashed one's backoff
           } else if (!restarting) {
+            status.phase = AppPhase::kStarting;  // the old run's state is not reported again
             restarting = true;
             restart_deadline = now + kStopGrace;
             ::kill(-child.pid, SIGTERM);

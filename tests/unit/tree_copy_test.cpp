@@ -14,6 +14,8 @@
 #include <sstream>
 #include <string>
 
+#include "sandboxd/os/fd.h"
+
 namespace sandboxd {
 namespace {
 
@@ -285,6 +287,30 @@ TEST_F(TreeCopyTest, FifosSocketsAndDevicesAreSkipped) {
   if (made_device) {
     EXPECT_FALSE(fs::exists(fs::symlink_status(to_ + "/null")));
   }
+}
+
+TEST_F(TreeCopyTest, ACopyStopsAtItsByteLimitSoHardLinksCannotMultiplyATree) {
+  write_file(from_ + "/big", std::string(64 << 10, 'x'));
+  for (int i = 0; i < 20; ++i)
+    ASSERT_EQ(::link((from_ + "/big").c_str(), (from_ + "/l" + std::to_string(i)).c_str()), 0);
+  TreeCopyOptions opts;
+  opts.max_allocated = 256 << 10;  // four copies of the file, not 21
+  auto r = copy(opts);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code(), Code::kCapacity) << r.error().message();
+}
+
+TEST_F(TreeCopyTest, AllocatedBytesLeaveHolesOut) {
+  {
+    Fd fd(::open((from_ + "/sparse").c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644));
+    ASSERT_TRUE(fd.ok());
+    ASSERT_EQ(::ftruncate(fd.get(), int64_t{1} << 30), 0);
+    ASSERT_EQ(::pwrite(fd.get(), "x", 1, 0), 1);
+  }
+  auto r = copy();
+  ASSERT_TRUE(r) << r.error().message();
+  EXPECT_EQ(r->bytes, int64_t{1} << 30);
+  EXPECT_LT(r->allocated, 1 << 20);
 }
 
 TEST_F(TreeCopyTest, HardLinksBecomeSeparateFiles) {

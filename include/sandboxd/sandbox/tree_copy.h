@@ -24,10 +24,14 @@ inline constexpr int kMaxTreeDepth = 256;
 struct TreeCopyOptions {
   std::set<std::string> exclude_top = {};  // names directly under `from` that are not copied
   std::optional<uid_t> owner = {};         // every copied entry to owner:owner; else the source's
+  // The copy stops with kCapacity once the copied files' allocated bytes pass this (hard
+  // links are copied as separate files, so a tree's copy may outgrow the tree).
+  std::optional<int64_t> max_allocated = {};
 };
 
 struct TreeCopyStats {
   int64_t bytes = 0;      // sum of the copied regular files' sizes (apparent, holes included)
+  int64_t allocated = 0;  // sum of their allocated bytes (st_blocks * 512: holes excluded)
   int64_t files = 0;      // regular files copied
   int64_t reflinked = 0;  // of those, cloned with FICLONE rather than copied
 };
