@@ -125,28 +125,36 @@ Result<SnapshotRecord> SandboxService::take_snapshot_locked(const SandboxRecord&
   snap.id = new_ulid(snap.created_at);
   snap.name = name;
   snap.sandbox_id = rec.id;
-  const std::string tmp = snapshot_path(snap.id) + ".tmp";
-  if (auto s = make_private_dir(tmp); !s.is_ok()) return s;
   // Consistent: the sandbox's processes are paused for the copy (a frozen one already is).
   const bool pause = rec.status == SandboxStatus::kRunning;
   if (pause) {
     if (Status st = runtime_.pause(rec.container_name);
-        !st.is_ok() && st.code() != Code::kNotFound && st.code() != Code::kConflict) {
-      (void)remove_tree(tmp);
+        !st.is_ok() && st.code() != Code::kNotFound && st.code() != Code::kConflict)
       return st.with_context("snapshot sandbox " + rec.id);
-    }
   }
   // Bounded by what is left of SANDBOXD_SNAPSHOTS_MAX_BYTES: hard links are copied as
   // separate files, so a tree can take far more than its disk's usage.
-  auto copied = copy_tree(workspaces_.path(rec.id), tmp,
-                          {kNotCopied, std::nullopt, config_.snapshots_max_bytes - *total});
+  auto copied = store_snapshot(snap, workspaces_.path(rec.id),
+                               {kNotCopied, std::nullopt, config_.snapshots_max_bytes - *total});
   if (pause) {
     if (Status st = runtime_.unpause(rec.container_name); !st.is_ok())
       spdlog::warn("sandbox {}: unpause after snapshot: {}", rec.id, st.message());
   }
+  if (!copied) return copied.error().with_context("snapshot sandbox " + rec.id);
+  spdlog::info("sandbox {}: snapshot {}{} taken ({} files, {} bytes, {} reflinked)", rec.id,
+               snap.id, name.empty() ? "" : " (" + name + ")", snap.files, snap.bytes,
+               copied->reflinked);
+  return snap;
+}
+
+Result<TreeCopyStats> SandboxService::store_snapshot(SnapshotRecord& snap, const std::string& from,
+                                                     const TreeCopyOptions& opts) {
+  const std::string tmp = snapshot_path(snap.id) + ".tmp";
+  if (auto s = make_private_dir(tmp); !s.is_ok()) return s;
+  auto copied = copy_tree(from, tmp, opts);
   if (!copied) {
     (void)remove_tree(tmp);
-    return copied.error().with_context("snapshot sandbox " + rec.id);
+    return copied.error();
   }
   snap.bytes = copied->allocated;
   snap.files = copied->files;
@@ -159,10 +167,7 @@ Result<SnapshotRecord> SandboxService::take_snapshot_locked(const SandboxRecord&
     (void)remove_tree(snapshot_path(snap.id));
     return s;
   }
-  spdlog::info("sandbox {}: snapshot {}{} taken ({} files, {} bytes, {} reflinked)", rec.id,
-               snap.id, name.empty() ? "" : " (" + name + ")", snap.files, snap.bytes,
-               copied->reflinked);
-  return snap;
+  return copied;
 }
 
 Status SandboxService::delete_snapshot(const std::string& id_or_name) {
@@ -301,23 +306,9 @@ Status SandboxService::import_templates() {
     snap.id = new_ulid(snap.created_at);
     snap.name = name;
     snap.origin = stamp;
-    const std::string tmp = snapshot_path(snap.id) + ".tmp";
-    if (auto s = make_private_dir(tmp); !s.is_ok()) return s;
-    auto copied = copy_tree(root + "/" + name, tmp, {{}, std::nullopt});
-    if (!copied) {
-      (void)remove_tree(tmp);
+    if (auto copied = store_snapshot(snap, root + "/" + name, {}); !copied) {
       spdlog::warn("template {}: not imported: {}", name, copied.error().message());
       continue;
-    }
-    snap.bytes = copied->allocated;
-    snap.files = copied->files;
-    if (::rename(tmp.c_str(), snapshot_path(snap.id).c_str()) != 0) {
-      (void)remove_tree(tmp);
-      return Status(Code::kInternal, "rename " + tmp + ": " + std::strerror(errno));
-    }
-    if (auto s = store_.insert_snapshot(snap); !s.is_ok()) {
-      (void)remove_tree(snapshot_path(snap.id));
-      return s;
     }
     spdlog::info("template {} imported as snapshot {} ({} files, {} bytes)", name, snap.id,
                  snap.files, snap.bytes);

@@ -40,6 +40,7 @@
 #include "sandboxd/sandbox/id_locks.h"
 #include "sandboxd/sandbox/readiness.h"
 #include "sandboxd/sandbox/sandbox_spec.h"
+#include "sandboxd/sandbox/tree_copy.h"
 #include "sandboxd/sandbox/validation.h"
 #include "sandboxd/sandbox/workspace_files.h"
 #include "sandboxd/sandbox/workspaces.h"
@@ -295,6 +296,10 @@ class SandboxService {
   void forget_app_state(const std::string& id);
   std::string snapshot_path(const std::string& snapshot_id) const;
   Result<SnapshotRecord> find_snapshot(const std::string& id_or_name);
+  // Copies `from` into snapshot `snap`'s tree (through <id>.tmp, renamed when whole), sets
+  // its bytes and files, and inserts its row; on failure nothing of it is left.
+  Result<TreeCopyStats> store_snapshot(SnapshotRecord& snap, const std::string& from,
+                                       const TreeCopyOptions& opts);
   // Require the id lock.
   Result<SnapshotRecord> take_snapshot_locked(const SandboxRecord& rec, const std::string& name);
   // Empties rec's workspace (but ~/.sandboxed) and copies the snapshot in, owned by rec's
