@@ -3,8 +3,10 @@
 # Compose, writes .env from .env.example when absent (mode 0600, with a random API token
 # unless .env turns auth off), builds the sandbox image and the control-plane image and
 # the starter templates (scripts/build-templates.sh, into <data dir>/templates), starts
-# the stack (docker-compose.yml), waits for the API's /healthz and prints how to
-# use it; the token's secret is never printed (`sandboxd token` prints it). Idempotent:
+# the stack (docker-compose.yml), waits for the API's /healthz, puts the `sandboxd`
+# command on the host's PATH (/usr/local/bin/sandboxd, a wrapper around the image's
+# binary and its libraries in /usr/local/lib/sandboxed) and prints how to use it; the
+# token's secret is never printed (`sandboxd token` prints it). Idempotent:
 # a second run changes nothing in .env, rebuilds nothing that is current and leaves
 # running services alone. Undo with ./uninstall.sh.
 #
@@ -15,7 +17,7 @@ set -euo pipefail
 cd "$(dirname "$0")"
 say() { printf '[install] %s\n' "$*"; }
 die() { printf '[install] %s\n' "$@" >&2; exit 1; }
-STEPS=6
+STEPS=7
 step() { printf '[install] [%s/%s] %s\n' "$1" "$STEPS" "$2"; }
 PROJECT=sandboxed
 
@@ -205,7 +207,76 @@ if [ "$AUTH" = on ]; then
   say "the API accepts the token in .env"
 fi
 
-step 6 "checking the host (sandboxd doctor)"
+CLI_BIN=/usr/local/bin/sandboxd
+CLI_LIB=/usr/local/lib/sandboxed
+step 6 "installing the sandboxd command ($CLI_BIN)"
+# The client commands (`sandboxd ls`, `sandboxd create`, ...; `sandboxd --help`) on the
+# host's PATH, no `docker-compose exec` needed: the control-plane image's binary with
+# every shared library it links (Debian 12's, its dynamic loader included) in $CLI_LIB,
+# run by a small sh wrapper through that loader, so it works on any glibc host. It reads
+# the API's address and token from this directory's .env (SANDBOXED_ENV_FILE, root only).
+# Replaced only when something changed.
+CONTROL_IMAGE=${SANDBOXED_CONTROL_IMAGE:-sandboxed-sandboxd:0.1.0}
+cli_stage=$CLI_LIB.new.$$
+rm -rf "$CLI_LIB".new.* && mkdir -p "$cli_stage"
+# The binary, its libraries (ldd, symlinks resolved) and the loader's name, as a tar stream.
+if ! docker run --rm -i --network none --entrypoint /bin/sh "$CONTROL_IMAGE" -s <<'SH' |
+set -e
+ldd /usr/local/bin/sandboxd >/tmp/ldd
+if grep -q 'not found' /tmp/ldd; then cat /tmp/ldd >&2; exit 1; fi
+mkdir -p /tmp/out/lib
+cp /usr/local/bin/sandboxd /tmp/out/sandboxd
+for lib in $(sed -n 's|.*=> \(/[^ ]*\) .*|\1|p' /tmp/ldd); do cp -L "$lib" /tmp/out/lib/; done
+loader=$(sed -n 's|^[[:space:]]*\(/[^ ]*\) (.*|\1|p' /tmp/ldd)
+[ -n "$loader" ] || { echo "no dynamic loader in: $(cat /tmp/ldd)" >&2; exit 1; }
+cp -L "$loader" /tmp/out/lib/
+basename "$loader" >/tmp/out/loader
+tar -C /tmp/out -cf - .
+SH
+  tar -x -C "$cli_stage"; then
+  rm -rf "$cli_stage"
+  die "could not copy sandboxd and its libraries out of $CONTROL_IMAGE"
+fi
+loader=$(cat "$cli_stage/loader")
+# A path in single quotes for sh.
+shq() { printf "'%s'" "$(printf '%s' "$1" | sed "s/'/'\\\\''/g")"; }
+cat >"$cli_stage/wrapper" <<WRAPPER
+#!/bin/sh
+# sandboxd, installed by $(shq "$PWD/install.sh") (removed by uninstall.sh): the control-plane
+# image's binary, run with its own libraries. The API's address and token come from the
+# environment (SANDBOXD_URL, SANDBOXD_TOKEN), else from SANDBOXED_ENV_FILE.
+[ -n "\${SANDBOXED_ENV_FILE:-}" ] || SANDBOXED_ENV_FILE=$(shq "$PWD/.env")
+export SANDBOXED_ENV_FILE
+exec $(shq "$CLI_LIB/lib/$loader") --library-path $(shq "$CLI_LIB/lib") --argv0 sandboxd $(shq "$CLI_LIB/sandboxd") "\$@"
+WRAPPER
+chmod 0755 "$cli_stage" "$cli_stage/lib" "$cli_stage/sandboxd" "$cli_stage/wrapper"
+if [ -d "$CLI_LIB" ] && diff -rq "$cli_stage" "$CLI_LIB" >/dev/null 2>&1 &&
+   cmp -s "$cli_stage/wrapper" "$CLI_BIN"; then
+  rm -rf "$cli_stage"
+  say "$CLI_BIN is up to date"
+else
+  rm -rf "$CLI_LIB.old"
+  if [ -d "$CLI_LIB" ]; then mv "$CLI_LIB" "$CLI_LIB.old"; fi
+  mv "$cli_stage" "$CLI_LIB"
+  rm -rf "$CLI_LIB.old"
+  install -m 0755 "$CLI_LIB/wrapper" "$CLI_BIN.new.$$" && mv "$CLI_BIN.new.$$" "$CLI_BIN"
+  say "installed $CLI_BIN ($(find "$CLI_LIB/lib" -type f | wc -l) libraries in $CLI_LIB/lib)"
+fi
+"$CLI_BIN" version >/dev/null || die "$CLI_BIN does not run on this host: $("$CLI_BIN" version 2>&1 | head -3)"
+if [ -d /etc/bash_completion.d ]; then
+  completion=$("$CLI_BIN" completion bash)
+  if [ "$(cat /etc/bash_completion.d/sandboxd 2>/dev/null)" != "$completion" ]; then
+    printf '%s\n' "$completion" >/etc/bash_completion.d/sandboxd
+    say "installed its bash completion (/etc/bash_completion.d/sandboxd)"
+  fi
+fi
+if "$CLI_BIN" ls --limit 1 >/dev/null 2>&1; then
+  say "\`sandboxd ls\` reaches the API with the token in .env"
+else
+  say "WARNING: \`sandboxd ls\` fails: $("$CLI_BIN" ls --limit 1 2>&1 | head -2)"
+fi
+
+step 7 "checking the host (sandboxd doctor)"
 "${COMPOSE[@]}" "${COMPOSE_ARGS[@]}" exec -T sandboxd sandboxd doctor | sed -u 's/^/[install]   /' ||
   say "sandboxd doctor reports a problem above: fix it, then run ./install.sh again"
 
@@ -237,7 +308,7 @@ ${TOKEN_TEXT:+$TOKEN_TEXT
     curl -s -X POST $API/v1/sandboxes/demo/exec$BEARER $JSON -d '{"cmd":["bash","-lc","echo hello from \$(hostname)"]}'
     then have an agent build an app: README.md, "Quick start"
   operate:
-    ${COMPOSE[*]} -p $PROJECT exec sandboxd sandboxd ls    (sandboxes)
+    sandboxd ls    (sandboxes; \`sandboxd --help\` lists every command)
     ${COMPOSE[*]} -p $PROJECT exec sandboxd sandboxd doctor    (host checks)
     ${COMPOSE[*]} -p $PROJECT logs -f sandboxd    (logs)
     curl -s $API/metrics$BEARER    (Prometheus)

@@ -3,8 +3,9 @@
 # "sandboxed": sandboxd and Traefik), this instance's sandbox containers (labels
 # sandboxed.managed=true and sandboxed.instance=<SANDBOXD_INSTANCE>), the sandbox
 # networks sandboxd created, their egress rules (iptables chains SANDBOXED-*) and the
-# workspaces' mounted disks (unmounted; their images stay with the data dir). Never
-# touches other containers, networks, volumes or firewall rules.
+# workspaces' mounted disks (unmounted; their images stay with the data dir), and the
+# sandboxd command (/usr/local/bin/sandboxd, its libraries in /usr/local/lib/sandboxed,
+# its bash completion). Never touches other containers, networks, volumes or firewall rules.
 #   --images  also the images install.sh built (sandbox, control plane, offline layers)
 #   --data    also the data dir (every workspace and the database) and the stack's
 #             volumes; asks first unless --yes
@@ -20,7 +21,7 @@ for arg in "$@"; do
     --data) DATA_TOO=1 ;;
     --all) IMAGES=1 DATA_TOO=1 ;;
     --yes|-y) YES=1 ;;
-    -h|--help) sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,/^# Keeps/p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) say "unknown option $arg (use --images, --data, --all, --yes)"; exit 2 ;;
   esac
 done
@@ -101,6 +102,18 @@ if [ -d "$DATA/workspaces" ]; then
   while read -r target; do
     [ -n "$target" ] && umount "$target" && say "unmounted $target"
   done < <(findmnt -rn -o TARGET | grep "^$DATA/workspaces/" || true)
+fi
+
+# The sandboxd command install.sh put on the PATH: its wrapper (only when it is ours),
+# the binary with its libraries, and its bash completion.
+if [ -f /usr/local/bin/sandboxd ] && grep -q '^# sandboxd, installed by ' /usr/local/bin/sandboxd; then
+  rm -f /usr/local/bin/sandboxd && say "removed /usr/local/bin/sandboxd"
+fi
+if [ -d /usr/local/lib/sandboxed ]; then
+  rm -rf /usr/local/lib/sandboxed && say "removed /usr/local/lib/sandboxed"
+fi
+if head -n 1 /etc/bash_completion.d/sandboxd 2>/dev/null | grep -q '^# bash completion for sandboxd'; then
+  rm -f /etc/bash_completion.d/sandboxd
 fi
 
 if [ "$IMAGES" = 1 ]; then

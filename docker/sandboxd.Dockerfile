@@ -60,6 +60,6 @@ LABEL org.opencontainers.image.title=sandboxed-sandboxd \
       org.opencontainers.image.description="sandboxed control plane (sandboxd)"
 ENV LANG=C.UTF-8
 # sandboxd runs as root in here: it needs the Docker socket (root-equivalent) and owns
-# the data dir; see README "Security".
+# the data dir; see docs/security.md.
 ENTRYPOINT ["/usr/bin/tini", "--", "/usr/local/bin/sandboxd"]
 CMD ["serve"]

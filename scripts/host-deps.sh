@@ -9,7 +9,7 @@ set -euo pipefail
 say() { printf '[host-deps] %s\n' "$*"; }
 PACKAGES=(g++ cmake make pkg-config curl ca-certificates
           libcpp-httplib-dev nlohmann-json3-dev libsqlitecpp-dev libsqlite3-dev libspdlog-dev
-          libcli11-dev libssl-dev libgtest-dev docker.io docker-compose debootstrap jq python3 python3-yaml
+          libcli11-dev libssl-dev libgtest-dev docker.io docker-compose debootstrap jq python3 python3-yaml python3-pytest
           e2fsprogs mount iptables util-linux)
 
 [ "$(id -u)" = 0 ] || { say "run as root (it installs packages and starts dockerd)"; exit 1; }

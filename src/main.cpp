@@ -1,9 +1,9 @@
 // sandboxd entry point: parses the command line, loads config, builds the real OS seams
 // and services, serves until SIGTERM/SIGINT, then shuts down cleanly; or runs one of the
-// operator subcommands (doctor, ls) and exits.
+// operator subcommands (doctor, token) or API client commands (sandboxd/cli/commands.h)
+// and exits.
 #include <fcntl.h>
 #include <signal.h>
-#include <spdlog/pattern_formatter.h>
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 #include <sys/file.h>
@@ -16,11 +16,13 @@
 #include <cstdlib>
 #include <filesystem>
 #include <iostream>
+#include <optional>
 #include <tuple>
 
 #include "sandboxd/api/server.h"
 #include "sandboxd/auth/auth.h"
-#include "sandboxd/base/request_context.h"
+#include "sandboxd/base/logging.h"
+#include "sandboxd/cli/commands.h"
 #include "sandboxd/config/config.h"
 #include "sandboxd/edge/edge.h"
 #include "sandboxd/ops/ops.h"
@@ -86,23 +88,6 @@ Status lock_data_dir(const std::string& state_dir) {
   return {};
 }
 
-// %q in the log pattern: "request_id=<id> " while the thread serves an API request.
-class RequestIdFlag final : public spdlog::custom_flag_formatter {
- public:
-  void format(const spdlog::details::log_msg&, const std::tm&,
-              spdlog::memory_buf_t& dest) override {
-    const std::string& id = current_request_id();
-    if (id.empty()) return;
-    static constexpr std::string_view kKey = "request_id=";
-    dest.append(kKey.data(), kKey.data() + kKey.size());
-    dest.append(id.data(), id.data() + id.size());
-    dest.push_back(' ');
-  }
-  std::unique_ptr<custom_flag_formatter> clone() const override {
-    return std::make_unique<RequestIdFlag>();
-  }
-};
-
 // Every edge connection is a descriptor (two while proxied): the soft open-files limit
 // goes up to the hard one, and a limit below what SANDBOXD_WAKE_MAX_CONNECTIONS needs is
 // logged.
@@ -121,15 +106,6 @@ void raise_open_files_limit(const Config& c) {
         lim.rlim_cur, need, c.wake_max_connections);
 }
 
-void setup_logging(const std::string& level) {
-  auto logger = spdlog::stderr_logger_mt("sandboxd");
-  auto formatter = std::make_unique<spdlog::pattern_formatter>(spdlog::pattern_time_type::utc);
-  formatter->add_flag<RequestIdFlag>('q').set_pattern("%Y-%m-%dT%H:%M:%S.%eZ %l %q%v");
-  logger->set_formatter(std::move(formatter));
-  spdlog::set_default_logger(logger);
-  spdlog::set_level(spdlog::level::from_str(level));
-}
-
 int serve(const std::string& env_file, bool explicit_file) {
   auto config = config_from_environment(env_file, explicit_file);
   if (!config) {
@@ -141,7 +117,9 @@ int serve(const std::string& env_file, bool explicit_file) {
     return 2;
   }
   const Config& c = *config;
-  setup_logging(c.log_level);
+  setup_logging(c.log_level, c.log_format);
+  for (const auto& name : c.unknown_vars)
+    spdlog::warn("startup: {} is set but no part of sandboxed reads it (see .env.example)", name);
 
   // Signals are handled by sigwait below; block them before any thread starts.
   sigset_t signals;
@@ -332,64 +310,46 @@ int print_token(const std::string& env_file, bool explicit_file, const std::stri
   return 1;
 }
 
-int list_sandboxes(const std::string& env_file, bool explicit_file) {
-  auto config = operator_config(env_file, explicit_file);
-  if (!config) return 2;
-  if (::access(config->db_path().c_str(), R_OK) != 0) {
-    std::fprintf(stderr, "sandboxd: no database at %s (has sandboxd run with this data dir?)\n",
-                 config->db_path().c_str());
-    return 1;
-  }
-  // Read-only: safe beside the running daemon, which owns the database (and migrates it).
-  auto store = Store::open_read_only(config->db_path());
-  if (!store) {
-    std::fprintf(stderr, "sandboxd: %s\n", store.error().message().c_str());
-    return 1;
-  }
-  ListQuery q;
-  q.limit = 1 << 30;
-  auto rows = (*store)->list(q);
-  if (!rows) {
-    std::fprintf(stderr, "sandboxd: %s\n", rows.error().message().c_str());
-    return 1;
-  }
-  SystemClock clock;
-  std::cout << format_sandbox_table(*rows, clock.now_ms());
-  return 0;
-}
-
 }  // namespace
 }  // namespace sandboxd
 
 int main(int argc, char** argv) {
   CLI::App app{"sandboxd: isolated Docker sandboxes for AI app builders"};
   app.require_subcommand(1);
-  std::string env_file = ".env";
+  // The installed wrapper (install.sh) names the install's .env in SANDBOXED_ENV_FILE.
+  const char* env_file_var = std::getenv("SANDBOXED_ENV_FILE");
+  std::string env_file = env_file_var && *env_file_var ? env_file_var : ".env";
   auto* serve =
       app.add_subcommand("serve", "run the daemon (config from the environment and .env)");
   auto* env_opt = serve->add_option("--env-file", env_file,
-                                    "KEY=VALUE file (default ./.env, used when present); the "
-                                    "environment overrides it");
+                                    "KEY=VALUE file (default $SANDBOXED_ENV_FILE, else ./.env, "
+                                    "used when present); the environment overrides it");
   auto* doctor = app.add_subcommand(
       "doctor",
       "check that this host can run sandboxes (docker, image, network, data dir, "
       "disk, memory, API) and say what to fix; exits 1 on any failure");
-  auto* ls = app.add_subcommand("ls", "list the sandboxes in the database");
   std::string token_name;
   auto* token = app.add_subcommand(
       "token", "print the secret of an API token (for `Authorization: Bearer <secret>`)");
   token->add_option("--name", token_name,
                     "the token's name in SANDBOXD_API_TOKENS (default: the first one)");
-  for (auto* cmd : {doctor, ls, token})
-    cmd->add_option("--env-file", env_file, "KEY=VALUE file (default ./.env, used when present)");
+  for (auto* cmd : {doctor, token})
+    cmd->add_option("--env-file", env_file,
+                    "KEY=VALUE file (default $SANDBOXED_ENV_FILE, else ./.env, used when present)");
   auto* version = app.add_subcommand("version", "print the version");
-  CLI11_PARSE(app, argc, argv);
+  std::optional<int> client_exit;  // set when a client command ran
+  sandboxd::add_client_commands(app, client_exit);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : 2;  // --help is 0; any usage error 2
+  }
+  if (client_exit) return *client_exit;
   if (*version) {
     std::cout << "sandboxd " << SANDBOXD_VERSION << "\n";
     return 0;
   }
   if (*doctor) return sandboxd::doctor(env_file, doctor->count("--env-file") > 0);
-  if (*ls) return sandboxd::list_sandboxes(env_file, ls->count("--env-file") > 0);
   if (*token) return sandboxd::print_token(env_file, token->count("--env-file") > 0, token_name);
   return sandboxd::serve(env_file, env_opt->count() > 0);
 }

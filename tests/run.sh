@@ -3,7 +3,9 @@
 # sandbox image, the project and the starter templates (scripts/build-templates.sh into
 # $BUILD_DIR/templates, exported as SANDBOXED_TEST_TEMPLATES_DIR), registers gVisor with
 # dockerd, runs every test with ctest: unit tests (fakes, the Traefik and Compose config
-# checks) and integration tests (real dockerd, real containers, headless Chromium);
+# checks, the API reference being current) and integration tests (real dockerd, real
+# containers, headless Chromium; the TypeScript and Python SDKs' and the CLI's tests
+# under build/sandboxd_with_daemon);
 # fuzzes the edge's HTTP/1.1 parser and framer (tests/fuzz/run.sh: libFuzzer under
 # ASan+UBSan from the checked-in seeds); then the newcomer test (tests/newcomer/run.sh:
 # the README's quick start from a fresh clone, install to uninstall). Needs root.
@@ -27,7 +29,7 @@ echo "[tests] configuring and building in $BUILD_DIR (-j2)"
 cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 # What the tests need (the benchmarks build with a plain `cmake --build`).
 cmake --build "$BUILD_DIR" -j2 --target sandboxd sandbox-init sandboxd_unit_tests \
-  sandboxd_integration_tests
+  sandboxd_integration_tests sandboxd_with_daemon
 SANDBOX_INIT="$BUILD_DIR/sandbox-init" docker/build-images.sh
 # The starter templates (templates/, npm-installed), for the integration tests' daemons.
 scripts/build-templates.sh "$BUILD_DIR/templates"

@@ -135,6 +135,8 @@ json sandbox_json(const SandboxRecord& r, const Config& c) {
   };
   if (!r.error_message.empty()) j["error_message"] = r.error_message;
   j["stop_reason"] = r.stop_reason.empty() ? json(nullptr) : json(r.stop_reason);
+  j["metadata"] = r.metadata;
+  j["pending_restart"] = r.pending_restart;
   return j;
 }
 
@@ -148,20 +150,9 @@ Result<int> decode_wait_for_app(const json& v) {
                  std::to_string(kMaxWaitForAppSeconds));
 }
 
-}  // namespace
-
-Result<CreateRequest> decode_create(const std::string& body) {
-  auto parsed = parse_object(body, /*allow_empty=*/true,
-                             {"id", "ports", "env", "idle_policy", "memory", "pids_limit", "nofile",
-                              "disk", "cpus", "egress", "runtime", "snapshot", "wait_for_app"});
-  if (!parsed) return parsed.error();
-  const json& j = *parsed;
-  CreateRequest req;
-  if (j.contains("id") && !j["id"].is_null()) {
-    auto s = get_string(j["id"], "id");
-    if (!s) return s.error();
-    req.id = *s;
-  }
+// The fields a create and a PATCH share, from `j` into `req`: ports, idle_policy and
+// the limits (memory, disk, cpus, pids_limit, nofile). Absent or null: left as they are.
+Status decode_settings(const json& j, CreateRequest& req) {
   if (j.contains("ports") && !j["ports"].is_null()) {
     if (!j["ports"].is_array()) return invalid("ports: must be an array of integers");
     for (const auto& p : j["ports"]) {
@@ -172,14 +163,9 @@ Result<CreateRequest> decode_create(const std::string& body) {
       req.ports.push_back(static_cast<int>(*n));
     }
   }
-  if (j.contains("env") && !j["env"].is_null()) {
-    auto env = get_env(j["env"], "env");
-    if (!env) return env.error();
-    req.env = std::move(*env);
-  }
   auto policy = get_word(j, "idle_policy", parse_idle_policy, "'sleep' or 'always_on'");
   if (!policy) return policy.error();
-  req.idle_policy = policy->value_or(IdlePolicy::kSleep);
+  req.idle_policy = policy->value_or(req.idle_policy);
   for (const char* field : {"memory", "disk"}) {
     if (!j.contains(field) || j[field].is_null()) continue;
     const json& m = j[field];
@@ -210,18 +196,63 @@ Result<CreateRequest> decode_create(const std::string& body) {
       req.cpu_millis = std::llround(d * 1000);
     }
   }
-  auto egress = get_word(j, "egress", parse_egress, "'public' or 'none'");
-  if (!egress) return egress.error();
-  req.egress = *egress;
-  auto runtime = get_word(j, "runtime", parse_isolation, "'runc' or 'gvisor'");
-  if (!runtime) return runtime.error();
-  req.isolation = *runtime;
   for (const char* field : {"pids_limit", "nofile"}) {
     if (!j.contains(field) || j[field].is_null()) continue;
     auto n = get_int(j[field], field);
     if (!n) return n.error();
     (std::string(field) == "nofile" ? req.nofile : req.pids) = *n;
   }
+  return {};
+}
+
+// A PATCH's merge object: a key with a string sets it, a key with null removes it.
+Result<PatchRequest::Merge> get_merge(const json& j, const std::string& field) {
+  if (!j.is_object()) return invalid(field + ": must be an object of strings (null removes a key)");
+  PatchRequest::Merge out;
+  for (const auto& [k, v] : j.items()) {
+    if (v.is_null()) {
+      out[k] = std::nullopt;
+      continue;
+    }
+    if (!v.is_string())
+      return invalid(field + "." + printable(k, 64) + ": must be a string or null");
+    out[k] = v.get<std::string>();
+  }
+  return out;
+}
+
+}  // namespace
+
+Result<CreateRequest> decode_create(const std::string& body) {
+  auto parsed =
+      parse_object(body, /*allow_empty=*/true,
+                   {"id", "ports", "env", "idle_policy", "memory", "pids_limit", "nofile", "disk",
+                    "cpus", "egress", "runtime", "snapshot", "wait_for_app", "metadata"});
+  if (!parsed) return parsed.error();
+  const json& j = *parsed;
+  CreateRequest req;
+  if (j.contains("id") && !j["id"].is_null()) {
+    auto s = get_string(j["id"], "id");
+    if (!s) return s.error();
+    req.id = *s;
+  }
+  if (j.contains("env") && !j["env"].is_null()) {
+    auto env = get_env(j["env"], "env");
+    if (!env) return env.error();
+    req.env = std::move(*env);
+  }
+  if (j.contains("metadata") && !j["metadata"].is_null()) {
+    auto metadata = get_env(j["metadata"], "metadata");
+    if (!metadata) return metadata.error();
+    req.metadata = std::move(*metadata);
+  }
+  if (auto s = decode_settings(j, req); !s.is_ok()) return s;
+  auto egress = get_word(j, "egress", parse_egress, "'public' or 'none'");
+  if (!egress) return egress.error();
+  req.egress = *egress;
+  auto runtime = get_word(j, "runtime", parse_isolation, "'runc' or 'gvisor'");
+  if (!runtime) return runtime.error();
+  req.isolation = *runtime;
   if (j.contains("snapshot") && !j["snapshot"].is_null()) {
     auto s = get_string(j["snapshot"], "snapshot");
     if (!s) return s.error();
@@ -231,6 +262,39 @@ Result<CreateRequest> decode_create(const std::string& body) {
   if (!wait) return wait.error();
   req.wait_for_app_s = *wait;
   return req;
+}
+
+Result<PatchRequest> decode_patch(const std::string& body) {
+  auto parsed = parse_object(body, /*allow_empty=*/false,
+                             {"metadata", "env", "ports", "idle_policy", "memory", "cpus",
+                              "pids_limit", "nofile", "disk", "id", "image", "egress", "runtime"});
+  if (!parsed) return parsed.error();
+  const json& j = *parsed;
+  for (const char* fixed : {"disk", "id", "image", "egress", "runtime"})
+    if (j.contains(fixed))
+      return invalid(std::string(fixed) +
+                     ": cannot be changed after create (fork the sandbox into a new one)");
+  CreateRequest settings;
+  if (auto s = decode_settings(j, settings); !s.is_ok()) return s;
+  PatchRequest req;
+  if (j.contains("ports") && !j["ports"].is_null()) req.ports = settings.ports;
+  if (j.contains("idle_policy") && !j["idle_policy"].is_null())
+    req.idle_policy = settings.idle_policy;
+  req.memory_bytes = settings.memory_bytes;
+  req.cpu_millis = settings.cpu_millis;
+  req.pids = settings.pids;
+  req.nofile = settings.nofile;
+  for (const char* field : {"metadata", "env"}) {
+    if (!j.contains(field) || j[field].is_null()) continue;
+    auto merge = get_merge(j[field], field);
+    if (!merge) return merge.error();
+    (std::string(field) == "env" ? req.env : req.metadata) = std::move(*merge);
+  }
+  return req;
+}
+
+std::string encode_version() {
+  return dump_json({{"version", SANDBOXD_VERSION}, {"api_version", "v1"}});
 }
 
 Result<ExecRequest> decode_exec(const std::string& body) {

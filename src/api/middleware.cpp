@@ -4,11 +4,13 @@
 
 #include <chrono>
 #include <exception>
+#include <set>
 
 #include "api/http_io.h"
 #include "sandboxd/api/http_status.h"
 #include "sandboxd/api/request_guard.h"
 #include "sandboxd/base/ids.h"
+#include "sandboxd/base/logging.h"
 #include "sandboxd/base/request_context.h"
 #include "sandboxd/base/text.h"
 
@@ -20,6 +22,7 @@ namespace {
 // request id itself lives in current_request_id(), which the log pattern prints.
 struct RequestContext {
   std::string actor;
+  std::string route;  // "" until a handler declares it
   std::chrono::steady_clock::time_point start;
 };
 thread_local RequestContext t_request;
@@ -55,7 +58,7 @@ bool guard(const Config& config, const httplib::Request& req, httplib::Response&
   res.set_header("Access-Control-Expose-Headers", "X-Request-Id, X-Next-After, Retry-After");
   if (req.method != "OPTIONS") return false;
   res.status = 204;
-  res.set_header("Access-Control-Allow-Methods", "GET, POST, PUT, DELETE");
+  res.set_header("Access-Control-Allow-Methods", "GET, POST, PUT, PATCH, DELETE");
   res.set_header("Access-Control-Allow-Headers",
                  "Authorization, Content-Type, Last-Event-ID, X-Request-Id");
   res.set_header("Access-Control-Max-Age", "600");
@@ -77,6 +80,7 @@ httplib::Server::HandlerResponse pre_route(const Config& config, const Authentic
   current_request_id() = request_id_for(req);
   t_request.start = std::chrono::steady_clock::now();
   t_request.actor.clear();
+  t_request.route.clear();
   res.set_header("X-Request-Id", current_request_id());
   if (guard(config, req, res)) return httplib::Server::HandlerResponse::Handled;
   const bool probe = req.path == "/healthz" || req.path == "/readyz";
@@ -115,32 +119,56 @@ void on_exception(const httplib::Request& req, httplib::Response& res, std::exce
   reply_error(res, Status(Code::kInternal, "internal error"));
 }
 
-void log_request(const httplib::Request& req, const httplib::Response& res) {
-  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
-                                                                  t_request.start)
-                .count();
+void log_request(Metrics& metrics, const httplib::Request& req, const httplib::Response& res) {
+  auto elapsed = std::chrono::steady_clock::now() - t_request.start;
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(elapsed).count();
   // A request rejected before routing (e.g. a malformed request line) never set the
   // context: log it without actor or duration rather than with the previous one's.
   bool routed = !current_request_id().empty();
-  spdlog::info("actor={} remote={} {} {} status={} duration_ms={}",
-               routed && !t_request.actor.empty() ? t_request.actor : "-", req.remote_addr,
+  const std::string route = t_request.route.empty() ? "unmatched" : t_request.route;
+  const std::string actor = routed && !t_request.actor.empty() ? t_request.actor : "-";
+  LogFields& fields = log_fields();
+  fields.text = {{"method", printable(req.method)},
+                 {"path", printable(req.path)},
+                 {"route", route},
+                 {"actor", actor},
+                 {"remote", req.remote_addr}};
+  fields.numbers = {{"status", res.status}, {"duration_ms", routed ? ms : -1}};
+  spdlog::info("actor={} remote={} {} {} status={} duration_ms={}", actor, req.remote_addr,
                printable(req.method), printable(req.path), res.status, routed ? ms : -1);
+  fields = {};
+  // Methods and routes come from a fixed set: an unknown method is "other".
+  static const std::set<std::string> kMethods = {"GET",    "POST", "PUT",    "PATCH",
+                                                 "DELETE", "HEAD", "OPTIONS"};
+  const std::string method = kMethods.count(req.method) ? req.method : "other";
+  metrics.inc("sandboxd_http_requests_total",
+              {{"method", method}, {"route", route}, {"status", std::to_string(res.status)}});
+  if (routed)
+    metrics.observe("sandboxd_http_request_duration_seconds",
+                    {{"method", method}, {"route", route}},
+                    std::chrono::duration<double>(elapsed).count());
   current_request_id().clear();
   t_request.actor.clear();
+  t_request.route.clear();
 }
 
 }  // namespace
 
-void install_middleware(httplib::Server& server, const Config& config, const Authenticator& auth) {
+void install_middleware(httplib::Server& server, const Config& config, const Authenticator& auth,
+                        Metrics& metrics) {
   server.set_pre_routing_handler(
       [&config, &auth](const httplib::Request& req, httplib::Response& res) {
         return pre_route(config, auth, req, res);
       });
   server.set_error_handler(on_error);
   server.set_exception_handler(on_exception);
-  server.set_logger(log_request);
+  server.set_logger([&metrics](const httplib::Request& req, const httplib::Response& res) {
+    log_request(metrics, req, res);
+  });
 }
 
 const std::string& request_actor() { return t_request.actor; }
+
+void set_request_route(const std::string& route) { t_request.route = route; }
 
 }  // namespace sandboxd

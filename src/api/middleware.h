@@ -1,6 +1,8 @@
 // The pipeline around every API route: a request id, the browser defences (Host,
 // Origin, CORS preflight; see request_guard.h), bearer auth, JSON answers for the
-// server's own errors and for exceptions, and one access-log line per request. Each
+// server's own errors and for exceptions, one access-log line per request (in the JSON
+// log format with method, path, route, status, duration_ms, actor and remote as keys),
+// and the request metrics (sandboxd_http_requests_total and its duration histogram). Each
 // request runs start to finish on one worker thread, which carries its context.
 #pragma once
 
@@ -9,13 +11,19 @@
 #include <string>
 
 #include "sandboxd/auth/auth.h"
+#include "sandboxd/base/metrics.h"
 #include "sandboxd/config/config.h"
 
 namespace sandboxd {
 
-// Installs the pre-routing, error, exception and logging handlers on `server`. `config`
-// and `auth` are borrowed for the server's lifetime.
-void install_middleware(httplib::Server& server, const Config& config, const Authenticator& auth);
+// Installs the pre-routing, error, exception and logging handlers on `server`. `config`,
+// `auth` and `metrics` are borrowed for the server's lifetime.
+void install_middleware(httplib::Server& server, const Config& config, const Authenticator& auth,
+                        Metrics& metrics);
+
+// The route template (e.g. /v1/sandboxes/{id}) of the request this thread is serving, as
+// its handler declares it: the label of its metrics and log line.
+void set_request_route(const std::string& route);
 
 // Who sent the request this thread is serving: the token's name, "auth-disabled", or ""
 // when it is anonymous.

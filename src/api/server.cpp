@@ -30,9 +30,24 @@ constexpr int kMaxPageLimit = 1000;
 constexpr int64_t kDefaultLogTail = 64 * 1024;
 constexpr int64_t kMaxLogTail = 1 << 20;
 
-// The route patterns of one sandbox's resource: the legacy path and its /v1 alias.
-std::vector<std::string> by_id(const std::string& tail) {
-  return {R"(/sandbox/([^/]+))" + tail, R"(/v1/sandboxes/([^/]+))" + tail};
+// The httplib pattern of an OpenAPI path template: each {param} matches one segment.
+std::string path_pattern(const std::string& tmpl) {
+  std::string out;
+  for (std::size_t i = 0; i < tmpl.size(); ++i) {
+    if (tmpl[i] != '{') {
+      out += tmpl[i];
+      continue;
+    }
+    out += "([^/]+)";
+    i = tmpl.find('}', i);
+  }
+  return out;
+}
+
+// The original's path of a /v1/sandboxes/{id}... route: /sandbox/{id}...
+std::string legacy_path(const std::string& v1) {
+  const std::string prefix = "/v1/sandboxes/{id}";
+  return "/sandbox/{id}" + v1.substr(prefix.size());
 }
 
 }  // namespace
@@ -50,6 +65,7 @@ struct ApiServer::Impl {
   std::thread thread;
   std::atomic<bool> listen_returned{false};
   int port = 0;
+  int listen_fd = -1;  // the listening socket, once bound
 
   // Logs readiness when it changes (probes come every few seconds: no line per probe).
   std::mutex ready_mu;
@@ -71,16 +87,24 @@ struct ApiServer::Impl {
     return static_cast<std::size_t>(config.files_max_bytes) / 3 * 4 + 4 + (64 << 10);
   }
 
-  // Registers `handler` for each path pattern. A POST or PUT body must be one of `types`
+  std::vector<ApiRoute> routes;
+
+  // Registers `handler` for `path` (an OpenAPI path template) and for `legacy`, the
+  // original's alias, when not empty. A POST, PUT or PATCH body must be one of `types`
   // (default JSON) and is read first, up to `max_body` (default SANDBOXD_MAX_BODY_BYTES).
-  void route(const std::string& method, const std::vector<std::string>& patterns, Handler handler,
-             std::size_t max_body = 0, std::vector<std::string> types = {kJson}) {
+  void route(const std::string& method, const std::string& path, Handler handler,
+             const std::string& legacy = "", std::size_t max_body = 0,
+             std::vector<std::string> types = {kJson}) {
+    routes.push_back({method, path});
     if (max_body == 0) max_body = static_cast<std::size_t>(config.max_body_bytes);
+    std::vector<std::string> patterns = {path_pattern(path)};
+    if (!legacy.empty()) patterns.push_back(path_pattern(legacy));
     for (const auto& p : patterns) {
-      if (method == "POST" || method == "PUT") {
-        auto with_body = [this, handler, max_body, types](const httplib::Request& req,
-                                                          httplib::Response& res,
-                                                          const httplib::ContentReader& reader) {
+      if (method == "POST" || method == "PUT" || method == "PATCH") {
+        auto with_body = [this, handler, max_body, types, path](
+                             const httplib::Request& req, httplib::Response& res,
+                             const httplib::ContentReader& reader) {
+          set_request_route(path);
           if (auto s = check_media_type(req, types); !s.is_ok()) return reply_error(res, s);
           std::string body;
           if (auto s = read_body(req, res, reader, body, max_body); !s.is_ok())
@@ -89,11 +113,14 @@ struct ApiServer::Impl {
         };
         if (method == "POST")
           server.Post(p, with_body);
-        else
+        else if (method == "PUT")
           server.Put(p, with_body);
+        else
+          server.Patch(p, with_body);
         continue;
       }
-      auto bodiless = [this, handler](const httplib::Request& req, httplib::Response& res) {
+      auto bodiless = [this, handler, path](const httplib::Request& req, httplib::Response& res) {
+        set_request_route(path);
         (this->*handler)(req, res, "");
       };
       if (method == "GET")
@@ -103,38 +130,49 @@ struct ApiServer::Impl {
     }
   }
 
+  // A /v1/sandboxes/{id}... route that the original also served as /sandbox/{id}...
+  void both(const std::string& method, const std::string& v1, Handler handler,
+            std::size_t max_body = 0, std::vector<std::string> types = {kJson}) {
+    route(method, v1, handler, legacy_path(v1), max_body, std::move(types));
+  }
+
   // httplib matches routes in the order they are registered.
   void install_routes() {
-    route("GET", {"/healthz"}, &Impl::healthz);
-    route("GET", {"/readyz"}, &Impl::readyz);
-    route("GET", {"/metrics"}, &Impl::metrics_text);
-    route("POST", {"/sandbox", "/v1/sandboxes"}, &Impl::create);
-    route("GET", {"/sandboxes", "/v1/sandboxes"}, &Impl::list);
-    route("GET", by_id(""), &Impl::get);
-    route("POST", by_id("/exec"), &Impl::exec);
-    route("POST", by_id("/keepalive"), &Impl::keepalive);
-    route("POST", by_id("/stop"), &Impl::stop);
-    route("POST", by_id("/start"), &Impl::start);
-    route("DELETE", by_id(""), &Impl::destroy);
-    route("GET", by_id("/logs"), &Impl::logs);
-    route("GET", by_id("/files"), &Impl::get_file);
-    route("PUT", by_id("/files"), &Impl::put_file, files_body_max(), {kJson, kOctetStream});
-    route("DELETE", by_id("/files"), &Impl::delete_file);
+    route("GET", "/healthz", &Impl::healthz);
+    route("GET", "/readyz", &Impl::readyz);
+    route("GET", "/metrics", &Impl::metrics_text);
+    route("GET", "/v1/version", &Impl::version);
+    route("GET", "/v1/openapi.json", &Impl::openapi);
+    route("POST", "/v1/sandboxes", &Impl::create, "/sandbox");
+    route("GET", "/v1/sandboxes", &Impl::list, "/sandboxes");
+    both("GET", "/v1/sandboxes/{id}", &Impl::get);
+    route("PATCH", "/v1/sandboxes/{id}", &Impl::patch, "", 0,
+          {kJson, "application/merge-patch+json"});
+    both("POST", "/v1/sandboxes/{id}/exec", &Impl::exec);
+    both("POST", "/v1/sandboxes/{id}/keepalive", &Impl::keepalive);
+    both("POST", "/v1/sandboxes/{id}/stop", &Impl::stop);
+    both("POST", "/v1/sandboxes/{id}/start", &Impl::start);
+    both("DELETE", "/v1/sandboxes/{id}", &Impl::destroy);
+    both("GET", "/v1/sandboxes/{id}/logs", &Impl::logs);
+    both("GET", "/v1/sandboxes/{id}/files", &Impl::get_file);
+    both("PUT", "/v1/sandboxes/{id}/files", &Impl::put_file, files_body_max(),
+         {kJson, kOctetStream});
+    both("DELETE", "/v1/sandboxes/{id}/files", &Impl::delete_file);
     if (tasks) {
-      route("POST", by_id("/tasks"), &Impl::create_task);
-      route("GET", by_id("/tasks"), &Impl::list_tasks);
-      route("GET", by_id("/tasks/([^/]+)"), &Impl::get_task);
-      route("POST", by_id("/tasks/([^/]+)/cancel"), &Impl::cancel_task);
-      route("GET", by_id("/tasks/([^/]+)/events"), &Impl::task_events);
+      both("POST", "/v1/sandboxes/{id}/tasks", &Impl::create_task);
+      both("GET", "/v1/sandboxes/{id}/tasks", &Impl::list_tasks);
+      both("GET", "/v1/sandboxes/{id}/tasks/{task_id}", &Impl::get_task);
+      both("POST", "/v1/sandboxes/{id}/tasks/{task_id}/cancel", &Impl::cancel_task);
+      both("GET", "/v1/sandboxes/{id}/tasks/{task_id}/events", &Impl::task_events);
     }
-    route("POST", by_id("/purge"), &Impl::purge);
-    route("POST", {R"(/v1/sandboxes/([^/]+)/snapshots)"}, &Impl::create_snapshot);
-    route("GET", {R"(/v1/sandboxes/([^/]+)/snapshots)"}, &Impl::list_sandbox_snapshots);
-    route("POST", {R"(/v1/sandboxes/([^/]+)/fork)"}, &Impl::fork);
-    route("POST", {R"(/v1/sandboxes/([^/]+)/restore)"}, &Impl::restore);
-    route("GET", {"/v1/snapshots"}, &Impl::list_snapshots);
-    route("GET", {"/v1/snapshots/([^/]+)"}, &Impl::get_snapshot);
-    route("DELETE", {"/v1/snapshots/([^/]+)"}, &Impl::delete_snapshot);
+    both("POST", "/v1/sandboxes/{id}/purge", &Impl::purge);
+    route("POST", "/v1/sandboxes/{id}/snapshots", &Impl::create_snapshot);
+    route("GET", "/v1/sandboxes/{id}/snapshots", &Impl::list_sandbox_snapshots);
+    route("POST", "/v1/sandboxes/{id}/fork", &Impl::fork);
+    route("POST", "/v1/sandboxes/{id}/restore", &Impl::restore);
+    route("GET", "/v1/snapshots", &Impl::list_snapshots);
+    route("GET", "/v1/snapshots/{snapshot}", &Impl::get_snapshot);
+    route("DELETE", "/v1/snapshots/{snapshot}", &Impl::delete_snapshot);
   }
 
   std::string sandbox_body(const SandboxRecord& rec) {
@@ -148,6 +186,21 @@ struct ApiServer::Impl {
   void reply_sandbox(httplib::Response& res, const Result<SandboxRecord>& rec) {
     if (!rec) return reply_error(res, rec.error());
     res.set_content(sandbox_body(*rec), kJson);
+  }
+
+  void version(const httplib::Request&, httplib::Response& res, const std::string&) {
+    res.set_content(encode_version(), kJson);
+  }
+
+  void openapi(const httplib::Request&, httplib::Response& res, const std::string&) {
+    std::string_view spec = openapi_spec();
+    res.set_content(spec.data(), spec.size(), kJson);
+  }
+
+  void patch(const httplib::Request& req, httplib::Response& res, const std::string& body) {
+    auto patch = decode_patch(body);
+    if (!patch) return reply_error(res, patch.error());
+    reply_sandbox(res, sandboxes.patch(req.matches[1], *patch));
   }
 
   void healthz(const httplib::Request&, httplib::Response& res, const std::string&) {
@@ -238,6 +291,16 @@ struct ApiServer::Impl {
       auto after = normalize_id(params.text("after"));
       if (!after) return after.error().with_context("after");
       q.after_id = *after;
+    }
+    // metadata.<key>=<value>: only sandboxes whose metadata has it (all of them, when
+    // several are given).
+    for (const auto& [name, value] : req.params) {
+      if (name.rfind("metadata.", 0) != 0) continue;
+      std::string key = name.substr(9);
+      if (auto s = validate_metadata({{key, value}}); !s.is_ok()) return s;
+      if (q.metadata.count(key) && q.metadata[key] != value)
+        return Status(Code::kInvalidArgument, name + ": given twice with different values");
+      q.metadata[key] = value;
     }
     auto limit = params.integer("limit", 1, kMaxPageLimit, v1 ? q.limit : kUnpagedLimit);
     if (!limit) return limit.error();
@@ -451,15 +514,22 @@ ApiServer::ApiServer(const Config& config, SandboxService& sandboxes, const Auth
   // cpp-httplib's default sets SO_REUSEPORT, which lets a second daemon bind the same
   // port and silently take half the traffic. SO_REUSEADDR alone allows quick restarts
   // while a second bind fails.
-  impl_->server.set_socket_options([](socket_t sock) {
+  impl_->server.set_socket_options([this](socket_t sock) {
     int yes = 1;
     ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+    impl_->listen_fd = sock;
   });
   impl_->server.set_payload_max_length(
       std::max(static_cast<std::size_t>(config.max_body_bytes), impl_->files_body_max()));
+  // Small answers go out at once: without TCP_NODELAY a keep-alive client's next request
+  // waits on Nagle and the peer's delayed ACK (~40 ms a request).
+  impl_->server.set_tcp_nodelay(true);
+  // cpp-httplib's default closes a keep-alive connection after 5 requests: a client
+  // pool would reconnect every fifth call.
+  impl_->server.set_keep_alive_max_count(1000);
   impl_->server.set_read_timeout(30, 0);
   impl_->server.set_write_timeout(30, 0);
-  install_middleware(impl_->server, config, auth);
+  install_middleware(impl_->server, config, auth, metrics);
   impl_->install_routes();
 }
 ApiServer::~ApiServer() { stop(); }
@@ -475,6 +545,10 @@ Status ApiServer::start(const std::string& host, int port) {
     }
     impl_->port = port;
   }
+  // Debian's libcpp-httplib listens with a backlog of 5, which drops the SYNs of a burst
+  // of new connections (a second's retransmit each): listen() again on the same socket
+  // raises it (Linux updates the backlog of a listening socket).
+  if (impl_->listen_fd >= 0) ::listen(impl_->listen_fd, SOMAXCONN);
   impl_->listen_returned = false;
   impl_->thread = std::thread([this] {
     impl_->server.listen_after_bind();
@@ -489,6 +563,8 @@ Status ApiServer::start(const std::string& host, int port) {
 }
 
 int ApiServer::port() const { return impl_->port; }
+
+const std::vector<ApiRoute>& ApiServer::routes() const { return impl_->routes; }
 
 void ApiServer::stop() {
   if (!impl_->thread.joinable()) return;

@@ -42,6 +42,11 @@ constexpr std::array kFamilies = {
            "(api, preview, task, idle, pressure, ...) and result (ok, error)."},
     Family{"sandboxd_sandbox_operation_duration_seconds", Type::kHistogram,
            "Duration of successful sandbox lifecycle operations by op."},
+    Family{"sandboxd_http_requests_total", Type::kCounter,
+           "API requests answered, by method, route template (unmatched: no route) and status."},
+    Family{"sandboxd_http_request_duration_seconds", Type::kHistogram,
+           "Time to answer API requests (an event stream: until it ended), by method and route "
+           "template."},
     Family{"sandboxd_reaper_actions_total", Type::kCounter,
            "Sandboxes the reapers acted on, by reaper (idle, pressure, emergency) and action."},
     Family{"sandboxd_tasks_finished_total", Type::kCounter,
@@ -61,6 +66,14 @@ constexpr std::array kFamilies = {
 };
 
 constexpr std::array kBuckets = {0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0};
+// API requests: most take well under a millisecond.
+constexpr std::array kRequestBuckets = {0.0005, 0.001, 0.0025, 0.005, 0.01,
+                                        0.05,   0.25,  1.0,    5.0,   30.0};
+static_assert(kRequestBuckets.size() == kBuckets.size());
+
+const std::array<double, kBuckets.size()>& buckets_of(const std::string& family) {
+  return family == "sandboxd_http_request_duration_seconds" ? kRequestBuckets : kBuckets;
+}
 
 const Family* find_family(const std::string& name) {
   for (const auto& f : kFamilies)
@@ -133,9 +146,10 @@ void Metrics::observe(const std::string& family, const MetricLabels& labels, dou
   if (!declared(family, Type::kHistogram)) return;
   std::lock_guard lock(mu_);
   Histogram& h = histograms_[family][labels];
-  if (h.buckets.empty()) h.buckets.assign(kBuckets.size(), 0);
-  for (std::size_t i = 0; i < kBuckets.size(); ++i)
-    if (seconds <= kBuckets[i]) ++h.buckets[i];
+  const auto& bounds = buckets_of(family);
+  if (h.buckets.empty()) h.buckets.assign(bounds.size(), 0);
+  for (std::size_t i = 0; i < bounds.size(); ++i)
+    if (seconds <= bounds[i]) ++h.buckets[i];
   ++h.count;
   h.sum += seconds;
 }
@@ -160,9 +174,10 @@ std::string Metrics::render(const std::vector<ScrapeSample>& scraped) const {
       for (const auto& [labels, v] : samples)
         out += f.name + label_text(labels) + " " + number(v) + "\n";
     } else if (auto it = histograms_.find(f.name); it != histograms_.end()) {
+      const auto& bounds = buckets_of(f.name);
       for (const auto& [labels, h] : it->second) {
-        for (std::size_t i = 0; i < kBuckets.size(); ++i)
-          out += std::string(f.name) + "_bucket" + label_text(labels, "le", number(kBuckets[i])) +
+        for (std::size_t i = 0; i < bounds.size(); ++i)
+          out += std::string(f.name) + "_bucket" + label_text(labels, "le", number(bounds[i])) +
                  " " + std::to_string(h.buckets[i]) + "\n";
         out += std::string(f.name) + "_bucket" + label_text(labels, "le", "+Inf") + " " +
                std::to_string(h.count) + "\n";

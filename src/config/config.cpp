@@ -1,9 +1,11 @@
 #include "sandboxd/config/config.h"
 
 #include <algorithm>
+#include <array>
 #include <cctype>
 #include <fstream>
 #include <limits>
+#include <set>
 
 #include "sandboxd/base/text.h"
 #include "sandboxd/edge/edge_limits.h"
@@ -20,6 +22,7 @@ class Reader {
   explicit Reader(const std::map<std::string, std::string>& env) : env_(env) {}
 
   const std::string* raw(const std::string& key) const {
+    asked_.insert(key);
     auto it = env_.find(key);
     return it == env_.end() ? nullptr : &it->second;
   }
@@ -92,8 +95,12 @@ class Reader {
     return {};
   }
 
+  // Every key any reader method looked up.
+  const std::set<std::string>& asked() const { return asked_; }
+
  private:
   const std::map<std::string, std::string>& env_;
+  mutable std::set<std::string> asked_;
 };
 
 bool valid_instance(const std::string& s) {
@@ -294,6 +301,56 @@ Status check_serve_auth(const Config& c) {
   return {};
 }
 
+namespace {
+
+// Read by other parts of sandboxed, not the daemon: install.sh and Compose (.env), the
+// image build, the `sandboxd` client commands and the test harness.
+constexpr std::array kOtherTools = {"SANDBOXED_IMAGE_SOURCE",
+                                    "SANDBOXED_EDGE",
+                                    "SANDBOXED_CONTROL_IMAGE",
+                                    "SANDBOXED_TRAEFIK_IMAGE",
+                                    "SANDBOXED_EXTRA_CA_CERT",
+                                    "SANDBOXED_NO_APT",
+                                    "SANDBOXED_RUNTIME",
+                                    "SANDBOXED_ENV_FILE",
+                                    "SANDBOXD_URL",
+                                    "SANDBOXD_TOKEN",
+                                    "SANDBOXED_TEST_TEMPLATES_DIR"};
+
+std::size_t edit_distance(const std::string& a, const std::string& b) {
+  std::vector<std::size_t> row(b.size() + 1);
+  for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (std::size_t i = 1; i <= a.size(); ++i) {
+    std::size_t diag = row[0];
+    row[0] = i;
+    for (std::size_t j = 1; j <= b.size(); ++j) {
+      std::size_t up = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diag + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      diag = up;
+    }
+  }
+  return row[b.size()];
+}
+
+std::vector<std::string> unknown_vars(const std::map<std::string, std::string>& env,
+                                      const std::set<std::string>& asked) {
+  std::set<std::string> known(asked);
+  known.insert(kOtherTools.begin(), kOtherTools.end());
+  std::vector<std::string> out;
+  for (const auto& [key, value] : env) {
+    if (key.rfind("SANDBOXD_", 0) != 0 && key.rfind("SANDBOXED_", 0) != 0) continue;
+    if (known.count(key)) continue;
+    std::string best;
+    std::size_t best_d = 4;  // closer than this reads as a typo
+    for (const auto& k : known)
+      if (std::size_t d = edit_distance(key, k); d < best_d) best = k, best_d = d;
+    out.push_back(best.empty() ? key : key + " (did you mean " + best + "?)");
+  }
+  return out;
+}
+
+}  // namespace
+
 Result<Config> load_config(const std::map<std::string, std::string>& env) {
   Config c;
   Reader r(env);
@@ -396,6 +453,7 @@ Result<Config> load_config(const std::map<std::string, std::string>& env) {
   check(r.integer("HTTPS_PORT", c.https_port, 1, 65535));
   check(r.boolean("PREVIEW_TLS", c.preview_tls));
   check(r.str("SANDBOXD_LOG_LEVEL", c.log_level));
+  check(r.choice("SANDBOXD_LOG_FORMAT", c.log_format, parse_log_format, "text or json"));
   if (!st.is_ok()) return st;
 
   if (c.mem_emergency_pct > c.mem_refuse_pct || c.mem_refuse_pct > c.mem_headroom_pct) {
@@ -463,6 +521,7 @@ Result<Config> load_config(const std::map<std::string, std::string>& env) {
       return bad("SANDBOXD_ALLOW_PUBLIC_UNAUTHENTICATED",
                  "no longer supported: an API off loopback always needs a token");
   }
+  c.unknown_vars = unknown_vars(env, r.asked());
   return c;
 }
 

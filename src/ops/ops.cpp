@@ -286,15 +286,6 @@ DoctorCheck check_api(const Config& c, HealthProbe healthz) {
           "start it (./install.sh, or sandboxd serve) if it should be running"};
 }
 
-std::string age(int64_t now_ms, int64_t then_ms) {
-  if (then_ms <= 0) return "-";
-  int64_t s = std::max<int64_t>(0, (now_ms - then_ms) / 1000);
-  if (s < 120) return std::to_string(s) + "s ago";
-  if (s < 7200) return std::to_string(s / 60) + "m ago";
-  if (s < 172800) return std::to_string(s / 3600) + "h ago";
-  return std::to_string(s / 86400) + "d ago";
-}
-
 }  // namespace
 
 bool probe_healthz(const std::string& host, int port) {
@@ -348,30 +339,6 @@ int doctor_exit_code(const std::vector<DoctorCheck>& checks) {
   for (const auto& c : checks)
     if (c.level == Level::kFail) return 1;
   return 0;
-}
-
-std::string format_sandbox_table(const std::vector<SandboxRecord>& rows, int64_t now_ms) {
-  char line[256];
-  auto row = [&line](const std::string& id, const std::string& status, const std::string& ports,
-                     const std::string& policy, const std::string& active,
-                     const std::string& stopped) {
-    std::snprintf(line, sizeof line, "%-28s %-9s %-14s %-7s %-10s %s\n", id.c_str(), status.c_str(),
-                  ports.c_str(), policy.c_str(), active.c_str(), stopped.c_str());
-    return std::string(line);
-  };
-  std::string out = row("ID", "STATUS", "PORTS", "IDLE", "ACTIVE", "LAST STOP");
-  std::map<std::string, int> by_status;
-  for (const auto& r : rows) {
-    std::string ports;
-    for (int p : r.ports) ports += (ports.empty() ? "" : ",") + std::to_string(p);
-    const std::string status(to_string(r.status));
-    out += row(r.id, status, ports.empty() ? "-" : ports, std::string(to_string(r.idle_policy)),
-               age(now_ms, r.last_active_at), r.stop_reason.empty() ? "-" : r.stop_reason);
-    ++by_status[status];
-  }
-  out += std::to_string(rows.size()) + " sandbox(es)";
-  for (const auto& [status, n] : by_status) out += ", " + std::to_string(n) + " " + status;
-  return out + "\n";
 }
 
 }  // namespace sandboxd

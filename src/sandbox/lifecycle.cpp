@@ -67,6 +67,7 @@ SandboxRecord SandboxService::new_record(const CreateRequest& req, const std::st
   rec.container_name = container_name(config_.instance, id);
   rec.ports = req.ports;
   rec.env = req.env;
+  rec.metadata = req.metadata;
   rec.idle_policy = req.idle_policy;
   rec.limits = config_.default_limits;
   if (req.memory_bytes) rec.limits.memory_bytes = *req.memory_bytes;
@@ -204,8 +205,10 @@ Result<SandboxRecord> SandboxService::start_locked(SandboxRecord rec, Trigger tr
   // Everything else gets its mounted disk and identity before any start, so no container
   // ever starts on an unmounted workspace. Starting a running container is a no-op, so it
   // also verifies one.
-  const bool rebuild = was == SandboxStatus::kError || (legacy && !was_running);
-  if (legacy && !was_running) {
+  // Limits a PATCH changed need a new container: the old one goes, as for a legacy row.
+  const bool recreate = (legacy || !rec.pending_restart.empty()) && !was_running;
+  const bool rebuild = was == SandboxStatus::kError || recreate;
+  if (recreate) {
     if (auto s = remove_own_container(rec.id, rec.container_name, /*has_row=*/true); !s.is_ok())
       return s.with_context("start sandbox " + rec.id);
   }
@@ -229,6 +232,7 @@ Result<SandboxRecord> SandboxService::start_locked(SandboxRecord rec, Trigger tr
     auto cid = run_container(rec);
     if (!cid) return cid.error().with_context("start sandbox " + rec.id);
     rec.container_id = *cid;
+    rec.pending_restart.clear();  // the new container has every limit of the row
   } else if (!st.is_ok()) {
     return st.with_context("start sandbox " + rec.id);
   } else if (!was_running) {

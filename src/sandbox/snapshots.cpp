@@ -248,6 +248,7 @@ Result<SandboxRecord> SandboxService::fork(const std::string& raw_id,
   req.id = std::move(new_id);
   req.ports = source->ports;
   req.env = source->env;
+  req.metadata = source->metadata;
   req.idle_policy = source->idle_policy;
   req.memory_bytes = source->limits.memory_bytes;
   req.pids = source->limits.pids;

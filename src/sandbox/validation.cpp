@@ -44,6 +44,54 @@ Status validate_env(const std::map<std::string, std::string>& env, const std::st
   return {};
 }
 
+Status validate_metadata(const std::map<std::string, std::string>& metadata) {
+  if (metadata.size() > kMaxMetadataKeys)
+    return invalid("metadata: at most " + std::to_string(kMaxMetadataKeys) + " keys");
+  for (const auto& [k, v] : metadata) {
+    bool ok =
+        !k.empty() && k.size() <= kMaxMetadataKey && std::isalnum(static_cast<unsigned char>(k[0]));
+    for (char c : k)
+      ok = ok && (std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-');
+    if (!ok) {
+      std::string shown;
+      for (char c : k.substr(0, 64)) shown += (c >= 0x20 && c < 0x7f) ? c : '?';
+      return invalid("metadata: key '" + shown +
+                     "' must be 1..63 characters of [A-Za-z0-9._-], starting with a letter or "
+                     "digit");
+    }
+    if (v.size() > kMaxMetadataValue)
+      return invalid("metadata." + k + ": value longer than " + std::to_string(kMaxMetadataValue) +
+                     " bytes");
+    if (v.find('\0') != std::string::npos)
+      return invalid("metadata." + k + ": value must not contain NUL");
+  }
+  return {};
+}
+
+std::map<std::string, std::string> merged(std::map<std::string, std::string> base,
+                                          const PatchRequest::Merge& merge) {
+  for (const auto& [k, v] : merge) {
+    if (v)
+      base[k] = *v;
+    else
+      base.erase(k);
+  }
+  return base;
+}
+
+Status validate_patch(const PatchRequest& req, const SandboxRecord& current, const Config& config) {
+  // The limits and ports are checked as a create's; the merged maps as they will be.
+  CreateRequest as_create;
+  as_create.ports = req.ports.value_or(std::vector<int>{});
+  as_create.memory_bytes = req.memory_bytes;
+  as_create.pids = req.pids;
+  as_create.nofile = req.nofile;
+  as_create.cpu_millis = req.cpu_millis;
+  if (req.env) as_create.env = merged(current.env, *req.env);
+  if (req.metadata) as_create.metadata = merged(current.metadata, *req.metadata);
+  return validate_create(as_create, config);
+}
+
 Status validate_create(const CreateRequest& req, const Config& config) {
   if (req.id) {
     if (auto id = normalize_id(*req.id); !id) return id.error();
@@ -57,6 +105,7 @@ Status validate_create(const CreateRequest& req, const Config& config) {
     if (!seen.insert(p).second) return invalid("ports: " + std::to_string(p) + " is listed twice");
   }
   if (auto s = validate_env(req.env, "env"); !s.is_ok()) return s;
+  if (auto s = validate_metadata(req.metadata); !s.is_ok()) return s;
   const Limits& max = config.max_limits;
   if (req.memory_bytes &&
       (*req.memory_bytes < (6LL << 20) || *req.memory_bytes > max.memory_bytes)) {

@@ -16,8 +16,8 @@ constexpr const char* kColumns =
     "id, status, image, container_name, container_id, ports_json, env_json, idle_policy, "
     "memory_bytes, pids_limit, nofile_limit, error_message, created_at, updated_at, "
     "started_at, stopped_at, last_active_at, last_active_source, keepalive_until, stop_reason, "
-    "disk_bytes, cpu_millis, uid, egress, isolation";
-constexpr int kColumnCount = 25;
+    "disk_bytes, cpu_millis, uid, egress, isolation, metadata_json, pending_restart_json";
+constexpr int kColumnCount = 27;
 
 SandboxRecord read_row(SQLite::Statement& q) {
   SandboxRecord r;
@@ -48,6 +48,10 @@ SandboxRecord read_row(SQLite::Statement& q) {
   r.uid = q.getColumn(i++).getInt64();
   r.egress = column_enum(q.getColumn(i++).getString(), parse_egress, "egress");
   r.isolation = column_enum(q.getColumn(i++).getString(), parse_isolation, "isolation");
+  r.metadata =
+      nlohmann::json::parse(q.getColumn(i++).getString()).get<std::map<std::string, std::string>>();
+  r.pending_restart =
+      nlohmann::json::parse(q.getColumn(i++).getString()).get<std::vector<std::string>>();
   return r;
 }
 
@@ -79,6 +83,8 @@ void bind_row(SQLite::Statement& q, const SandboxRecord& r) {
   q.bind(i++, static_cast<int64_t>(r.uid));
   q.bind(i++, std::string(to_string(r.egress)));
   q.bind(i++, std::string(to_string(r.isolation)));
+  q.bind(i++, nlohmann::json(r.metadata).dump());
+  q.bind(i++, nlohmann::json(r.pending_restart).dump());
 }
 
 }  // namespace
@@ -109,27 +115,6 @@ Result<std::unique_ptr<Store>> Store::open(const std::string& path) {
   }
   std::unique_ptr<Store> store(new Store(std::move(db)));
   if (auto s = store->migrate(); !s.is_ok()) return s;
-  return store;
-}
-
-Result<std::unique_ptr<Store>> Store::open_read_only(const std::string& path) {
-  std::unique_ptr<SQLite::Database> db;
-  try {
-    db = std::make_unique<SQLite::Database>(path, SQLite::OPEN_READONLY);
-    db->setBusyTimeout(5000);
-  } catch (const std::exception& e) {
-    return Status(Code::kUnavailable, "open database " + path + " read-only: " + e.what());
-  }
-  std::unique_ptr<Store> store(new Store(std::move(db)));
-  auto version = store->schema_version();
-  if (!version) return version.error();
-  const int latest = embedded_migrations().empty() ? 0 : embedded_migrations().back().version;
-  if (*version < latest) {
-    return Status(Code::kUnavailable, "database " + path + " has schema " +
-                                          std::to_string(*version) + ", this sandboxd needs " +
-                                          std::to_string(latest) +
-                                          " (start the daemon once to migrate it)");
-  }
   return store;
 }
 
@@ -244,11 +229,18 @@ Result<std::vector<SandboxRecord>> Store::list(const ListQuery& query) {
   try {
     std::string sql = std::string("SELECT ") + kColumns + " FROM sandboxes WHERE id > ?";
     if (query.status) sql += " AND status = ?";
+    for (std::size_t k = 0; k < query.metadata.size(); ++k)
+      sql += " AND json_extract(metadata_json, ?) IS ?";
     sql += " ORDER BY id LIMIT ?";
     SQLite::Statement q(*db_, sql);
     int i = 1;
     q.bind(i++, query.after_id);
     if (query.status) q.bind(i++, std::string(to_string(*query.status)));
+    for (const auto& [key, value] : query.metadata) {
+      // A quoted JSON path: the key is matched as it is, whatever its characters.
+      q.bind(i++, "$." + nlohmann::json(key).dump());
+      q.bind(i++, value);
+    }
     q.bind(i++, query.limit);
     return read_rows(q, read_row, "sandboxes");
   } catch (const std::exception& e) {
@@ -259,8 +251,9 @@ Result<std::vector<SandboxRecord>> Store::list(const ListQuery& query) {
 Status Store::insert(const SandboxRecord& rec) {
   std::lock_guard lock(mu_);
   try {
-    SQLite::Statement q(*db_, std::string("INSERT INTO sandboxes(") + kColumns +
-                                  ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
+    SQLite::Statement q(*db_,
+                        std::string("INSERT INTO sandboxes(") + kColumns +
+                            ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
     bind_row(q, rec);
     q.exec();
     return {};
@@ -281,8 +274,9 @@ Status Store::claim_pool(const std::string& pool_id, const SandboxRecord& rec) {
     SQLite::Statement del(*db_, "DELETE FROM pool WHERE id = ?");
     del.bind(1, pool_id);
     if (del.exec() == 0) return Status(Code::kNotFound, "pool entry " + pool_id + " is gone");
-    SQLite::Statement q(*db_, std::string("INSERT INTO sandboxes(") + kColumns +
-                                  ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
+    SQLite::Statement q(*db_,
+                        std::string("INSERT INTO sandboxes(") + kColumns +
+                            ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
     bind_row(q, rec);
     q.exec();
     tx.commit();

@@ -39,7 +39,12 @@ REMOVED = {"SANDBOXD_ALLOW_PUBLIC_UNAUTHENTICATED"}
 # Gone with the Traefik access-log tailer and the routing labels: sandboxd no longer reads
 # them, so neither the compose files nor .env.example may still name them.
 GONE = {"SANDBOXD_TRAEFIK_ACCESS_LOG", "SANDBOXD_TRAEFIK_ACCESS_LOG_MAX_BYTES", "PREVIEW_ENTRYPOINT"}
-read_keys = set(re.findall(r'"((?:SANDBOXD?|PREVIEW)_[A-Z_]+|HTTPS?_PORT)"', config_cpp)) - REMOVED
+# config.cpp's kOtherTools names variables that other parts read (install.sh, the
+# client commands): known to sandboxd's unknown-variable warning, not read by it.
+other_tools = re.search(r"kOtherTools = \{(.*?)\};", config_cpp, re.S)
+OTHER = set(re.findall(r'"([A-Z_]+)"', other_tools.group(1))) if other_tools else set()
+check("config.cpp's kOtherTools list is found", bool(OTHER), "")
+read_keys = set(re.findall(r'"((?:SANDBOXD?|PREVIEW)_[A-Z_]+|HTTPS?_PORT)"', config_cpp)) - REMOVED - OTHER
 env = sandboxd["environment"]
 check("sandboxd reads at least 40 variables (the scan works)", len(read_keys) >= 40, len(read_keys))
 missing = sorted(read_keys - set(env))

@@ -56,13 +56,6 @@ int probe(Daemon& d, const std::string& from, const std::string& host, int port)
   return r.is_null() ? -1 : r["exit_code"].get<int>();
 }
 
-std::string gateway(const std::string& network) {
-  auto [rc, gw] = run_cmd(
-      {"docker", "network", "inspect", "-f", "{{(index .IPAM.Config 0).Gateway}}", network});
-  gw.erase(gw.find_last_not_of("\n") + 1);
-  return rc == 0 ? gw : "";
-}
-
 // A TCP listener on every address of the host (the sandbox network's gateway included).
 struct HostListener {
   HostListener() {
@@ -201,7 +194,7 @@ TEST(Containment, SandboxesReachNoHostPortNoOtherNetworkAndOnlyTheAllowedExcepti
   HostListener allowed, denied;
   Daemon d("egress", {{"SANDBOXD_RECONCILE_INTERVAL_SECONDS", "1"}});
   ASSERT_TRUE(d.start()) << d.log();
-  const std::string gw = gateway(d.network());
+  const std::string gw = network_gateway(d.network());
   ASSERT_FALSE(gw.empty());
   ASSERT_TRUE(d.stop());
   d.set_env("SANDBOXD_EGRESS_ALLOW", gw + ":" + std::to_string(allowed.port));
@@ -275,7 +268,7 @@ TEST(Containment, EgressRulesSurviveADockerdRestart) {
            {{"SANDBOXD_RECONCILE_INTERVAL_SECONDS", "0"}, {"SANDBOXD_DOCKER_EVENTS", "false"}});
   ASSERT_TRUE(d.start()) << d.log();
   create(d, {{"id", "r1"}});
-  const std::string gw = gateway(d.network());
+  const std::string gw = network_gateway(d.network());
   const std::string fwd = egress_chain(d.instance(), 'F');
   const std::string in = egress_chain(d.instance(), 'I');
   const std::string before = iptables_rules(fwd) + iptables_rules(in);

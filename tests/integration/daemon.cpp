@@ -84,6 +84,78 @@ std::string headless_dom(const std::string& url, const std::string& profile_dir)
   return rc == 0 ? dom : "";
 }
 
+bool take_sse_events(std::string& buf, std::vector<SseEvent>& out) {
+  bool done = false;
+  for (std::size_t end; (end = buf.find("\n\n")) != std::string::npos;) {
+    std::string frame = buf.substr(0, end);
+    buf.erase(0, end + 2);
+    SseEvent e;
+    std::size_t pos = 0;
+    while (pos < frame.size()) {
+      std::size_t nl = frame.find('\n', pos);
+      std::string line = frame.substr(pos, nl == std::string::npos ? nl : nl - pos);
+      pos = nl == std::string::npos ? frame.size() : nl + 1;
+      if (line.rfind("id: ", 0) == 0) e.id = std::stoll(line.substr(4));
+      if (line.rfind("event: ", 0) == 0) e.type = line.substr(7);
+      if (line.rfind("data: ", 0) == 0)
+        e.data = nlohmann::json::parse(line.substr(6), nullptr, false);
+    }
+    if (e.type.empty()) continue;  // a keepalive comment
+    done = done || e.type == "done";
+    out.push_back(std::move(e));
+  }
+  return done;
+}
+
+std::string network_gateway(const std::string& network) {
+  auto [rc, gw] = run_cmd(
+      {"docker", "network", "inspect", "-f", "{{(index .IPAM.Config 0).Gateway}}", network});
+  gw.erase(gw.find_last_not_of("\n") + 1);
+  return rc == 0 ? gw : "";
+}
+
+MockModel::MockModel(const std::string& host, const std::map<std::string, std::string>& env)
+    : host_(host) {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  ::inet_pton(AF_INET, host.c_str(), &a.sin_addr);
+  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+  socklen_t len = sizeof a;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  port_ = ntohs(a.sin_port);
+  ::close(fd);
+  std::string script = SANDBOXD_SOURCE_DIR "/tests/mock_llm/mock_llm.py";
+  std::string port = std::to_string(port_);
+  std::vector<char*> argv = {const_cast<char*>("python3"), script.data(), port.data(),
+                             const_cast<char*>(host_.c_str()), nullptr};
+  std::vector<std::string> env_strings;
+  for (char** e = environ; *e; ++e) env_strings.emplace_back(*e);
+  for (const auto& [k, v] : env) env_strings.push_back(k + "=" + v);
+  std::vector<char*> envp;
+  for (auto& e : env_strings) envp.push_back(e.data());
+  envp.push_back(nullptr);
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+  ::posix_spawnp(&pid_, "python3", &fa, nullptr, argv.data(), envp.data());
+  posix_spawn_file_actions_destroy(&fa);
+  eventually(
+      [&] {
+        httplib::Client c(host_, port_);
+        auto r = c.Get("/v1/models");
+        return r && r->status == 200;
+      },
+      std::chrono::seconds(10));
+}
+
+MockModel::~MockModel() {
+  if (pid_ > 0) {
+    ::kill(pid_, SIGKILL);
+    ::waitpid(pid_, nullptr, 0);
+  }
+}
+
 Daemon::Daemon(const std::string& tag, std::map<std::string, std::string> extra_env) {
   // A server may answer (413) and close while a test still sends: a write error, not a kill.
   ::signal(SIGPIPE, SIG_IGN);

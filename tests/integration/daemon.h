@@ -45,6 +45,36 @@ bool eventually(Pred pred, std::chrono::seconds deadline = std::chrono::seconds(
   return pred();
 }
 
+// One event of a text/event-stream (a task's events).
+struct SseEvent {
+  int64_t id = 0;
+  std::string type;
+  nlohmann::json data;  // discarded when its data line is not JSON
+};
+// Moves the complete frames at the front of `buf` into `out` (keepalive comments are
+// skipped); an unfinished frame stays in `buf`. True once a "done" event was taken.
+bool take_sse_events(std::string& buf, std::vector<SseEvent>& out);
+
+// The gateway address of a Docker network: the host's own address there ("" on error).
+std::string network_gateway(const std::string& network);
+
+// The mock model server (tests/mock_llm/mock_llm.py) on host:<free port> for the life of
+// the object; `env` adds to its environment (MOCK_SAY_FIRST, MOCK_LOG, ...).
+class MockModel {
+ public:
+  explicit MockModel(const std::string& host, const std::map<std::string, std::string>& env = {});
+  ~MockModel();
+  MockModel(const MockModel&) = delete;
+  MockModel& operator=(const MockModel&) = delete;
+  std::string base() const { return "http://" + host_ + ":" + std::to_string(port_); }
+  std::string host_port() const { return host_ + ":" + std::to_string(port_); }
+
+ private:
+  std::string host_;
+  int port_ = 0;
+  pid_t pid_ = -1;
+};
+
 class Daemon {
  public:
   // `tag` makes the instance name unique per test; extra env overrides defaults.

@@ -29,66 +29,6 @@ namespace {
 
 using nlohmann::json;
 
-std::string gateway(const Daemon& d) {
-  auto [rc, gw] = run_cmd(
-      {"docker", "network", "inspect", "-f", "{{(index .IPAM.Config 0).Gateway}}", d.network()});
-  gw.erase(gw.find_last_not_of("\n") + 1);
-  return rc == 0 ? gw : "";
-}
-
-// The mock model server on host:<free port> for the life of the object; `env` adds to
-// its environment (MOCK_SAY_FIRST, MOCK_LOG, ...).
-class MockModel {
- public:
-  explicit MockModel(const std::string& host, const std::map<std::string, std::string>& env = {})
-      : host_(host) {
-    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    ::inet_pton(AF_INET, host.c_str(), &a.sin_addr);
-    ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-    socklen_t len = sizeof a;
-    ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-    port_ = ntohs(a.sin_port);
-    ::close(fd);
-    std::string script = SANDBOXD_SOURCE_DIR "/tests/mock_llm/mock_llm.py";
-    std::string port = std::to_string(port_);
-    std::vector<char*> argv = {const_cast<char*>("python3"), script.data(), port.data(),
-                               const_cast<char*>(host_.c_str()), nullptr};
-    std::vector<std::string> env_strings;
-    for (char** e = environ; *e; ++e) env_strings.emplace_back(*e);
-    for (const auto& [k, v] : env) env_strings.push_back(k + "=" + v);
-    std::vector<char*> envp;
-    for (auto& e : env_strings) envp.push_back(e.data());
-    envp.push_back(nullptr);
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
-    ::posix_spawnp(&pid_, "python3", &fa, nullptr, argv.data(), envp.data());
-    posix_spawn_file_actions_destroy(&fa);
-    eventually(
-        [&] {
-          httplib::Client c(host_, port_);
-          auto r = c.Get("/v1/models");
-          return r && r->status == 200;
-        },
-        std::chrono::seconds(10));
-  }
-  ~MockModel() {
-    if (pid_ > 0) {
-      ::kill(pid_, SIGKILL);
-      ::waitpid(pid_, nullptr, 0);
-    }
-  }
-  std::string base() const { return "http://" + host_ + ":" + std::to_string(port_); }
-  std::string host_port() const { return host_ + ":" + std::to_string(port_); }
-
- private:
-  std::string host_;
-  int port_ = 0;
-  pid_t pid_ = -1;
-};
-
 // Sandboxes reach no host address by default: restarts `d` with exactly the mock
 // model's address and port allowed (SANDBOXD_EGRESS_ALLOW), as an operator would.
 bool allow(Daemon& d, const MockModel& m) {
@@ -97,11 +37,7 @@ bool allow(Daemon& d, const MockModel& m) {
   return d.start();
 }
 
-struct Event {
-  int64_t id = 0;
-  std::string type;
-  json data;
-};
+using Event = SseEvent;
 
 // Reads a task's event stream until `done` (or the deadline), resuming after `after`.
 std::vector<Event> stream(Daemon& d, const std::string& sandbox, const std::string& task,
@@ -117,24 +53,7 @@ std::vector<Event> stream(Daemon& d, const std::string& sandbox, const std::stri
   c.Get(("/v1/sandboxes/" + sandbox + "/tasks/" + task + "/events").c_str(), h,
         [&](const char* data, std::size_t n) {
           buf.append(data, n);
-          std::size_t end;
-          while ((end = buf.find("\n\n")) != std::string::npos) {
-            std::string frame = buf.substr(0, end);
-            buf.erase(0, end + 2);
-            Event e;
-            std::size_t pos = 0;
-            while (pos < frame.size()) {
-              std::size_t nl = frame.find('\n', pos);
-              std::string line = frame.substr(pos, nl == std::string::npos ? nl : nl - pos);
-              pos = nl == std::string::npos ? frame.size() : nl + 1;
-              if (line.rfind("id: ", 0) == 0) e.id = std::stoll(line.substr(4));
-              if (line.rfind("event: ", 0) == 0) e.type = line.substr(7);
-              if (line.rfind("data: ", 0) == 0) e.data = json::parse(line.substr(6));
-            }
-            if (e.type.empty()) continue;  // a keepalive comment
-            events.push_back(e);
-            done = done || e.type == "done";
-          }
+          done = take_sse_events(buf, events) || done;
           return !done;
         });
   return events;
@@ -226,7 +145,7 @@ void expect_wrote_hello(Daemon& d, const std::string& sandbox, const std::string
 TEST(Tasks, OpenCodeWritesTheFileAndTheStreamShowsTheToolCallAndDone) {
   Daemon d("taskoc");
   ASSERT_TRUE(d.start()) << d.log();
-  MockModel m(gateway(d));
+  MockModel m(network_gateway(d.network()));
   ASSERT_TRUE(allow(d, m)) << d.log();
   create(d, "oc1");
   std::string task = start_task(d, "oc1", opencode_task(m, "Create hello.txt"));
@@ -237,7 +156,7 @@ TEST(Tasks, OpenCodeWritesTheFileAndTheStreamShowsTheToolCallAndDone) {
 TEST(Tasks, ClaudeCodeWritesTheFileInASandboxItWakes) {
   Daemon d("taskcc");
   ASSERT_TRUE(d.start()) << d.log();
-  MockModel m(gateway(d));
+  MockModel m(network_gateway(d.network()));
   ASSERT_TRUE(allow(d, m)) << d.log();
   create(d, "cc1");
   ASSERT_EQ(d.http().Post("/v1/sandboxes/cc1/stop", "", "application/json")->status, 200);
@@ -250,7 +169,7 @@ TEST(Tasks, ClaudeCodeWritesTheFileInASandboxItWakes) {
 TEST(Tasks, CancelTimeoutAndASandboxStopEndTheTaskAndItsProcessGroup) {
   Daemon d("taskend");
   ASSERT_TRUE(d.start()) << d.log();
-  MockModel m(gateway(d));
+  MockModel m(network_gateway(d.network()));
   ASSERT_TRUE(allow(d, m)) << d.log();
   create(d, "end1");
   auto agents = [&] { return agents_running(d, "end1"); };
@@ -289,7 +208,7 @@ TEST(Tasks, CancelTimeoutAndASandboxStopEndTheTaskAndItsProcessGroup) {
 TEST(Tasks, AKill9OfSandboxdMidTaskLosesAndRepeatsNoEvent) {
   Daemon d("taskkill");
   ASSERT_TRUE(d.start()) << d.log();
-  MockModel m(gateway(d));
+  MockModel m(network_gateway(d.network()));
   ASSERT_TRUE(allow(d, m)) << d.log();
   create(d, "k1");
   std::string task = start_task(d, "k1", opencode_task(m, "SLOW:8 create hello.txt"));
@@ -446,7 +365,7 @@ TEST(TaskSecrets, EnvValuesTheModelEchoesNeverReachEventsResultsOrTheLog) {
   Secrets s;
   Daemon d("tasksec");
   ASSERT_TRUE(d.start()) << d.log();
-  MockModel m(gateway(d), s.model_env());
+  MockModel m(network_gateway(d.network()), s.model_env());
   ASSERT_TRUE(allow(d, m)) << d.log();
   create_with_secret(d, "sec1", s);
   create_with_secret(d, "sec2", s);
@@ -462,7 +381,7 @@ TEST(TaskSecrets, StayHiddenAfterAKill9MidTaskAndAreKeptOnlySealed) {
   Secrets s;
   Daemon d("tasksecr");
   ASSERT_TRUE(d.start()) << d.log();
-  MockModel m(gateway(d), s.model_env());
+  MockModel m(network_gateway(d.network()), s.model_env());
   ASSERT_TRUE(allow(d, m)) << d.log();
   create_with_secret(d, "r1", s);
   // The model answers only after the restart: everything it says is redacted by the
@@ -494,7 +413,7 @@ TEST(TaskSecrets, ThePromptIsOnNoCommandLineOfTheHost) {
   std::filesystem::remove(mock_log);
   Daemon d("taskps");
   ASSERT_TRUE(d.start()) << d.log();
-  MockModel m(gateway(d), {{"MOCK_LOG", mock_log}, {"MOCK_MARKER", marker}});
+  MockModel m(network_gateway(d.network()), {{"MOCK_LOG", mock_log}, {"MOCK_MARKER", marker}});
   ASSERT_TRUE(allow(d, m)) << d.log();
   create(d, "ps1");
   create(d, "ps2");

@@ -5,7 +5,8 @@
 #   `sandboxd token`, never printed by the install; 401 without it, 415 for a body that
 #   is not JSON); create a sandbox; an agent task (OpenCode, against the local mock
 #   model server) builds an app; its preview answers through the edge; stop; the
-#   preview wakes it; sandboxd ls and /metrics see it all; a second ./install.sh
+#   preview wakes it; the host's sandboxd command (ls), the service's health check and
+#   /metrics see it all; a second ./install.sh
 #   changes nothing (.env included);
 #   ./uninstall.sh --all --yes leaves no labelled container, network, volume, image or
 #   data dir behind.
@@ -80,7 +81,7 @@ grep -q 'sandboxed is running' "$WORK/install1.log" || fail "install.sh did not 
 grep -q "API:       $API" "$WORK/install1.log" || fail "install.sh did not print the API URL"
 grep -q 'previews:  http://s-<id>-<port>.preview.localhost/' "$WORK/install1.log" ||
   fail "install.sh did not print the preview URL shape"
-grep -q '\[install\] \[3/6\]' "$WORK/install1.log" || fail "install.sh showed no progress steps"
+grep -q '\[install\] \[3/7\]' "$WORK/install1.log" || fail "install.sh showed no progress steps"
 curl -fsS "$API/healthz" >/dev/null || fail "the API does not answer after install"
 # What a newcomer sees (without the compiler's lines).
 grep -v '^\[build-images\]   \[' "$WORK/install1.log" | sed 's/^/    /'
@@ -180,16 +181,22 @@ body=$(curl -s --max-time 90 "$PREVIEW")
 [ "$(curl -s "$API/v1/sandboxes/demo" "${AUTH[@]}" | jq -r .status)" = running ] || fail "the preview did not wake the sandbox"
 pass "stopped; the next preview request woke it and got the app"
 
-# Operator comforts.
-ls_out=$(docker exec "$(sandboxd_container)" sandboxd ls)
+# Operator comforts: the host's `sandboxd` command (install.sh's wrapper, which finds the
+# install's .env from any directory), and the stack's health check on /readyz.
+[ -x /usr/local/bin/sandboxd ] || fail "install.sh put no sandboxd command in /usr/local/bin"
+from_readme "sandboxd ls"
+ls_out=$(cd "$WORK" && env -u SANDBOXED_TOKEN /usr/local/bin/sandboxd ls) ||
+  fail "the host's sandboxd ls failed: $ls_out"
 grep -q '^demo  *running' <<<"$ls_out" || fail "sandboxd ls does not list demo as running: $ls_out"
+until_ok 120 sh -c "[ \"\$(docker inspect -f '{{.State.Health.Status}}' $(sandboxd_container))\" = healthy ]" ||
+  fail "the sandboxd service is not healthy: $(docker inspect -f '{{json .State.Health}}' "$(sandboxd_container)")"
 from_readme "curl -s $API/metrics -H \"Authorization: Bearer \$SANDBOXED_TOKEN\""
 metrics=$(curl -s "$API/metrics" "${AUTH[@]}")
 grep -q '^sandboxd_sandbox_operations_total{op="wake",trigger="preview",result="ok"} 1$' <<<"$metrics" ||
   fail "/metrics did not count the wake: $(grep operations_total <<<"$metrics")"
 grep -q '^sandboxd_tasks_finished_total{agent="opencode",status="succeeded",reason=""} 1$' <<<"$metrics" ||
   fail "/metrics did not count the task"
-pass "sandboxd ls lists it; /metrics counted the wake and the task"
+pass "the host's sandboxd ls lists it; the service is healthy; /metrics counted the wake and the task"
 
 # A second install changes nothing that works.
 before="$(docker inspect -f '{{.Id}} {{.State.StartedAt}} {{.Image}}' "$(sandboxd_container)") $(sha256sum .env)"
@@ -225,5 +232,7 @@ for img in sandboxed-sandbox:0.1.0 sandboxed-sandboxd:0.1.0 sandboxed-base:0.3.0
   ! docker image inspect "$img" >/dev/null 2>&1 || fail "image $img left"
 done
 ! curl -fs --max-time 2 "$API/healthz" >/dev/null 2>&1 || fail "the API still answers"
+[ ! -e /usr/local/bin/sandboxd ] && [ ! -e /usr/local/lib/sandboxed ] ||
+  fail "the sandboxd command (/usr/local/bin/sandboxd, /usr/local/lib/sandboxed) is left"
 pass "./uninstall.sh --all --yes left no container, network, firewall rule, mount, volume, image or data dir"
 say "PASS"

@@ -6,8 +6,11 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <filesystem>
 #include <nlohmann/json.hpp>
+#include <thread>
+#include <vector>
 
 #include "fakes/service_harness.h"
 #include "sandboxd/api/server.h"
@@ -149,6 +152,45 @@ TEST_F(ApiTest, BodilessPostDoesNotWaitForABody) {
   EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(3));
   EXPECT_EQ(reply.rfind("HTTP/1.1 200", 0), 0u) << reply;
   EXPECT_NE(reply.find("\"stopped\""), std::string::npos) << reply;
+}
+
+TEST_F(ApiTest, AKeepAliveConnectionServesManyRequestsAndAcceptsABurst) {
+  start(true);
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(server_->port()));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  timeval tv{4, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  // cpp-httplib's default would close it after the fifth answer.
+  const std::string request = "GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n";
+  for (int i = 0; i < 50; ++i) {
+    ASSERT_EQ(::send(fd, request.data(), request.size(), MSG_NOSIGNAL),
+              static_cast<ssize_t>(request.size()))
+        << "request " << i;
+    std::string got;
+    char buf[1024];
+    while (got.find("ok\n") == std::string::npos) {
+      ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+      ASSERT_GT(n, 0) << "the server closed the connection after " << i << " answers";
+      got.append(buf, static_cast<std::size_t>(n));
+    }
+    EXPECT_EQ(got.find("Connection: close"), std::string::npos) << i << ": " << got;
+  }
+  ::close(fd);
+  // More connections at once than cpp-httplib's listen backlog of 5: all are served.
+  std::vector<std::thread> burst;
+  std::atomic<int> answered{0};
+  for (int i = 0; i < 64; ++i)
+    burst.emplace_back([&] {
+      httplib::Client c("127.0.0.1", server_->port());
+      c.set_connection_timeout(10, 0);
+      if (auto r = c.Get("/healthz"); r && r->status == 200) ++answered;
+    });
+  for (auto& t : burst) t.join();
+  EXPECT_EQ(answered.load(), 64);
 }
 
 TEST_F(ApiTest, LegacyListReturnsEveryRowAndV1Pages) {

@@ -36,6 +36,44 @@ TEST(LoadConfig, DefaultsMatchTheSpec) {
   EXPECT_EQ(c->max_running, 100);
 }
 
+TEST(LoadConfig, NamesUnknownVariablesWithTheClosestKnownOne) {
+  auto c = load_config({{"SANDBOXD_IDLE_TRESHOLD_SECONDS", "60"},
+                        {"SANDBOXED_SOMETHING_ELSE_ENTIRELY", "x"},
+                        {"SANDBOXD_URL", "http://127.0.0.1:9090"},
+                        {"SANDBOXED_IMAGE_SOURCE", "offline"},
+                        {"PATH", "/usr/bin"}});
+  ASSERT_TRUE(c) << c.error().message();
+  EXPECT_EQ(c->unknown_vars,
+            (std::vector<std::string>{
+                "SANDBOXD_IDLE_TRESHOLD_SECONDS (did you mean SANDBOXD_IDLE_THRESHOLD_SECONDS?)",
+                "SANDBOXED_SOMETHING_ELSE_ENTIRELY"}));
+}
+
+TEST(LoadConfig, EveryVariableOfTheEnvExampleIsKnown) {
+  std::ifstream in(SANDBOXD_SOURCE_DIR "/.env.example");
+  ASSERT_TRUE(in);
+  Env env;
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind("#", 0) == 0) line = line.substr(line.find_first_not_of("# "));
+    auto eq = line.find('=');
+    if (eq == std::string::npos) continue;
+    std::string key = line.substr(0, eq);
+    if (key.rfind("SANDBOXD_", 0) == 0 || key.rfind("SANDBOXED_", 0) == 0) env[key] = "";
+  }
+  ASSERT_GT(env.size(), 40u);
+  auto c = load_config(env);
+  ASSERT_TRUE(c) << c.error().message();
+  EXPECT_TRUE(c->unknown_vars.empty()) << testing::PrintToString(c->unknown_vars);
+}
+
+TEST(LoadConfig, ReadsTheLogFormat) {
+  EXPECT_EQ(load_config({})->log_format, LogFormat::kText);
+  EXPECT_EQ(load_config({{"SANDBOXD_LOG_FORMAT", "json"}})->log_format, LogFormat::kJson);
+  auto bad = load_config({{"SANDBOXD_LOG_FORMAT", "xml"}});
+  ASSERT_FALSE(bad);
+  EXPECT_NE(bad.error().message().find("SANDBOXD_LOG_FORMAT"), std::string::npos);
+}
+
 TEST(LoadConfig, ReadsTheContainmentKnobs) {
   auto c = load_config({{"SANDBOXD_DEFAULT_DISK", "2g"},
                         {"SANDBOXD_MAX_DISK", "10g"},

@@ -15,6 +15,56 @@ TEST(DecodeCreate, EmptyBodyIsAllDefaults) {
   EXPECT_EQ(r->idle_policy, IdlePolicy::kSleep);
 }
 
+TEST(DecodeCreate, ReadsMetadataAndRefusesNonStringValues) {
+  auto r = decode_create(R"({"metadata":{"user":"alice","project":"p1"}})");
+  ASSERT_TRUE(r) << r.error().message();
+  EXPECT_EQ(r->metadata,
+            (std::map<std::string, std::string>{{"user", "alice"}, {"project", "p1"}}));
+  auto bad = decode_create(R"({"metadata":{"n":1}})");
+  ASSERT_FALSE(bad);
+  EXPECT_NE(bad.error().message().find("metadata.n"), std::string::npos);
+}
+
+TEST(DecodePatch, ReadsMergesListsAndLimits) {
+  auto r = decode_patch(
+      R"({"metadata":{"a":"1","b":null},"env":{"K":"v","OLD":null},"ports":[3000],
+          "idle_policy":"always_on","memory":"512m","cpus":0.5,"pids_limit":64,"nofile":1024})");
+  ASSERT_TRUE(r) << r.error().message();
+  ASSERT_TRUE(r->metadata);
+  EXPECT_EQ(r->metadata->at("a"), std::optional<std::string>("1"));
+  EXPECT_EQ(r->metadata->at("b"), std::nullopt);
+  EXPECT_EQ(r->env->at("OLD"), std::nullopt);
+  EXPECT_EQ(*r->ports, std::vector<int>{3000});
+  EXPECT_EQ(*r->idle_policy, IdlePolicy::kAlwaysOn);
+  EXPECT_EQ(*r->memory_bytes, 512LL << 20);
+  EXPECT_EQ(*r->cpu_millis, 500);
+  EXPECT_EQ(*r->pids, 64);
+  EXPECT_EQ(*r->nofile, 1024);
+}
+
+TEST(DecodePatch, WhatIsNotGivenStaysUnset) {
+  auto r = decode_patch(R"({"metadata":{}})");
+  ASSERT_TRUE(r) << r.error().message();
+  EXPECT_TRUE(r->metadata && r->metadata->empty());
+  EXPECT_FALSE(r->env || r->ports || r->idle_policy || r->memory_bytes || r->cpu_millis ||
+               r->pids || r->nofile);
+}
+
+TEST(DecodePatch, RefusesFieldsFixedAtCreateUnknownFieldsAndAnEmptyBody) {
+  for (const char* body : {R"({"disk":"1g"})", R"({"egress":"none"})", R"({"runtime":"gvisor"})",
+                           R"({"id":"x"})", R"({"image":"x"})"}) {
+    auto r = decode_patch(body);
+    ASSERT_FALSE(r) << body;
+    EXPECT_NE(r.error().message().find("cannot be changed after create"), std::string::npos);
+  }
+  auto unknown = decode_patch(R"({"timeout":5})");
+  ASSERT_FALSE(unknown);
+  EXPECT_NE(unknown.error().message().find("timeout: unknown field"), std::string::npos);
+  EXPECT_FALSE(decode_patch(""));
+  EXPECT_FALSE(decode_patch(R"({"env":{"K":5}})"));
+  EXPECT_FALSE(decode_patch(R"({"metadata":[]})"));
+}
+
 TEST(DecodeCreate, ReadsEveryField) {
   auto r =
       decode_create(R"({"id":"Ab1","ports":[3000,5173],"env":{"K":"v"},"idle_policy":"always_on",

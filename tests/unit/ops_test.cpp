@@ -149,24 +149,5 @@ TEST_F(DoctorTest, MemoryBelowTheThresholdsWarnsThenFails) {
   EXPECT_NE(c.detail.find("refused"), std::string::npos) << c.detail;
 }
 
-TEST(LsTest, TableListsEachSandboxAndCountsByStatus) {
-  SandboxRecord a;
-  a.id = "app-one";
-  a.status = SandboxStatus::kRunning;
-  a.ports = {3000, 5173};
-  a.last_active_at = 1'000'000;
-  SandboxRecord b;
-  b.id = "app-two";
-  b.status = SandboxStatus::kStopped;
-  b.stop_reason = "idle";
-  std::string t = format_sandbox_table({a, b}, 1'000'000 + 90'000);
-  EXPECT_NE(t.find("ID "), std::string::npos) << t;
-  EXPECT_NE(t.find("app-one"), std::string::npos);
-  EXPECT_NE(t.find("3000,5173"), std::string::npos) << t;
-  EXPECT_NE(t.find("90s ago"), std::string::npos) << t;
-  EXPECT_NE(t.find("idle\n"), std::string::npos) << t;
-  EXPECT_NE(t.find("2 sandbox(es), 1 running, 1 stopped"), std::string::npos) << t;
-}
-
 }  // namespace
 }  // namespace sandboxd

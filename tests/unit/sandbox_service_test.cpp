@@ -199,6 +199,75 @@ TEST_F(SandboxServiceTest, CreateNeverRemovesAContainerItDidNotMake) {
   EXPECT_FALSE(store_->get("z2")->has_value());
 }
 
+TEST_F(SandboxServiceTest, PatchMergesMetadataAndEnvAndRestartsTheRunningApp) {
+  CreateRequest req;
+  req.id = "p1";
+  req.metadata = {{"user", "alice"}, {"project", "p1"}};
+  req.env = {{"OLD", "x"}};
+  ASSERT_TRUE(svc_->create(req));
+  PatchRequest patch;
+  patch.metadata = PatchRequest::Merge{{"project", std::nullopt}, {"tier", "pro"}};
+  patch.env = PatchRequest::Merge{{"OLD", std::nullopt}, {"NEW", "y"}};
+  patch.ports = std::vector<int>{5173};
+  auto r = svc_->patch("p1", patch);
+  ASSERT_TRUE(r) << r.error().message();
+  EXPECT_EQ(r->metadata, (std::map<std::string, std::string>{{"user", "alice"}, {"tier", "pro"}}));
+  EXPECT_EQ(r->env, (std::map<std::string, std::string>{{"NEW", "y"}}));
+  EXPECT_TRUE(r->pending_restart.empty());
+  EXPECT_EQ((*store_->get("p1"))->metadata, r->metadata);
+  // The app's env file has the new env and ports, and its supervisor was told (SIGHUP).
+  std::string env = env_file_of(config_, "p1");
+  EXPECT_NE(env.find("NEW=y"), std::string::npos);
+  EXPECT_EQ(env.find("OLD="), std::string::npos);
+  EXPECT_NE(env.find("SANDBOXED_PORTS=5173"), std::string::npos);
+  EXPECT_EQ(runtime_.container("t1-s-p1")->signals, std::vector<std::string>{"HUP"});
+}
+
+TEST_F(SandboxServiceTest, PatchedLimitsWaitForTheNextStartWhichMakesANewContainer) {
+  create("p2");
+  PatchRequest patch;
+  patch.memory_bytes = 300LL << 20;
+  patch.nofile = 2048;
+  auto r = svc_->patch("p2", patch);
+  ASSERT_TRUE(r) << r.error().message();
+  EXPECT_EQ(r->pending_restart, (std::vector<std::string>{"memory", "nofile"}));
+  EXPECT_EQ(r->limits.memory_bytes, 300LL << 20);
+  // The running container keeps its limits; nothing was restarted for them.
+  EXPECT_NE(runtime_.container("t1-s-p2")->spec.memory_bytes, 300LL << 20);
+  ASSERT_TRUE(svc_->stop("p2"));
+  auto started = svc_->start("p2", Trigger::kApi);
+  ASSERT_TRUE(started) << started.error().message();
+  EXPECT_TRUE(started->pending_restart.empty());
+  EXPECT_TRUE((*store_->get("p2"))->pending_restart.empty());
+  EXPECT_EQ(runtime_.container("t1-s-p2")->spec.memory_bytes, 300LL << 20);
+  EXPECT_EQ(runtime_.container("t1-s-p2")->spec.nofile, 2048);
+  EXPECT_TRUE(runtime_.container("t1-s-p2")->running);
+}
+
+TEST_F(SandboxServiceTest, AnInvalidPatchChangesNothing) {
+  create("p3");
+  auto before = **store_->get("p3");
+  PatchRequest bad_metadata;
+  bad_metadata.metadata = PatchRequest::Merge{{"ok", "1"}, {"bad key", "2"}};
+  PatchRequest too_much_memory;
+  too_much_memory.memory_bytes = config_.max_limits.memory_bytes + 1;
+  too_much_memory.metadata = PatchRequest::Merge{{"ok", "1"}};
+  PatchRequest bad_env;
+  bad_env.env = PatchRequest::Merge{{"1X", "v"}};
+  for (const auto* p : {&bad_metadata, &too_much_memory, &bad_env}) {
+    auto r = svc_->patch("p3", *p);
+    ASSERT_FALSE(r);
+    EXPECT_EQ(r.error().code(), Code::kInvalidArgument);
+  }
+  auto after = **store_->get("p3");
+  EXPECT_EQ(after.metadata, before.metadata);
+  EXPECT_EQ(after.env, before.env);
+  EXPECT_EQ(after.limits.memory_bytes, before.limits.memory_bytes);
+  EXPECT_TRUE(after.pending_restart.empty());
+  EXPECT_TRUE(runtime_.container("t1-s-p3")->signals.empty());
+  EXPECT_EQ(svc_->patch("nope", PatchRequest{}).error().code(), Code::kNotFound);
+}
+
 TEST_F(SandboxServiceTest, StartOfARunningRowRecreatesAVanishedContainer) {
   // e.g. after a dockerd reset: the row says running, the container is gone.
   create("a1");
@@ -429,11 +498,12 @@ TEST_F(SandboxServiceTest, KeepaliveRecordsActivityAndClampsTheHold) {
 
 TEST_F(SandboxServiceTest, ListPagesWithACursor) {
   for (const char* id : {"a", "b", "c"}) create(id);
-  auto p1 = svc_->list({.status = std::nullopt, .after_id = "", .limit = 2});
+  auto p1 = svc_->list({.status = std::nullopt, .after_id = "", .limit = 2, .metadata = {}});
   ASSERT_TRUE(p1);
   ASSERT_EQ(p1->sandboxes.size(), 2u);
   EXPECT_EQ(p1->next_after, "b");
-  auto p2 = svc_->list({.status = std::nullopt, .after_id = p1->next_after, .limit = 2});
+  auto p2 =
+      svc_->list({.status = std::nullopt, .after_id = p1->next_after, .limit = 2, .metadata = {}});
   ASSERT_EQ(p2->sandboxes.size(), 1u);
   EXPECT_TRUE(p2->next_after.empty());
 }

@@ -91,17 +91,59 @@ TEST(Store, ListPagesByIdAndFiltersByStatus) {
     if (std::string(id) == "b") r.status = SandboxStatus::kStopped;
     ASSERT_TRUE(store->insert(r).is_ok());
   }
-  auto page1 = store->list({.status = std::nullopt, .after_id = "", .limit = 2});
+  auto page1 = store->list({.status = std::nullopt, .after_id = "", .limit = 2, .metadata = {}});
   ASSERT_TRUE(page1);
   ASSERT_EQ(page1->size(), 2u);
   EXPECT_EQ((*page1)[0].id, "a");
   EXPECT_EQ((*page1)[1].id, "b");
-  auto page2 = store->list({.status = std::nullopt, .after_id = "b", .limit = 2});
+  auto page2 = store->list({.status = std::nullopt, .after_id = "b", .limit = 2, .metadata = {}});
   ASSERT_EQ(page2->size(), 2u);
   EXPECT_EQ((*page2)[0].id, "c");
-  auto stopped = store->list({.status = SandboxStatus::kStopped, .after_id = "", .limit = 10});
+  auto stopped =
+      store->list({.status = SandboxStatus::kStopped, .after_id = "", .limit = 10, .metadata = {}});
   ASSERT_EQ(stopped->size(), 1u);
   EXPECT_EQ((*stopped)[0].id, "b");
+}
+
+TEST(Store, ListFiltersByEveryMetadataPairGiven) {
+  auto store = memory_store();
+  auto put = [&](const char* id, std::map<std::string, std::string> md) {
+    SandboxRecord r = sample(id);
+    r.metadata = std::move(md);
+    ASSERT_TRUE(store->insert(r).is_ok());
+  };
+  put("a", {{"user", "alice"}, {"project", "p1"}});
+  put("b", {{"user", "alice"}, {"project", "p2"}});
+  put("c", {{"user", "bob"}});
+  put("d", {{"user.name", "alice"}});
+  auto ids = [&](std::map<std::string, std::string> md) {
+    ListQuery q;
+    q.metadata = std::move(md);
+    std::vector<std::string> out;
+    auto rows = store->list(q);
+    EXPECT_TRUE(rows);
+    if (rows)
+      for (const auto& r : *rows) out.push_back(r.id);
+    return out;
+  };
+  EXPECT_EQ(ids({{"user", "alice"}}), (std::vector<std::string>{"a", "b"}));
+  EXPECT_EQ(ids({{"user", "alice"}, {"project", "p2"}}), (std::vector<std::string>{"b"}));
+  EXPECT_EQ(ids({{"user", "carol"}}), (std::vector<std::string>{}));
+  // A dot in a key is part of the key, not a JSON path step.
+  EXPECT_EQ(ids({{"user.name", "alice"}}), (std::vector<std::string>{"d"}));
+  EXPECT_EQ(ids({}).size(), 4u);
+}
+
+TEST(Store, RoundTripsMetadataAndPendingRestart) {
+  auto store = memory_store();
+  SandboxRecord r = sample("m1");
+  r.metadata = {{"user", "alice"}, {"note", "\"quoted\" é"}};
+  r.pending_restart = {"memory", "nofile"};
+  ASSERT_TRUE(store->insert(r).is_ok());
+  auto got = store->get("m1");
+  ASSERT_TRUE(got && got->has_value());
+  EXPECT_EQ((*got)->metadata, r.metadata);
+  EXPECT_EQ((*got)->pending_restart, r.pending_restart);
 }
 
 TEST(Store, AWordTheDomainDoesNotKnowIsAnErrorForItsRowAndSkippedInListings) {
@@ -122,7 +164,7 @@ TEST(Store, AWordTheDomainDoesNotKnowIsAnErrorForItsRowAndSkippedInListings) {
   EXPECT_NE(row.error().message().find("unknown status 'hibernating'"), std::string::npos)
       << row.error().message();
   // A listing skips (and logs) the row it cannot read; the others are still served.
-  auto rows = (*s)->list({.status = std::nullopt, .after_id = "", .limit = 10});
+  auto rows = (*s)->list({.status = std::nullopt, .after_id = "", .limit = 10, .metadata = {}});
   ASSERT_TRUE(rows) << rows.error().message();
   ASSERT_EQ(rows->size(), 1u);
   EXPECT_EQ((*rows)[0].id, "fine");
@@ -162,42 +204,6 @@ class StoreFileTest : public testing::Test {
   void TearDown() override { std::filesystem::remove_all(dir_); }
   std::string dir_, path_;
 };
-
-TEST_F(StoreFileTest, ReadOnlyStoreReadsBesideAWriterAndRefusesWrites) {
-  auto writer = Store::open(path_);
-  ASSERT_TRUE(writer) << writer.error().message();
-  ASSERT_TRUE((*writer)->insert(sample("a")).is_ok());
-  auto reader = Store::open_read_only(path_);
-  ASSERT_TRUE(reader) << reader.error().message();
-  auto rows = (*reader)->list({});
-  ASSERT_TRUE(rows);
-  ASSERT_EQ(rows->size(), 1u);
-  EXPECT_EQ((*rows)[0].id, "a");
-  EXPECT_FALSE((*reader)->insert(sample("b")).is_ok());
-  EXPECT_FALSE((*reader)->touch("a", 9999, Trigger::kApi).is_ok());
-  EXPECT_FALSE((*reader)->remove("a").is_ok());
-  ASSERT_TRUE((*writer)->insert(sample("c")).is_ok());
-  EXPECT_EQ((*reader)->list({})->size(), 2u) << "sees the writer's later rows";
-  EXPECT_EQ((*(*writer)->get("a"))->last_active_at, 2000);
-}
-
-TEST_F(StoreFileTest, ReadOnlyOpenCreatesNothingAndRefusesAnOlderSchema) {
-  auto missing = Store::open_read_only(path_);
-  ASSERT_FALSE(missing);
-  EXPECT_EQ(missing.error().code(), Code::kUnavailable);
-  EXPECT_FALSE(std::filesystem::exists(path_));
-  ASSERT_TRUE(Store::open(path_));
-  {
-    SQLite::Database db(path_, SQLite::OPEN_READWRITE);
-    db.exec(
-        "DELETE FROM schema_migrations WHERE version = (SELECT MAX(version) FROM "
-        "schema_migrations)");
-  }
-  auto old = Store::open_read_only(path_);
-  ASSERT_FALSE(old);
-  EXPECT_NE(old.error().message().find("start the daemon once"), std::string::npos)
-      << old.error().message();
-}
 
 TEST_F(StoreFileTest, PurgeRemovesTheRowAndItsTasksInOneTransaction) {
   auto store = std::move(*Store::open(path_));

@@ -6,6 +6,7 @@
 
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "sandboxd/api/content_encoding.h"
@@ -23,6 +24,14 @@ inline constexpr int kDefaultWaitForAppSeconds = 30;
 inline constexpr int kMaxWaitForAppSeconds = 300;
 
 Result<CreateRequest> decode_create(const std::string& body);
+// PATCH /v1/sandboxes/{id}: metadata and env merge (null removes a key); ports replace;
+// idle_policy, memory, cpus, pids_limit, nofile set. disk, id, image, egress and runtime
+// are fixed at create: naming one is kInvalidArgument.
+Result<PatchRequest> decode_patch(const std::string& body);
+// The OpenAPI 3.1 spec of this API (api/openapi.json, embedded at build time).
+std::string_view openapi_spec();
+// GET /v1/version: {"version","api_version"}.
+std::string encode_version();
 Result<ExecRequest> decode_exec(const std::string& body);
 // Keepalive body: empty, {"seconds":N}, or the original's {"until":<unix seconds>}
 // (converted with now_ms). Returns the seconds to hold off the idle reaper, if any.

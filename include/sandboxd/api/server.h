@@ -19,6 +19,15 @@
 
 namespace sandboxd {
 
+// One route as the OpenAPI spec (api/openapi.json) names it: the method and the path
+// template, e.g. {"GET", "/v1/sandboxes/{id}"}. Legacy aliases (/sandbox/...) are not
+// listed.
+struct ApiRoute {
+  std::string method;
+  std::string path;
+  bool operator==(const ApiRoute&) const = default;
+};
+
 class ApiServer {
  public:
   // Samples read at scrape time from a component that keeps its own (the edge).
@@ -37,6 +46,8 @@ class ApiServer {
   Status start(const std::string& host, int port);
   // The bound port (after start).
   int port() const;
+  // Every route this server answers, in registration order.
+  const std::vector<ApiRoute>& routes() const;
   // Stops accepting, waits for in-flight requests, joins the serving thread.
   void stop();
 

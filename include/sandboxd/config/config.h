@@ -9,6 +9,7 @@
 #include <thread>
 #include <vector>
 
+#include "sandboxd/base/logging.h"
 #include "sandboxd/base/status.h"
 #include "sandboxd/domain/domain.h"
 #include "sandboxd/net/egress.h"
@@ -58,7 +59,7 @@ struct Config {
   std::vector<std::string> api_hostnames;
   Limits default_limits{2LL << 30, 1024, 8192, 1LL << 30, 1000};
   Limits max_limits{8LL << 30, 8192, 65536, 50LL << 30, host_cpu_millis()};
-  // Tenant containment (README "Security"): each sandbox's processes and files get their
+  // Tenant containment (docs/security.md): each sandbox's processes and files get their
   // own uid (and gid) uid_base + slot, a range no host account may hold (doctor checks).
   int64_t uid_base = 0x70000000;
   Egress egress = Egress::kPublic;         // a sandbox's egress unless it asks for another
@@ -122,6 +123,11 @@ struct Config {
   int https_port = 443;
   bool preview_tls = false;  // preview URLs say https (Traefik terminates TLS)
   std::string log_level = "info";
+  LogFormat log_format = LogFormat::kText;
+  // SANDBOXD_*/SANDBOXED_* variables given that no part of sandboxed reads (a typo, or
+  // one from another version), each with the closest known name when one is close:
+  // logged as warnings at startup.
+  std::vector<std::string> unknown_vars;
 
   std::string state_dir() const { return data_dir + "/state"; }
   std::string workspaces_dir() const { return data_dir + "/workspaces"; }

@@ -36,8 +36,4 @@ std::string format_doctor(const std::vector<DoctorCheck>& checks);
 // 1 when any check failed, else 0.
 int doctor_exit_code(const std::vector<DoctorCheck>& checks);
 
-// A table of sandboxes: id, status, ports, idle policy, last activity (age) and why it
-// last stopped, then a count by status.
-std::string format_sandbox_table(const std::vector<SandboxRecord>& rows, int64_t now_ms);
-
 }  // namespace sandboxd

@@ -132,6 +132,11 @@ class SandboxService {
   // Polls app() until the app listens, crashed, or its supervisor says there is none to
   // run, or `seconds` pass (what app() says then tells the caller why).
   void wait_for_app(const std::string& id, int seconds);
+  // Changes what `req` sets (patch.cpp). Metadata and the idle policy apply at once; env
+  // and ports rewrite the env file and restart a running app with them; limits are
+  // recorded in pending_restart and the next start makes a new container with them.
+  // kInvalidArgument (nothing changed) for what a create would refuse.
+  Result<SandboxRecord> patch(const std::string& id, const PatchRequest& req);
   // Records activity now and optionally holds off the idle reaper for `seconds`.
   Result<SandboxRecord> keepalive(const std::string& id, std::optional<int64_t> seconds);
 

@@ -38,6 +38,11 @@ struct SandboxRecord {
   // Why it was last stopped, for people: "api", "idle", "memory pressure", "container
   // exited (code 137)"... (the trigger is in metrics).
   std::string stop_reason;
+  // The client's own labels (bounded: validate_metadata).
+  std::map<std::string, std::string> metadata;
+  // Limits a PATCH changed that take effect with the next container: "memory", "cpus",
+  // "pids_limit", "nofile". The start that recreates the container empties it.
+  std::vector<std::string> pending_restart;
 };
 
 // A workspace snapshot or a starter template (see migrations/0008_instant.sql).
@@ -66,6 +71,8 @@ struct ListQuery {
   std::optional<SandboxStatus> status;  // nullopt: any
   std::string after_id;  // paging cursor: rows ordered by id, strictly after this one
   int limit = 100;
+  // Only rows whose metadata has every one of these key/value pairs.
+  std::map<std::string, std::string> metadata;
 };
 
 // One agent task (see migrations/0004_tasks.sql).

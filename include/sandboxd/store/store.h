@@ -1,7 +1,6 @@
 // Store: the only code that knows SQL. One SQLite connection in WAL mode, guarded by a
 // mutex, so every method is thread-safe and each call is atomic. Migrations are applied
-// by open(); open_read_only() is for operator commands beside a running daemon. Calls
-// block for the duration of one small transaction.
+// by open(). Calls block for the duration of one small transaction.
 #pragma once
 
 #include <memory>
@@ -24,10 +23,6 @@ class Store {
   // Opens (creating if needed) the database at `path` (":memory:" for tests), makes the
   // file readable by its owner only, and applies pending migrations.
   static Result<std::unique_ptr<Store>> open(const std::string& path);
-  // Opens an existing database read-only (SQLite OPEN_READONLY): no migration, no chmod,
-  // and every write fails. Safe while the daemon uses it. kUnavailable when it cannot be
-  // opened or its schema is older than this binary's (the daemon migrates it at start).
-  static Result<std::unique_ptr<Store>> open_read_only(const std::string& path);
   ~Store();
   Store(const Store&) = delete;
   Store& operator=(const Store&) = delete;

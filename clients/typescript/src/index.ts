@@ -1,0 +1,10 @@
+export { Sandboxed } from './client.js';
+export type { ClientOptions, RequestOptions } from './http.js';
+export type { ListSandboxesOptions, WaitForAppOptions, Sandboxes } from './sandboxes.js';
+export type { WriteOptions, Files } from './files.js';
+export type { EventsOptions, WaitOptions, Tasks } from './tasks.js';
+export type { Snapshots } from './snapshots.js';
+export { SseParser } from './sse.js';
+export type { SseFrame } from './sse.js';
+export * from './errors.js';
+export type * from './types.js';
