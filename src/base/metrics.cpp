@@ -43,7 +43,8 @@ constexpr std::array kFamilies = {
     Family{"sandboxd_sandbox_operation_duration_seconds", Type::kHistogram,
            "Duration of successful sandbox lifecycle operations by op."},
     Family{"sandboxd_http_requests_total", Type::kCounter,
-           "API requests answered, by method, route template (unmatched: no route) and status."},
+           "API requests answered, by method, route template (unmatched: no handler ran, e.g. no "
+           "such route, or refused before routing with 401 or 403) and status."},
     Family{"sandboxd_http_request_duration_seconds", Type::kHistogram,
            "Time to answer API requests (an event stream: until it ended), by method and route "
            "template."},

@@ -1,8 +1,8 @@
 // Integration (issue 10): nothing grows without bound and operations stay inside the
 // instance. A container that is not this instance's survives DELETE and purge of the id
 // its name belongs to; a flood of anonymous preview requests leaves a bounded log; task
-// retention runs at startup (on its own thread, beside the API); `sandboxd ls` reads the
-// database while the daemon runs.
+// retention runs at startup (on its own thread, beside the API); `sandboxd ls` and
+// `sandboxd ready` reach the API with only the daemon's own settings.
 // Requests go only to the daemon on loopback; the foreign container has no network.
 #include <gtest/gtest.h>
 
@@ -140,27 +140,33 @@ TEST_F(Bounds, FinishedTasksPastTheirRetentionArePrunedAtStartupWithTheirFiles) 
   EXPECT_NE(metrics->body.find("sandboxd_tasks_pruned_total{reason=\"age\"} 1"), std::string::npos);
 }
 
-TEST_F(Bounds, LsReadsTheDatabaseReadOnlyWhileTheDaemonRuns) {
+TEST_F(Bounds, LsAsksTheApiWithTheAddressAndTokenOfTheDaemonsOwnSettings) {
   Daemon d("ls");
   ASSERT_TRUE(d.start()) << d.log();
   auto created = d.http().Post("/v1/sandboxes", R"({"id":"ls1"})", "application/json");
   ASSERT_TRUE(created);
   ASSERT_EQ(created->status, 201) << created->body;
-  // Only the data dir: nothing from the test's own environment or a stray .env.
-  auto ls = [&] {
-    return run_cmd({"env", "-i", "SANDBOXED_DATA_DIR=" + d.data_dir(), SANDBOXD_BINARY, "ls",
-                    "--env-file", "/dev/null"});
+  // Only the daemon's own variables, as in its Compose container (the health check's
+  // `sandboxd ready` runs there too): nothing from the test's environment or a .env.
+  auto client = [&](const std::string& cmd, const std::string& token) {
+    return run_cmd({"env", "-i", "SANDBOXED_API_BIND=127.0.0.1:" + std::to_string(d.port()),
+                    "SANDBOXD_API_TOKENS=it:" + token, SANDBOXD_BINARY, cmd, "--env-file",
+                    "/dev/null"});
   };
-  auto [rc, out] = ls();
+  auto [rc, out] = client("ls", d.token());
   EXPECT_EQ(rc, 0) << out;
   EXPECT_NE(out.find("ls1"), std::string::npos) << out;
-  // The daemon goes on writing beside it, and ls sees that.
   auto second = d.http().Post("/v1/sandboxes", R"({"id":"ls2"})", "application/json");
   ASSERT_TRUE(second);
   EXPECT_EQ(second->status, 201) << second->body;
-  auto [rc2, out2] = ls();
+  auto [rc2, out2] = client("ls", d.token());
   EXPECT_EQ(rc2, 0) << out2;
   EXPECT_NE(out2.find("ls2"), std::string::npos) << out2;
+  EXPECT_EQ(client("ready", d.token()).first, 0);
+  // A wrong token is the API's 401: exit 1, and the secret is not printed.
+  auto [rc3, out3] = client("ls", "not-the-token-42");
+  EXPECT_EQ(rc3, 1) << out3;
+  EXPECT_EQ(out3.find("not-the-token-42"), std::string::npos) << out3;
 }
 
 }  // namespace
