@@ -33,6 +33,8 @@ COPY CMakeLists.txt ./
 COPY cmake cmake
 COPY include include
 COPY src src
+# Embedded into the binary, which serves it at GET /v1/openapi.json.
+COPY api/openapi.json api/openapi.json
 RUN cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSANDBOXD_BUILD_TESTS=OFF >/dev/null \
  && cmake --build build -j2 --target sandboxd sandbox-init \
  && strip build/sandboxd build/sandbox-init
