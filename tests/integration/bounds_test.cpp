@@ -163,8 +163,12 @@ TEST_F(Bounds, LsAsksTheApiWithTheAddressAndTokenOfTheDaemonsOwnSettings) {
   EXPECT_EQ(rc2, 0) << out2;
   EXPECT_NE(out2.find("ls2"), std::string::npos) << out2;
   EXPECT_EQ(client("ready", d.token()).first, 0);
-  // A wrong token is the API's 401: exit 1, and the secret is not printed.
-  auto [rc3, out3] = client("ls", "not-the-token-42");
+  // A wrong token is the API's 401: exit 1, and the secret is in neither output.
+  auto [rc3, out3] =
+      run_cmd({"env", "-i", "SANDBOXED_API_BIND=127.0.0.1:" + std::to_string(d.port()),
+               "SANDBOXD_API_TOKENS=it:not-the-token-42", "sh", "-c",
+               "exec \"$0\" ls --env-file /dev/null 2>&1", SANDBOXD_BINARY});
+  EXPECT_NE(out3.find("401"), std::string::npos) << out3;
   EXPECT_EQ(rc3, 1) << out3;
   EXPECT_EQ(out3.find("not-the-token-42"), std::string::npos) << out3;
 }

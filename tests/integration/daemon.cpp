@@ -309,4 +309,10 @@ std::vector<std::string> Daemon::containers() const {
   return names;
 }
 
+bool allow_model(Daemon& d, const MockModel& m) {
+  if (!d.stop()) return false;
+  d.set_env("SANDBOXD_EGRESS_ALLOW", m.host_port());
+  return d.start();
+}
+
 }  // namespace sandboxd::testing_support

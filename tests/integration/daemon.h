@@ -139,4 +139,9 @@ class Daemon {
   std::unique_ptr<httplib::Client> client_;
 };
 
+// Sandboxes reach no host address by default: restarts `d` with exactly the mock
+// model's address and port allowed (SANDBOXD_EGRESS_ALLOW), as an operator would. True
+// when it runs again.
+bool allow_model(Daemon& d, const MockModel& m);
+
 }  // namespace sandboxd::testing_support

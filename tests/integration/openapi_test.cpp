@@ -336,10 +336,7 @@ TEST_F(OpenApi, ATasksAnswersAndEveryEventOfItsStreamFitTheSpec) {
   d.set_env("SANDBOXD_TEMPLATES_DIR", d.data_dir() + "/no-templates");
   ASSERT_TRUE(d.start()) << d.log();
   MockModel m(network_gateway(d.network()));
-  // Sandboxes reach no host address unless allowed: the mock model's is.
-  ASSERT_TRUE(d.stop());
-  d.set_env("SANDBOXD_EGRESS_ALLOW", m.host_port());
-  ASSERT_TRUE(d.start()) << d.log();
+  ASSERT_TRUE(allow_model(d, m)) << d.log();
   Api api(d, spec_);
   api.call("POST", "/v1/sandboxes", "/v1/sandboxes", {{"id", "oat1"}}, 201);
 

@@ -29,14 +29,6 @@ namespace {
 
 using nlohmann::json;
 
-// Sandboxes reach no host address by default: restarts `d` with exactly the mock
-// model's address and port allowed (SANDBOXD_EGRESS_ALLOW), as an operator would.
-bool allow(Daemon& d, const MockModel& m) {
-  if (!d.stop()) return false;
-  d.set_env("SANDBOXD_EGRESS_ALLOW", m.host_port());
-  return d.start();
-}
-
 using Event = SseEvent;
 
 // Reads a task's event stream until `done` (or the deadline), resuming after `after`.
@@ -146,7 +138,7 @@ TEST(Tasks, OpenCodeWritesTheFileAndTheStreamShowsTheToolCallAndDone) {
   Daemon d("taskoc");
   ASSERT_TRUE(d.start()) << d.log();
   MockModel m(network_gateway(d.network()));
-  ASSERT_TRUE(allow(d, m)) << d.log();
+  ASSERT_TRUE(allow_model(d, m)) << d.log();
   create(d, "oc1");
   std::string task = start_task(d, "oc1", opencode_task(m, "Create hello.txt"));
   ASSERT_FALSE(task.empty());
@@ -157,7 +149,7 @@ TEST(Tasks, ClaudeCodeWritesTheFileInASandboxItWakes) {
   Daemon d("taskcc");
   ASSERT_TRUE(d.start()) << d.log();
   MockModel m(network_gateway(d.network()));
-  ASSERT_TRUE(allow(d, m)) << d.log();
+  ASSERT_TRUE(allow_model(d, m)) << d.log();
   create(d, "cc1");
   ASSERT_EQ(d.http().Post("/v1/sandboxes/cc1/stop", "", "application/json")->status, 200);
   std::string task = start_task(d, "cc1", claude_task(m, "Create hello.txt"));
@@ -170,7 +162,7 @@ TEST(Tasks, CancelTimeoutAndASandboxStopEndTheTaskAndItsProcessGroup) {
   Daemon d("taskend");
   ASSERT_TRUE(d.start()) << d.log();
   MockModel m(network_gateway(d.network()));
-  ASSERT_TRUE(allow(d, m)) << d.log();
+  ASSERT_TRUE(allow_model(d, m)) << d.log();
   create(d, "end1");
   auto agents = [&] { return agents_running(d, "end1"); };
 
@@ -209,7 +201,7 @@ TEST(Tasks, AKill9OfSandboxdMidTaskLosesAndRepeatsNoEvent) {
   Daemon d("taskkill");
   ASSERT_TRUE(d.start()) << d.log();
   MockModel m(network_gateway(d.network()));
-  ASSERT_TRUE(allow(d, m)) << d.log();
+  ASSERT_TRUE(allow_model(d, m)) << d.log();
   create(d, "k1");
   std::string task = start_task(d, "k1", opencode_task(m, "SLOW:8 create hello.txt"));
   ASSERT_FALSE(task.empty());
@@ -366,7 +358,7 @@ TEST(TaskSecrets, EnvValuesTheModelEchoesNeverReachEventsResultsOrTheLog) {
   Daemon d("tasksec");
   ASSERT_TRUE(d.start()) << d.log();
   MockModel m(network_gateway(d.network()), s.model_env());
-  ASSERT_TRUE(allow(d, m)) << d.log();
+  ASSERT_TRUE(allow_model(d, m)) << d.log();
   create_with_secret(d, "sec1", s);
   create_with_secret(d, "sec2", s);
   std::string oc = start_task(d, "sec1", with_task_secret(opencode_task(m, "Create hello.txt"), s));
@@ -382,7 +374,7 @@ TEST(TaskSecrets, StayHiddenAfterAKill9MidTaskAndAreKeptOnlySealed) {
   Daemon d("tasksecr");
   ASSERT_TRUE(d.start()) << d.log();
   MockModel m(network_gateway(d.network()), s.model_env());
-  ASSERT_TRUE(allow(d, m)) << d.log();
+  ASSERT_TRUE(allow_model(d, m)) << d.log();
   create_with_secret(d, "r1", s);
   // The model answers only after the restart: everything it says is redacted by the
   // new sandboxd, from the sandbox's row and the task's sealed values.
@@ -414,7 +406,7 @@ TEST(TaskSecrets, ThePromptIsOnNoCommandLineOfTheHost) {
   Daemon d("taskps");
   ASSERT_TRUE(d.start()) << d.log();
   MockModel m(network_gateway(d.network()), {{"MOCK_LOG", mock_log}, {"MOCK_MARKER", marker}});
-  ASSERT_TRUE(allow(d, m)) << d.log();
+  ASSERT_TRUE(allow_model(d, m)) << d.log();
   create(d, "ps1");
   create(d, "ps2");
   std::string oc = start_task(d, "ps1", opencode_task(m, "SLOW:120 " + marker));

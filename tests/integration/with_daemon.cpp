@@ -39,10 +39,7 @@ int main(int argc, char** argv) {
     return 125;
   }
   MockModel model(gw);
-  // Sandboxes reach no host address by default: restart with the mock model allowed.
-  if (!d.stop()) return 125;
-  d.set_env("SANDBOXD_EGRESS_ALLOW", model.host_port());
-  if (!d.start()) {
+  if (!allow_model(d, model)) {
     std::fprintf(stderr, "sandboxd_with_daemon: sandboxd did not restart:\n%s\n", d.log().c_str());
     return 125;
   }
