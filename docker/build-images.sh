@@ -194,6 +194,9 @@ DOCKERFILE
   cat >"$WORK/ctx/Dockerfile" <<DOCKERFILE
 FROM $AGENTS
 COPY sandbox-init /usr/local/bin/sandbox-init
+USER root
+RUN ln -sf sandbox-init /usr/local/bin/sandbox-run
+USER 1000:1000
 LABEL org.opencontainers.image.title=sandboxed-sandbox sandboxed.init.sha256=$sha sandboxed.agents=$AGENTS
 CMD ["/usr/local/bin/sandbox-init"]
 DOCKERFILE

@@ -33,8 +33,10 @@ COPY CMakeLists.txt ./
 COPY cmake cmake
 COPY include include
 COPY src src
-# Embedded into the binary, which serves it at GET /v1/openapi.json.
+# Embedded into the binary: the spec it serves at GET /v1/openapi.json, and the web
+# console's files (/console).
 COPY api/openapi.json api/openapi.json
+COPY console console
 RUN cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSANDBOXD_BUILD_TESTS=OFF >/dev/null \
  && cmake --build build -j2 --target sandboxd sandbox-init \
  && strip build/sandboxd build/sandbox-init

@@ -251,6 +251,9 @@ class Renderer:
             return "none"
         if {} in sec:
             return "optional bearer token"
+        names = [n for req in sec for n in req]
+        if len(names) > 1:
+            return " or ".join("bearer token" if n == "bearerAuth" else "`%s`" % n for n in names)
         return "bearer token"
 
     def linked(self, text):
@@ -318,9 +321,12 @@ class Renderer:
             out += ["Default server: `%s`." % servers[0]["url"], ""]
         schemes = self.spec.get("components", {}).get("securitySchemes", {})
         for name, scheme in schemes.items():
-            out += ["Authentication (`%s`): HTTP %s. %s" % (
-                name, scheme.get("scheme", scheme.get("type")), scheme.get("description", "")),
-                ""]
+            if scheme.get("type") == "apiKey":
+                kind = "the %s parameter `%s`" % (scheme.get("in"), scheme.get("name"))
+            else:
+                kind = "HTTP %s" % scheme.get("scheme", scheme.get("type"))
+            out += ["Authentication (`%s`): %s. %s" % (name, kind, scheme.get("description", "")),
+                    ""]
 
         by_tag = {}
         for path, method, item, op in self.operations():

@@ -30,6 +30,7 @@
 #include "sandboxd/os/memory.h"
 #include "sandboxd/os/periodic.h"
 #include "sandboxd/os/process_runner.h"
+#include "sandboxd/procs/process_service.h"
 #include "sandboxd/reaper/idle_reaper.h"
 #include "sandboxd/reaper/pressure_reaper.h"
 #include "sandboxd/reconcile/event_watcher.h"
@@ -243,7 +244,11 @@ int serve(const std::string& env_file, bool explicit_file) {
                      [&] { (void)tasks.prune_finished(); });
   retention.start(/*run_first_now=*/true);
   Authenticator auth(c.auth_disabled, c.tokens);
-  ApiServer api(c, sandboxes, auth, clock, metrics, &tasks, [&wake] { return wake.samples(); });
+  // Background processes left running by an earlier sandboxd are followed again.
+  ProcessService processes(c, **store, sandboxes, workspaces, clock);
+  processes.start();
+  ApiServer api(c, sandboxes, auth, clock, metrics, &tasks, &processes,
+                [&wake] { return wake.samples(); });
   if (auto s = api.start(c.api_host, c.api_port); !s.is_ok()) {
     spdlog::critical("startup: {}", s.message());
     return 1;

@@ -18,12 +18,13 @@ cd "$(dirname "$0")/.."
 BUILD_DIR=${BUILD_DIR:-build}
 
 scripts/host-deps.sh
-# The waking-page test drives a real headless browser.
-if ! command -v chromium >/dev/null; then
-  echo "[tests] installing chromium (for the waking-page test)"
+# The waking-page and console tests drive a real headless browser (the console test
+# through chromedriver, the same version as chromium).
+if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then
+  echo "[tests] installing chromium and chromium-driver (for the waking-page and console tests)"
   apt-get update -q >/dev/null
   DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium \
-    | { grep --line-buffered -E '^Setting up ' || true; } | sed -u 's/^/[tests]   /'
+    chromium-driver | { grep --line-buffered -E '^Setting up ' || true; } | sed -u 's/^/[tests]   /'
 fi
 echo "[tests] configuring and building in $BUILD_DIR (-j2)"
 cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
@@ -38,11 +39,11 @@ export SANDBOXED_TEST_TEMPLATES_DIR
 # gVisor (Debian's runsc), registered with dockerd: the integration suite runs sandboxes
 # under it too.
 scripts/gvisor.sh
-echo "[tests] running unit and integration tests"
+echo "[tests] running unit and integration tests (the console test's screenshots: $BUILD_DIR/test-artifacts/console/)"
 # shellcheck disable=SC2086
 ctest --test-dir "$BUILD_DIR" --output-on-failure -j2 ${CTEST_ARGS:-}
 if [ "${FUZZ_SECONDS:-60}" != 0 ]; then
-  echo "[tests] fuzzing the edge's HTTP/1.1 parser (tests/fuzz/run.sh, ${FUZZ_SECONDS:-60} s)"
+  echo "[tests] fuzzing the edge's HTTP/1.1 parser and the WebSocket framer (tests/fuzz/run.sh, ${FUZZ_SECONDS:-60} s)"
   FUZZ_SECONDS=${FUZZ_SECONDS:-60} tests/fuzz/run.sh
 fi
 if [ "${NEWCOMER:-1}" != 0 ]; then

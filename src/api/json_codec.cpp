@@ -298,7 +298,8 @@ std::string encode_version() {
 }
 
 Result<ExecRequest> decode_exec(const std::string& body) {
-  auto parsed = parse_object(body, /*allow_empty=*/false, {"cmd", "timeout_s", "env", "workdir"});
+  auto parsed = parse_object(body, /*allow_empty=*/false,
+                             {"cmd", "timeout_s", "env", "workdir", "background"});
   if (!parsed) return parsed.error();
   const json& j = *parsed;
   ExecRequest req;
@@ -325,6 +326,10 @@ Result<ExecRequest> decode_exec(const std::string& body) {
     auto s = get_string(j["workdir"], "workdir");
     if (!s) return s.error();
     req.workdir = *s;
+  }
+  if (j.contains("background") && !j["background"].is_null()) {
+    if (!j["background"].is_boolean()) return invalid("background: must be a boolean");
+    req.background = j["background"].get<bool>();
   }
   return req;
 }
@@ -511,6 +516,32 @@ json task_json(const TaskRecord& t) {
 }  // namespace
 
 std::string encode_task(const TaskRecord& task) { return dump_json(task_json(task)); }
+
+namespace {
+json process_json(const ProcessRecord& p) {
+  return {{"id", p.id},
+          {"sandbox_id", p.sandbox_id},
+          {"cmd", p.cmd},
+          {"workdir", p.workdir},
+          {"pid", p.os_pid > 0 ? json(p.os_pid) : json(nullptr)},
+          {"state", to_string(p.state)},
+          {"exit_code", p.exit_code ? json(*p.exit_code) : json(nullptr)},
+          {"signal", p.signal ? json(p.signal) : json(nullptr)},
+          {"timed_out", p.timed_out},
+          {"timeout_s", p.timeout_s ? json(p.timeout_s) : json(nullptr)},
+          {"started_at", opt_time(p.started_at)},
+          {"ended_at", opt_time(p.ended_at)},
+          {"output_url", "/v1/sandboxes/" + p.sandbox_id + "/processes/" + p.id + "/output"}};
+}
+}  // namespace
+
+std::string encode_process(const ProcessRecord& p) { return dump_json(process_json(p)); }
+
+std::string encode_process_list(const std::vector<ProcessRecord>& procs) {
+  json list = json::array();
+  for (const auto& p : procs) list.push_back(process_json(p));
+  return dump_json({{"processes", list}});
+}
 
 Result<std::string> decode_snapshot_create(const std::string& body) {
   auto j = parse_object(body, /*allow_empty=*/true, {"name"});

@@ -46,6 +46,7 @@ bool guard(const Config& config, const httplib::Request& req, httplib::Response&
     return false;
   }
   const std::string origin = req.get_header_value("Origin");
+  if (same_origin(origin, host)) return false;  // the console, served by this API
   if (!origin_allowed(origin, config.api_allowed_origins))
     return refuse("Origin '" + printable(origin.substr(0, 100)) +
                   "' may not use this API: list it in SANDBOXD_API_ALLOWED_ORIGINS");
@@ -75,8 +76,14 @@ std::string request_id_for(const httplib::Request& req) {
   return usable ? given : random_hex(8);
 }
 
+// The console's static files hold no data: served without a token (the page logs in).
+bool public_path(const httplib::Request& req) {
+  return req.method == "GET" && (req.path == "/console" || req.path.rfind("/console/", 0) == 0);
+}
+
 httplib::Server::HandlerResponse pre_route(const Config& config, const Authenticator& auth,
-                                           const httplib::Request& req, httplib::Response& res) {
+                                           const TicketCheck& ticket, const httplib::Request& req,
+                                           httplib::Response& res) {
   current_request_id() = request_id_for(req);
   t_request.start = std::chrono::steady_clock::now();
   t_request.actor.clear();
@@ -88,7 +95,9 @@ httplib::Server::HandlerResponse pre_route(const Config& config, const Authentic
     t_request.actor = "auth-disabled";
     return httplib::Server::HandlerResponse::Unhandled;
   }
+  if (public_path(req)) return httplib::Server::HandlerResponse::Unhandled;
   auto actor = auth.authenticate(req.get_header_value("Authorization"));
+  if (!actor && !req.has_header("Authorization") && ticket) actor = ticket(req);
   if (actor) t_request.actor = *actor;
   if (!actor && !probe) {
     reply_error(res, Status(Code::kUnauthorized, "missing or invalid bearer token"));
@@ -155,10 +164,10 @@ void log_request(Metrics& metrics, const httplib::Request& req, const httplib::R
 }  // namespace
 
 void install_middleware(httplib::Server& server, const Config& config, const Authenticator& auth,
-                        Metrics& metrics) {
+                        Metrics& metrics, TicketCheck ticket) {
   server.set_pre_routing_handler(
-      [&config, &auth](const httplib::Request& req, httplib::Response& res) {
-        return pre_route(config, auth, req, res);
+      [&config, &auth, ticket](const httplib::Request& req, httplib::Response& res) {
+        return pre_route(config, auth, ticket, req, res);
       });
   server.set_error_handler(on_error);
   server.set_exception_handler(on_exception);

@@ -8,6 +8,8 @@
 
 #include <httplib.h>
 
+#include <functional>
+#include <optional>
 #include <string>
 
 #include "sandboxd/auth/auth.h"
@@ -16,10 +18,15 @@
 
 namespace sandboxd {
 
+// A request's actor from a credential other than the Authorization header (a terminal's
+// ticket), or nullopt. Called only for a request without that header.
+using TicketCheck = std::function<std::optional<std::string>(const httplib::Request&)>;
+
 // Installs the pre-routing, error, exception and logging handlers on `server`. `config`,
-// `auth` and `metrics` are borrowed for the server's lifetime.
+// `auth` and `metrics` are borrowed for the server's lifetime. GET /console and its files
+// need no token (they hold no data); the Host and Origin rules still apply.
 void install_middleware(httplib::Server& server, const Config& config, const Authenticator& auth,
-                        Metrics& metrics);
+                        Metrics& metrics, TicketCheck ticket = {});
 
 // The route template (e.g. /v1/sandboxes/{id}) of the request this thread is serving, as
 // its handler declares it: the label of its metrics and log line.

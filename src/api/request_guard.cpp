@@ -42,6 +42,11 @@ bool origin_allowed(const std::string& origin, const std::vector<std::string>& a
   return !o.empty() && o != "null" && contains(allowed, o);
 }
 
+bool same_origin(const std::string& origin, const std::string& host_header) {
+  std::string o = to_lower(trim(origin)), h = to_lower(trim(host_header));
+  return !h.empty() && (o == "http://" + h || o == "https://" + h);
+}
+
 bool cross_site_fetch(const std::string& sec_fetch_site) {
   std::string v = to_lower(trim(sec_fetch_site));
   return v == "cross-site" || v == "same-site";

@@ -2,24 +2,33 @@
 
 #include <httplib.h>
 #include <spdlog/spdlog.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
 #include <map>
 #include <mutex>
+#include <optional>
+#include <regex>
 #include <thread>
 #include <vector>
 
 #include "api/connections.h"
+#include "api/console.h"
+#include "api/exec_stream.h"
 #include "api/http_io.h"
 #include "api/middleware.h"
+#include "api/process_routes.h"
 #include "api/sse.h"
+#include "api/terminal.h"
 #include "sandboxd/api/json_codec.h"
 #include "sandboxd/api/query_params.h"
 #include "sandboxd/api/request_guard.h"
 #include "sandboxd/base/ids.h"
 #include "sandboxd/base/metrics.h"
+#include "sandboxd/os/fd.h"
 #include "sandboxd/reaper/idle_reaper.h"
 
 namespace sandboxd {
@@ -61,6 +70,12 @@ struct ApiServer::Impl {
   TaskService* tasks;
   ApiServer::SampleSource samples;
   std::unique_ptr<TaskEventStreams> event_streams;  // null without tasks
+  // Readable once the server stops: streams that poll it (exec, process output, the
+  // terminal) end then.
+  Fd stop_fd{::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)};
+  std::unique_ptr<ProcessRoutes> process_routes;  // null without processes
+  TerminalTickets terminal_tickets;
+  TerminalRoute terminal_route;
   httplib::Server server;
   std::thread thread;
   std::atomic<bool> listen_returned{false};
@@ -72,10 +87,19 @@ struct ApiServer::Impl {
   std::string last_readiness = "ready";  // guarded by ready_mu
 
   Impl(const Config& c, SandboxService& s, const Authenticator& a, Clock& k, Metrics& m,
-       TaskService* t, ApiServer::SampleSource sm)
-      : config(c), sandboxes(s), auth(a), clock(k), metrics(m), tasks(t), samples(std::move(sm)) {
+       TaskService* t, ProcessService* p, ApiServer::SampleSource sm)
+      : config(c),
+        sandboxes(s),
+        auth(a),
+        clock(k),
+        metrics(m),
+        tasks(t),
+        samples(std::move(sm)),
+        terminal_tickets(k),
+        terminal_route(s, terminal_tickets, k, stop_fd.get()) {
     // Streams may hold at most all but a few connection threads.
     if (tasks) event_streams = std::make_unique<TaskEventStreams>(*tasks, config.http_threads - 8);
+    if (p) process_routes = std::make_unique<ProcessRoutes>(*p, stop_fd.get());
   }
 
   // A handler gets the request body already read (empty when there is none).
@@ -165,6 +189,14 @@ struct ApiServer::Impl {
       both("POST", "/v1/sandboxes/{id}/tasks/{task_id}/cancel", &Impl::cancel_task);
       both("GET", "/v1/sandboxes/{id}/tasks/{task_id}/events", &Impl::task_events);
     }
+    if (process_routes) {
+      route("GET", "/v1/sandboxes/{id}/processes", &Impl::list_processes);
+      route("GET", "/v1/sandboxes/{id}/processes/{pid}", &Impl::get_process);
+      route("DELETE", "/v1/sandboxes/{id}/processes/{pid}", &Impl::signal_process);
+      route("GET", "/v1/sandboxes/{id}/processes/{pid}/output", &Impl::process_output);
+    }
+    route("POST", "/v1/sandboxes/{id}/terminal/ticket", &Impl::terminal_ticket);
+    route("GET", "/v1/sandboxes/{id}/terminal", &Impl::terminal);
     both("POST", "/v1/sandboxes/{id}/purge", &Impl::purge);
     route("POST", "/v1/sandboxes/{id}/snapshots", &Impl::create_snapshot);
     route("GET", "/v1/sandboxes/{id}/snapshots", &Impl::list_sandbox_snapshots);
@@ -173,6 +205,25 @@ struct ApiServer::Impl {
     route("GET", "/v1/snapshots", &Impl::list_snapshots);
     route("GET", "/v1/snapshots/{snapshot}", &Impl::get_snapshot);
     route("DELETE", "/v1/snapshots/{snapshot}", &Impl::delete_snapshot);
+    route("GET", "/console", &Impl::console_page);
+    // An asset's name may hold slashes (vendor/xterm/xterm.mjs): its own pattern.
+    routes.push_back({"GET", "/console/{asset}"});
+    server.Get(R"(/console/(.+))", [](const httplib::Request& req, httplib::Response& res) {
+      set_request_route("/console/{asset}");
+      serve_console(req.matches[1], req, res);
+    });
+  }
+
+  // A terminal's ticket (?ticket=) for the sandbox of its path: the actor it was issued to.
+  std::optional<std::string> ticket_actor(const httplib::Request& req) {
+    static const std::regex kTerminal("^/v1/sandboxes/([^/]+)/terminal$");
+    std::smatch m;
+    if (!req.has_param("ticket") || !std::regex_match(req.path, m, kTerminal)) return std::nullopt;
+    auto id = normalize_id(m[1].str());
+    if (!id) return std::nullopt;
+    auto grant = terminal_tickets.redeem(req.get_param_value("ticket"), *id);
+    if (!grant) return std::nullopt;
+    return grant->actor;
   }
 
   std::string sandbox_body(const SandboxRecord& rec) {
@@ -327,6 +378,16 @@ struct ApiServer::Impl {
     if (!id) return reply_error(res, id.error());
     auto exec = decode_exec(body);
     if (!exec) return reply_error(res, exec.error());
+    if (exec->background) {
+      if (!process_routes)
+        return reply_error(res, Status(Code::kInvalidArgument, "background: not served here"));
+      return process_routes->start(*id, *exec, res);
+    }
+    if (req.get_header_value("Accept").find("text/event-stream") != std::string::npos) {
+      auto stream = sandboxes.exec_stream(*id, *exec);
+      if (!stream) return reply_error(res, stream.error());
+      return serve_exec_stream(std::move(*stream), stop_fd.get(), res);
+    }
     auto out = sandboxes.exec(*id, *exec);
     if (!out) return reply_error(res, out.error());
     res.set_content(encode_exec(*out), kJson);
@@ -503,11 +564,35 @@ struct ApiServer::Impl {
   void task_events(const httplib::Request& req, httplib::Response& res, const std::string&) {
     event_streams->serve(req, res);
   }
+
+  void terminal_ticket(const httplib::Request& req, httplib::Response& res, const std::string&) {
+    terminal_route.ticket(req, res);
+  }
+  void terminal(const httplib::Request& req, httplib::Response& res, const std::string&) {
+    terminal_route.open(req, res);
+  }
+  void console_page(const httplib::Request& req, httplib::Response& res, const std::string&) {
+    serve_console("", req, res);
+  }
+
+  void list_processes(const httplib::Request& req, httplib::Response& res, const std::string&) {
+    process_routes->list(req, res);
+  }
+  void get_process(const httplib::Request& req, httplib::Response& res, const std::string&) {
+    process_routes->get(req, res);
+  }
+  void signal_process(const httplib::Request& req, httplib::Response& res, const std::string&) {
+    process_routes->signal(req, res);
+  }
+  void process_output(const httplib::Request& req, httplib::Response& res, const std::string&) {
+    process_routes->output(req, res);
+  }
 };
 
 ApiServer::ApiServer(const Config& config, SandboxService& sandboxes, const Authenticator& auth,
-                     Clock& clock, Metrics& metrics, TaskService* tasks, SampleSource samples)
-    : impl_(std::make_unique<Impl>(config, sandboxes, auth, clock, metrics, tasks,
+                     Clock& clock, Metrics& metrics, TaskService* tasks, ProcessService* processes,
+                     SampleSource samples)
+    : impl_(std::make_unique<Impl>(config, sandboxes, auth, clock, metrics, tasks, processes,
                                    std::move(samples))) {
   auto threads = static_cast<std::size_t>(config.http_threads);
   impl_->server.new_task_queue = [threads] { return new ConnectionThreads(threads); };
@@ -529,7 +614,9 @@ ApiServer::ApiServer(const Config& config, SandboxService& sandboxes, const Auth
   impl_->server.set_keep_alive_max_count(1000);
   impl_->server.set_read_timeout(30, 0);
   impl_->server.set_write_timeout(30, 0);
-  install_middleware(impl_->server, config, auth, metrics);
+  install_middleware(
+      impl_->server, config, auth, metrics,
+      [impl = impl_.get()](const httplib::Request& req) { return impl->ticket_actor(req); });
   impl_->install_routes();
 }
 ApiServer::~ApiServer() { stop(); }
@@ -568,6 +655,8 @@ const std::vector<ApiRoute>& ApiServer::routes() const { return impl_->routes; }
 
 void ApiServer::stop() {
   if (!impl_->thread.joinable()) return;
+  uint64_t one = 1;
+  (void)!::write(impl_->stop_fd.get(), &one, sizeof one);
   impl_->server.stop();
   impl_->thread.join();
 }

@@ -9,45 +9,70 @@
 namespace sandboxd {
 namespace {
 
+using SteadyClock = std::chrono::steady_clock;
+
 constexpr auto kKeepaliveEvery = std::chrono::seconds(15);
 constexpr int kBatch = 200;
 constexpr int64_t kMaxEventId = 999'999'999'999'999'999;
 
-std::string frame(const StoredEvent& e) {
-  return "id: " + std::to_string(e.seq) + "\nevent: " + e.type + "\ndata: " + e.data_json + "\n\n";
+// One write for the whole batch.
+bool write_frames(httplib::DataSink& sink, const std::vector<TaskFeed::Frame>& frames) {
+  if (frames.size() == 1) return sink.write(frames[0]->data(), frames[0]->size());
+  std::size_t size = 0;
+  for (const auto& f : frames) size += f->size();
+  std::string all;
+  all.reserve(size);
+  for (const auto& f : frames) all += *f;
+  return sink.write(all.data(), all.size());
 }
 
 // Streams the task's events after `after` into `sink` until the stream ends, moving
-// `after` past each event sent. False when the client went away or the events could not
-// be read.
-bool pump(TaskService& svc, const std::string& sandbox, const std::string& task_id, int64_t& after,
-          httplib::DataSink& sink) {
+// `after` past each event sent. Events come from the task's feed; from the store only
+// while the resume point is older than the feed's ring, or when the task has no feed (it
+// ended a while ago). False when the client went away or the events could not be read.
+bool pump(TaskService& svc, const std::string& task_id, int64_t& after, httplib::DataSink& sink) {
+  const std::shared_ptr<const TaskFeed> feed = svc.feed(task_id);
+  auto keepalive_at = SteadyClock::now() + kKeepaliveEvery;
   for (;;) {
-    auto events = svc.events(task_id, after, kBatch);
-    if (!events) return false;
-    for (const auto& e : *events) {
-      std::string f = frame(e);
-      if (!sink.write(f.data(), f.size())) return false;
-      after = e.seq;
-      if (e.type == "done") {
+    TaskFeed::Batch b;
+    if (feed) {
+      b = feed->next(after, keepalive_at);
+    } else {
+      b.behind = true;
+    }
+    if (b.behind) {
+      auto events = svc.events(task_id, after, kBatch);
+      if (!events) return false;
+      std::string out;
+      bool done = false;
+      for (const auto& e : *events) {
+        out += sse_frame(e.seq, e.type, e.data_json);
+        after = e.seq;
+        if ((done = e.type == "done")) break;
+      }
+      if (!out.empty() && !sink.write(out.data(), out.size())) return false;
+      keepalive_at = SteadyClock::now() + kKeepaliveEvery;
+      // Without a feed nothing more will come; with one, an empty batch means the task's
+      // events were deleted (the task was pruned or purged).
+      if (done || events->empty() || (!feed && events->size() < kBatch)) {
         sink.done();
         return true;
       }
+      continue;
     }
-    if (!events->empty()) continue;
-    // Resumed at or after the end of a finished task: nothing more will come.
-    if (auto t = svc.get(sandbox, task_id); t && t->finished()) {
-      sink.done();
+    if (!b.frames.empty()) {
+      if (!write_frames(sink, b.frames)) return false;
+      after = b.last_seq;
+      keepalive_at = SteadyClock::now() + kKeepaliveEvery;
+    }
+    if (b.done || b.closed) {
+      sink.done();  // closed: sandboxd is stopping; the client resumes with Last-Event-ID
       return true;
     }
-    if (!svc.wait_for_event(task_id, after, std::chrono::steady_clock::now() + kKeepaliveEvery)) {
-      sink.done();  // shutting down: the client resumes with Last-Event-ID
-      return true;
-    }
-    auto more = svc.events(task_id, after, 1);
-    if (more && more->empty()) {
+    if (b.frames.empty()) {
       static constexpr char kKeepalive[] = ": keepalive\n\n";
       if (!sink.write(kKeepalive, sizeof kKeepalive - 1)) return false;
+      keepalive_at = SteadyClock::now() + kKeepaliveEvery;
     }
   }
 }
@@ -73,9 +98,8 @@ void TaskEventStreams::serve(const httplib::Request& req, httplib::Response& res
   }
   res.set_chunked_content_provider(
       "text/event-stream",
-      [svc = &tasks_, task_id = task->id, sandbox = task->sandbox_id, after](
-          std::size_t, httplib::DataSink& sink) mutable {
-        return pump(*svc, sandbox, task_id, after, sink);
+      [svc = &tasks_, task_id = task->id, after](std::size_t, httplib::DataSink& sink) mutable {
+        return pump(*svc, task_id, after, sink);
       },
       [this](bool) { --open_; });
 }

@@ -1,7 +1,9 @@
 // TaskEventStreams: the server-sent events of agent tasks (GET .../tasks/{id}/events).
-// A stream replays the stored events after the resume point (Last-Event-ID, else
-// ?since=), then new ones as they are stored, sends a keepalive comment every 15 s while
-// nothing happens, and ends after `done` or when TaskService stops (the client resumes).
+// A stream sends the events after the resume point (Last-Event-ID, else ?since=) and then
+// new ones as they are stored, sends a keepalive comment every 15 s while nothing happens,
+// and ends after `done` or when TaskService stops (the client resumes). Events come from
+// the task's TaskFeed (formatted once, shared by all its streams); SQLite is read only for
+// a resume point older than the feed's ring, or for a task that has no feed any more.
 // Open streams are capped. Thread-safe; each stream runs on its connection's thread.
 #pragma once
 

@@ -4,6 +4,7 @@
 #include <array>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <utility>
 
 namespace sandboxd {
 namespace {
@@ -309,5 +310,27 @@ std::string Redactor::stored_json(std::string_view json) const {
   auto out = rewrite_json(json, hide, hide, hide);
   return out ? std::move(*out) : whole(json);
 }
+
+std::string StreamRedactor::feed(std::string_view piece) {
+  if (values_.empty()) return std::string(piece);
+  // Whole secrets in held + piece are hidden first; of what is left, the longest end that
+  // is a proper start of a secret is held back (a longer one would be a whole secret).
+  std::string text = redactor_.whole(held_ + std::string(piece));
+  std::size_t hold = 0;
+  for (const auto& v : values_) {
+    if (v.size() < kMinSecretLength) continue;
+    for (std::size_t k = std::min(v.size() - 1, text.size()); k > hold; --k) {
+      if (text.compare(text.size() - k, k, v, 0, k) == 0) {
+        hold = k;
+        break;
+      }
+    }
+  }
+  held_ = text.substr(text.size() - hold);
+  text.resize(text.size() - hold);
+  return text;
+}
+
+std::string StreamRedactor::finish() { return std::exchange(held_, std::string()); }
 
 }  // namespace sandboxd

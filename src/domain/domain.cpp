@@ -25,6 +25,12 @@ constexpr Names<IdlePolicy, 2> kIdlePolicy{{
     {IdlePolicy::kSleep, "sleep"},
     {IdlePolicy::kAlwaysOn, "always_on"},
 }};
+constexpr Names<ProcessState, 4> kProcessState{{
+    {ProcessState::kRunning, "running"},
+    {ProcessState::kExited, "exited"},
+    {ProcessState::kStopped, "stopped"},
+    {ProcessState::kLost, "lost"},
+}};
 constexpr Names<TaskStatus, 4> kTaskStatus{{
     {TaskStatus::kRunning, "running"},
     {TaskStatus::kSucceeded, "succeeded"},
@@ -99,6 +105,7 @@ std::optional<E> parse_in(const Names<E, N>& names, std::string_view text) {
 std::string_view to_string(SandboxStatus v) { return name_in(kSandboxStatus, v); }
 std::string_view to_string(IdlePolicy v) { return name_in(kIdlePolicy, v); }
 std::string_view to_string(TaskStatus v) { return name_in(kTaskStatus, v); }
+std::string_view to_string(ProcessState v) { return name_in(kProcessState, v); }
 std::string_view to_string(FailureReason v) { return name_in(kFailureReason, v); }
 std::string_view to_string(Agent v) { return name_in(kAgent, v); }
 std::string_view to_string(Trigger v) { return name_in(kTrigger, v); }
@@ -120,6 +127,9 @@ std::optional<SandboxStatus> parse_sandbox_status(std::string_view t) {
 }
 std::optional<IdlePolicy> parse_idle_policy(std::string_view t) { return parse_in(kIdlePolicy, t); }
 std::optional<TaskStatus> parse_task_status(std::string_view t) { return parse_in(kTaskStatus, t); }
+std::optional<ProcessState> parse_process_state(std::string_view t) {
+  return parse_in(kProcessState, t);
+}
 std::optional<FailureReason> parse_failure_reason(std::string_view t) {
   return parse_in(kFailureReason, t);
 }

@@ -64,4 +64,53 @@ Result<std::optional<std::string>> LineProcess::next_line(std::chrono::milliseco
   }
 }
 
+Result<std::unique_ptr<PipedProcess>> PipedProcess::spawn(const std::vector<std::string>& args,
+                                                          std::chrono::milliseconds grace) {
+  int in[2], out[2], err[2];
+  if (::pipe2(in, O_CLOEXEC) != 0)
+    return Status(Code::kInternal, std::string("pipe: ") + std::strerror(errno));
+  Fd in_r(in[0]), in_w(in[1]);
+  if (::pipe2(out, O_CLOEXEC) != 0)
+    return Status(Code::kInternal, std::string("pipe: ") + std::strerror(errno));
+  Fd out_r(out[0]), out_w(out[1]);
+  if (::pipe2(err, O_CLOEXEC) != 0)
+    return Status(Code::kInternal, std::string("pipe: ") + std::strerror(errno));
+  Fd err_r(err[0]), err_w(err[1]);
+  auto pid = spawn_in_own_group(args, in_r.get(), out_w.get(), err_w.get());
+  if (!pid) return pid.error();
+  ::fcntl(out_r.get(), F_SETFL, O_NONBLOCK);
+  ::fcntl(err_r.get(), F_SETFL, O_NONBLOCK);
+  return std::unique_ptr<PipedProcess>(
+      new PipedProcess(*pid, std::move(in_w), std::move(out_r), std::move(err_r), grace));
+}
+
+PipedProcess::~PipedProcess() {
+  in_.reset();
+  if (!wait(grace_)) {
+    ::kill(-pid_, SIGKILL);
+    while (::waitpid(pid_, nullptr, 0) < 0 && errno == EINTR) {
+    }
+  }
+}
+
+bool PipedProcess::write_stdin(std::string_view data) {
+  return in_.ok() && write_all(in_.get(), data);
+}
+
+std::optional<int> PipedProcess::wait(std::chrono::milliseconds timeout) {
+  if (status_) return status_;
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    int st = 0;
+    pid_t r = ::waitpid(pid_, &st, WNOHANG);
+    if (r == pid_) {
+      status_ = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+      return status_;
+    }
+    if (r < 0 && errno != EINTR) return status_ = -1;
+    if (std::chrono::steady_clock::now() >= deadline) return std::nullopt;
+    ::usleep(5000);
+  }
+}
+
 }  // namespace sandboxd

@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <memory>
@@ -153,6 +154,39 @@ Result<std::string> SecretBox::unseal(std::string_view sealed, std::string_view 
     return Status(Code::kInvalidArgument, "unseal: wrong key or changed value");
   }
   return plain;
+}
+
+Result<const SecretBox*> ValueSealer::box(bool create) {
+  std::lock_guard lock(mu_);
+  if (box_) return &*box_;
+  auto box = SecretBox::open(key_path_, create);
+  if (!box) return box.error();
+  box_.emplace(std::move(*box));
+  return &*box_;
+}
+
+Result<std::string> ValueSealer::seal(const std::vector<std::string>& values,
+                                      std::string_view context) {
+  if (values.empty()) return std::string();
+  std::string plain;
+  for (const auto& v : values) plain += v + '\0';
+  auto b = box(/*create=*/true);
+  auto sealed = b ? (*b)->seal(plain, context) : Result<std::string>(b.error());
+  std::fill(plain.begin(), plain.end(), '\0');
+  return sealed;
+}
+
+Result<std::vector<std::string>> ValueSealer::unseal(const std::string& sealed,
+                                                     std::string_view context) {
+  std::vector<std::string> values;
+  if (sealed.empty()) return values;
+  auto b = box(/*create=*/false);
+  auto plain = b ? (*b)->unseal(sealed, context) : Result<std::string>(b.error());
+  if (!plain) return plain.error();
+  for (std::size_t at = 0, nul; (nul = plain->find('\0', at)) != std::string::npos; at = nul + 1)
+    values.push_back(plain->substr(at, nul - at));
+  std::fill(plain->begin(), plain->end(), '\0');
+  return values;
 }
 
 }  // namespace sandboxd

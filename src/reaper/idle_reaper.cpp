@@ -53,7 +53,7 @@ IdleInfo idle_info(const SandboxRecord& rec, const Config& config, bool busy) {
     return info;
   }
   if (busy) {
-    info.reason = "busy: an exec is running";
+    info.reason = "busy: an exec, task or background process is running";
     return info;
   }
   int64_t by_activity = rec.last_active_at + int64_t{config.idle_threshold_s} * 1000;

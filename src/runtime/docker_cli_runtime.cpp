@@ -1,6 +1,7 @@
 #include "sandboxd/runtime/docker_cli_runtime.h"
 
 #include <fcntl.h>
+#include <poll.h>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
@@ -46,6 +47,8 @@ class EnvFile {
   std::string path_;
 };
 
+constexpr const char* kMissingProgram = "no such program in the container";
+
 bool contains(const std::string& hay, const char* needle) {
   return hay.find(needle) != std::string::npos;
 }
@@ -60,6 +63,10 @@ std::map<std::string, std::string> parse_label_list(const std::string& s) {
 }
 
 }  // namespace
+
+bool is_missing_program(const Status& status) {
+  return status.code() == Code::kConflict && contains(status.message(), kMissingProgram);
+}
 
 bool is_missing_network(const Status& status) {
   const std::string& m = status.message();
@@ -162,17 +169,18 @@ std::vector<std::string> DockerCliRuntime::run_argv(const RunSpec& s,
   return a;
 }
 
-std::vector<std::string> DockerCliRuntime::exec_argv(const ExecSpec& s,
-                                                     const std::string& env_file) const {
+std::vector<std::string> DockerCliRuntime::exec_argv(const ExecSpec& s, const std::string& env_file,
+                                                     bool session) const {
   std::vector<std::string> a = {"exec"};
   if (s.detach) a.push_back("--detach");
+  if (session) a.push_back("--interactive");
   if (!s.user.empty()) a.insert(a.end(), {"--user", s.user});
   if (!s.workdir.empty()) a.insert(a.end(), {"--workdir", s.workdir});
   if (!env_file.empty()) a.insert(a.end(), {"--env-file", env_file});
   a.push_back(s.container);
   // `timeout` inside the container kills the command itself (the docker CLI dying would
   // leave it running); "+" option parsing stops at the duration, so cmd is never parsed.
-  if (!s.detach)
+  if (!s.detach && !session)
     a.insert(a.end(), {"timeout", "--kill-after=5", std::to_string(s.timeout.count())});
   a.insert(a.end(), s.cmd.begin(), s.cmd.end());
   return a;
@@ -426,6 +434,158 @@ Result<ExecResult> DockerCliRuntime::exec(const ExecSpec& spec) {
   r.timed_out = out->timed_out ||
                 (out->exit_code == 124 && r.duration_ms >= spec.timeout.count() * 1000 - 50);
   return r;
+}
+
+namespace {
+
+constexpr auto kSessionReadyWithin = std::chrono::seconds(30);
+constexpr std::size_t kSessionErrorKeep = 4096;  // stderr kept to classify an engine error
+
+// A `docker exec -i` whose stdin is our pipe. Keeps the env file until it ends: the CLI
+// reads it at startup, and removing it earlier races with that.
+class DockerExecSession final : public ExecSession {
+ public:
+  DockerExecSession(std::unique_ptr<PipedProcess> proc, std::unique_ptr<EnvFile> env,
+                    std::string container)
+      : proc_(std::move(proc)), env_(std::move(env)), container_(std::move(container)) {}
+
+  std::vector<int> fds() const override {
+    std::vector<int> out;
+    if (!out_done_) out.push_back(proc_->stdout_fd());
+    if (!err_done_) out.push_back(proc_->stderr_fd());
+    return out;
+  }
+
+  std::vector<Output> read() override {
+    std::vector<Output> got;
+    drain(proc_->stdout_fd(), out_done_, Stream::kStdout, got);
+    drain(proc_->stderr_fd(), err_done_, Stream::kStderr, got);
+    return got;
+  }
+
+  Result<std::optional<int>> exit_code() override {
+    if (!out_done_ || !err_done_) return std::optional<int>();
+    auto code = proc_->wait(std::chrono::seconds(5));
+    if (!code) return std::optional<int>();
+    if (*code != 0 && engine_error()) return error(*code);
+    return code;
+  }
+
+  bool write(std::string_view data) override { return proc_->write_stdin(data); }
+
+  // Waits for `ready` on stdout; what came before it (nothing, normally) is dropped and
+  // what came after it is kept for read(). An end before it is the engine's error.
+  Status await_ready(char ready) {
+    auto deadline = std::chrono::steady_clock::now() + kSessionReadyWithin;
+    bool seen = false;
+    std::vector<Output> after;
+    while (!seen) {
+      for (auto& o : read()) {
+        if (seen) {
+          after.push_back(std::move(o));
+        } else if (o.stream == Stream::kStderr) {
+          after.push_back(std::move(o));
+        } else if (auto at = o.data.find(ready); at != std::string::npos) {
+          seen = true;
+          o.data.erase(0, at + 1);
+          if (!o.data.empty()) after.push_back(std::move(o));
+        }
+      }
+      if (seen) break;
+      if (out_done_ && err_done_) {
+        int code = proc_->wait(std::chrono::seconds(5)).value_or(-1);
+        if (auto r = error(code); !r) return r.error();
+        return Status(Code::kInternal, "docker exec " + container_ + ": ended (" +
+                                           std::to_string(code) +
+                                           ") before it started: " + first_line(err_tail_));
+      }
+      if (std::chrono::steady_clock::now() >= deadline)
+        return Status(Code::kTimeout, "docker exec " + container_ + ": no answer in 30 s");
+      std::vector<pollfd> p;
+      for (int fd : fds()) p.push_back({fd, POLLIN, 0});
+      ::poll(p.data(), p.size(), 100);
+    }
+    pending_ = std::move(after);
+    return {};
+  }
+
+ private:
+  void drain(int fd, bool& done, Stream stream, std::vector<Output>& got) {
+    if (!pending_.empty()) {
+      for (auto& o : pending_) got.push_back(std::move(o));
+      pending_.clear();
+    }
+    if (done) return;
+    char buf[16384];
+    for (;;) {
+      ssize_t n = ::read(fd, buf, sizeof buf);
+      if (n > 0) {
+        if (stream == Stream::kStderr && err_tail_.size() < kSessionErrorKeep)
+          err_tail_.append(buf, std::min<std::size_t>(n, kSessionErrorKeep - err_tail_.size()));
+        if (!got.empty() && got.back().stream == stream)
+          got.back().data.append(buf, static_cast<std::size_t>(n));
+        else
+          got.push_back({stream, std::string(buf, static_cast<std::size_t>(n))});
+        if (got.back().data.size() >= (1 << 16)) return;
+        continue;
+      }
+      if (n < 0 && errno == EINTR) continue;
+      if (n == 0 || (n < 0 && errno != EAGAIN)) done = true;
+      return;
+    }
+  }
+
+  bool engine_error() const {
+    return err_tail_.rfind("Error response from daemon", 0) == 0 ||
+           contains(err_tail_, "Cannot connect to the Docker daemon") ||
+           contains(err_tail_, "OCI runtime exec failed");
+  }
+
+  Result<std::optional<int>> error(int code) const {
+    ProcessOutput out;
+    out.exit_code = code;
+    out.stderr_data = err_tail_;
+    if (contains(err_tail_, "executable file not found") ||
+        contains(err_tail_, "no such file or directory")) {
+      return Status(Code::kConflict, "docker exec " + container_ + ": " + kMissingProgram + ": " +
+                                         first_line(err_tail_));
+    }
+    Status st = classify_docker_error("docker exec " + container_, out);
+    if (st.code() == Code::kInternal && !engine_error() && code >= 0)
+      return std::optional<int>(code);
+    return st;
+  }
+
+  std::unique_ptr<PipedProcess> proc_;
+  std::unique_ptr<EnvFile> env_;
+  std::string container_;
+  bool out_done_ = false, err_done_ = false;
+  std::string err_tail_;         // the first bytes of stderr, to classify an engine error
+  std::vector<Output> pending_;  // read before the ready byte was seen, for the next read()
+};
+
+}  // namespace
+
+Result<std::unique_ptr<ExecSession>> DockerCliRuntime::exec_session(const ExecSpec& spec) {
+  std::unique_ptr<EnvFile> env_file;
+  if (!spec.env.empty()) {
+    auto f = EnvFile::write(secrets_dir_, spec.env);
+    if (!f) return f.error();
+    env_file = std::move(*f);
+  }
+  std::vector<std::string> argv = {docker_};
+  for (auto& a : exec_argv(spec, env_file ? env_file->path() : "", /*session=*/true))
+    argv.push_back(std::move(a));
+  // The grace lets the command end by itself once its stdin closes (sandbox-run's
+  // hangup grace is 2 s) before the CLI is killed.
+  auto proc = PipedProcess::spawn(argv, std::chrono::seconds(3));
+  if (!proc) return proc.error().with_context("docker exec " + spec.container);
+  auto session =
+      std::make_unique<DockerExecSession>(std::move(*proc), std::move(env_file), spec.container);
+  if (spec.ready_byte) {
+    if (auto s = session->await_ready(*spec.ready_byte); !s.is_ok()) return s;
+  }
+  return std::unique_ptr<ExecSession>(std::move(session));
 }
 
 namespace {

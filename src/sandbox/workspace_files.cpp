@@ -258,13 +258,14 @@ Status WorkspaceFiles::put(const std::string& id, std::string_view path, std::st
 }
 
 Result<std::string> WorkspaceFiles::read_from(const std::string& id, std::string_view path,
-                                              int64_t offset, std::size_t max) {
+                                              int64_t offset, std::size_t max, int64_t* size) {
   struct stat st {};
   auto opened = open_existing(id, path, /*allow_root=*/false, &st);
   if (!opened) return opened.error();
   Fd fd(*opened);
   if (!S_ISREG(st.st_mode))
     return Status(Code::kInvalidArgument, "not a regular file: " + std::string(path));
+  if (size) *size = st.st_size;
   std::string out(max, '\0');
   std::size_t got = 0;
   while (got < max) {

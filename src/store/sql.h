@@ -48,6 +48,13 @@ auto read_rows(SQLite::Statement& q, Read read, const char* what) {
 }
 
 // "UPDATE <table> SET c1 = ?, c2 = ?, ... WHERE id = ?" for a comma-separated column list.
+// "?, ?, ..." for `n` bound values.
+inline std::string placeholders(int n) {
+  std::string out;
+  for (int i = 0; i < n; ++i) out += i ? ", ?" : "?";
+  return out;
+}
+
 inline std::string update_by_id_sql(const std::string& table, const std::string& columns) {
   std::string set;
   for (const std::string& col : split_list(columns))

@@ -342,8 +342,8 @@ Status Store::remove_with_tasks(const std::string& id) {
     for (const char* sql :
          {"DELETE FROM task_events WHERE task_id IN "
           "(SELECT id FROM tasks WHERE sandbox_id = ?)",
-          "DELETE FROM tasks WHERE sandbox_id = ?", "DELETE FROM snapshots WHERE sandbox_id = ?",
-          "DELETE FROM sandboxes WHERE id = ?"}) {
+          "DELETE FROM tasks WHERE sandbox_id = ?", "DELETE FROM processes WHERE sandbox_id = ?",
+          "DELETE FROM snapshots WHERE sandbox_id = ?", "DELETE FROM sandboxes WHERE id = ?"}) {
       SQLite::Statement q(*db_, sql);
       q.bind(1, id);
       q.exec();

@@ -77,12 +77,6 @@ TaskRecord read_task(SQLite::Statement& q) {
   return t;
 }
 
-std::string placeholders(int n) {
-  std::string out;
-  for (int i = 0; i < n; ++i) out += i ? ", ?" : "?";
-  return out;
-}
-
 std::string update_sql() { return update_by_id_sql("tasks", kTaskColumns); }
 
 }  // namespace

@@ -27,7 +27,10 @@
 #include "sandboxd/os/fd.h"
 #include "supervisor/app_spec.h"
 #include "supervisor/app_status.h"
+#include "supervisor/pty_runner.h"
 #include "supervisor/read_file.h"
+#include "supervisor/rotating_log.h"
+#include "supervisor/sandbox_run.h"
 #include "supervisor/task_runner.h"
 
 extern char** environ;
@@ -37,7 +40,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-constexpr off_t kLogMaxBytes = 1 << 20;                // dev.log is rotated to dev.log.1 past this
 constexpr auto kStableRun = std::chrono::seconds(30);  // a run this long resets the backoff
 constexpr auto kMaxBackoff = std::chrono::seconds(30);
 constexpr auto kAppPoll = std::chrono::seconds(2);    // how often to look for an app
@@ -56,40 +58,6 @@ std::string getenv_or(const char* name, const std::string& fallback) {
   const char* v = std::getenv(name);
   return v && *v ? v : fallback;
 }
-
-class Log {
- public:
-  explicit Log(std::string path) : path_(std::move(path)) {}
-  // Appends to the log, rotating it past kLogMaxBytes.
-  void write(const char* data, std::size_t n) {
-    if (fd_ < 0) open();
-    if (fd_ < 0) return;
-    struct stat sb {};
-    if (::fstat(fd_, &sb) == 0 && sb.st_size + static_cast<off_t>(n) > kLogMaxBytes) {
-      ::close(fd_);
-      ::rename(path_.c_str(), (path_ + ".1").c_str());
-      open();
-      if (fd_ < 0) return;
-    }
-    write_all(fd_, std::string_view(data, n));
-  }
-  void line(const std::string& text) {
-    char stamp[32];
-    std::time_t t = std::time(nullptr);
-    std::tm tm{};
-    gmtime_r(&t, &tm);
-    std::strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    std::string s = std::string("[sandbox-init ") + stamp + "] " + text + "\n";
-    write(s.data(), s.size());
-  }
-
- private:
-  void open() {
-    fd_ = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
-  }
-  std::string path_;
-  int fd_ = -1;
-};
 
 // app.json: rewritten (a temp file in the same directory, renamed over it, mode 0600)
 // whenever the state differs from the one last written.
@@ -367,6 +335,23 @@ int run() {
 }  // namespace sandboxd
 
 int main(int argc, char** argv) {
-  if (argc > 1 && std::strcmp(argv[1], "task-run") == 0) return sandboxd::run_task(argc, argv);
+  const char* name = std::strrchr(argv[0], '/');
+  name = name ? name + 1 : argv[0];
+  const char* mode = argc > 1 ? argv[1] : "";
+  if (std::strcmp(name, "sandbox-run") == 0) {
+    if (std::strcmp(mode, "proc") == 0) return sandboxd::run_proc(argc, argv);
+    if (std::strcmp(mode, "exec") == 0 || std::strcmp(mode, "pty") == 0) {
+      // The caller reads this before any output of the command (sandbox_run.h).
+      if (!sandboxd::write_all(1, std::string_view(&sandboxd::kSandboxRunReady, 1))) return 1;
+      return mode[0] == 'e' ? sandboxd::run_exec(argc, argv) : sandboxd::run_pty(argc, argv);
+    }
+    std::fprintf(stderr, "sandbox-run: unknown mode '%s' (exec, proc, pty)\n", mode);
+    return 2;
+  }
+  if (std::strcmp(mode, "task-run") == 0) return sandboxd::run_task(argc, argv);
+  if (argc > 1) {
+    std::fprintf(stderr, "sandbox-init: unknown mode '%s' (none runs the supervisor)\n", mode);
+    return 2;
+  }
   return sandboxd::run();
 }

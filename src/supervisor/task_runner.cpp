@@ -36,6 +36,7 @@
 #include <vector>
 
 #include "sandboxd/os/fd.h"
+#include "supervisor/files.h"
 
 namespace sandboxd {
 namespace {
@@ -86,22 +87,6 @@ std::vector<std::string> changed(const std::map<std::string, FileState>& before,
     if (!after.count(path)) out.push_back(path);
   std::sort(out.begin(), out.end());
   return out;
-}
-
-bool exists(const std::string& path) {
-  struct stat st {};
-  return ::lstat(path.c_str(), &st) == 0;
-}
-
-// Writes `data` to dir/name via a temporary file and rename: readers never see half.
-bool write_atomically(const std::string& dir, const std::string& name, const std::string& data) {
-  std::string tmp = dir + "/." + name + ".tmp";
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
-  if (fd < 0) return false;
-  bool ok = write_all(fd, data);
-  ok = ::fsync(fd) == 0 && ok;
-  ::close(fd);
-  return ok && ::rename(tmp.c_str(), (dir + "/" + name).c_str()) == 0;
 }
 
 // The agent's stderr: a pipe whose first kMaxStderr bytes go to stderr.log. Everything

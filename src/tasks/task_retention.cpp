@@ -36,10 +36,6 @@ Result<TaskPrune> TaskService::prune_finished() {
       break;
     }
     for (const auto& t : *batch) ++(t.over_cap ? out.over_cap : out.expired);
-    {
-      std::lock_guard lock(mu_);
-      for (const auto& t : *batch) last_seq_.erase(t.id);
-    }
     if (batch->size() < static_cast<std::size_t>(kPruneBatch)) break;
   }
   out.dirs_removed = sweep_task_dirs();

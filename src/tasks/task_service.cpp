@@ -24,6 +24,7 @@ constexpr int64_t kMaxEvents = 100000;           // events per task
 constexpr int kDefaultTimeoutS = 600;
 constexpr int64_t kLostGraceMs = 120 * 1000;  // past the timeout with no exit.json: lost
 constexpr const char* kRunner = "/usr/local/bin/sandbox-init";
+constexpr int64_t kFeedLingerMs = 60 * 1000;  // a finished task's feed, for late followers
 
 Status invalid(const std::string& msg) { return Status(Code::kInvalidArgument, msg); }
 
@@ -96,7 +97,8 @@ TaskService::TaskService(const Config& config, Store& store, SandboxService& san
       clock_(clock),
       metrics_(metrics),
       files_(workspaces.root(), int64_t{1} << 20),
-      workspaces_root_(workspaces.root()) {}
+      workspaces_root_(workspaces.root()),
+      sealer_(config.state_dir() + "/redaction.key") {}
 
 TaskService::~TaskService() {
   stop();
@@ -114,9 +116,12 @@ void TaskService::start() {
   } else {
     std::lock_guard lock(mu_);
     for (auto& t : *running) {
-      Follow f{t, tally_from(t), /*launched=*/true, redactor_after_restart(t),
-               sandboxes_.busy().hold(t.sandbox_id)};
-      last_seq_[t.id] = t.next_seq - 1;
+      Follow f{t,
+               tally_from(t),
+               /*launched=*/true,
+               redactor_after_restart(t),
+               sandboxes_.busy().hold(t.sandbox_id),
+               add_feed(t.id, t.next_seq - 1)};
       spdlog::info("task {} of sandbox {}: following it again (from byte {})", t.id, t.sandbox_id,
                    t.out_offset);
       follows_.emplace(t.id, std::move(f));
@@ -133,7 +138,7 @@ void TaskService::start() {
       poll_once();
       if (inotify_fd_ < 0) {
         std::unique_lock lock(mu_);
-        events_cv_.wait_for(lock, std::chrono::milliseconds(200), [this] { return stopping_; });
+        stop_cv_.wait_for(lock, std::chrono::milliseconds(200), [this] { return stopping_; });
         continue;
       }
       pollfd p{inotify_fd_, POLLIN, 0};
@@ -150,9 +155,22 @@ void TaskService::stop() {
   {
     std::lock_guard lock(mu_);
     stopping_ = true;
+    for (auto& [id, slot] : feeds_) slot.feed->close();
   }
-  events_cv_.notify_all();
+  stop_cv_.notify_all();
   if (thread_.joinable()) thread_.join();
+}
+
+std::shared_ptr<TaskFeed> TaskService::add_feed(const std::string& task_id, int64_t last_seq) {
+  auto feed = std::make_shared<TaskFeed>(last_seq);
+  feeds_[task_id] = FeedSlot{feed};
+  return feed;
+}
+
+std::shared_ptr<const TaskFeed> TaskService::feed(const std::string& task_id) {
+  std::lock_guard lock(mu_);
+  auto it = feeds_.find(task_id);
+  return it == feeds_.end() ? nullptr : it->second.feed;
 }
 
 Result<TaskRecord> TaskService::create(const std::string& raw_sandbox, const TaskRequest& req) {
@@ -207,9 +225,9 @@ Result<TaskRecord> TaskService::create(const std::string& raw_sandbox, const Tas
       if (!t.checkpoint_id.empty()) (void)sandboxes_.delete_snapshot(t.checkpoint_id);
       return free;
     }
-    last_seq_[t.id] = 0;
-    follows_.emplace(
-        t.id, Follow{t, AgentTally{}, /*launched=*/false, redactor, sandboxes_.busy().hold(*sid)});
+    // In the same section as the row: a stream that finds the task finds its feed.
+    follows_.emplace(t.id, Follow{t, AgentTally{}, /*launched=*/false, redactor,
+                                  sandboxes_.busy().hold(*sid), add_feed(t.id, 0)});
   }
   auto fail_start = [&](const Status& raw) -> Result<TaskRecord> {
     const Status st = redactor.status(raw);  // the runtime's words may quote the env
@@ -235,11 +253,12 @@ Result<TaskRecord> TaskService::create(const std::string& raw_sandbox, const Tas
     std::lock_guard lock(mu_);
     auto it = follows_.find(t.id);
     if (it != follows_.end()) {
-      if (auto s = store_.append_task_events(it->second.task, started, clock_.now_ms()); s.is_ok())
-        last_seq_[t.id] = it->second.task.next_seq - 1;
+      Follow& f = it->second;
+      const int64_t first = f.task.next_seq;
+      if (store_.append_task_events(f.task, started, clock_.now_ms()).is_ok())
+        f.feed->publish(first, started, /*ends=*/false);
     }
   }
-  events_cv_.notify_all();
 
   // A stopped sandbox is woken (its container recreated if it vanished).
   auto woken = sandboxes_.wake(*sid, Trigger::kTask);
@@ -308,16 +327,6 @@ Result<std::vector<StoredEvent>> TaskService::events(const std::string& task_id,
   return store_.task_events(task_id, after, limit);
 }
 
-bool TaskService::wait_for_event(const std::string& task_id, int64_t after,
-                                 std::chrono::steady_clock::time_point deadline) {
-  std::unique_lock lock(mu_);
-  events_cv_.wait_until(lock, deadline, [&] {
-    auto it = last_seq_.find(task_id);
-    return stopping_ || (it != last_seq_.end() && it->second > after);
-  });
-  return !stopping_;
-}
-
 void TaskService::sync_watches(const std::vector<std::string>& running) {
   if (inotify_fd_ < 0) return;
   for (auto it = watches_.begin(); it != watches_.end();) {
@@ -353,6 +362,10 @@ void TaskService::poll_once() {
   {
     std::lock_guard lock(mu_);
     for (const auto& [id, f] : follows_) ids.push_back(id);
+    const int64_t now = clock_.now_ms();
+    std::erase_if(feeds_, [&](const auto& kv) {
+      return kv.second.drop_at_ms != 0 && kv.second.drop_at_ms <= now;
+    });
   }
   sync_watches(ids);
   for (const auto& id : ids) {
@@ -437,12 +450,9 @@ void TaskService::follow(Follow& f) {
       f.tally = tally_from(f.task);  // retried from the stored offset next pass
       return;
     }
+    const int64_t first = f.task.next_seq;
     f.task = std::move(next);
-    {
-      std::lock_guard lock(mu_);
-      last_seq_[f.task.id] = f.task.next_seq - 1;
-    }
-    events_cv_.notify_all();
+    if (!events.empty()) f.feed->publish(first, events, /*ends=*/false);
     if (!drained) return;  // more next pass
   }
   if (exit_file) {
@@ -498,28 +508,9 @@ void TaskService::follow(Follow& f) {
   }
 }
 
-const SecretBox* TaskService::secret_box(bool create) {
-  std::lock_guard lock(box_mu_);
-  if (box_) return &*box_;
-  auto box = SecretBox::open(config_.state_dir() + "/redaction.key", create);
-  if (!box) {
-    spdlog::warn("tasks: no redaction key: {}", box.error().message());
-    return nullptr;
-  }
-  box_.emplace(std::move(*box));
-  return &*box_;  // set once, never reset: the pointer stays valid
-}
-
 std::string TaskService::seal_env(const std::string& task_id,
                                   const std::map<std::string, std::string>& env) {
-  auto values = Redactor::values_of(env);
-  if (values.empty()) return "";
-  std::string plain;
-  for (const auto& v : values) plain += v + '\0';  // env values never hold NUL
-  const SecretBox* box = secret_box(/*create=*/true);
-  auto sealed = box ? box->seal(plain, task_id)
-                    : Result<std::string>(Status(Code::kUnavailable, "no redaction key"));
-  std::fill(plain.begin(), plain.end(), '\0');
+  auto sealed = sealer_.seal(Redactor::values_of(env), task_id);
   if (!sealed) {
     spdlog::warn(
         "task {}: its env values are not kept for a restart ({}): after one, only "
@@ -533,20 +524,15 @@ std::string TaskService::seal_env(const std::string& task_id,
 Redactor TaskService::redactor_after_restart(const TaskRecord& t) {
   std::vector<std::string> values;
   if (auto sb = sandboxes_.get(t.sandbox_id)) values = Redactor::values_of(sb->env);
-  if (t.sealed_env.empty()) return Redactor(values);
-  const SecretBox* box = secret_box(/*create=*/false);
-  auto plain = box ? box->unseal(t.sealed_env, t.id)
-                   : Result<std::string>(Status(Code::kUnavailable, "no redaction key"));
-  if (!plain) {
+  auto own = sealer_.unseal(t.sealed_env, t.id);
+  if (!own) {
     spdlog::warn(
         "task {}: its env values cannot be recovered ({}): only the sandbox's env "
         "is redacted from its output",
-        t.id, plain.error().message());
+        t.id, own.error().message());
     return Redactor(values);
   }
-  for (std::size_t at = 0, nul; (nul = plain->find('\0', at)) != std::string::npos; at = nul + 1)
-    values.push_back(plain->substr(at, nul - at));
-  std::fill(plain->begin(), plain->end(), '\0');
+  for (auto& v : *own) values.push_back(std::move(v));
   return Redactor(values);
 }
 
@@ -575,12 +561,22 @@ bool TaskService::finish(Follow& f, TaskStatus status, FailureReason reason,
                  {"usage", json::parse(done.usage_json, nullptr, false)},
                  {"exit_code", done.exit_code ? json(*done.exit_code) : json(nullptr)},
                  {"duration_ms", done.finished_at - done.started_at}};
-  Status st = store_.append_task_events(done, {{"done", f.redactor.stored_json(dump_json(result))}},
-                                        done.finished_at);
+  const std::vector<std::pair<std::string, std::string>> last = {
+      {"done", f.redactor.stored_json(dump_json(result))}};
+  const int64_t first = done.next_seq;
+  Status st = store_.append_task_events(done, last, done.finished_at);
+  // From here on the feed only lingers for late followers.
+  auto linger = [&] {
+    std::lock_guard lock(mu_);
+    if (auto it = feeds_.find(f.task.id); it != feeds_.end())
+      it->second.drop_at_ms = clock_.now_ms() + kFeedLingerMs;
+  };
   if (st.code() == Code::kNotFound) {
     // Its row is gone (the sandbox was purged): stop following it.
     f.task.status = status;
     f.busy.release();
+    f.feed->close();
+    linger();
     return true;
   }
   if (!st.is_ok()) {
@@ -592,11 +588,8 @@ bool TaskService::finish(Follow& f, TaskStatus status, FailureReason reason,
   metrics_.inc("sandboxd_tasks_finished_total", {{"agent", std::string(to_string(f.task.agent))},
                                                  {"status", std::string(to_string(status))},
                                                  {"reason", std::string(to_string(reason))}});
-  {
-    std::lock_guard lock(mu_);
-    last_seq_[f.task.id] = f.task.next_seq - 1;
-  }
-  events_cv_.notify_all();
+  f.feed->publish(first, last, /*ends=*/true);
+  linger();
   const std::string why(to_string(reason));
   spdlog::info("task {} of sandbox {} {}{}", f.task.id, f.task.sandbox_id, to_string(status),
                why.empty() ? "" : " (" + why + ")");

@@ -3,11 +3,14 @@
 // tests of everything above the Runtime interface. Thread-safe.
 #pragma once
 
+#include <sys/eventfd.h>
+
 #include <condition_variable>
 #include <functional>
 #include <mutex>
 #include <set>
 
+#include "sandboxd/os/fd.h"
 #include "sandboxd/runtime/runtime.h"
 
 namespace sandboxd {
@@ -113,6 +116,25 @@ class FakeRuntime final : public Runtime {
     r.exit_code = 0;
     r.stdout_data = "ran";
     return r;
+  }
+
+  // A session that reports `script_session`'s output at once, then its exit status.
+  Result<std::unique_ptr<ExecSession>> exec_session(const ExecSpec& spec) override {
+    InFlight in_flight(*this, "exec", spec.container);
+    std::lock_guard lock(mu_);
+    calls_.push_back("exec_session " + spec.container);
+    last_exec_ = spec;
+    if (auto f = take("exec_session")) return *f;
+    auto it = containers_.find(spec.container);
+    if (it == containers_.end()) return Status(Code::kNotFound, "No such container");
+    if (!it->second.running) return Status(Code::kConflict, "is not running");
+    return std::unique_ptr<ExecSession>(
+        std::make_unique<ScriptedSession>(session_output_, session_exit_));
+  }
+  void script_session(std::vector<ExecSession::Output> output, int exit_code) {
+    std::lock_guard lock(mu_);
+    session_output_ = std::move(output);
+    session_exit_ = exit_code;
   }
 
   // A feed that delivers the ids passed to emit_event().
@@ -224,6 +246,33 @@ class FakeRuntime final : public Runtime {
     std::string name_;
   };
 
+  class ScriptedSession final : public ExecSession {
+   public:
+    ScriptedSession(std::vector<Output> output, int exit_code)
+        : ready_(::eventfd(1, EFD_CLOEXEC)), output_(std::move(output)), exit_(exit_code) {}
+    std::vector<int> fds() const override {
+      return read_ ? std::vector<int>{} : std::vector<int>{ready_.get()};
+    }
+    std::vector<Output> read() override {
+      read_ = true;
+      return std::exchange(output_, {});
+    }
+    Result<std::optional<int>> exit_code() override {
+      return read_ ? std::optional<int>(exit_) : std::nullopt;
+    }
+    bool write(std::string_view data) override {
+      input += data;
+      return true;
+    }
+    std::string input;
+
+   private:
+    Fd ready_;
+    bool read_ = false;
+    std::vector<Output> output_;
+    int exit_;
+  };
+
   class Feed final : public EventStream {
    public:
     explicit Feed(FakeRuntime& r) : r_(r) {}
@@ -277,6 +326,8 @@ class FakeRuntime final : public Runtime {
   std::map<std::string, Status> failures_;
   std::vector<std::string> calls_;
   ExecSpec last_exec_;
+  std::vector<ExecSession::Output> session_output_;
+  int session_exit_ = 0;
   int next_id_ = 0;
   int pings_ = 0;
   ContainerUsage usage_;

@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# Fuzzes the edge's HTTP/1.1 module (src/edge/http1.cpp) with libFuzzer under
-# AddressSanitizer and UndefinedBehaviorSanitizer for FUZZ_SECONDS (default 60), starting
-# from the checked-in seed corpus (tests/fuzz/corpus/http1, copied: new inputs are not
-# kept). Builds build/fuzz/http1_fuzz with clang++ directly (no CMake); installs clang and
-# libclang-rt-14-dev (libFuzzer's runtime on Debian 12) when missing, which needs root.
-# Exits non-zero when the fuzzer finds a crash, leaving the input under build/fuzz/artifacts/.
+# Fuzzes the edge's HTTP/1.1 module (src/edge/http1.cpp) and the WebSocket framer
+# (src/api/websocket.cpp) with libFuzzer under AddressSanitizer and
+# UndefinedBehaviorSanitizer, FUZZ_SECONDS (default 60) in all, half for each, starting
+# from the checked-in seed corpora (tests/fuzz/corpus/<target>, copied: new inputs are not
+# kept). Builds build/fuzz/http1_fuzz and build/fuzz/ws_fuzz with clang++ directly (no
+# CMake); installs clang and libclang-rt-14-dev (libFuzzer's runtime on Debian 12) when
+# missing, which needs root. Exits non-zero when a fuzzer finds a crash, leaving the input
+# under build/fuzz/artifacts/.
 set -euo pipefail
 
 say() { printf '[fuzz] %s\n' "$*"; }
@@ -28,27 +30,39 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 mkdir -p "$OUT" "$ARTIFACTS"
+SANITIZE=(-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -O1 -g -I include)
 say "building $OUT/http1_fuzz"
-clang++ -std=c++17 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -O1 -g \
-  -I include src/edge/http1.cpp tests/fuzz/http1_fuzz.cpp -o "$OUT/http1_fuzz"
+clang++ -std=c++17 "${SANITIZE[@]}" src/edge/http1.cpp tests/fuzz/http1_fuzz.cpp \
+  -o "$OUT/http1_fuzz"
+say "building $OUT/ws_fuzz"
+clang++ -std=c++20 "${SANITIZE[@]}" src/api/websocket.cpp src/api/content_encoding.cpp \
+  tests/fuzz/ws_fuzz.cpp -lcrypto -o "$OUT/ws_fuzz"
 
 corpus=$(mktemp -d)
 trap 'rm -rf "$corpus"' EXIT
-cp tests/fuzz/corpus/http1/* "$corpus"/
-say "fuzzing for ${FUZZ_SECONDS}s from $(ls "$corpus" | wc -l) seeds"
+seconds=$(( FUZZ_SECONDS / 2 > 0 ? FUZZ_SECONDS / 2 : 1 ))
 
-# libFuzzer prints a line per new input; its full output goes to a log, and only its
-# periodic pulse lines and final figures are shown (the whole log on a failure).
-log="$OUT/fuzz.log"
-rc=0
-"$OUT/http1_fuzz" -max_total_time="$FUZZ_SECONDS" -max_len=4096 -timeout=10 \
-  -rss_limit_mb=2048 -print_final_stats=1 -artifact_prefix="$ARTIFACTS/" "$corpus" \
-  >"$log" 2>&1 || rc=$?
-grep -E 'pulse|^Done|^stat::(number_of_executed_units|peak_rss_mb)' "$log" | sed 's/^/[fuzz]   /' || true
-if [ "$rc" -ne 0 ]; then
-  tail -n 80 "$log"
-  say "FAILED (exit $rc): the input is in $ARTIFACTS/ (see 'Test unit written to' above);"
-  say "replay it with: $OUT/http1_fuzz <that file>"
-  exit "$rc"
-fi
-say "clean: no crash in ${FUZZ_SECONDS}s"
+# Runs one target for $seconds from its seeds. libFuzzer prints a line per new input; its
+# full output goes to a log, and only its periodic pulse lines and final figures are shown
+# (the whole log on a failure).
+fuzz() {
+  local target=$1
+  rm -rf "${corpus:?}"/*
+  cp "tests/fuzz/corpus/$target"/* "$corpus"/
+  say "$target: fuzzing for ${seconds}s from $(ls "$corpus" | wc -l) seeds"
+  local log="$OUT/$target.log" rc=0
+  "$OUT/${target}_fuzz" -max_total_time="$seconds" -max_len=4096 -timeout=10 \
+    -rss_limit_mb=2048 -print_final_stats=1 -artifact_prefix="$ARTIFACTS/" "$corpus" \
+    >"$log" 2>&1 || rc=$?
+  grep -E 'pulse|^Done|^stat::(number_of_executed_units|peak_rss_mb)' "$log" | sed 's/^/[fuzz]   /' || true
+  if [ "$rc" -ne 0 ]; then
+    tail -n 80 "$log"
+    say "$target: FAILED (exit $rc): the input is in $ARTIFACTS/ (see 'Test unit written to' above);"
+    say "replay it with: $OUT/${target}_fuzz <that file>"
+    exit "$rc"
+  fi
+}
+
+fuzz http1
+fuzz ws
+say "clean: no crash in ${seconds}s for each target"

@@ -315,4 +315,26 @@ bool allow_model(Daemon& d, const MockModel& m) {
   return d.start();
 }
 
+nlohmann::json opencode_env(const MockModel& m) {
+  nlohmann::json cfg = {
+      {"provider",
+       {{"mock",
+         {{"npm", "@ai-sdk/openai-compatible"},
+          {"name", "Mock"},
+          {"options", {{"baseURL", m.base() + "/v1"}, {"apiKey", "mock-key"}}},
+          {"models", {{"mock-model", {{"name", "Mock"}, {"tool_call", true}}}}}}}}},
+      {"model", "mock/mock-model"},
+      {"small_model", "mock/mock-model"},
+      {"autoupdate", false},
+      {"share", "disabled"}};
+  return {{"OPENCODE_CONFIG_CONTENT", cfg.dump()}, {"OPENCODE_DISABLE_DEFAULT_PLUGINS", "1"}};
+}
+
+nlohmann::json body_of(const httplib::Result& r, int status) {
+  EXPECT_TRUE(r) << "no HTTP response";
+  if (!r) return nullptr;
+  EXPECT_EQ(r->status, status) << r->body;
+  return nlohmann::json::parse(r->body, nullptr, false);
+}
+
 }  // namespace sandboxd::testing_support

@@ -139,6 +139,13 @@ class Daemon {
   std::unique_ptr<httplib::Client> client_;
 };
 
+// The JSON body of an answer, with a test failure unless it came with `status` (null
+// when there was no answer).
+nlohmann::json body_of(const httplib::Result& r, int status);
+
+// The env that points OpenCode at the mock model `m` (model "mock/mock-model").
+nlohmann::json opencode_env(const MockModel& m);
+
 // Sandboxes reach no host address by default: restarts `d` with exactly the mock
 // model's address and port allowed (SANDBOXD_EGRESS_ALLOW), as an operator would. True
 // when it runs again.

@@ -25,13 +25,6 @@ class Metadata : public testing::Test {
   static void SetUpTestSuite() { require_docker_and_image(); }
 };
 
-json body_of(const httplib::Result& r, int status) {
-  EXPECT_TRUE(r) << "no HTTP response";
-  if (!r) return nullptr;
-  EXPECT_EQ(r->status, status) << r->body;
-  return json::parse(r->body, nullptr, false);
-}
-
 httplib::Result patch(Daemon& d, const std::string& id, const json& body) {
   return d.http().Patch("/v1/sandboxes/" + id, body.dump(), "application/json");
 }

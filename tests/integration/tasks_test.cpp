@@ -63,21 +63,8 @@ std::string start_task(Daemon& d, const std::string& sandbox, const json& body) 
 }
 
 json opencode_task(const MockModel& m, const std::string& prompt) {
-  json cfg = {{"provider",
-               {{"mock",
-                 {{"npm", "@ai-sdk/openai-compatible"},
-                  {"name", "Mock"},
-                  {"options", {{"baseURL", m.base() + "/v1"}, {"apiKey", "mock-key"}}},
-                  {"models", {{"mock-model", {{"name", "Mock"}, {"tool_call", true}}}}}}}}},
-              {"model", "mock/mock-model"},
-              {"small_model", "mock/mock-model"},
-              {"autoupdate", false},
-              {"share", "disabled"}};
-  return {{"agent", "opencode"},
-          {"model", "mock/mock-model"},
-          {"prompt", prompt},
-          {"env",
-           {{"OPENCODE_CONFIG_CONTENT", cfg.dump()}, {"OPENCODE_DISABLE_DEFAULT_PLUGINS", "1"}}}};
+  return {{"agent", "opencode"}, {"model", "mock/mock-model"}, {"prompt", prompt},
+          {"env", opencode_env(m)}};
 }
 
 json claude_task(const MockModel& m, const std::string& prompt) {

@@ -1,12 +1,17 @@
 // The OpenAPI spec (api/openapi.json) against the server and against itself: the routes
 // ApiServer serves are exactly the spec's operations; the spec is well-formed OpenAPI 3.1
-// that the test validator fully understands; the JSON codec's answers fit their schemas;
-// and the validator rejects what it should (so a broken one cannot pass everything).
+// that the test validator fully understands; the JSON codec's answers, and the answers
+// and event streams of exec and the process routes (served on a loopback port, over the
+// fake runtime), fit their schemas; and the validator rejects what it should (so a broken
+// one cannot pass everything).
 #include <gtest/gtest.h>
+#include <httplib.h>
 
 #include <algorithm>
+#include <map>
 #include <regex>
 #include <set>
+#include <sstream>
 
 #include "fakes/service_harness.h"
 #include "sandboxd/api/json_codec.h"
@@ -26,6 +31,25 @@ using testing_support::validate_response;
 
 const std::vector<std::string> kMethods = {"get",   "put",  "post",    "delete",
                                            "patch", "head", "options", "trace"};
+
+// The operations whose security differs from the global bearer requirement: the probes
+// and the console's static files need no token (readiness says more with one), and the
+// terminal also takes a ticket (a browser's WebSocket cannot send Authorization).
+const std::map<std::string, json> kOwnSecurity = {
+    {"getHealth", json::array()},
+    {"getReadiness", json::parse(R"([{}, {"bearerAuth": []}])")},
+    {"getConsole", json::array()},
+    {"getConsoleAsset", json::array()},
+    {"openTerminal", json::parse(R"([{"bearerAuth": []}, {"terminalTicket": []}])")},
+};
+
+// The operations with other success statuses than exactly one 2xx: exec answers 200 (it
+// ran, or its event stream) or 202 (started in the background); the terminal answers 101
+// (the WebSocket).
+const std::map<std::string, std::set<std::string>> kOwnSuccesses = {
+    {"execSandbox", {"200", "202"}},
+    {"openTerminal", {"101"}},
+};
 
 const json& spec() {
   static const json s = load_spec();
@@ -63,6 +87,14 @@ json deref(const json& obj) {
   return obj.is_object() && obj.contains("$ref") ? resolve_ref(spec(), obj["$ref"]) : obj;
 }
 
+// Whether anyone may call `op`: its security (else the spec's) requires nothing, or offers
+// the empty requirement as one choice.
+bool anonymous(const json& op) {
+  const json security = op.value("security", at("/security"));
+  return security.empty() ||
+         std::find(security.begin(), security.end(), json::object()) != security.end();
+}
+
 std::set<std::string> spec_operations() {
   std::set<std::string> out;
   each_operation([&](const std::string& m, const std::string& path, const json&) {
@@ -90,7 +122,8 @@ TEST_F(OpenApiSpec, EveryServedRouteIsAnOperationAndEveryOperationIsServed) {
   h.init();
   Authenticator auth(true, {});
   TaskService tasks(h.config, *h.store, *h.service, h.clock, *h.workspaces, h.metrics);
-  ApiServer server(h.config, *h.service, auth, h.clock, h.metrics, &tasks);
+  ProcessService procs(h.config, *h.store, *h.service, *h.workspaces, h.clock);
+  ApiServer server(h.config, *h.service, auth, h.clock, h.metrics, &tasks, &procs);
   std::set<std::string> served;
   for (const auto& r : server.routes()) served.insert(r.method + " " + r.path);
   EXPECT_EQ(served.size(), server.routes().size()) << "a route is registered twice";
@@ -119,12 +152,16 @@ TEST_F(OpenApiSpec, IsOpenApi31WithUniqueCamelCaseOperationIdsAndBearerAuth) {
     EXPECT_TRUE(ids.insert(id).second) << where << ": operationId " << id << " is used twice";
     EXPECT_TRUE(op.value("summary", json()).is_string()) << where;
     EXPECT_TRUE(op.value("tags", json()).is_array()) << where;
-    // Only the probes differ from the global bearer requirement.
-    if (op.contains("security")) {
-      EXPECT_TRUE(path == "/healthz" || path == "/readyz") << where << " overrides security";
-    }
+    // Only these differ from the global bearer requirement, and exactly so.
+    if (auto own = kOwnSecurity.find(id); own != kOwnSecurity.end())
+      EXPECT_EQ(op.value("security", json()), own->second) << where << ": its security";
+    else
+      EXPECT_FALSE(op.contains("security")) << where << " overrides security";
   });
   EXPECT_GE(ids.size(), 30u);
+  EXPECT_EQ(at("/components/securitySchemes/terminalTicket/type"), "apiKey");
+  EXPECT_EQ(at("/components/securitySchemes/terminalTicket/in"), "query");
+  EXPECT_EQ(at("/components/securitySchemes/terminalTicket/name"), "ticket");
 }
 
 TEST_F(OpenApiSpec, EverySchemaIsUnderstoodByTheValidatorAndEveryRefResolves) {
@@ -160,15 +197,24 @@ TEST_F(OpenApiSpec, EveryOperationDocumentsItsSuccessAndTheErrorShape) {
   const json error_ref = {{"$ref", "#/components/schemas/Error"}};
   each_operation([&](const std::string& m, const std::string& path, const json& op) {
     const std::string where = upper(m) + " " + path;
+    const std::string id = op.value("operationId", "");
     const json responses = op.value("responses", json::object());
-    int successes = 0;
+    std::set<std::string> successes;
     for (const auto& [status, r] : responses.items()) {
       const json resp = deref(r);
       ASSERT_TRUE(resp.is_object()) << where << " " << status;
       EXPECT_TRUE(resp.value("description", json()).is_string()) << where << " " << status;
       EXPECT_TRUE(resp.value("headers", json()).contains("X-Request-Id")) << where << " " << status;
-      if (status[0] == '2') {
-        ++successes;
+      if (status[0] == '2' || status == "101") {
+        successes.insert(status);
+        continue;
+      }
+      if (status == "304") {
+        // Only a conditional GET: its 200 names the ETag to send back.
+        const json ok = deref(responses.value("200", json::object()));
+        EXPECT_TRUE(ok.value("headers", json::object()).contains("ETag"))
+            << where << " 304 without an ETag on its 200";
+        EXPECT_FALSE(resp.contains("content")) << where << " 304 has no body";
         continue;
       }
       EXPECT_TRUE(status == "default" || status[0] == '4' || status[0] == '5')
@@ -181,9 +227,14 @@ TEST_F(OpenApiSpec, EveryOperationDocumentsItsSuccessAndTheErrorShape) {
             << where << " 503 lacks Retry-After";
       }
     }
-    EXPECT_EQ(successes, 1) << where << ": one success status";
+    if (kOwnSuccesses.count(id)) {
+      EXPECT_EQ(successes, kOwnSuccesses.at(id)) << where;
+    } else {
+      EXPECT_EQ(successes.size(), 1u) << where << ": one success status";
+      EXPECT_FALSE(successes.count("101")) << where << ": only the terminal switches protocols";
+    }
     EXPECT_TRUE(responses.contains("default")) << where;
-    if (path != "/healthz" && path != "/readyz") {
+    if (!anonymous(op)) {
       EXPECT_TRUE(responses.contains("401")) << where << ": needs a token, so may answer 401";
     }
   });
@@ -364,6 +415,201 @@ TEST_F(OpenApiSpec, TaskAnswersAndEventDataFitTheirSchemas) {
       R"({"id":"01task","status":"failed","failure_reason":"agent_timeout","error":"",)"
       R"("final_message":"","files_changed":[],"usage":{},"exit_code":null,"duration_ms":5})";
   expect_fits("TaskEventDone", done_event);
+}
+
+TEST_F(OpenApiSpec, ProcessAnswersFitTheirSchemas) {
+  ProcessRecord starting;
+  starting.id = "01proc";
+  starting.sandbox_id = "web1";
+  starting.cmd = {"npm", "run", "dev"};
+  starting.workdir = "/home/sandbox/workspace/app";
+  starting.started_at = 1'700'000'000'000;
+  expect_fits("Process", encode_process(starting));
+
+  ProcessRecord exited = starting;
+  exited.state = ProcessState::kExited;
+  exited.os_pid = 42;
+  exited.exit_code = 0;
+  exited.timeout_s = 60;
+  exited.ended_at = starting.started_at + 5;
+  ProcessRecord killed = exited;
+  killed.exit_code.reset();
+  killed.signal = 9;
+  killed.timed_out = true;
+  ProcessRecord stopped = exited;
+  stopped.state = ProcessState::kStopped;
+  stopped.exit_code.reset();
+  ProcessRecord lost = starting;
+  lost.state = ProcessState::kLost;
+  lost.ended_at = starting.started_at;
+  for (const ProcessRecord& p : {exited, killed, stopped, lost})
+    expect_fits("Process", encode_process(p));
+  expect_fits("ProcessList", encode_process_list({starting, exited, killed, stopped, lost}));
+  expect_fits("ProcessList", encode_process_list({}));
+  // Every state is a word of the schema's enum, and the schema has no other.
+  std::set<std::string> states;
+  for (auto s :
+       {ProcessState::kRunning, ProcessState::kExited, ProcessState::kStopped, ProcessState::kLost})
+    states.insert(std::string(to_string(s)));
+  EXPECT_EQ(at("/components/schemas/ProcessState/enum").get<std::set<std::string>>(), states);
+}
+
+// ---- Answers of the served routes, through a server on a loopback port.
+
+struct SseFrame {
+  std::string event;
+  std::string data;
+};
+
+// The frames of a text/event-stream body whose fields are `event:` and `data:` (one line
+// each, as sandboxd writes them); comments are skipped.
+std::vector<SseFrame> sse_frames(const std::string& body) {
+  std::vector<SseFrame> frames;
+  std::size_t pos = 0;
+  for (std::size_t end; (end = body.find("\n\n", pos)) != std::string::npos; pos = end + 2) {
+    SseFrame f;
+    std::istringstream lines(body.substr(pos, end - pos));
+    for (std::string line; std::getline(lines, line);) {
+      if (line.rfind("event: ", 0) == 0) f.event = line.substr(7);
+      if (line.rfind("data: ", 0) == 0) f.data = line.substr(6);
+    }
+    if (!f.event.empty()) frames.push_back(f);
+  }
+  return frames;
+}
+
+// Each frame's data against the event schema the operation's 200 event stream names for
+// its type; the types in order.
+std::vector<std::string> expect_events_fit(const std::string& operation_ptr,
+                                           const std::vector<SseFrame>& frames) {
+  const json schemas =
+      at(operation_ptr + "/responses/200/content/text~1event-stream/x-event-schemas");
+  std::vector<std::string> types;
+  for (const auto& f : frames) {
+    types.push_back(f.event);
+    if (!schemas.contains(f.event)) {
+      ADD_FAILURE() << operation_ptr << ": an event type the spec does not name: " << f.event;
+      continue;
+    }
+    json data = json::parse(f.data, nullptr, false);
+    auto errors = validate(spec(), schemas[f.event], data);
+    EXPECT_TRUE(errors.empty()) << f.event << ":" << lines(errors) << "\n" << f.data;
+  }
+  return types;
+}
+
+void expect_answer_fits(const std::string& method, const std::string& path_template,
+                        const httplib::Result& r) {
+  ASSERT_TRUE(r) << method << " " << path_template << ": no answer";
+  json body = json::parse(r->body, nullptr, false);
+  auto errors = validate_response(spec(), method, path_template, r->status, body);
+  EXPECT_TRUE(errors.empty()) << method << " " << path_template << " " << r->status << ":"
+                              << lines(errors) << "\n"
+                              << r->body;
+}
+
+class OpenApiServed : public OpenApiSpec {
+ protected:
+  void SetUp() override {
+    OpenApiSpec::SetUp();
+    h_.config.http_threads = 4;
+    h_.init();
+    h_.create("xs");
+    procs_ = std::make_unique<ProcessService>(h_.config, *h_.store, *h_.service, *h_.workspaces,
+                                              h_.clock);
+    server_ = std::make_unique<ApiServer>(h_.config, *h_.service, auth_, h_.clock, h_.metrics,
+                                          nullptr, procs_.get());
+    ASSERT_TRUE(server_->start("127.0.0.1", 0).is_ok());
+    client_ = std::make_unique<httplib::Client>("127.0.0.1", server_->port());
+    client_->set_read_timeout(5, 0);
+  }
+  void TearDown() override {
+    if (server_) server_->stop();
+  }
+
+  ServiceHarness h_{"openapi-served"};
+  Authenticator auth_{true, {}};
+  std::unique_ptr<ProcessService> procs_;
+  std::unique_ptr<ApiServer> server_;
+  std::unique_ptr<httplib::Client> client_;
+};
+
+TEST_F(OpenApiServed, ExecAnswersAndTheEventsOfAStreamedExecFitTheSpec) {
+  const std::string exec = R"({"cmd":["sh","-c","echo hi; echo café >&2; exit 3"]})";
+  expect_answer_fits("POST", "/v1/sandboxes/{id}/exec",
+                     client_->Post("/v1/sandboxes/xs/exec", exec, "application/json"));
+
+  // The second stderr piece ends inside "é": the framing carries the byte to the next.
+  h_.runtime.script_session({{ExecSession::Stream::kStdout, "hi\n"},
+                             {ExecSession::Stream::kStderr, "caf\xc3"},
+                             {ExecSession::Stream::kStderr, "\xa9\n"}},
+                            3);
+  auto streamed = client_->Post("/v1/sandboxes/xs/exec", {{"Accept", "text/event-stream"}}, exec,
+                                "application/json");
+  ASSERT_TRUE(streamed);
+  EXPECT_EQ(streamed->status, 200) << streamed->body;
+  EXPECT_EQ(streamed->get_header_value("Content-Type").rfind("text/event-stream", 0), 0u);
+  auto frames = sse_frames(streamed->body);
+  EXPECT_EQ(expect_events_fit("/paths/~1v1~1sandboxes~1{id}~1exec/post", frames),
+            (std::vector<std::string>{"stdout", "stderr", "stderr", "exit"}))
+      << streamed->body;
+  ASSERT_FALSE(frames.empty());
+  EXPECT_EQ(json::parse(frames.back().data)["exit_code"], 3);
+  // The engine's failure mid-way, as exec_stream.cpp words it.
+  expect_fits("ExecErrorEvent", R"({"error":{"code":"unavailable","message":"dockerd left"}})");
+}
+
+TEST_F(OpenApiServed, BackgroundProcessAnswersAndTheirOutputEventsFitTheSpec) {
+  // The launch writes the pid file, as sandbox-run does at once.
+  h_.runtime.hook = [&](const std::string& verb, const std::string&) {
+    if (verb != "exec") return;
+    auto procs = h_.store->list_processes("xs");
+    ASSERT_TRUE(procs);
+    for (const auto& p : *procs)
+      ASSERT_TRUE(
+          h_.service->put_file("xs", ".sandboxed/procs/" + p.id + "/pid", "42\n", false).is_ok());
+  };
+  auto started =
+      client_->Post("/v1/sandboxes/xs/exec", R"({"cmd":["npm","run","dev"],"background":true})",
+                    "application/json");
+  expect_answer_fits("POST", "/v1/sandboxes/{id}/exec", started);
+  ASSERT_EQ(started->status, 202) << started->body;
+  const json p = json::parse(started->body);
+  EXPECT_EQ(p["pid"], 42);
+  const std::string path = "/v1/sandboxes/xs/processes/" + p["id"].get<std::string>();
+  EXPECT_EQ(started->get_header_value("Location"), path);
+  ASSERT_TRUE(h_.service
+                  ->put_file("xs", ".sandboxed/procs/" + p["id"].get<std::string>() + "/stdout.log",
+                             "listening\n", false)
+                  .is_ok());
+
+  expect_answer_fits("GET", "/v1/sandboxes/{id}/processes",
+                     client_->Get("/v1/sandboxes/xs/processes"));
+  expect_answer_fits("GET", "/v1/sandboxes/{id}/processes/{pid}", client_->Get(path));
+  auto output = client_->Get(path + "/output?tail=5");
+  expect_answer_fits("GET", "/v1/sandboxes/{id}/processes/{pid}/output", output);
+  EXPECT_EQ(json::parse(output->body)["stdout"], "ning\n");
+  expect_answer_fits("DELETE", "/v1/sandboxes/{id}/processes/{pid}",
+                     client_->Delete(path + "?signal=QUIT"));
+
+  // It ends (sandbox-run writes exit.json); a follower gets the output, then the exit.
+  ASSERT_TRUE(h_.service
+                  ->put_file("xs", ".sandboxed/procs/" + p["id"].get<std::string>() + "/exit.json",
+                             R"({"exit_code":0})", false)
+                  .is_ok());
+  procs_->poll_once();
+  auto followed = client_->Get(path + "/output?follow=true");
+  ASSERT_TRUE(followed);
+  EXPECT_EQ(followed->status, 200) << followed->body;
+  auto frames = sse_frames(followed->body);
+  EXPECT_EQ(expect_events_fit("/paths/~1v1~1sandboxes~1{id}~1processes~1{pid}~1output/get", frames),
+            (std::vector<std::string>{"stdout", "exit"}))
+      << followed->body;
+  ASSERT_FALSE(frames.empty());
+  EXPECT_EQ(json::parse(frames.back().data)["state"], "exited");
+  auto again = client_->Delete(path);
+  expect_answer_fits("DELETE", "/v1/sandboxes/{id}/processes/{pid}", again);
+  EXPECT_EQ(again->status, 409);
 }
 
 // ---- The validator itself.

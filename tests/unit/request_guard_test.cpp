@@ -53,6 +53,28 @@ TEST(RequestGuard, OnlyListedOriginsAreAllowed) {
   EXPECT_FALSE(origin_allowed("http://s-web1-3000.preview.localhost", {}));
 }
 
+TEST(RequestGuard, SameOriginIsExactlyTheHostOverHttpOrHttps) {
+  struct Case {
+    const char* origin;
+    const char* host;
+    bool same;
+  };
+  for (const Case& c : std::initializer_list<Case>{
+           {"http://127.0.0.1:9090", "127.0.0.1:9090", true},
+           {"https://api.example.com", "api.example.com", true},
+           {"HTTP://LOCALHOST:9090", "localhost:9090", true},
+           {"http://127.0.0.1:9091", "127.0.0.1:9090", false},  // another port
+           {"http://127.0.0.1", "127.0.0.1:9090", false},
+           {"http://evil.test", "127.0.0.1:9090", false},
+           {"ws://127.0.0.1:9090", "127.0.0.1:9090", false},
+           {"http://127.0.0.1:9090/", "127.0.0.1:9090", false},
+           {"null", "127.0.0.1:9090", false},
+           {"http://", "", false},
+       }) {
+    EXPECT_EQ(same_origin(c.origin, c.host), c.same) << c.origin << " on " << c.host;
+  }
+}
+
 TEST(RequestGuard, CrossSiteFetchesAreRecognised) {
   EXPECT_TRUE(cross_site_fetch("cross-site"));
   EXPECT_TRUE(cross_site_fetch("Same-Site"));

@@ -60,6 +60,9 @@ MIRRORS = {
     types.Directory: "DirListing",
     types.FileWritten: "FileWritten",
     types.Task: "Task",
+    types.Process: "Process",
+    types.ProcessOutput: "ProcessOutput",
+    types.ExecExit: "ExecExitEvent",
     types.Snapshot: "Snapshot",
     types.Version: "Version",
 }
@@ -78,6 +81,16 @@ def test_the_event_types_are_the_streams(spec):
     op = spec["paths"]["/v1/sandboxes/{id}/tasks/{task_id}/events"]["get"]
     events = op["responses"]["200"]["content"]["text/event-stream"]["x-event-schemas"]
     assert tuple(events) == types.TASK_EVENT_TYPES
+
+
+def test_the_exec_and_process_output_event_types_are_the_streams(spec):
+    def events(path: str, method: str) -> set[str]:
+        content = spec["paths"][path][method]["responses"]["200"]["content"]
+        return set(content["text/event-stream"]["x-event-schemas"])
+
+    # A streamed exec's "error" event is raised, not yielded.
+    assert events("/v1/sandboxes/{id}/exec", "post") == set(types.EXEC_EVENT_TYPES) | {"error"}
+    assert events("/v1/sandboxes/{id}/processes/{pid}/output", "get") == set(types.EXEC_EVENT_TYPES)
 
 
 def test_the_done_event_carries_task_fields(spec):
@@ -118,6 +131,10 @@ def operations(c: Sandboxed) -> dict[str, tuple[Callable[..., Any], dict[str, st
         "listTasks": (c.tasks.list, {}),
         "getTask": (c.tasks.get, {}),
         "cancelTask": (c.tasks.cancel, {}),
+        "listProcesses": (c.processes.list, {}),
+        "getProcess": (c.processes.get, {}),
+        "signalProcess": (c.processes.kill, {}),
+        "getProcessOutput": (c.processes.output, {"follow": "-"}),  # follow: processes.follow
         "streamTaskEvents": (c.tasks.events, {"since": "after", "Last-Event-ID": "after"}),
         "purgeSandbox": (c.sandboxes.purge, {}),
         "createSnapshot": (c.snapshots.create, {}),
@@ -131,8 +148,10 @@ def operations(c: Sandboxed) -> dict[str, tuple[Callable[..., Any], dict[str, st
 
 
 # Operations the SDK leaves out on purpose: liveness and Prometheus text are for probes
-# and scrapers.
-NOT_IN_SDK = {"getHealth", "getMetrics"}
+# and scrapers; the terminal (a WebSocket, and its tickets for browsers) is for people, in
+# the web console, whose static files are for browsers.
+NOT_IN_SDK = {"getHealth", "getMetrics", "openTerminal", "createTerminalTicket", "getConsole",
+              "getConsoleAsset"}
 # Body fields the SDK leaves out on purpose: keepalive's `until` is the original API's
 # spelling of `seconds`; a file's JSON body (content, encoding) is replaced by the raw
 # upload, which takes path and append from the query.

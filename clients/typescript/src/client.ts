@@ -2,6 +2,7 @@ import { UnavailableError } from './errors.js';
 import { Files } from './files.js';
 import { Transport } from './http.js';
 import type { ClientOptions, RequestOptions } from './http.js';
+import { Processes } from './processes.js';
 import { Sandboxes } from './sandboxes.js';
 import { Snapshots } from './snapshots.js';
 import { Tasks } from './tasks.js';
@@ -15,6 +16,7 @@ export class Sandboxed {
   readonly sandboxes: Sandboxes;
   readonly files: Files;
   readonly tasks: Tasks;
+  readonly processes: Processes;
   readonly snapshots: Snapshots;
   private readonly http: Transport;
 
@@ -23,6 +25,7 @@ export class Sandboxed {
     this.sandboxes = new Sandboxes(this.http);
     this.files = new Files(this.http);
     this.tasks = new Tasks(this.http);
+    this.processes = new Processes(this.http);
     this.snapshots = new Snapshots(this.http, this.sandboxes);
   }
 

@@ -3,6 +3,8 @@ export type { ClientOptions, RequestOptions } from './http.js';
 export type { ListSandboxesOptions, WaitForAppOptions, Sandboxes } from './sandboxes.js';
 export type { WriteOptions, Files } from './files.js';
 export type { EventsOptions, WaitOptions, Tasks } from './tasks.js';
+export type { FollowOptions, ProcessSignal, Processes } from './processes.js';
+export type { OutputStreamOptions } from './output.js';
 export type { Snapshots } from './snapshots.js';
 export { SseParser } from './sse.js';
 export type { SseFrame } from './sse.js';

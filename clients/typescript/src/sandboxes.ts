@@ -1,10 +1,17 @@
+import { errorClassFor } from './errors.js';
 import type { RequestOptions, Transport } from './http.js';
 import { sleep } from './http.js';
+import { frameData, frameText, streamFrames } from './output.js';
+import type { OutputStreamOptions } from './output.js';
 import type {
   CreateSandboxRequest,
+  ExecErrorEvent,
+  ExecEvent,
+  ExecExitEvent,
   ExecRequest,
   ExecResult,
   ForkRequest,
+  Process,
   PurgeResult,
   Sandbox,
   SandboxList,
@@ -168,18 +175,69 @@ export class Sandboxes {
 
   /**
    * POST .../exec: runs `cmd` (an argv array) and answers its result. HTTP success only
-   * means it ran: check `exit_code` and `timed_out`. Not retried but on sandboxd's own
+   * means it ran: check `exit_code` and `timed_out`. With `background: true` it answers
+   * at once with the running Process (see `processes`). Not retried but on sandboxd's own
    * 503 (a retry would run it again). The request waits at least the exec's timeout.
    */
-  exec(id: string, request: ExecRequest, options?: RequestOptions): Promise<ExecResult> {
+  exec(
+    id: string,
+    request: ExecRequest & { background: true },
+    options?: RequestOptions,
+  ): Promise<Process>;
+  exec(
+    id: string,
+    request: ExecRequest & { background?: false },
+    options?: RequestOptions,
+  ): Promise<ExecResult>;
+  exec(id: string, request: ExecRequest, options?: RequestOptions): Promise<ExecResult | Process>;
+  exec(id: string, request: ExecRequest, options?: RequestOptions): Promise<ExecResult | Process> {
     return this.http.json({
       method: 'POST',
       path: sandboxPath(id, '/exec'),
       json: request,
       idempotent: false,
       options,
-      minTimeoutMs: ((request.timeout_s ?? 300) + 30) * 1000,
+      minTimeoutMs: request.background ? 0 : ((request.timeout_s ?? 300) + 30) * 1000,
     });
+  }
+
+  /**
+   * POST .../exec as an event stream: `stdout` and `stderr` pieces as the command writes
+   * them, then `exit` (its exit_code, timed_out, duration_ms). Breaking out of the loop
+   * (or `signal`) closes the connection, which ends the command. An engine failure
+   * mid-way throws its typed error; a broken connection throws ConnectionError (a
+   * streamed exec cannot be resumed). Not retried but on sandboxd's own 503.
+   */
+  async *execStream(
+    id: string,
+    request: Omit<ExecRequest, 'background'>,
+    options: OutputStreamOptions = {},
+  ): AsyncGenerator<ExecEvent, void, undefined> {
+    const what = `exec in sandbox ${id}`;
+    const opened: { requestId?: string } = {};
+    const call = {
+      method: 'POST',
+      path: sandboxPath(id, '/exec'),
+      json: request,
+      idempotent: false,
+    } as const;
+    for await (const frame of streamFrames(this.http, call, what, options, opened)) {
+      if (frame.event === 'stdout' || frame.event === 'stderr') {
+        yield { type: frame.event, text: frameText(frame) };
+      } else if (frame.event === 'exit') {
+        yield { type: 'exit', exit: frameData(frame) as ExecExitEvent };
+        return;
+      } else if (frame.event === 'error') {
+        const err = (frameData(frame) as Partial<ExecErrorEvent> | undefined)?.error;
+        const Class = errorClassFor(0, err?.code);
+        throw new Class({
+          status: 0,
+          code: err?.code ?? 'internal',
+          message: `${what}: ${err?.message ?? frame.data}`,
+          requestId: opened.requestId,
+        });
+      }
+    }
   }
 
   /**

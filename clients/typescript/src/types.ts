@@ -194,10 +194,13 @@ export interface PurgeResult {
 export interface ExecRequest {
   /** An argv array; use ["bash", "-lc", "..."] for shell syntax. */
   cmd: string[];
+  /** Seconds before it is killed (default 300); with `background`, a deadline (default none). */
   timeout_s?: number;
   env?: Env;
   /** An absolute directory; default ~/workspace/app. */
   workdir?: string;
+  /** Start it in the background: 202 with its Process at once. */
+  background?: boolean;
 }
 
 export interface ExecResult {
@@ -208,6 +211,95 @@ export interface ExecResult {
   timed_out: boolean;
   /** Output beyond the per-stream cap was cut. */
   truncated: boolean;
+}
+
+/** event: stdout or stderr of a streamed exec or a followed process output. */
+export interface ExecOutputEvent {
+  data: string;
+}
+
+/** event: exit. A streamed exec's command ended; always the last event. */
+export interface ExecExitEvent {
+  /** 128 + the signal's number when a signal ended it. */
+  exit_code: number;
+  timed_out: boolean;
+  duration_ms: number;
+}
+
+/** event: error. The engine failed mid-way (how the command ended is unknown); last. */
+export interface ExecErrorEvent {
+  error: { code: ErrorCode; message: string };
+}
+
+/** One event of a streamed exec as `sandboxes.execStream` yields it. */
+export type ExecEvent =
+  | { type: 'stdout' | 'stderr'; text: string }
+  | { type: 'exit'; exit: ExecExitEvent };
+
+/**
+ * running until it ends; then exited (by itself, a signal or its deadline: see exit_code,
+ * signal, timed_out), stopped (with its sandbox's stop) or lost (it could not be started).
+ */
+export type ProcessState = 'running' | 'exited' | 'stopped' | 'lost';
+
+/** A background process (exec with `background: true`). */
+export interface Process {
+  /** Its id in the API (`pid` in its routes). */
+  id: string;
+  sandbox_id: string;
+  cmd: string[];
+  workdir: string;
+  /** Its pid in the sandbox; null until known, and for a lost process. */
+  pid: number | null;
+  state: ProcessState;
+  /** null while it runs, when a signal ended it, and when it stopped or was lost. */
+  exit_code: number | null;
+  /** The signal that ended it (15 TERM, 9 KILL...), else null. */
+  signal: number | null;
+  timed_out: boolean;
+  /** Its deadline in seconds; null: none. */
+  timeout_s: number | null;
+  started_at: Timestamp;
+  ended_at: Timestamp | null;
+  /** The path of its output (GET; ?follow=true follows it). */
+  output_url: string;
+}
+
+export interface ProcessList {
+  /** The running ones first, then the ended ones; newest first within each. */
+  processes: Process[];
+}
+
+/** The end of a background process's output (env values masked as ***). */
+export interface ProcessOutput {
+  stdout: string;
+  stderr: string;
+}
+
+/** One event of a followed process output as `processes.follow` yields it. */
+export type ProcessOutputEvent =
+  | { type: 'stdout' | 'stderr'; text: string }
+  | { type: 'exit'; process: Process };
+
+/** A single-use ticket (valid 30 s) to open a sandbox's terminal from a browser. */
+export interface TerminalTicket {
+  /** 64 hex characters: pass it as ?ticket= to GET /v1/sandboxes/{id}/terminal. */
+  ticket: string;
+  expires_at: Timestamp;
+}
+
+/** A text message from the client on the terminal's WebSocket (binary ones are input). */
+export type TerminalControl =
+  | { type: 'resize'; cols: number; rows: number }
+  | { type: 'input'; data: string };
+
+/** The server's last text message on the terminal's WebSocket, before its close frame. */
+export interface TerminalExit {
+  type: 'exit';
+  /** -1 when unknown (shutdown). */
+  exit_code: number;
+  /** exited (close 1000); sandbox_stopped, shutdown (close 1001). */
+  reason: 'exited' | 'sandbox_stopped' | 'shutdown';
 }
 
 export interface KeepaliveRequest {

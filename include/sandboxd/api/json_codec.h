@@ -55,6 +55,9 @@ Result<TaskRequest> decode_task(const std::string& body);
 // A task as the API shows it (never env values): with its events URL.
 std::string encode_task(const TaskRecord& task);
 std::string encode_task_list(const std::vector<TaskRecord>& tasks);
+// A background process as the API shows it (never env values), and a sandbox's list.
+std::string encode_process(const ProcessRecord& p);
+std::string encode_process_list(const std::vector<ProcessRecord>& procs);
 
 // PUT files body: {"path", "content", "append"?, "encoding"?: "utf8" | "base64"}; the
 // content comes back decoded.

@@ -18,6 +18,11 @@ bool host_allowed(const std::string& host_header, const std::vector<std::string>
 // "null" (sandboxed frames, files) is never allowed.
 bool origin_allowed(const std::string& origin, const std::vector<std::string>& allowed);
 
+// True when `origin` is this API's own origin: http:// or https:// and exactly the Host
+// header (which must already have passed host_allowed, so a rebinding name never does),
+// compared case-insensitively. The web console's own requests (/console) are these.
+bool same_origin(const std::string& origin, const std::string& host_header);
+
 // True when a Sec-Fetch-Site value says a browser sent the request on behalf of another
 // site (cross-site or same-site). Absent, `same-origin` and `none` (typed by the user)
 // are not.

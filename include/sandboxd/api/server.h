@@ -14,6 +14,7 @@
 #include "sandboxd/base/status.h"
 #include "sandboxd/config/config.h"
 #include "sandboxd/os/clock.h"
+#include "sandboxd/procs/process_service.h"
 #include "sandboxd/sandbox/sandbox_service.h"
 #include "sandboxd/tasks/task_service.h"
 
@@ -32,11 +33,12 @@ class ApiServer {
  public:
   // Samples read at scrape time from a component that keeps its own (the edge).
   using SampleSource = std::function<std::vector<ScrapeSample>()>;
-  // Without `tasks`, the task routes are not served. GET /metrics renders `metrics`,
-  // with what `samples` (when set) returns.
+  // Without `tasks`, the task routes are not served; without `processes`, the
+  // background-process routes. GET /metrics renders `metrics`, with what `samples` (when
+  // set) returns.
   ApiServer(const Config& config, SandboxService& sandboxes, const Authenticator& auth,
             Clock& clock, Metrics& metrics, TaskService* tasks = nullptr,
-            SampleSource samples = {});
+            ProcessService* processes = nullptr, SampleSource samples = {});
   ~ApiServer();
   ApiServer(const ApiServer&) = delete;
   ApiServer& operator=(const ApiServer&) = delete;

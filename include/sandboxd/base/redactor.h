@@ -60,4 +60,21 @@ class Redactor {
   std::vector<std::shared_ptr<const Secret>> secrets_;  // longest first
 };
 
+// Redactor::whole for text that comes in pieces (a streamed command's output): a secret
+// split across two pieces is still hidden. feed() returns what is safe to pass on now and
+// holds back only the longest end of the text so far that could start a secret;
+// finish() returns what is held. Not thread-safe; one per stream.
+class StreamRedactor {
+ public:
+  explicit StreamRedactor(std::vector<std::string> values)
+      : redactor_(values), values_(std::move(values)) {}
+  std::string feed(std::string_view piece);
+  std::string finish();
+
+ private:
+  Redactor redactor_;
+  std::vector<std::string> values_;  // the secrets (kMinSecretLength bytes or more)
+  std::string held_;
+};
+
 }  // namespace sandboxd

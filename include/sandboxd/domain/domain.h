@@ -29,6 +29,10 @@ enum class IdlePolicy { kSleep, kAlwaysOn };
 
 enum class TaskStatus { kRunning, kSucceeded, kFailed, kCancelled };
 
+// A background process: running; exited (by itself, a signal or its timeout); stopped
+// (ended with its sandbox's stop); lost (it could not be started, or its runner vanished).
+enum class ProcessState { kRunning, kExited, kStopped, kLost };
+
 // Why a task did not succeed (kNone while running and on success).
 enum class FailureReason {
   kNone,
@@ -89,6 +93,7 @@ std::string_view to_string(TaskStatus v);
 std::string_view to_string(FailureReason v);  // kNone: ""
 std::string_view to_string(Agent v);
 std::string_view to_string(Trigger v);
+std::string_view to_string(ProcessState v);
 std::string_view to_string(Operation v);
 std::string_view to_string(Egress v);
 std::string_view to_string(Isolation v);
@@ -102,6 +107,7 @@ std::optional<TaskStatus> parse_task_status(std::string_view text);
 std::optional<FailureReason> parse_failure_reason(std::string_view text);  // "": kNone
 std::optional<Agent> parse_agent(std::string_view text);
 std::optional<Trigger> parse_trigger(std::string_view text);
+std::optional<ProcessState> parse_process_state(std::string_view text);
 std::optional<Egress> parse_egress(std::string_view text);
 std::optional<Isolation> parse_isolation(std::string_view text);
 

@@ -5,8 +5,11 @@
 #pragma once
 
 #include <array>
+#include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "sandboxd/base/status.h"
 
@@ -36,6 +39,24 @@ class SecretBox {
  private:
   SecretBox() = default;
   std::array<unsigned char, 32> key_{};
+};
+
+// Secret values (an env's, to redact them) kept sealed under the key file `key_path`
+// (made on the first seal), so a restarted sandboxd still redacts what outlives it: a
+// task's or a background process's output. Thread-safe.
+class ValueSealer {
+ public:
+  explicit ValueSealer(std::string key_path) : key_path_(std::move(key_path)) {}
+  // `values` (none holds NUL) sealed and bound to `context`; "" for none.
+  Result<std::string> seal(const std::vector<std::string>& values, std::string_view context);
+  // What seal() was given; none for "".
+  Result<std::vector<std::string>> unseal(const std::string& sealed, std::string_view context);
+
+ private:
+  Result<const SecretBox*> box(bool create);
+  const std::string key_path_;
+  std::mutex mu_;
+  std::optional<SecretBox> box_;  // set once, never reset
 };
 
 }  // namespace sandboxd

@@ -18,6 +18,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "sandboxd/base/status.h"
@@ -50,6 +51,37 @@ class LineProcess {
   pid_t pid_;
   Fd fd_;
   std::string buf_;
+};
+
+// A long-running child with a pipe on each of stdin, stdout and stderr, whose output is
+// read as it comes (streamed exec, the terminal). Its stdout and stderr read ends are
+// non-blocking, for the caller to poll. The destructor closes its stdin, gives it up to
+// `grace` to exit by itself, then kills its process group and reaps it. Not thread-safe;
+// as any child, it must not outlive the thread that spawned it.
+class PipedProcess {
+ public:
+  static Result<std::unique_ptr<PipedProcess>> spawn(const std::vector<std::string>& args,
+                                                     std::chrono::milliseconds grace);
+  ~PipedProcess();
+  PipedProcess(const PipedProcess&) = delete;
+  PipedProcess& operator=(const PipedProcess&) = delete;
+
+  int stdout_fd() const { return out_.get(); }
+  int stderr_fd() const { return err_.get(); }
+  // Writes all of `data` to its stdin (blocking); false once it is closed or broken.
+  bool write_stdin(std::string_view data);
+  void close_stdin() { in_.reset(); }
+  // Its exit status (128+signal when killed) once it exited, reaping it; nullopt while it
+  // runs. Waits up to `timeout`.
+  std::optional<int> wait(std::chrono::milliseconds timeout);
+
+ private:
+  PipedProcess(pid_t pid, Fd in, Fd out, Fd err, std::chrono::milliseconds grace)
+      : pid_(pid), in_(std::move(in)), out_(std::move(out)), err_(std::move(err)), grace_(grace) {}
+  pid_t pid_;
+  Fd in_, out_, err_;
+  std::chrono::milliseconds grace_;
+  std::optional<int> status_;
 };
 
 }  // namespace sandboxd

@@ -38,6 +38,8 @@ class DockerCliRuntime final : public Runtime {
   Result<std::vector<ContainerState>> list(
       const std::map<std::string, std::string>& labels) override;
   Result<ExecResult> exec(const ExecSpec& spec) override;
+  // `docker exec -i`, its stdin a pipe held by the session.
+  Result<std::unique_ptr<ExecSession>> exec_session(const ExecSpec& spec) override;
   // `docker events` filtered to the instance's start, die, destroy and oom events.
   Result<std::unique_ptr<EventStream>> events(const std::string& instance) override;
   Status ping() override;
@@ -51,7 +53,9 @@ class DockerCliRuntime final : public Runtime {
   // The argv for `docker run` of spec, with env_file as the --env-file path (empty: none).
   // Public so tests can assert the exact flags.
   std::vector<std::string> run_argv(const RunSpec& spec, const std::string& env_file) const;
-  std::vector<std::string> exec_argv(const ExecSpec& spec, const std::string& env_file) const;
+  // With `session`, for exec_session: stdin attached, no `timeout` wrapper.
+  std::vector<std::string> exec_argv(const ExecSpec& spec, const std::string& env_file,
+                                     bool session = false) const;
 
  private:
   Result<ProcessOutput> call(std::vector<std::string> args, std::chrono::seconds timeout);

@@ -14,6 +14,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -66,6 +67,34 @@ struct ExecSpec {
   // Start the command and return at once: it outlives this call and
   // sandboxd, and enforces its own deadline (`timeout` is not applied).
   bool detach = false;
+  // exec_session only: the command writes this byte to its stdout once it started, before
+  // any output of its own; exec_session waits for it, and an end before it is an error.
+  std::optional<char> ready_byte;
+};
+
+// A command running in a container with its stdin held open and its output read as it
+// comes (streamed exec, the terminal). Destroying it closes the command's stdin, which
+// the in-sandbox runner (sandbox-run) takes as "end the command", then ends the
+// engine's client. Not thread-safe; it must be used and destroyed on the thread that
+// opened it (os/spawn.h).
+class ExecSession {
+ public:
+  enum class Stream { kStdout, kStderr };
+  struct Output {
+    Stream stream;
+    std::string data;
+  };
+  virtual ~ExecSession() = default;
+  // Descriptors to poll for POLLIN: read() has something new (or an end) when one is
+  // readable. Empty once both streams ended.
+  virtual std::vector<int> fds() const = 0;
+  // What output is there now, without blocking (empty: none yet).
+  virtual std::vector<Output> read() = 0;
+  // The command's exit status once it ended and all its output was read; nullopt
+  // before. An error when the engine failed (as exec's).
+  virtual Result<std::optional<int>> exit_code() = 0;
+  // Writes to the command's stdin; false once that is closed or broken.
+  virtual bool write(std::string_view data) = 0;
 };
 
 struct ExecResult {
@@ -97,6 +126,8 @@ struct ContainerUsage {
 // True when `status` (from a Runtime call) says the container's network does not exist,
 // as opposed to the container itself.
 bool is_missing_network(const Status& status);
+// True when `status` (from exec_session) says the container has no such program.
+bool is_missing_program(const Status& status);
 
 // A live feed of the runtime's container events (start, die, destroy, oom) for one
 // instance. Not thread-safe; the destructor closes it.
@@ -134,6 +165,10 @@ class Runtime {
       const std::map<std::string, std::string>& labels) = 0;
   // Runs a command in a running container. A non-zero exit is a normal result.
   virtual Result<ExecResult> exec(const ExecSpec& spec) = 0;
+  // Starts a command with its stdin kept open, for output read as it comes (`timeout`
+  // is not applied: the command enforces its own). kConflict, is_missing_program(), when
+  // the container lacks the program (an image older than it).
+  virtual Result<std::unique_ptr<ExecSession>> exec_session(const ExecSpec& spec) = 0;
   // Opens the event feed for the containers of `instance` (label sandboxed.instance).
   virtual Result<std::unique_ptr<EventStream>> events(const std::string& instance) = 0;
   // kOk when the engine answers.

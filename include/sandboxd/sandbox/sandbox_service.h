@@ -37,6 +37,7 @@
 #include "sandboxd/sandbox/activity.h"
 #include "sandboxd/sandbox/app_state.h"
 #include "sandboxd/sandbox/busy_tracker.h"
+#include "sandboxd/sandbox/exec_stream.h"
 #include "sandboxd/sandbox/id_locks.h"
 #include "sandboxd/sandbox/readiness.h"
 #include "sandboxd/sandbox/sandbox_spec.h"
@@ -117,11 +118,22 @@ class SandboxService {
   // Runs a command as the sandbox user, starting a stopped sandbox first. Its output and
   // errors show the sandbox's and the request's env values as "***" (Redactor::whole).
   Result<ExecResult> exec(const std::string& id, const ExecRequest& req);
-  // Starts `cmd` as the sandbox user in the app directory of a running sandbox and
-  // returns at once (it outlives this call and sandboxd). kUnavailable if it could not
-  // be started. Errors are not redacted: the caller knows which env values to hide.
+  // exec with the output streamed (exec_stream.h): the same checks, and every error
+  // comes before the first byte of output. The command runs under `sandbox-run exec`,
+  // which ends it when the stream is destroyed; kConflict for a container
+  // older than sandbox-run. Busy until the stream is destroyed.
+  Result<std::unique_ptr<ExecStream>> exec_stream(const std::string& id, const ExecRequest& req);
+  // A login shell (bash) on a pseudo-terminal of `cols` x `rows`, as the sandbox user in
+  // the app directory, starting a stopped sandbox first. Input is framed for
+  // `sandbox-run pty` (os/pty_frames.h); output is the terminal's bytes. Takes an exec
+  // slot but no busy hold: an idle open terminal does not keep the sandbox awake.
+  Result<std::unique_ptr<ExecStream>> open_terminal(const std::string& id, int cols, int rows);
+  // Starts `cmd` as the sandbox user in `workdir` (empty: the app directory) of a
+  // running sandbox and returns at once (it outlives this call and sandboxd).
+  // kUnavailable if it could not be started. Errors are not redacted: the caller knows which env
+  // values to hide.
   Status launch(const std::string& id, std::vector<std::string> cmd,
-                std::map<std::string, std::string> env);
+                std::map<std::string, std::string> env, const std::string& workdir = "");
   // The tail (up to max_bytes) of the dev server's log that sandbox-init keeps in the
   // workspace (~/.sandboxed/logs/dev.log), the sandbox's env values hidden (Redactor::whole).
   // Works whether the sandbox runs or not.
@@ -249,6 +261,14 @@ class SandboxService {
   // container) and saves it. A running row is returned as is unless `verify`, which
   // makes sure its container really runs.
   Result<SandboxRecord> start_locked(SandboxRecord rec, Trigger trigger, bool verify);
+  // Brings the sandbox up for a command (sandbox_exec.cpp): fills in spec's container,
+  // user and the row's env (the call's values win), and adds the row's secrets.
+  Status bring_up_for(const std::string& id, ExecSpec& spec, std::vector<std::string>& secrets,
+                      bool verify);
+  // exec_stream and open_terminal: `spec.cmd` already wrapped in sandbox-run.
+  Result<std::unique_ptr<ExecStream>> open_stream(const std::string& id, ExecSpec spec,
+                                                  std::vector<std::string> secrets, int timeout_s,
+                                                  bool busy);
   // The bodies of stop/destroy/purge; require the id lock.
   Result<SandboxRecord> stop_locked(SandboxRecord rec, Trigger trigger, const std::string& reason);
   // Require the id lock. Pause a running sandbox / unpause a frozen one (kNotFound when

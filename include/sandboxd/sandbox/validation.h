@@ -55,7 +55,8 @@ struct ExecRequest {
   std::vector<std::string> cmd;
   std::map<std::string, std::string> env;
   std::optional<int> timeout_s;
-  std::string workdir;  // empty: the app directory
+  std::string workdir;      // empty: the app directory
+  bool background = false;  // a background process (ProcessService), not a waited exec
 };
 
 // Checks a create request against the rules and operator maxima.

@@ -104,6 +104,27 @@ struct TaskRecord {
   bool finished() const { return status != TaskStatus::kRunning; }
 };
 
+// A background process (ProcessService): a command started by exec with "background":
+// true, which runs under `sandbox-run proc` and reports through files in the workspace.
+struct ProcessRecord {
+  std::string id;  // a ULID, lower case
+  std::string sandbox_id;
+  std::vector<std::string> cmd;
+  std::string workdir;
+  int timeout_s = 0;  // 0: none
+  ProcessState state = ProcessState::kRunning;
+  std::optional<int> exit_code;  // once exited by itself
+  int signal = 0;                // the signal that ended it, or 0
+  bool timed_out = false;
+  int64_t os_pid = 0;  // its pid in the sandbox, once known
+  int64_t started_at = 0;
+  int64_t ended_at = 0;
+  // The sandbox's started_at when it was launched: a later start means it ended with a stop.
+  int64_t sandbox_started_at = 0;
+  // While it runs: its env values sealed for redaction after a restart (as TaskRecord's).
+  std::string sealed_env;
+};
+
 // A task deleted by retention (Store::prune_finished_tasks).
 struct PrunedTask {
   std::string id;

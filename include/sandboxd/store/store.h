@@ -51,9 +51,23 @@ class Store {
   Status touch(const std::string& id, int64_t at, Trigger source);
   // Deletes the row; succeeds when there is none.
   Status remove(const std::string& id);
-  // Purge: deletes the row, the sandbox's tasks and their events in one transaction;
+  // Purge: deletes the row, the sandbox's tasks and their events, its processes and its
+  // snapshots' rows in one transaction;
   // succeeds when there are none.
   Status remove_with_tasks(const std::string& id);
+
+  // --- background processes (process_store.cpp) ---
+  // kConflict if the id exists.
+  Status insert_process(const ProcessRecord& p);
+  // Replaces every column of the process's row.
+  Status update_process(const ProcessRecord& p);
+  Result<std::optional<ProcessRecord>> get_process(const std::string& id);
+  // A sandbox's processes: running ones first, then newest first.
+  Result<std::vector<ProcessRecord>> list_processes(const std::string& sandbox_id);
+  // Every process still running, of every sandbox.
+  Result<std::vector<ProcessRecord>> running_processes();
+  // Deletes the sandbox's ended processes beyond its `keep` newest ones; returns their ids.
+  Result<std::vector<std::string>> prune_processes(const std::string& sandbox_id, int keep);
 
   // --- tasks (task_store.cpp) ---
   // kConflict if the id exists.

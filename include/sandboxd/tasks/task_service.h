@@ -5,12 +5,14 @@
 // each pass turns new complete lines into normalised events and stores them in SQLite in
 // the same transaction that advances the read offset, so after any crash every event is
 // stored exactly once, in order. One running task per sandbox (a second is 409); the
-// sandbox is held busy while it runs. Thread-safe.
+// sandbox is held busy while it runs. Each followed task has a TaskFeed: every event
+// is published to it once, right after it is stored, for the task's live streams; the
+// feed of a finished task is dropped a minute after its end. Thread-safe.
 #pragma once
 
-#include <chrono>
 #include <condition_variable>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -26,6 +28,7 @@
 #include "sandboxd/sandbox/workspace_files.h"
 #include "sandboxd/store/store.h"
 #include "sandboxd/tasks/agent_events.h"
+#include "sandboxd/tasks/task_feed.h"
 
 namespace sandboxd {
 
@@ -64,7 +67,8 @@ class TaskService {
 
   // Takes up tasks left running by an earlier sandboxd and starts following them.
   void start();
-  // Stops following (the agents keep running) and wakes every event waiter.
+  // Stops following (the agents keep running) and closes every feed, which ends their
+  // waits.
   void stop();
 
   // Wakes the sandbox if needed and starts the agent. kConflict while another task of
@@ -78,10 +82,10 @@ class TaskService {
   Result<TaskRecord> cancel(const std::string& sandbox_id, const std::string& task_id);
   // Stored events after `after`.
   Result<std::vector<StoredEvent>> events(const std::string& task_id, int64_t after, int limit);
-  // Blocks until an event after `after` is stored, `deadline` passes or stop() is called.
-  // Returns false once stopping.
-  bool wait_for_event(const std::string& task_id, int64_t after,
-                      std::chrono::steady_clock::time_point deadline);
+  // The live feed of a task followed now or ended less than a minute ago (done once its
+  // last event is in it; closed once stop() ran); nullptr otherwise: the store has all
+  // there is.
+  std::shared_ptr<const TaskFeed> feed(const std::string& task_id);
 
   // One pass over the running tasks. The follower thread runs one whenever inotify says a
   // running task's directory changed, and at least every 200 ms.
@@ -102,8 +106,15 @@ class TaskService {
     // The sandbox's and the task's env values: hidden in the agent's output before it
     // becomes events (agent_line), and as whole values in its paths and errors.
     Redactor redactor;
-    BusyTracker::Hold busy;  // the sandbox is busy until the task's end is recorded
+    BusyTracker::Hold busy;          // the sandbox is busy until the task's end is recorded
+    std::shared_ptr<TaskFeed> feed;  // gets each event once it is stored
   };
+  struct FeedSlot {
+    std::shared_ptr<TaskFeed> feed;
+    int64_t drop_at_ms = 0;  // once the task's end is recorded: when the feed goes (unix ms)
+  };
+  // A new feed for a task whose events up to `last_seq` are stored, in feeds_ (REQUIRES mu_).
+  std::shared_ptr<TaskFeed> add_feed(const std::string& task_id, int64_t last_seq);
   // The redactor of a task taken up again after a restart: the sandbox's env (from its
   // row) and the task's own values (unsealed). What cannot be recovered is logged (never
   // the values) and left out.
@@ -111,9 +122,6 @@ class TaskService {
   // The task env values worth redacting, sealed for redactor_after_restart ("" when there
   // are none or they cannot be sealed, which is logged).
   std::string seal_env(const std::string& task_id, const std::map<std::string, std::string>& env);
-  // The key for sealed task env values (<state_dir>/redaction.key), loaded once; made
-  // when missing if `create`. nullptr when unavailable (logged).
-  const SecretBox* secret_box(bool create);
   // Adds or drops inotify watches to match the running tasks (follower thread only).
   void sync_watches(const std::vector<std::string>& running);
   // Reads new output of one task, stores its events, finishes it when the runner is done.
@@ -136,18 +144,17 @@ class TaskService {
   Clock& clock_;
   Metrics& metrics_;
   WorkspaceFiles files_;
-  std::mutex mu_;  // follows_, stopping_
-  std::condition_variable events_cv_;
-  std::map<std::string, Follow> follows_;    // running tasks by id
-  std::map<std::string, int64_t> last_seq_;  // task id -> highest stored seq
+  std::mutex mu_;                    // follows_, feeds_, stopping_; taken before a feed's (a leaf)
+  std::condition_variable stop_cv_;  // ends the follower's sleep when stopping
+  std::map<std::string, Follow> follows_;  // running tasks by id
+  std::map<std::string, FeedSlot> feeds_;  // task id -> its feed (see feed())
   bool stopping_ = false;
   std::thread thread_;
   std::string workspaces_root_;
   int inotify_fd_ = -1;                 // wakes the follower when a task's files change
   std::map<std::string, int> watches_;  // task id -> inotify watch (follower thread only)
   std::mutex poll_mu_;                  // one pass at a time
-  std::mutex box_mu_;
-  std::optional<SecretBox> box_;  // guarded by box_mu_
+  ValueSealer sealer_;                  // under <state_dir>/redaction.key
 };
 
 }  // namespace sandboxd

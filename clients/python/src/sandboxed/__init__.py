@@ -8,8 +8,8 @@
 
 __version__ = "0.1.0"
 
-from ._client import Files, Sandboxed, Sandboxes, Snapshots, Tasks  # noqa: E402
-from ._events import TaskEventStream  # noqa: E402
+from ._client import Files, Processes, Sandboxed, Sandboxes, Snapshots, Tasks  # noqa: E402
+from ._events import ExecStream, ProcessOutputStream, TaskEventStream  # noqa: E402
 from ._transport import Response  # noqa: E402
 from .errors import (  # noqa: E402
     CapacityError,
@@ -30,6 +30,9 @@ from .errors import (  # noqa: E402
 from .types import (  # noqa: E402
     AppState,
     Directory,
+    EXEC_EVENT_TYPES,
+    ExecEvent,
+    ExecExit,
     ExecResult,
     File,
     FileEntry,
@@ -37,6 +40,9 @@ from .types import (  # noqa: E402
     IdleInfo,
     Limits,
     Preview,
+    Process,
+    ProcessOutput,
+    ProcessOutputEvent,
     PurgeResult,
     Sandbox,
     SandboxPage,
@@ -49,12 +55,14 @@ from .types import (  # noqa: E402
 )
 
 __all__ = [
-    "Sandboxed", "Sandboxes", "Files", "Tasks", "Snapshots", "TaskEventStream", "Response",
+    "Sandboxed", "Sandboxes", "Files", "Tasks", "Processes", "Snapshots", "TaskEventStream",
+    "ExecStream", "ProcessOutputStream", "Response",
     "SandboxedError", "InvalidArgumentError", "UnauthorizedError", "ForbiddenError",
     "NotFoundError", "ConflictError", "TooLargeError", "UnsupportedMediaTypeError",
     "CapacityError", "InternalError", "UnavailableError", "GatewayTimeoutError",
     "SandboxedConnectionError", "WaitTimeoutError",
     "Sandbox", "SandboxPage", "Preview", "Limits", "AppState", "SandboxUsage", "IdleInfo",
     "ExecResult", "PurgeResult", "File", "Directory", "FileEntry", "FileWritten", "Task",
-    "TaskEvent", "TASK_EVENT_TYPES", "Snapshot", "Version", "__version__",
+    "TaskEvent", "TASK_EVENT_TYPES", "ExecEvent", "ExecExit", "EXEC_EVENT_TYPES", "Process",
+    "ProcessOutput", "ProcessOutputEvent", "Snapshot", "Version", "__version__",
 ]

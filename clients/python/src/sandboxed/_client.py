@@ -1,22 +1,25 @@
 """The client: Sandboxed(url, token) and its resources (sandboxes, files, tasks,
-snapshots)."""
+processes, snapshots)."""
 
 from __future__ import annotations
 
 import builtins
+import http.client
 import os
 import time
 import urllib.parse
-from typing import Any, Callable, Iterator, Mapping, Optional, Sequence, Union
+from typing import Any, Callable, Iterator, Literal, Mapping, Optional, Sequence, Union, overload
 
-from ._events import TaskEventStream
-from ._transport import Response, Transport
+from ._events import ExecStream, ProcessOutputStream, TaskEventStream
+from ._transport import _TRANSPORT_ERRORS, Response, Transport
 from .errors import SandboxedConnectionError, UnavailableError, WaitTimeoutError
 from .types import (
     Directory,
     ExecResult,
     File,
     FileWritten,
+    Process,
+    ProcessOutput,
     PurgeResult,
     Sandbox,
     SandboxPage,
@@ -44,6 +47,33 @@ def _q(segment: str) -> str:
 def _body(**fields: Any) -> dict[str, Any]:
     """The JSON body of the fields that were given (None: left out)."""
     return {k: v for k, v in fields.items() if v is not None}
+
+
+def _exec_body(
+    cmd: Union[str, Sequence[str]],
+    timeout_s: Optional[int],
+    env: Optional[Mapping[str, str]],
+    workdir: Optional[str],
+    background: bool = False,
+) -> dict[str, Any]:
+    """An exec's body; a string cmd runs as `bash -lc cmd`."""
+    argv = ["bash", "-lc", cmd] if isinstance(cmd, str) else list(cmd)
+    return _body(
+        cmd=argv, timeout_s=timeout_s, env=dict(env) if env is not None else None,
+        workdir=workdir, background=True if background else None,
+    )
+
+
+def _open_stream(
+    t: Transport, what: str, path: str, **options: Any
+) -> tuple[http.client.HTTPConnection, http.client.HTTPResponse]:
+    """Transport.open_stream, a failed connection raised as SandboxedConnectionError."""
+    try:
+        return t.open_stream(path, **options)
+    except _TRANSPORT_ERRORS as e:
+        raise SandboxedConnectionError(
+            f"{what}: {type(e).__name__}: {e}", code="connection_error"
+        ) from e
 
 
 class Sandboxed:
@@ -78,6 +108,7 @@ class Sandboxed:
         self.sandboxes = Sandboxes(self._t)
         self.files = Files(self._t)
         self.tasks = Tasks(self._t)
+        self.processes = Processes(self._t)
         self.snapshots = Snapshots(self._t)
 
     @property
@@ -273,6 +304,7 @@ class Sandboxes:
         r = self._t.request("GET", f"/v1/sandboxes/{_q(id)}/logs", query={"tail": tail})
         return r.body.decode("utf-8", "replace")
 
+    @overload
     def exec(
         self,
         id: str,
@@ -281,22 +313,79 @@ class Sandboxes:
         timeout_s: Optional[int] = None,
         env: Optional[Mapping[str, str]] = None,
         workdir: Optional[str] = None,
-    ) -> ExecResult:
+        background: Literal[False] = False,
+    ) -> ExecResult: ...
+
+    @overload
+    def exec(
+        self,
+        id: str,
+        cmd: Union[str, Sequence[str]],
+        *,
+        timeout_s: Optional[int] = None,
+        env: Optional[Mapping[str, str]] = None,
+        workdir: Optional[str] = None,
+        background: Literal[True],
+    ) -> Process: ...
+
+    @overload
+    def exec(
+        self,
+        id: str,
+        cmd: Union[str, Sequence[str]],
+        *,
+        timeout_s: Optional[int] = None,
+        env: Optional[Mapping[str, str]] = None,
+        workdir: Optional[str] = None,
+        background: bool,
+    ) -> Union[ExecResult, Process]: ...
+
+    def exec(
+        self,
+        id: str,
+        cmd: Union[str, Sequence[str]],
+        *,
+        timeout_s: Optional[int] = None,
+        env: Optional[Mapping[str, str]] = None,
+        workdir: Optional[str] = None,
+        background: bool = False,
+    ) -> Union[ExecResult, Process]:
         """POST .../exec: runs `cmd` (an argv list; a string runs as `bash -lc cmd`) as
         the sandbox user in ~/workspace/app (or `workdir`). A non-zero exit is no error:
-        check `exit_code` / `ok`. Never retried on a lost connection (it would run
-        again)."""
-        argv = ["bash", "-lc", cmd] if isinstance(cmd, str) else list(cmd)
-        body = _body(
-            cmd=argv, timeout_s=timeout_s, env=dict(env) if env is not None else None,
-            workdir=workdir,
-        )
+        check `exit_code` / `ok`. With background=True it answers at once with the
+        running Process (see `processes`); timeout_s is then an optional deadline. Never
+        retried on a lost connection (it would run again)."""
+        body = _exec_body(cmd, timeout_s, env, workdir, background)
+        path = f"/v1/sandboxes/{_q(id)}/exec"
+        if background:
+            return decode(Process, self._t.request("POST", path, json=body).json())
         wait = (timeout_s or _EXEC_DEFAULT_TIMEOUT_S) + _ANSWER_MARGIN_S
-        r = self._t.request(
-            "POST", f"/v1/sandboxes/{_q(id)}/exec", json=body,
-            timeout=max(self._t.timeout, wait),
-        )
+        r = self._t.request("POST", path, json=body, timeout=max(self._t.timeout, wait))
         return decode(ExecResult, r.json())
+
+    def exec_stream(
+        self,
+        id: str,
+        cmd: Union[str, Sequence[str]],
+        *,
+        timeout_s: Optional[int] = None,
+        env: Optional[Mapping[str, str]] = None,
+        workdir: Optional[str] = None,
+        read_timeout: float = 60.0,
+    ) -> ExecStream:
+        """POST .../exec with Accept: text/event-stream: runs `cmd` as exec() does and
+        answers at once an ExecStream, an iterator of ExecEvent: "stdout" and "stderr"
+        pieces as the command writes them, then "exit" (`stream.exit`: exit_code,
+        timed_out, duration_ms). Closing the stream early (or leaving its `with` block)
+        ends the command. Errors before the start raise here; an engine failure mid-way
+        raises from the iteration, as does a dropped connection (the stream cannot be
+        resumed). Never retried on a lost connection."""
+        what = f"exec in sandbox {id}"
+        conn, resp = _open_stream(
+            self._t, what, f"/v1/sandboxes/{_q(id)}/exec", method="POST",
+            json=_exec_body(cmd, timeout_s, env, workdir), timeout=read_timeout,
+        )
+        return ExecStream(conn, resp, what)
 
     def fork(self, id: str, *, new_id: Optional[str] = None) -> Sandbox:
         """POST .../fork (201): a new sandbox with this one's settings, env and a copy of
@@ -483,6 +572,65 @@ class Tasks:
         `create` takes create()'s options (prompt and agent are required)."""
         task = self.create(sandbox_id, **create)
         return self.wait(sandbox_id, task.id, on_event=on_event, timeout=timeout)
+
+
+class Processes:
+    """/v1/sandboxes/{id}/processes: background processes, started by
+    sandboxes.exec(..., background=True). They run on until they end, are killed, reach
+    their deadline or their sandbox stops; a sandbox keeps its 100 newest ended ones."""
+
+    def __init__(self, t: Transport) -> None:
+        self._t = t
+
+    def _path(self, sandbox_id: str, process_id: str = "") -> str:
+        base = f"/v1/sandboxes/{_q(sandbox_id)}/processes"
+        return f"{base}/{_q(process_id)}" if process_id else base
+
+    def list(self, sandbox_id: str) -> list[Process]:
+        """The sandbox's processes: the running ones first, then the ended ones, newest
+        first within each."""
+        obj = self._t.request("GET", self._path(sandbox_id)).json()
+        return [decode(Process, p) for p in obj.get("processes", [])]
+
+    def get(self, sandbox_id: str, process_id: str) -> Process:
+        """By its `id` (not its pid in the sandbox)."""
+        return decode(Process, self._t.request("GET", self._path(sandbox_id, process_id)).json())
+
+    def kill(self, sandbox_id: str, process_id: str, signal: str = "TERM") -> Process:
+        """DELETE: sends `signal` ("TERM" | "INT" | "HUP" | "KILL"; TERM becomes KILL
+        after 5 s) and answers once the process ended, or after 3 s (it may still say
+        running). ConflictError once it has ended; not retried on a lost connection."""
+        r = self._t.request("DELETE", self._path(sandbox_id, process_id),
+                            query={"signal": signal})
+        return decode(Process, r.json())
+
+    def output(
+        self, sandbox_id: str, process_id: str, *, tail: Optional[int] = None
+    ) -> ProcessOutput:
+        """The last `tail` bytes (default 64 KiB, at most 1 MiB) of its stdout and of
+        its stderr; readable after it ended and while the sandbox is stopped."""
+        r = self._t.request("GET", self._path(sandbox_id, process_id) + "/output",
+                            query={"tail": tail})
+        return decode(ProcessOutput, r.json())
+
+    def follow(
+        self,
+        sandbox_id: str,
+        process_id: str,
+        *,
+        tail: Optional[int] = None,
+        read_timeout: float = 60.0,
+    ) -> ProcessOutputStream:
+        """Its output as it comes: a ProcessOutputStream of ProcessOutputEvent, "stdout"
+        and "stderr" pieces (the last `tail` bytes first; tail=0: only new output), then
+        "exit" with the ended Process (`stream.process`). Closing the stream leaves the
+        process running. A dropped connection raises SandboxedConnectionError."""
+        what = f"process {process_id} of sandbox {sandbox_id}"
+        conn, resp = _open_stream(
+            self._t, what, self._path(sandbox_id, process_id) + "/output",
+            query={"follow": True, "tail": tail}, timeout=read_timeout,
+        )
+        return ProcessOutputStream(conn, resp, what)
 
 
 class Snapshots:

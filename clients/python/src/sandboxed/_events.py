@@ -1,9 +1,10 @@
-"""A task's event stream (SSE) that resumes after a dropped connection.
+"""Event streams (SSE): a task's, which resumes after a dropped connection, and the
+output of a streamed exec or of a followed background process, which cannot be resumed.
 
-The stream replays every stored event after the last id seen, then the live ones, and
-ends after the terminal "done" event. A connection that drops, times out or ends early
-(sandboxd restarting) is reopened with Last-Event-ID: the last id seen, so no event is
-lost or repeated. Only whole events (ended by a blank line) are delivered.
+A task's stream replays every stored event after the last id seen, then the live ones,
+and ends after the terminal "done" event. A connection that drops, times out or ends
+early (sandboxd restarting) is reopened with Last-Event-ID: the last id seen, so no event
+is lost or repeated. Only whole events (ended by a blank line) are delivered.
 """
 
 from __future__ import annotations
@@ -11,10 +12,10 @@ from __future__ import annotations
 import http.client
 import json
 import time
-from typing import TYPE_CHECKING, Any, Callable, Generator, Iterator, Optional
+from typing import TYPE_CHECKING, Any, Callable, Generator, Generic, Iterator, Optional, TypeVar
 
-from .errors import SandboxedConnectionError, WaitTimeoutError
-from .types import TaskEvent
+from .errors import SandboxedConnectionError, WaitTimeoutError, error_class
+from .types import ExecEvent, ExecExit, Process, ProcessOutputEvent, TaskEvent, decode
 
 if TYPE_CHECKING:
     from ._transport import Transport
@@ -111,6 +112,9 @@ class TaskEventStream:
         self._close_conn()
 
     def _close_conn(self) -> None:
+        # The response too: one read to its end (no length) holds the socket itself.
+        if self._resp is not None:
+            self._resp.close()
         if self._conn is not None:
             self._conn.close()
         self._conn = self._resp = None
@@ -175,3 +179,128 @@ class TaskEventStream:
         r = self._t.request("GET", self._task_path)
         status = (r.json() or {}).get("status")
         return status is not None and status != "running"
+
+
+E = TypeVar("E", ExecEvent, ProcessOutputEvent)
+S = TypeVar("S", bound="_OutputStream[Any]")
+
+
+class _OutputStream(Generic[E]):
+    """Iterator over the events of one open event-stream answer that cannot be resumed,
+    ending after "exit". The connection is open from the start (the call that made the
+    stream raised any error answer); close() or leaving a `with` block closes it.
+    Raises SandboxedConnectionError (code "stream_error") when the connection breaks,
+    stalls for the read timeout, or ends before "exit"."""
+
+    def __init__(
+        self, conn: http.client.HTTPConnection, resp: http.client.HTTPResponse, what: str
+    ) -> None:
+        self._conn: Optional[http.client.HTTPConnection] = conn
+        self._resp = resp
+        self._what = what
+        self.request_id: Optional[str] = resp.headers.get("X-Request-Id")
+        self._gen: Generator[E, None, None] = self._run()
+
+    def __iter__(self: S) -> S:
+        return self
+
+    def __next__(self) -> E:
+        return next(self._gen)
+
+    def __enter__(self: S) -> S:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._gen.close()
+        self._close_conn()
+
+    def _close_conn(self) -> None:
+        # The response too: one read to its end (no length) holds the socket itself.
+        self._resp.close()
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    def _event(self, ev: TaskEvent) -> Optional[E]:
+        """The SDK's event for a parsed one, None to skip it; may raise."""
+        raise NotImplementedError
+
+    def _run(self) -> Generator[E, None, None]:
+        try:
+            for raw in parse_sse(self._resp.readline):
+                ev = self._event(raw)
+                if ev is None:
+                    continue
+                yield ev
+                if ev.type == "exit":
+                    return
+        except _DROPS as e:
+            raise SandboxedConnectionError(
+                f"{self._what}: the event stream broke: {type(e).__name__}: {e}",
+                code="stream_error", request_id=self.request_id,
+            ) from e
+        finally:
+            self._close_conn()
+        raise SandboxedConnectionError(
+            f"{self._what}: the event stream ended before its exit event",
+            code="stream_error", request_id=self.request_id,
+        )
+
+
+def _text(data: Any) -> str:
+    """The text of a stdout/stderr event's data ({"data": text})."""
+    return str(data.get("data", "")) if isinstance(data, dict) else str(data)
+
+
+class ExecStream(_OutputStream[ExecEvent]):
+    """A streamed exec (sandboxes.exec_stream): an iterator of ExecEvent, "stdout" and
+    "stderr" pieces as the command writes, then "exit". The command runs while the stream
+    is open: closing it early ends the command. `exit` is the ExecExit once "exit" came.
+    An "error" event (the engine failed mid-way; how the command ended is unknown) raises
+    its typed error (e.g. UnavailableError)."""
+
+    def __init__(
+        self, conn: http.client.HTTPConnection, resp: http.client.HTTPResponse, what: str
+    ) -> None:
+        super().__init__(conn, resp, what)
+        self.exit: Optional[ExecExit] = None
+
+    def _event(self, ev: TaskEvent) -> Optional[ExecEvent]:
+        if ev.type in ("stdout", "stderr"):
+            return ExecEvent(type=ev.type, text=_text(ev.data))
+        if ev.type == "exit":
+            self.exit = decode(ExecExit, ev.data)
+            return ExecEvent(type="exit", exit=self.exit)
+        if ev.type == "error":
+            err = ev.data.get("error") if isinstance(ev.data, dict) else None
+            err = err if isinstance(err, dict) else {}
+            code = err.get("code")
+            raise error_class(0, code)(
+                f"{self._what}: {err.get('message') or ev.data}", code=code,
+                request_id=self.request_id,
+            )
+        return None  # a type this SDK does not know
+
+
+class ProcessOutputStream(_OutputStream[ProcessOutputEvent]):
+    """A background process's output as it comes (processes.follow): an iterator of
+    ProcessOutputEvent, "stdout" and "stderr" pieces (the tail first), then "exit" once
+    the process has ended. `process` is the ended Process once "exit" came. Closing the
+    stream leaves the process running."""
+
+    def __init__(
+        self, conn: http.client.HTTPConnection, resp: http.client.HTTPResponse, what: str
+    ) -> None:
+        super().__init__(conn, resp, what)
+        self.process: Optional[Process] = None
+
+    def _event(self, ev: TaskEvent) -> Optional[ProcessOutputEvent]:
+        if ev.type in ("stdout", "stderr"):
+            return ProcessOutputEvent(type=ev.type, text=_text(ev.data))
+        if ev.type == "exit" and isinstance(ev.data, dict):
+            self.process = decode(Process, ev.data)
+            return ProcessOutputEvent(type="exit", process=self.process)
+        return None

@@ -281,20 +281,27 @@ class Transport:
         self,
         path: str,
         *,
+        method: str = "GET",
         query: Optional[Mapping[str, Any]] = None,
+        json: Any = None,
         headers: Optional[Mapping[str, str]] = None,
         timeout: float,
     ) -> tuple[http.client.HTTPConnection, http.client.HTTPResponse]:
-        """A GET whose answer is read as a stream, on its own connection (the caller
-        closes it). 503s are retried as for request(); other errors raise typed."""
+        """A request (GET, or a POST of `json`) whose event-stream answer is read as it
+        comes, on its own connection (the caller closes it). 503s are retried as for
+        request(); other errors raise typed; a failed connection raises as it is."""
         target = self.target(path, query)
         h = self.headers(headers)
         h["Accept"] = "text/event-stream"
+        body = None
+        if json is not None:
+            body = jsonlib.dumps(json).encode("utf-8")
+            h["Content-Type"] = "application/json"
         attempt = 0
         while True:
             conn = self.new_connection(timeout)
             try:
-                conn.request("GET", target, headers=h)
+                conn.request(method, target, body=body, headers=h)
                 resp = conn.getresponse()
             except BaseException:
                 conn.close()

@@ -138,6 +138,81 @@ class ExecResult:
 
 
 @dataclass(frozen=True)
+class ExecExit:
+    """How a streamed exec's command ended (its "exit" event)."""
+
+    exit_code: int = -1
+    timed_out: bool = False
+    duration_ms: int = 0
+
+    @property
+    def ok(self) -> bool:
+        """The command exited 0 within its timeout."""
+        return self.exit_code == 0 and not self.timed_out
+
+
+# The event types the SDK yields from a streamed exec and a followed process output;
+# "exit" is always last. (A streamed exec's "error" event is raised, not yielded.)
+EXEC_EVENT_TYPES = ("stdout", "stderr", "exit")
+
+
+@dataclass(frozen=True)
+class ExecEvent:
+    """One event of a streamed exec: "stdout" or "stderr" with its `text`, or "exit"
+    (always last) with `exit`."""
+
+    type: str
+    text: str = ""
+    exit: Optional[ExecExit] = None
+
+
+@dataclass(frozen=True)
+class Process:
+    """A background process (sandboxes.exec(..., background=True)).
+
+    state: "running", then "exited" (by itself, by a signal or at its deadline: see
+    exit_code, signal, timed_out), "stopped" (with its sandbox's stop) or "lost" (it
+    could not be started). pid is its pid in the sandbox; `id` names it in the API.
+    """
+
+    id: str = ""
+    sandbox_id: str = ""
+    cmd: list[str] = field(default_factory=list)
+    workdir: str = ""
+    pid: Optional[int] = None
+    state: str = ""
+    exit_code: Optional[int] = None
+    signal: Optional[int] = None
+    timed_out: bool = False
+    timeout_s: Optional[int] = None
+    started_at: Optional[str] = None
+    ended_at: Optional[str] = None
+    output_url: str = ""
+
+    @property
+    def running(self) -> bool:
+        return self.state == "running"
+
+
+@dataclass(frozen=True)
+class ProcessOutput:
+    """The end of a background process's output (env values masked as ***)."""
+
+    stdout: str = ""
+    stderr: str = ""
+
+
+@dataclass(frozen=True)
+class ProcessOutputEvent:
+    """One event of a followed process output: "stdout" or "stderr" with its `text`, or
+    "exit" (always last) with the ended `process`."""
+
+    type: str
+    text: str = ""
+    process: Optional[Process] = None
+
+
+@dataclass(frozen=True)
 class PurgeResult:
     purged: bool = False
     freed_bytes: int = 0
