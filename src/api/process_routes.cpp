@@ -103,13 +103,18 @@ void ProcessRoutes::output(const httplib::Request& req, httplib::Response& res) 
                     kJson);
     return;
   }
+  if (follows_.fetch_add(1) >= max_follows_) {
+    --follows_;
+    return reply_error(res, Status(Code::kUnavailable, "too many followed outputs"));
+  }
   res.set_header("Cache-Control", "no-store");
   res.set_header("X-Accel-Buffering", "no");
   auto events = std::make_shared<OutputEvents>(procs_.secrets(*p));
   std::string opening = events->add(*first, /*redacted=*/true);
   res.set_chunked_content_provider(
-      "text/event-stream", [this, events, opening, cursor, sandbox = p->sandbox_id, id = p->id](
-                               std::size_t, httplib::DataSink& sink) mutable {
+      "text/event-stream",
+      [this, events, opening, cursor, sandbox = p->sandbox_id, id = p->id](
+          std::size_t, httplib::DataSink& sink) mutable {
         if (!opening.empty() && !sink.write(opening.data(), opening.size())) return false;
         for (int quiet = 0;;) {
           // Its state first: output read after it shows ended is all there is.
@@ -128,7 +133,8 @@ void ProcessRoutes::output(const httplib::Request& req, httplib::Response& res) 
           pollfd stop{stop_fd_, POLLIN, 0};
           if (::poll(&stop, 1, kFollowPollMs) > 0) return false;
         }
-      });
+      },
+      [this](bool) { --follows_; });
 }
 
 }  // namespace sandboxd

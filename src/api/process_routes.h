@@ -5,6 +5,8 @@
 
 #include <httplib.h>
 
+#include <atomic>
+
 #include "sandboxd/config/config.h"
 #include "sandboxd/procs/process_service.h"
 
@@ -13,7 +15,9 @@ namespace sandboxd {
 class ProcessRoutes {
  public:
   // `stop_fd` (an eventfd) becomes readable when the server stops: followers end then.
-  ProcessRoutes(ProcessService& procs, int stop_fd) : procs_(procs), stop_fd_(stop_fd) {}
+  // At most `max_follows` outputs are followed at once (each holds a connection thread).
+  ProcessRoutes(ProcessService& procs, int stop_fd, int max_follows)
+      : procs_(procs), stop_fd_(stop_fd), max_follows_(max_follows) {}
 
   // 202 and the process.
   void start(const std::string& sandbox, const ExecRequest& req, httplib::Response& res);
@@ -31,6 +35,8 @@ class ProcessRoutes {
  private:
   ProcessService& procs_;
   const int stop_fd_;
+  const int max_follows_;
+  std::atomic<int> follows_{0};
 };
 
 }  // namespace sandboxd

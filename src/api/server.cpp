@@ -99,7 +99,9 @@ struct ApiServer::Impl {
         terminal_route(s, terminal_tickets, k, stop_fd.get()) {
     // Streams may hold at most all but a few connection threads.
     if (tasks) event_streams = std::make_unique<TaskEventStreams>(*tasks, config.http_threads - 8);
-    if (p) process_routes = std::make_unique<ProcessRoutes>(*p, stop_fd.get());
+    if (p)
+      process_routes =
+          std::make_unique<ProcessRoutes>(*p, stop_fd.get(), std::max(1, config.http_threads - 8));
   }
 
   // A handler gets the request body already read (empty when there is none).

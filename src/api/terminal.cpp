@@ -28,6 +28,9 @@ constexpr auto kPingEvery = std::chrono::seconds(30);
 constexpr auto kActivityEvery = std::chrono::seconds(1);
 constexpr auto kCloseWait = std::chrono::seconds(2);  // for the client's close frame
 constexpr int kSendTimeoutS = 30;
+// Input not yet taken by the shell: past this, the socket is not read (TCP slows the
+// client down) until the shell catches up.
+constexpr std::size_t kMaxPendingInput = 256 * 1024;
 
 std::string lower(std::string s) {
   std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
@@ -51,8 +54,9 @@ Status check_handshake(const httplib::Request& req) {
 // The relay between one WebSocket and one shell, on the connection's thread.
 class Session {
  public:
-  Session(Fd sock, ExecStream& shell, SandboxService& sandboxes, std::string id, int stop_fd)
-      : sock_(std::move(sock)),
+  // `sock` is borrowed: the caller owns and closes it.
+  Session(int sock, ExecStream& shell, SandboxService& sandboxes, std::string id, int stop_fd)
+      : sock_(sock),
         shell_(shell),
         sandboxes_(sandboxes),
         id_(std::move(id)),
@@ -73,11 +77,15 @@ class Session {
         return finish(code, stopped ? "sandbox_stopped" : "exited",
                       stopped ? kWsCloseGoingAway : kWsCloseNormal);
       }
-      std::vector<pollfd> fds = {{sock_.get(), POLLIN, 0}, {stop_fd_, POLLIN, 0}};
+      const bool take_input = to_shell_.size() < kMaxPendingInput;
+      std::vector<pollfd> fds = {{take_input ? sock_ : -1, POLLIN, 0},
+                                 {stop_fd_, POLLIN, 0},
+                                 {to_shell_.empty() ? -1 : shell_.stdin_fd(), POLLOUT, 0}};
       for (int fd : shell_.fds()) fds.push_back({fd, POLLIN, 0});
       int n = ::poll(fds.data(), fds.size(), shell_.fds().empty() ? 50 : 1000);
       if (n < 0 && errno != EINTR) return;
       if (fds[1].revents & POLLIN) return finish(-1, "shutdown", kWsCloseGoingAway);
+      if ((fds[2].revents & (POLLOUT | POLLERR | POLLHUP)) && !flush()) return;
       if (fds[0].revents & (POLLIN | POLLHUP | POLLERR)) {
         if (!from_client()) return;
       }
@@ -92,7 +100,7 @@ class Session {
   // Reads what the client sent; false once the session is over.
   bool from_client() {
     char buf[16384];
-    ssize_t n = ::read(sock_.get(), buf, sizeof buf);
+    ssize_t n = ::read(sock_, buf, sizeof buf);
     if (n < 0 && (errno == EINTR || errno == EAGAIN)) return true;
     if (n <= 0) return false;  // gone without a close frame
     for (auto& m : decoder_.feed(std::string_view(buf, static_cast<std::size_t>(n)))) {
@@ -123,21 +131,36 @@ class Session {
 
   bool control(const std::string& text) {
     auto j = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
-    std::string type = j.is_object() ? j.value("type", "") : "";
-    if (type == "input" && j.contains("data") && j["data"].is_string())
-      return input(pty_input_frames(j["data"].get<std::string>()));
-    if (type == "resize") {
-      int cols = j.value("cols", 0), rows = j.value("rows", 0);
-      if (cols >= 1 && cols <= 1000 && rows >= 1 && rows <= 1000)
-        return input(pty_resize_frame(static_cast<uint16_t>(cols), static_cast<uint16_t>(rows)));
+    auto field = [&](const char* key) {
+      return j.is_object() && j.contains(key) ? j[key] : nlohmann::json();
+    };
+    const nlohmann::json type = field("type"), data = field("data");
+    const nlohmann::json cols = field("cols"), rows = field("rows");
+    if (type == "input" && data.is_string())
+      return input(pty_input_frames(data.get<std::string>()));
+    if (type == "resize" && cols.is_number_integer() && rows.is_number_integer()) {
+      int64_t c = cols.get<int64_t>(), r = rows.get<int64_t>();
+      if (c >= 1 && c <= 1000 && r >= 1 && r <= 1000)
+        return input(pty_resize_frame(static_cast<uint16_t>(c), static_cast<uint16_t>(r)));
     }
     send(ws_close_frame(kWsClosePolicy, "unknown control message"));
     return false;
   }
 
+  // Queues framed input for the shell and writes what its stdin takes now.
   bool input(const std::string& frames) {
     active();
-    return shell_.write(frames);
+    to_shell_ += frames;
+    return flush();
+  }
+
+  // False once the shell's stdin is closed.
+  bool flush() {
+    if (to_shell_.empty()) return true;
+    auto n = shell_.write(to_shell_);
+    if (!n) return false;
+    to_shell_.erase(0, *n);
+    return true;
   }
 
   void active() {
@@ -147,7 +170,7 @@ class Session {
     sandboxes_.record_activity(id_, Trigger::kExec);  // also thaws a frozen sandbox
   }
 
-  bool send(const std::string& frame) { return write_all(sock_.get(), frame); }
+  bool send(const std::string& frame) { return write_all(sock_, frame); }
 
   void finish(int exit_code, const char* reason, uint16_t close_code) {
     send(ws_frame(WsOpcode::kText,
@@ -156,22 +179,23 @@ class Session {
     // The client answers with its own close frame; wait for it briefly, then hang up.
     auto deadline = SteadyClock::now() + kCloseWait;
     while (SteadyClock::now() < deadline && !decoder_.closed()) {
-      pollfd p{sock_.get(), POLLIN, 0};
+      pollfd p{sock_, POLLIN, 0};
       if (::poll(&p, 1, 100) <= 0) continue;
       char buf[4096];
-      ssize_t n = ::read(sock_.get(), buf, sizeof buf);
+      ssize_t n = ::read(sock_, buf, sizeof buf);
       if (n <= 0) break;
       decoder_.feed(std::string_view(buf, static_cast<std::size_t>(n)));
       if (decoder_.error()) break;
     }
   }
 
-  Fd sock_;
+  int sock_;
   ExecStream& shell_;
   SandboxService& sandboxes_;
   std::string id_;
   int stop_fd_;
   WsDecoder decoder_;
+  std::string to_shell_;  // framed input the shell's stdin has not taken yet
   SteadyClock::time_point next_activity_{};
 };
 
@@ -209,10 +233,12 @@ void TerminalRoute::open(const httplib::Request& req, httplib::Response& res) {
       "Connection: Upgrade\r\nSec-WebSocket-Accept: " +
       ws_accept_key(req.get_header_value("Sec-WebSocket-Key")) +
       "\r\nX-Request-Id: " + current_request_id() + "\r\n\r\n";
-  if (write_all(sock->get(), head)) {
-    Session(std::move(*sock), **shell, sandboxes_, sb->id, stop_fd_).run();
+  const int fd = sock->get();
+  if (write_all(fd, head)) {
+    Session(fd, **shell, sandboxes_, sb->id, stop_fd_).run();
   }
   shell->reset();  // ends the shell (its stdin closes: SIGHUP to its session)
+  ::shutdown(fd, SHUT_RDWR);
   // The connection is ours and over: httplib's answer to it fails on the closed socket,
   // and the access log shows the 101.
   res.status = 101;

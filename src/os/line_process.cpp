@@ -78,6 +78,7 @@ Result<std::unique_ptr<PipedProcess>> PipedProcess::spawn(const std::vector<std:
   Fd err_r(err[0]), err_w(err[1]);
   auto pid = spawn_in_own_group(args, in_r.get(), out_w.get(), err_w.get());
   if (!pid) return pid.error();
+  ::fcntl(in_w.get(), F_SETFL, O_NONBLOCK);
   ::fcntl(out_r.get(), F_SETFL, O_NONBLOCK);
   ::fcntl(err_r.get(), F_SETFL, O_NONBLOCK);
   return std::unique_ptr<PipedProcess>(
@@ -93,8 +94,15 @@ PipedProcess::~PipedProcess() {
   }
 }
 
-bool PipedProcess::write_stdin(std::string_view data) {
-  return in_.ok() && write_all(in_.get(), data);
+std::optional<std::size_t> PipedProcess::write_stdin(std::string_view data) {
+  if (!in_.ok()) return std::nullopt;
+  for (;;) {
+    ssize_t n = ::write(in_.get(), data.data(), data.size());
+    if (n >= 0) return static_cast<std::size_t>(n);
+    if (errno == EINTR) continue;
+    if (errno == EAGAIN) return std::size_t{0};
+    return std::nullopt;
+  }
 }
 
 std::optional<int> PipedProcess::wait(std::chrono::milliseconds timeout) {

@@ -2,20 +2,25 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <nlohmann/json.hpp>
 
 #include "sandboxd/base/ids.h"
 #include "sandboxd/sandbox/sandbox_spec.h"
 #include "sandboxd/sandbox/validation.h"
+#include "supervisor/sandbox_run.h"
 
 namespace sandboxd {
 namespace {
 
 constexpr auto kPollEvery = std::chrono::milliseconds(500);
 constexpr auto kSignalWait = std::chrono::seconds(3);
-constexpr auto kPidWait = std::chrono::seconds(2);
-constexpr std::size_t kReadChunk = 256 * 1024;
-constexpr const char* kRunner = "/usr/local/bin/sandbox-run";
+// More than a log holds (1 MiB, then rotated), so one read catches up with a stream.
+constexpr std::size_t kReadChunk = 2 << 20;
+// sandbox-run proc touches its pid file every 5 s: one not touched for this long, while
+// its sandbox ran all that time, has no runner any more (killed, or it failed to start).
+constexpr int64_t kLivenessMs = 30'000;
+constexpr std::size_t kSmallFile = 4096;  // pid, exit.json
 
 Status invalid(const std::string& m) { return Status(Code::kInvalidArgument, m); }
 
@@ -47,7 +52,7 @@ void ProcessService::start() {
       spdlog::info("process {} of sandbox {}: following it again", p.id, p.sandbox_id);
       std::string id = p.id;
       auto hold = sandboxes_.busy().hold(p.sandbox_id);
-      running_.emplace(std::move(id), Follow{std::move(p), std::move(hold)});
+      running_.emplace(std::move(id), Follow{std::move(p), std::move(hold), /*launched=*/true});
     }
   }
   thread_ = std::thread([this] {
@@ -79,7 +84,12 @@ Result<ProcessRecord> ProcessService::start_process(const std::string& raw_sandb
   ExecRequest checked = req;
   if (!checked.timeout_s) checked.timeout_s = 1;
   if (auto t = validate_exec(checked, config_); !t) return t.error();
+  ProcessRecord p;
+  p.id = new_ulid(clock_.now_ms());
+  p.sandbox_id = *sid;
   {
+    // The slot is taken at once (the follower skips it until launched), so concurrent
+    // starts cannot pass the cap.
     std::lock_guard lock(mu_);
     int n = 0;
     for (const auto& [_, f] : running_) n += f.rec.sandbox_id == *sid;
@@ -88,13 +98,21 @@ Result<ProcessRecord> ProcessService::start_process(const std::string& raw_sandb
                                          std::to_string(kMaxRunning) +
                                          " background processes; end one first");
     }
+    running_.emplace(p.id, Follow{p, sandboxes_.busy().hold(p.sandbox_id)});
   }
-  if (auto woken = sandboxes_.wake(*sid, Trigger::kExec); !woken) return woken.error();
+  auto unreserve = [&] {
+    std::lock_guard lock(mu_);
+    running_.erase(p.id);
+  };
+  if (auto woken = sandboxes_.wake(*sid, Trigger::kExec); !woken) {
+    unreserve();
+    return woken.error();
+  }
   auto sb = sandboxes_.get(*sid);
-  if (!sb) return sb.error();
-  ProcessRecord p;
-  p.id = new_ulid(clock_.now_ms());
-  p.sandbox_id = *sid;
+  if (!sb) {
+    unreserve();
+    return sb.error();
+  }
   p.cmd = req.cmd;
   p.workdir = req.workdir.empty() ? kSandboxAppDir : req.workdir;
   p.timeout_s = req.timeout_s.value_or(0);
@@ -108,12 +126,17 @@ Result<ProcessRecord> ProcessService::start_process(const std::string& raw_sandb
         "sandbox's env is redacted from its output",
         p.id, sealed.error().message());
   }
-  if (auto s = store_.insert_process(p); !s.is_ok()) return s;
+  if (auto s = store_.insert_process(p); !s.is_ok()) {
+    unreserve();
+    return s;
+  }
   {
     std::lock_guard lock(mu_);
-    running_.emplace(p.id, Follow{p, sandboxes_.busy().hold(p.sandbox_id)});
+    auto& f = running_.at(p.id);
+    f.rec = p;
+    f.launched = true;
   }
-  std::vector<std::string> cmd = {kRunner,
+  std::vector<std::string> cmd = {kSandboxRunPath,
                                   "proc",
                                   std::string(kSandboxHome) + "/" + dir_of(p.id),
                                   "--timeout",
@@ -137,10 +160,7 @@ Result<ProcessRecord> ProcessService::start_process(const std::string& raw_sandb
   }
   spdlog::info("process {} of sandbox {} started", p.id, *sid);
   prune(*sid);
-  // Its pid, when sandbox-run has written it (it does at once).
-  auto deadline = std::chrono::steady_clock::now() + kPidWait;
-  while (!learn_pid(p) && std::chrono::steady_clock::now() < deadline)
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  learn_pid(p);  // its pid, if sandbox-run wrote it already (else the follower learns it)
   return load(*sid, p.id);
 }
 
@@ -269,46 +289,78 @@ Result<ProcessLogs> ProcessService::read_since(const std::string& sandbox, const
   return out;
 }
 
-std::optional<ProcessRecord> ProcessService::ended(const ProcessRecord& p) {
+std::optional<ProcessRecord> ProcessService::ended(const ProcessRecord& p, int64_t& running_since) {
+  const int64_t now = clock_.now_ms();
   ProcessRecord done = p;
-  if (auto exit = files_.get(p.sandbox_id, dir_of(p.id) + "/exit.json");
-      exit && exit->type == "file") {
-    auto j = nlohmann::json::parse(exit->content, nullptr, /*allow_exceptions=*/false);
+  done.ended_at = now;
+  // The tenant can write anything there: only a small regular file is read, and
+  // every field is checked.
+  if (auto exit = files_.read_from(p.sandbox_id, dir_of(p.id) + "/exit.json", 0, kSmallFile)) {
+    auto j = nlohmann::json::parse(*exit, nullptr, /*allow_exceptions=*/false);
     done.state = ProcessState::kExited;
     if (j.is_object()) {
-      if (j.contains("exit_code") && j["exit_code"].is_number_integer())
-        done.exit_code = j["exit_code"].get<int>();
-      if (j.contains("signal") && j["signal"].is_number_integer())
-        done.signal = j["signal"].get<int>();
-      done.timed_out = j.value("timed_out", false);
+      if (auto c = j.find("exit_code"); c != j.end() && c->is_number_integer())
+        done.exit_code = c->get<int>();
+      if (auto g = j.find("signal"); g != j.end() && g->is_number_integer())
+        done.signal = std::clamp(g->get<int>(), 0, 128);
+      if (auto t = j.find("timed_out"); t != j.end() && t->is_boolean())
+        done.timed_out = t->get<bool>();
     }
-  } else {
-    auto sb = sandboxes_.get(p.sandbox_id);
-    if (sb && sandbox_still_runs(*sb, p)) return std::nullopt;
-    if (!sb && sb.error().code() != Code::kNotFound) return std::nullopt;  // ask again later
-    done.state = ProcessState::kStopped;
+    return done;
   }
-  done.ended_at = clock_.now_ms();
-  return done;
+  auto sb = sandboxes_.get(p.sandbox_id);
+  if (!sb && sb.error().code() != Code::kNotFound) return std::nullopt;  // ask again later
+  if (!sb || !sandbox_still_runs(*sb, p)) {
+    done.state = ProcessState::kStopped;
+    return done;
+  }
+  // Its runner's heartbeat, judged only over time the sandbox ran (a frozen one's
+  // processes cannot touch anything).
+  if (sb->status != SandboxStatus::kRunning) {
+    running_since = 0;
+    return std::nullopt;
+  }
+  if (running_since == 0) running_since = now;
+  int64_t beat = p.started_at;
+  int64_t touched = 0;
+  if (files_.read_from(p.sandbox_id, dir_of(p.id) + "/pid", 0, 0, nullptr, &touched))
+    beat = std::max(beat, touched);
+  if (now - running_since > kLivenessMs && now - beat > kLivenessMs) {
+    done.state = ProcessState::kLost;
+    return done;
+  }
+  return std::nullopt;
 }
 
 void ProcessService::poll_once() {
   std::lock_guard poll(poll_mu_);
-  std::vector<ProcessRecord> watch;
+  std::vector<std::pair<ProcessRecord, int64_t>> watch;  // with its running_since
   {
     std::lock_guard lock(mu_);
-    for (const auto& [_, f] : running_) watch.push_back(f.rec);
+    for (const auto& [_, f] : running_)
+      if (f.launched) watch.emplace_back(f.rec, f.running_since);
   }
-  for (auto& p : watch) {
-    if (p.os_pid == 0) learn_pid(p);
-    if (auto done = ended(p)) record_end(*done);
+  for (auto& [p, since] : watch) {
+    // One process's trouble (its files are the tenant's) must not stop the others.
+    try {
+      if (p.os_pid == 0) learn_pid(p);
+      auto done = ended(p, since);
+      if (done) {
+        record_end(*done);
+      } else {
+        std::lock_guard lock(mu_);
+        if (auto it = running_.find(p.id); it != running_.end()) it->second.running_since = since;
+      }
+    } catch (const std::exception& e) {
+      spdlog::warn("process {}: cannot follow it this time: {}", p.id, e.what());
+    }
   }
 }
 
 bool ProcessService::learn_pid(ProcessRecord& p) {
-  auto pid = files_.get(p.sandbox_id, dir_of(p.id) + "/pid");
-  if (!pid || pid->type != "file") return false;
-  int64_t n = std::strtoll(pid->content.c_str(), nullptr, 10);
+  auto pid = files_.read_from(p.sandbox_id, dir_of(p.id) + "/pid", 0, kSmallFile);
+  if (!pid) return false;
+  int64_t n = std::strtoll(pid->c_str(), nullptr, 10);
   if (n <= 0) return false;
   std::lock_guard lock(mu_);
   auto it = running_.find(p.id);
@@ -326,7 +378,8 @@ void ProcessService::record_end(const ProcessRecord& done) {
     if (it == running_.end()) return;  // recorded already
     ProcessRecord row = done;
     row.os_pid = std::max(row.os_pid, it->second.rec.os_pid);
-    if (auto s = store_.update_process(row); !s.is_ok()) {
+    // kNotFound: its sandbox was deleted or purged, and the row with it.
+    if (auto s = store_.update_process(row); !s.is_ok() && s.code() != Code::kNotFound) {
       spdlog::warn("process {}: cannot record its end (tried again next poll): {}", done.id,
                    s.message());
       return;

@@ -446,8 +446,11 @@ constexpr std::size_t kSessionErrorKeep = 4096;  // stderr kept to classify an e
 class DockerExecSession final : public ExecSession {
  public:
   DockerExecSession(std::unique_ptr<PipedProcess> proc, std::unique_ptr<EnvFile> env,
-                    std::string container)
-      : proc_(std::move(proc)), env_(std::move(env)), container_(std::move(container)) {}
+                    std::string container, std::string program)
+      : proc_(std::move(proc)),
+        env_(std::move(env)),
+        container_(std::move(container)),
+        program_(std::move(program)) {}
 
   std::vector<int> fds() const override {
     std::vector<int> out;
@@ -471,7 +474,10 @@ class DockerExecSession final : public ExecSession {
     return code;
   }
 
-  bool write(std::string_view data) override { return proc_->write_stdin(data); }
+  int stdin_fd() const override { return proc_->stdin_fd(); }
+  std::optional<std::size_t> write(std::string_view data) override {
+    return proc_->write_stdin(data);
+  }
 
   // Waits for `ready` on stdout; what came before it (nothing, normally) is dropped and
   // what came after it is kept for read(). An end before it is the engine's error.
@@ -506,6 +512,9 @@ class DockerExecSession final : public ExecSession {
       ::poll(p.data(), p.size(), 100);
     }
     pending_ = std::move(after);
+    // From here stderr is the command's: only what came before can be the engine's.
+    err_tail_.clear();
+    classify_ = false;
     return {};
   }
 
@@ -520,7 +529,7 @@ class DockerExecSession final : public ExecSession {
     for (;;) {
       ssize_t n = ::read(fd, buf, sizeof buf);
       if (n > 0) {
-        if (stream == Stream::kStderr && err_tail_.size() < kSessionErrorKeep)
+        if (classify_ && stream == Stream::kStderr && err_tail_.size() < kSessionErrorKeep)
           err_tail_.append(buf, std::min<std::size_t>(n, kSessionErrorKeep - err_tail_.size()));
         if (!got.empty() && got.back().stream == stream)
           got.back().data.append(buf, static_cast<std::size_t>(n));
@@ -545,8 +554,9 @@ class DockerExecSession final : public ExecSession {
     ProcessOutput out;
     out.exit_code = code;
     out.stderr_data = err_tail_;
-    if (contains(err_tail_, "executable file not found") ||
-        contains(err_tail_, "no such file or directory")) {
+    if (contains(err_tail_, program_.c_str()) &&
+        (contains(err_tail_, "executable file not found") ||
+         contains(err_tail_, "no such file or directory"))) {
       return Status(Code::kConflict, "docker exec " + container_ + ": " + kMissingProgram + ": " +
                                          first_line(err_tail_));
     }
@@ -559,6 +569,8 @@ class DockerExecSession final : public ExecSession {
   std::unique_ptr<PipedProcess> proc_;
   std::unique_ptr<EnvFile> env_;
   std::string container_;
+  std::string program_;   // cmd[0]: its absence is is_missing_program()
+  bool classify_ = true;  // stderr may still be the engine's (before the ready byte)
   bool out_done_ = false, err_done_ = false;
   std::string err_tail_;         // the first bytes of stderr, to classify an engine error
   std::vector<Output> pending_;  // read before the ready byte was seen, for the next read()
@@ -580,8 +592,8 @@ Result<std::unique_ptr<ExecSession>> DockerCliRuntime::exec_session(const ExecSp
   // hangup grace is 2 s) before the CLI is killed.
   auto proc = PipedProcess::spawn(argv, std::chrono::seconds(3));
   if (!proc) return proc.error().with_context("docker exec " + spec.container);
-  auto session =
-      std::make_unique<DockerExecSession>(std::move(*proc), std::move(env_file), spec.container);
+  auto session = std::make_unique<DockerExecSession>(std::move(*proc), std::move(env_file),
+                                                     spec.container, spec.cmd.at(0));
   if (spec.ready_byte) {
     if (auto s = session->await_ready(*spec.ready_byte); !s.is_ok()) return s;
   }

@@ -143,11 +143,11 @@ Result<std::unique_ptr<ExecStream>> SandboxService::exec_stream(const std::strin
   if (!id) return id.error();
   auto timeout = validate_exec(req, config_);
   if (!timeout) return timeout.error();
-  std::vector<std::string> cmd = {"sandbox-run", "exec", "--timeout", std::to_string(*timeout),
+  std::vector<std::string> cmd = {kSandboxRunPath, "exec", "--timeout", std::to_string(*timeout),
                                   "--"};
   cmd.insert(cmd.end(), req.cmd.begin(), req.cmd.end());
   return open_stream(*id, exec_spec(SandboxRecord{}, std::move(cmd), req.env, req.workdir),
-                     Redactor::values_of(req.env), *timeout, /*busy=*/true);
+                     Redactor::values_of(req.env), *timeout, /*interactive=*/false);
 }
 
 Result<std::unique_ptr<ExecStream>> SandboxService::open_terminal(const std::string& raw_id,
@@ -155,24 +155,24 @@ Result<std::unique_ptr<ExecStream>> SandboxService::open_terminal(const std::str
   auto id = normalize_id(raw_id);
   if (!id) return id.error();
   std::vector<std::string> cmd = {
-      "sandbox-run", "pty",  "--cols", std::to_string(cols), "--rows", std::to_string(rows),
-      "--",          "bash", "-l"};
+      kSandboxRunPath, "pty", "--cols", std::to_string(cols), "--rows", std::to_string(rows), "--",
+      "bash",          "-l"};
   return open_stream(*id,
                      exec_spec(SandboxRecord{}, std::move(cmd), {{"TERM", "xterm-256color"}}, ""),
-                     {}, 0, /*busy=*/false);
+                     {}, 0, /*interactive=*/true);
 }
 
 Result<std::unique_ptr<ExecStream>> SandboxService::open_stream(const std::string& id,
                                                                 ExecSpec spec,
                                                                 std::vector<std::string> secrets,
-                                                                int timeout_s, bool busy) {
+                                                                int timeout_s, bool interactive) {
   // Each stream holds an HTTP worker for its whole run, as an exec does.
   auto slot = std::make_shared<ExecSlot>(execs_in_flight_, config_.max_concurrent_execs);
   if (!slot->admitted()) return too_many_execs(config_);
   spec.ready_byte = kSandboxRunReady;
   if (auto s = bring_up_for(id, spec, secrets, false); !s.is_ok()) return s;
   BusyTracker::Hold hold;
-  if (busy) hold = busy_.hold(id);
+  if (!interactive) hold = busy_.hold(id);
   auto session = runtime_.exec_session(spec);
   if (!session && !is_missing_program(session.error()) &&
       (session.error().code() == Code::kNotFound || session.error().code() == Code::kConflict)) {
@@ -193,11 +193,15 @@ Result<std::unique_ptr<ExecStream>> SandboxService::open_stream(const std::strin
   }
   // The slot is freed with the stream (the lambda holds it).
   auto on_end = [this, id, slot, hold = std::make_shared<BusyTracker::Hold>(std::move(hold)),
-                 busy] {
+                 interactive] {
     hold->release();
-    if (busy) (void)store_.touch(id, clock_.now_ms(), Trigger::kExec);
+    if (!interactive) (void)store_.touch(id, clock_.now_ms(), Trigger::kExec);
   };
-  return std::make_unique<ExecStream>(std::move(*session), secrets, timeout_s, std::move(on_end));
+  // A terminal is not redacted: holding back a byte that could start a secret would
+  // delay the echo of what the user types, and its user can print the env anyway.
+  return std::make_unique<ExecStream>(std::move(*session),
+                                      interactive ? std::vector<std::string>{} : secrets, timeout_s,
+                                      std::move(on_end));
 }
 
 Status SandboxService::launch(const std::string& id, std::vector<std::string> cmd,

@@ -258,7 +258,8 @@ Status WorkspaceFiles::put(const std::string& id, std::string_view path, std::st
 }
 
 Result<std::string> WorkspaceFiles::read_from(const std::string& id, std::string_view path,
-                                              int64_t offset, std::size_t max, int64_t* size) {
+                                              int64_t offset, std::size_t max, int64_t* size,
+                                              int64_t* mtime) {
   struct stat st {};
   auto opened = open_existing(id, path, /*allow_root=*/false, &st);
   if (!opened) return opened.error();
@@ -266,6 +267,7 @@ Result<std::string> WorkspaceFiles::read_from(const std::string& id, std::string
   if (!S_ISREG(st.st_mode))
     return Status(Code::kInvalidArgument, "not a regular file: " + std::string(path));
   if (size) *size = st.st_size;
+  if (mtime) *mtime = mtime_ms(st);
   std::string out(max, '\0');
   std::size_t got = 0;
   while (got < max) {

@@ -2,7 +2,8 @@
 // sandboxd (started with `docker exec --detach`), so it keeps running while sandboxd
 // restarts; it ends with the container. It reports through files in DIR, which sandboxd
 // reads from the host side:
-//   pid          the command's pid, which is also its process group id
+//   pid          the command's pid, which is also its process group id; its mtime is
+//                touched every 5 s while this runner lives (sandboxd's liveness check)
 //   stdout.log   its stdout, and stderr.log its stderr, each rotated to .1 past 1 MiB
 //   exit.json    written last (atomically): exit_code (null when killed), signal,
 //                timed_out, and signalled (the signal sandboxd asked for, or "")
@@ -37,6 +38,7 @@ namespace {
 using SteadyClock = std::chrono::steady_clock;
 constexpr auto kKillGrace = std::chrono::seconds(5);
 constexpr auto kDrainFor = std::chrono::milliseconds(500);  // output after the exit
+constexpr auto kHeartbeat = std::chrono::seconds(5);        // the pid file's mtime
 
 int usage() {
   std::fprintf(stderr, "usage: sandbox-run proc DIR --timeout SECONDS -- CMD...\n");
@@ -121,12 +123,18 @@ int run_proc(int argc, char** argv) {
   bool timed_out = false;
   std::string signalled;
   int status = 0;
+  const std::string pid_file = dir + "/pid";
+  auto next_beat = SteadyClock::now() + kHeartbeat;
   for (;;) {
     ::poll(fds, 2, 100);
     for (int i = 0; i < 2; ++i)
       if (fds[i].fd >= 0 && !pump(fds[i].fd, i == 0 ? out : err)) fds[i].fd = -1;
     if (::waitpid(pid, &status, WNOHANG) == pid) break;
     auto now = SteadyClock::now();
+    if (now >= next_beat) {
+      ::utimensat(AT_FDCWD, pid_file.c_str(), nullptr, AT_SYMLINK_NOFOLLOW);
+      next_beat = now + kHeartbeat;
+    }
     if (auto asked = read_file(dir + "/signal")) {
       ::unlink((dir + "/signal").c_str());
       std::string name = asked->substr(0, asked->find_first_of(" \r\n"));

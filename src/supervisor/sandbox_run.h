@@ -11,6 +11,8 @@
 namespace sandboxd {
 
 inline constexpr char kSandboxRunReady = '\x06';
+// Where the image has it: sandboxd names it by path, never through the caller's PATH.
+inline constexpr const char* kSandboxRunPath = "/usr/local/bin/sandbox-run";
 
 // argv[1] is the mode; returns the process's exit status.
 int run_exec(int argc, char** argv);

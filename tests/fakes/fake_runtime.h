@@ -260,9 +260,10 @@ class FakeRuntime final : public Runtime {
     Result<std::optional<int>> exit_code() override {
       return read_ ? std::optional<int>(exit_) : std::nullopt;
     }
-    bool write(std::string_view data) override {
+    int stdin_fd() const override { return -1; }
+    std::optional<std::size_t> write(std::string_view data) override {
       input += data;
-      return true;
+      return data.size();
     }
     std::string input;
 

@@ -38,7 +38,7 @@ TEST_F(Processes, AServerInTheBackgroundServesThePreviewAndSurvivesARestartOfSan
   const std::string pid = p["id"];
   EXPECT_EQ(p["state"], "running");
   EXPECT_EQ(p["cmd"], (json{"python3", "-m", "http.server", "3000"}));
-  EXPECT_TRUE(p["pid"].is_number_integer()) << p.dump();
+  EXPECT_TRUE(eventually([&] { return process(d, "pa", pid)["pid"].is_number_integer(); }));
   auto preview_ok = [&] {
     auto r = d.preview("pa", 3000)->Get("/");
     return r && r->status == 200 && r->body.find("Directory listing") != std::string::npos;

@@ -100,6 +100,20 @@ TEST_F(Terminal, ARealShellResizesAndReportsItsExitCode) {
   EXPECT_EQ(ws.close_received()->code, 1000);
 }
 
+TEST_F(Terminal, ALargePasteReachesTheShellWhileItsOutputFlows) {
+  WsClient ws;
+  ASSERT_EQ(ws.connect(daemon_->port(), "/v1/sandboxes/tm1/terminal", bearer()).status, 101);
+  ASSERT_TRUE(ws.send_binary("cat > /tmp/paste; echo got-$(wc -c < /tmp/paste)-bytes\n"));
+  std::string line(99, 'p');
+  line += '\n';
+  std::string paste;
+  for (int i = 0; i < 6000; ++i) paste += line;  // 600,000 bytes, echoed back as they go
+  ASSERT_TRUE(ws.send_binary(paste));
+  ASSERT_TRUE(ws.send_binary("\x04"));  // end of input for cat
+  EXPECT_TRUE(ws.output_until("got-600000-bytes", std::chrono::seconds(60)))
+      << ws.output().substr(ws.output().size() > 300 ? ws.output().size() - 300 : 0);
+}
+
 TEST_F(Terminal, OpeningWakesAStoppedSandboxAndItsStopClosesTheSession) {
   auto stop = daemon_->http().Post("/v1/sandboxes/tm2/stop", "", "application/json");
   ASSERT_TRUE(stop && stop->status == 200);

@@ -85,8 +85,8 @@ TEST_F(ExecStreamService, RunsUnderSandboxRunRedactedAndBusyWhileOpen) {
   auto s = h_.service->exec_stream("xs", req);
   ASSERT_TRUE(s) << s.error().message();
   ExecSpec spec = h_.runtime.last_exec();
-  EXPECT_EQ(spec.cmd, (std::vector<std::string>{"sandbox-run", "exec", "--timeout", "300", "--",
-                                                "printenv", "TOK"}));
+  EXPECT_EQ(spec.cmd, (std::vector<std::string>{"/usr/local/bin/sandbox-run", "exec", "--timeout",
+                                                "300", "--", "printenv", "TOK"}));
   EXPECT_EQ(spec.ready_byte, std::optional<char>('\x06'));
   EXPECT_TRUE(h_.service->busy().is_busy("xs"));
   std::string out, err;
@@ -118,8 +118,8 @@ TEST_F(ExecStreamService, ATerminalRunsALoginShellOnAPtyAndHoldsNoBusy) {
   auto t = h_.service->open_terminal("xs", 100, 30);
   ASSERT_TRUE(t) << t.error().message();
   ExecSpec spec = h_.runtime.last_exec();
-  EXPECT_EQ(spec.cmd, (std::vector<std::string>{"sandbox-run", "pty", "--cols", "100", "--rows",
-                                                "30", "--", "bash", "-l"}));
+  EXPECT_EQ(spec.cmd, (std::vector<std::string>{"/usr/local/bin/sandbox-run", "pty", "--cols",
+                                                "100", "--rows", "30", "--", "bash", "-l"}));
   EXPECT_EQ(spec.env.at("TERM"), "xterm-256color");
   EXPECT_FALSE(h_.service->busy().is_busy("xs"));
 }

@@ -1,11 +1,16 @@
 // Background processes: their rows in the Store (round trip, running first, retention
-// that never drops a running one), the API's JSON of one, and the exec body's
-// `background` flag.
+// that never drops a running one), the API's JSON of one, the exec body's `background`
+// flag, and ProcessService's follower on the fake runtime (ends from exit.json, a stop,
+// a purge, a missing heartbeat; forged files; the cap; a restart).
 #include <gtest/gtest.h>
 
+#include <filesystem>
+#include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "fakes/service_harness.h"
 #include "sandboxd/api/json_codec.h"
+#include "sandboxd/procs/process_service.h"
 #include "sandboxd/store/store.h"
 
 namespace sandboxd {
@@ -97,6 +102,120 @@ TEST(ExecBody, BackgroundIsABoolean) {
   auto bad = decode_exec(R"({"cmd":["x"],"background":"yes"})");
   ASSERT_FALSE(bad);
   EXPECT_EQ(bad.error().code(), Code::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace sandboxd
+
+namespace sandboxd {
+namespace {
+
+// ProcessService's follower on the fake runtime: the runner's files are written by the
+// test where `sandbox-run proc` would write them (the tenant's workspace).
+class ProcessFollower : public testing::Test {
+ protected:
+  void SetUp() override {
+    h_.init();
+    h_.create("pf");
+    procs_ = std::make_unique<ProcessService>(h_.config, *h_.store, *h_.service, *h_.workspaces,
+                                              h_.clock);
+  }
+  ProcessRecord start() {
+    ExecRequest req;
+    req.cmd = {"sleep", "600"};
+    auto p = procs_->start_process("pf", req);
+    EXPECT_TRUE(p) << p.error().message();
+    return p ? *p : ProcessRecord{};
+  }
+  void write(const std::string& id, const std::string& name, const std::string& content) {
+    std::string dir = h_.config.workspaces_dir() + "/pf/.sandboxed/procs/" + id;
+    std::filesystem::create_directories(dir);
+    std::ofstream(dir + "/" + name) << content;
+  }
+  ProcessState state(const std::string& id) { return procs_->get("pf", id)->state; }
+
+  ServiceHarness h_{"process-follower"};
+  std::unique_ptr<ProcessService> procs_;
+};
+
+TEST_F(ProcessFollower, ExitJsonEndsItAndReleasesTheBusyHold) {
+  ProcessRecord p = start();
+  EXPECT_EQ(p.state, ProcessState::kRunning);
+  EXPECT_TRUE(h_.service->busy().is_busy("pf"));
+  procs_->poll_once();
+  EXPECT_EQ(state(p.id), ProcessState::kRunning);
+  write(p.id, "exit.json", R"({"exit_code":3,"signal":0,"timed_out":false,"signalled":""})");
+  procs_->poll_once();
+  auto got = procs_->get("pf", p.id);
+  ASSERT_TRUE(got);
+  EXPECT_EQ(got->state, ProcessState::kExited);
+  EXPECT_EQ(got->exit_code, std::optional<int>(3));
+  EXPECT_FALSE(h_.service->busy().is_busy("pf"));
+}
+
+TEST_F(ProcessFollower, AForgedExitJsonOrPidIsReadSafely) {
+  ProcessRecord p = start();
+  write(p.id, "pid", "not a number");
+  write(p.id, "exit.json", R"({"timed_out":"yes","exit_code":"3","signal":1e9})");
+  procs_->poll_once();  // must not throw
+  auto got = procs_->get("pf", p.id);
+  ASSERT_TRUE(got);
+  EXPECT_EQ(got->state, ProcessState::kExited);
+  EXPECT_FALSE(got->exit_code);
+  EXPECT_FALSE(got->timed_out);
+  EXPECT_EQ(got->os_pid, 0);
+  ProcessRecord q = start();
+  std::filesystem::create_directories(h_.config.workspaces_dir() + "/pf/.sandboxed/procs/" + q.id +
+                                      "/exit.json");  // a directory, not a file
+  procs_->poll_once();
+  EXPECT_EQ(state(q.id), ProcessState::kRunning);
+}
+
+TEST_F(ProcessFollower, TheSandboxsStopEndsItAsStopped) {
+  ProcessRecord p = start();
+  ASSERT_TRUE(h_.service->stop("pf"));
+  procs_->poll_once();
+  EXPECT_EQ(state(p.id), ProcessState::kStopped);
+  EXPECT_FALSE(h_.service->busy().is_busy("pf"));
+}
+
+TEST_F(ProcessFollower, APurgedSandboxLeavesNoProcessHoldingItsId) {
+  start();
+  ASSERT_TRUE(h_.service->purge("pf"));
+  procs_->poll_once();
+  EXPECT_FALSE(h_.service->busy().is_busy("pf"));
+  h_.create("pf");  // the same id again: nothing of the old one is followed
+  EXPECT_FALSE(h_.service->busy().is_busy("pf"));
+  auto list = procs_->list("pf");
+  ASSERT_TRUE(list);
+  EXPECT_TRUE(list->empty());
+}
+
+TEST_F(ProcessFollower, ARunnerWithoutAHeartbeatWhileItsSandboxRunsIsLost) {
+  ProcessRecord p = start();
+  procs_->poll_once();
+  h_.clock.advance(std::chrono::seconds(20));
+  procs_->poll_once();
+  EXPECT_EQ(state(p.id), ProcessState::kRunning);
+  h_.clock.advance(std::chrono::seconds(20));
+  procs_->poll_once();
+  EXPECT_EQ(state(p.id), ProcessState::kLost);
+}
+
+TEST_F(ProcessFollower, AtMost32RunPerSandboxAndARestartFollowsThemAgain) {
+  for (int i = 0; i < ProcessService::kMaxRunning; ++i) start();
+  ExecRequest req;
+  req.cmd = {"true"};
+  auto over = procs_->start_process("pf", req);
+  ASSERT_FALSE(over);
+  EXPECT_EQ(over.error().code(), Code::kCapacity);
+  procs_.reset();  // sandboxd goes away; the processes run on
+  EXPECT_FALSE(h_.service->busy().is_busy("pf"));
+  procs_ =
+      std::make_unique<ProcessService>(h_.config, *h_.store, *h_.service, *h_.workspaces, h_.clock);
+  procs_->start();
+  EXPECT_TRUE(h_.service->busy().is_busy("pf"));
+  procs_->stop();
 }
 
 }  // namespace

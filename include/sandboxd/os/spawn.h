@@ -9,7 +9,9 @@
 // ProcessRunner::run reaps its child before it returns (HTTP connection threads, wake
 // threads, timer threads, the task follower all call it synchronously), and a
 // LineProcess (the `docker events` feed) is spawned, read and destroyed on the event
-// watcher's thread. Keep it so: a LineProcess must not outlive the thread that spawned it.
+// watcher's thread, and a PipedProcess (a streamed exec, a terminal) on the HTTP
+// connection thread that serves it, for the stream's whole life. Keep it so: neither may
+// outlive the thread that spawned it.
 #pragma once
 
 #include <sys/types.h>
@@ -68,8 +70,11 @@ class PipedProcess {
 
   int stdout_fd() const { return out_.get(); }
   int stderr_fd() const { return err_.get(); }
-  // Writes all of `data` to its stdin (blocking); false once it is closed or broken.
-  bool write_stdin(std::string_view data);
+  // Its stdin's write end (non-blocking; -1 once closed), to poll for POLLOUT.
+  int stdin_fd() const { return in_.get(); }
+  // Writes what its stdin takes now of `data` without blocking: the bytes written (0
+  // when the pipe is full), nullopt once it is closed or broken.
+  std::optional<std::size_t> write_stdin(std::string_view data);
   void close_stdin() { in_.reset(); }
   // Its exit status (128+signal when killed) once it exited, reaping it; nullopt while it
   // runs. Waits up to `timeout`.

@@ -6,10 +6,11 @@
 // tenant owns them) and the tenant cannot add a process by writing one.
 // A follower thread polls the running ones every 500 ms: exit.json ends one as `exited`;
 // its sandbox no longer running, or started again since, ends it as `stopped` (a stop
-// kills every process in the container). A running process holds its sandbox busy (the
-// idle reaper leaves it alone) and its end counts as activity. Output shows no secret of
-// the sandbox's env or of the call's (the call's kept sealed, as a task's, for a restart).
-// At most kMaxRunning run per sandbox; its kKeepEnded newest ended ones are kept.
+// kills every process in the container); a runner whose heartbeat (the pid file's mtime,
+// touched every 5 s) stopped for 30 s while its sandbox ran ends it as `lost`. A running process
+// holds its sandbox busy (the idle reaper leaves it alone) and its end counts as activity. Output
+// shows no secret of the sandbox's env or of the call's (the call's kept sealed, as a task's, for a
+// restart). At most kMaxRunning run per sandbox; its kKeepEnded newest ended ones are kept.
 // Thread-safe. Lock order: poll_mu_ -> mu_ -> {BusyTracker's, the Store's} (leaves);
 // SandboxService is called with mu_ released.
 #pragma once
@@ -86,11 +87,15 @@ class ProcessService {
   struct Follow {
     ProcessRecord rec;
     BusyTracker::Hold busy;
+    bool launched = false;      // false while start_process holds the slot
+    int64_t running_since = 0;  // since when its sandbox has run unfrozen (0: not now)
   };
   std::string dir_of(const std::string& id) const { return ".sandboxed/procs/" + id; }
   Result<ProcessRecord> load(const std::string& sandbox, const std::string& id);
-  // The process's end, if its files or its sandbox say it ended.
-  std::optional<ProcessRecord> ended(const ProcessRecord& p);
+  // The process's end, if its files or its sandbox say it ended, or its runner has
+  // not shown a heartbeat while its sandbox ran for kLivenessMs (`lost`).
+  // `running_since` is the Follow's, updated here.
+  std::optional<ProcessRecord> ended(const ProcessRecord& p, int64_t& running_since);
   void record_end(const ProcessRecord& done);
   // Reads the pid sandbox-run wrote and stores it, while the process is followed.
   bool learn_pid(ProcessRecord& p);

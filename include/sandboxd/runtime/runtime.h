@@ -93,8 +93,11 @@ class ExecSession {
   // The command's exit status once it ended and all its output was read; nullopt
   // before. An error when the engine failed (as exec's).
   virtual Result<std::optional<int>> exit_code() = 0;
-  // Writes to the command's stdin; false once that is closed or broken.
-  virtual bool write(std::string_view data) = 0;
+  // The command's stdin, to poll for POLLOUT when write() took less than all (-1: none).
+  virtual int stdin_fd() const = 0;
+  // Writes what the command's stdin takes now of `data`, without blocking: the bytes
+  // written (0 when it is full), nullopt once it is closed or broken.
+  virtual std::optional<std::size_t> write(std::string_view data) = 0;
 };
 
 struct ExecResult {

@@ -1,6 +1,6 @@
 // ExecStream: a command in a sandbox whose output is read as it comes (streamed exec and
-// the terminal), made by SandboxService::exec_stream / open_terminal. Its output shows
-// no secret of the sandbox's env or of the call's (StreamRedactor). Destroying it ends
+// the terminal), made by SandboxService::exec_stream / open_terminal. A streamed exec's
+// output shows no secret of the sandbox's env or of the call's (StreamRedactor). Destroying it ends
 // the command if it still runs (its stdin closes: sandbox-run ends it) and frees its
 // exec slot; a streamed exec's end also releases its busy hold and counts as activity.
 // Not thread-safe; used and destroyed on the thread that opened it (os/spawn.h).
@@ -40,8 +40,9 @@ class ExecStream {
   std::vector<ExecSession::Output> read();
   // How it ended, once it did and all its output was read; nullopt before.
   Result<std::optional<ExecEnd>> end();
-  // Writes to the command's stdin; false once it is closed.
-  bool write(std::string_view data) { return session_->write(data); }
+  // The command's stdin, and a write of what it takes now (ExecSession::write).
+  int stdin_fd() const { return session_->stdin_fd(); }
+  std::optional<std::size_t> write(std::string_view data) { return session_->write(data); }
 
  private:
   std::unique_ptr<ExecSession> session_;

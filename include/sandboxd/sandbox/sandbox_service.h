@@ -126,7 +126,8 @@ class SandboxService {
   // A login shell (bash) on a pseudo-terminal of `cols` x `rows`, as the sandbox user in
   // the app directory, starting a stopped sandbox first. Input is framed for
   // `sandbox-run pty` (os/pty_frames.h); output is the terminal's bytes. Takes an exec
-  // slot but no busy hold: an idle open terminal does not keep the sandbox awake.
+  // slot but no busy hold: an idle open terminal does not keep the sandbox awake. Its
+  // output is not redacted (a held-back byte would delay the echo of typing).
   Result<std::unique_ptr<ExecStream>> open_terminal(const std::string& id, int cols, int rows);
   // Starts `cmd` as the sandbox user in `workdir` (empty: the app directory) of a
   // running sandbox and returns at once (it outlives this call and sandboxd).
@@ -265,10 +266,11 @@ class SandboxService {
   // user and the row's env (the call's values win), and adds the row's secrets.
   Status bring_up_for(const std::string& id, ExecSpec& spec, std::vector<std::string>& secrets,
                       bool verify);
-  // exec_stream and open_terminal: `spec.cmd` already wrapped in sandbox-run.
+  // exec_stream and open_terminal: `spec.cmd` already wrapped in sandbox-run. An
+  // `interactive` one (the terminal) takes no busy hold and is not redacted.
   Result<std::unique_ptr<ExecStream>> open_stream(const std::string& id, ExecSpec spec,
                                                   std::vector<std::string> secrets, int timeout_s,
-                                                  bool busy);
+                                                  bool interactive);
   // The bodies of stop/destroy/purge; require the id lock.
   Result<SandboxRecord> stop_locked(SandboxRecord rec, Trigger trigger, const std::string& reason);
   // Require the id lock. Pause a running sandbox / unpause a frozen one (kNotFound when

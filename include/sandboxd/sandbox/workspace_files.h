@@ -56,10 +56,11 @@ class WorkspaceFiles {
   // symlink or a special file (nothing is replaced or written through).
   Status put(const std::string& id, std::string_view path, std::string_view content, bool append);
   // Up to `max` bytes of a regular file from `offset` (fewer at its end), resolved as
-  // safely as get(). For tailing a file the tenant could tamper with. `size`, when
-  // given, gets the file's size.
+  // safely as get(). For tailing a file the tenant could tamper with. `size` and
+  // `mtime_ms`, when given, get the file's size and modification time.
   Result<std::string> read_from(const std::string& id, std::string_view path, int64_t offset,
-                                std::size_t max, int64_t* size = nullptr);
+                                std::size_t max, int64_t* size = nullptr,
+                                int64_t* mtime_ms = nullptr);
   // Removes a file, a symlink (itself) or an empty directory. kConflict for a non-empty
   // directory; the workspace itself cannot be removed.
   Status remove(const std::string& id, std::string_view path);
