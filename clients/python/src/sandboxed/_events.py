@@ -62,7 +62,37 @@ def _data(text: str) -> Any:
         return text
 
 
-class TaskEventStream:
+T = TypeVar("T")
+S = TypeVar("S", bound="_Stream[Any]")
+
+
+class _Stream(Generic[T]):
+    """The iterator and context-manager protocol every stream shares: events come from
+    `_gen` (a subclass's `_run()`), and close() stops it and closes the connection."""
+
+    _gen: Generator[T, None, None]
+
+    def __iter__(self: S) -> S:
+        return self
+
+    def __next__(self) -> T:
+        return next(self._gen)
+
+    def __enter__(self: S) -> S:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._gen.close()
+        self._close_conn()
+
+    def _close_conn(self) -> None:
+        raise NotImplementedError
+
+
+class TaskEventStream(_Stream[TaskEvent]):
     """Iterator over a task's events; stops after the "done" event (or at once when
     resumed after it). Use as a context manager, or call close(), to stop early.
 
@@ -93,23 +123,7 @@ class TaskEventStream:
         self.reconnects = 0  # connections reopened after a drop
         self._conn: Optional[http.client.HTTPConnection] = None
         self._resp: Optional[http.client.HTTPResponse] = None
-        self._gen: Generator[TaskEvent, None, None] = self._run()
-
-    def __iter__(self) -> "TaskEventStream":
-        return self
-
-    def __next__(self) -> TaskEvent:
-        return next(self._gen)
-
-    def __enter__(self) -> "TaskEventStream":
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.close()
-
-    def close(self) -> None:
-        self._gen.close()
-        self._close_conn()
+        self._gen = self._run()
 
     def _close_conn(self) -> None:
         # The response too: one read to its end (no length) holds the socket itself.
@@ -182,10 +196,9 @@ class TaskEventStream:
 
 
 E = TypeVar("E", ExecEvent, ProcessOutputEvent)
-S = TypeVar("S", bound="_OutputStream[Any]")
 
 
-class _OutputStream(Generic[E]):
+class _OutputStream(_Stream[E]):
     """Iterator over the events of one open event-stream answer that cannot be resumed,
     ending after "exit". The connection is open from the start (the call that made the
     stream raised any error answer); close() or leaving a `with` block closes it.
@@ -199,23 +212,7 @@ class _OutputStream(Generic[E]):
         self._resp = resp
         self._what = what
         self.request_id: Optional[str] = resp.headers.get("X-Request-Id")
-        self._gen: Generator[E, None, None] = self._run()
-
-    def __iter__(self: S) -> S:
-        return self
-
-    def __next__(self) -> E:
-        return next(self._gen)
-
-    def __enter__(self: S) -> S:
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.close()
-
-    def close(self) -> None:
-        self._gen.close()
-        self._close_conn()
+        self._gen = self._run()
 
     def _close_conn(self) -> None:
         # The response too: one read to its end (no length) holds the socket itself.
